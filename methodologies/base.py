@@ -1,0 +1,289 @@
+"""The methodology contract: how an activity becomes a verified reduction.
+
+Pure Python: nothing here may import flask, sqlalchemy or the backend. Quantities are
+integer grams CO2e; intermediate arithmetic uses ``Decimal`` and is rounded once, half-up,
+at the end (DESIGN.md invariant 4), and the rounding is written in the steps.
+
+A methodology is a class with class-level metadata (code, version, names, parameters
+with cited sources) and two pure functions of (activity, params):
+
+* ``validate`` returns a list of ``Rejection`` (empty when the activity is acceptable);
+* ``quantify`` returns a ``Quantification`` with baseline, project and reduction grams and
+  the ordered arithmetic steps a resident can read.
+
+``params`` is a plain mapping of parameter name -> ``Decimal`` (the frozen parameter set of
+one approved version); ``default_params()`` gives the module's published defaults.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from abc import ABC, abstractmethod
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from typing import Any, ClassVar
+from zoneinfo import ZoneInfo
+
+LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+Activity = Mapping[str, Any]
+Params = Mapping[str, Decimal]
+
+
+@dataclass(frozen=True)
+class Text:
+    """A user-facing text in both supported languages."""
+
+    zh_CN: str
+    en: str
+
+    def get(self, locale: str | None) -> str:
+        return self.en if (locale or "").startswith("en") else self.zh_CN
+
+    def as_dict(self) -> dict[str, str]:
+        return {"zh_CN": self.zh_CN, "en": self.en}
+
+
+@dataclass(frozen=True)
+class Source:
+    """Where a number comes from: document, year and evidence grade (A-D, see the reference).
+
+    ``illustrative`` marks proposed defaults that must be replaced by a new version once a
+    local or official figure is available.
+    """
+
+    document: str
+    year: int
+    grade: str
+    note: str = ""
+    illustrative: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "document": self.document,
+            "year": self.year,
+            "grade": self.grade,
+            "note": self.note,
+            "illustrative": self.illustrative,
+        }
+
+
+@dataclass(frozen=True)
+class Parameter:
+    """One named number of a methodology, with unit and source."""
+
+    name: str
+    value: Decimal
+    unit: str
+    source: Source
+    label: Text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "value": str(self.value),
+            "unit": self.unit,
+            "label": self.label.as_dict(),
+            "source": self.source.as_dict(),
+        }
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """Why an activity earns nothing: a stable machine code and a bilingual reason."""
+
+    code: str
+    reason: Text
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "reason": self.reason.as_dict()}
+
+
+@dataclass(frozen=True)
+class Step:
+    """One line of the arithmetic, e.g. ``EF_BL - EF_bus = 150 - 60 = 90 g/pkm``."""
+
+    label: Text
+    expression: str
+    value: str
+    unit: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label.as_dict(),
+            "expression": self.expression,
+            "value": self.value,
+            "unit": self.unit,
+        }
+
+
+@dataclass(frozen=True)
+class Quantification:
+    """The result of quantifying one activity, in integer grams CO2e."""
+
+    baseline_g: int
+    project_g: int
+    reduction_g: int
+    steps: tuple[Step, ...] = field(default_factory=tuple)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "baseline_g": self.baseline_g,
+            "project_g": self.project_g,
+            "reduction_g": self.reduction_g,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+@dataclass(frozen=True)
+class Window:
+    """The real-world time span of an action, used to detect the same action twice."""
+
+    start: datetime
+    end: datetime
+
+    def overlaps(self, other: Window) -> bool:
+        return self.start < other.end and other.start < self.end
+
+
+class ActivityError(ValueError):
+    """The activity data is malformed (missing field, wrong type): not a rule rejection."""
+
+    def __init__(self, field_name: str, message: Text) -> None:
+        super().__init__(f"{field_name}: {message.en}")
+        self.field = field_name
+        self.message = message
+
+
+class Methodology(ABC):
+    """Base class of every quantification module.
+
+    Subclasses set the class attributes and implement ``validate``, ``quantify`` and
+    ``window``. They must be deterministic: the same activity and params give the same
+    grams, forever, which is what makes ``recompute --check`` possible.
+    """
+
+    code: ClassVar[str]
+    version: ClassVar[str]
+    name: ClassVar[Text]
+    summary: ClassVar[Text]
+    follows: ClassVar[str]  # the published methodology this module implements
+    dedupe_group: ClassVar[str]  # actions of one group that overlap in time are one action
+    activity_schema: ClassVar[dict[str, Any]]  # JSON Schema of the activity contract
+    parameters: ClassVar[tuple[Parameter, ...]]
+
+    @classmethod
+    def default_params(cls) -> dict[str, Decimal]:
+        return {p.name: p.value for p in cls.parameters}
+
+    @classmethod
+    def parameter(cls, name: str) -> Parameter:
+        for p in cls.parameters:
+            if p.name == name:
+                return p
+        raise KeyError(name)
+
+    @abstractmethod
+    def validate(self, activity: Activity, params: Params) -> list[Rejection]:
+        """Rules of validity; raises ``ActivityError`` for malformed data."""
+
+    @abstractmethod
+    def quantify(self, activity: Activity, params: Params) -> Quantification:
+        """Baseline, project and reduction grams for an activity that passed ``validate``."""
+
+    @abstractmethod
+    def window(self, activity: Activity) -> Window:
+        """The time span used for cross-channel deduplication and daily caps."""
+
+    @classmethod
+    def describe(cls) -> dict[str, Any]:
+        return {
+            "code": cls.code,
+            "version": cls.version,
+            "name": cls.name.as_dict(),
+            "summary": cls.summary.as_dict(),
+            "follows": cls.follows,
+            "activity_schema": cls.activity_schema,
+            "parameters": [p.as_dict() for p in cls.parameters],
+        }
+
+
+# --- helpers shared by the modules -------------------------------------------------------
+
+
+def grams(value: Decimal) -> int:
+    """Round a Decimal number of grams once, half-up, to an integer."""
+    return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def fmt(value: Decimal, places: int = 4) -> str:
+    """Render a Decimal for a step without float artefacts or exponent notation."""
+    q = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP).normalize()
+    return format(q, "f")
+
+
+def params_hash(params: Params) -> str:
+    """Stable SHA-256 of a parameter set (names sorted, values as canonical strings)."""
+    canonical = json.dumps({k: format(Decimal(v).normalize(), "f") for k, v in params.items()},
+                           sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def to_decimal(activity: Activity, name: str, *, required: bool = True,
+               default: Decimal | None = None) -> Decimal:
+    """Read a numeric activity field as Decimal (strings and ints accepted, via str for floats)."""
+    raw = activity.get(name)
+    if raw is None:
+        if required and default is None:
+            raise ActivityError(name, Text(f"缺少字段 {name}", f"missing field {name}"))
+        return default if default is not None else Decimal(0)
+    if isinstance(raw, bool):
+        raise ActivityError(name, Text(f"{name} 必须是数字", f"{name} must be a number"))
+    try:
+        value = Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise ActivityError(name, Text(f"{name} 必须是数字", f"{name} must be a number")) from None
+    if not value.is_finite():
+        raise ActivityError(name, Text(f"{name} 必须是有限数字", f"{name} must be a finite number"))
+    return value
+
+
+def parse_time(activity: Activity, name: str) -> datetime:
+    """Parse an ISO 8601 timestamp; a value without offset is taken as Asia/Shanghai."""
+    raw = activity.get(name)
+    if raw is None:
+        raise ActivityError(name, Text(f"缺少时间 {name}", f"missing timestamp {name}"))
+    if isinstance(raw, datetime):
+        value = raw
+    else:
+        try:
+            value = datetime.fromisoformat(str(raw).replace("Z", "+00:00"))
+        except ValueError:
+            raise ActivityError(
+                name, Text(f"{name} 不是 ISO 8601 时间", f"{name} is not an ISO 8601 timestamp")
+            ) from None
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=LOCAL_TZ)
+    return value.astimezone(timezone.utc)
+
+
+def local_day(moment: datetime) -> str:
+    """The Asia/Shanghai calendar day of a moment, as YYYY-MM-DD (caps are per local day)."""
+    return moment.astimezone(LOCAL_TZ).date().isoformat()
+
+
+def choice(activity: Activity, name: str, allowed: Sequence[str], *,
+           default: str | None = None) -> str:
+    raw = activity.get(name, default)
+    if raw not in allowed:
+        options = ", ".join(allowed)
+        raise ActivityError(
+            name, Text(f"{name} 必须是 {options} 之一", f"{name} must be one of {options}")
+        )
+    return str(raw)
+
+
+def minutes(delta: timedelta) -> Decimal:
+    return Decimal(int(delta.total_seconds())) / Decimal(60)
