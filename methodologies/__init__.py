@@ -4,7 +4,16 @@ Importing this package registers every methodology module. It must never import 
 sqlalchemy or the backend (a test checks this).
 """
 
-from . import registry
+# Importing a module registers it (each module decorates its class with @register).
+from . import (  # noqa: E402,F401,I001  # noqa: E402,F401,I001
+    afforestation,
+    bike_sharing,
+    event_footprint,
+    food_waste,
+    public_transit,
+    registry,
+    waste_sorting,
+)
 from .base import (
     ActivityError,
     Methodology,
@@ -17,9 +26,6 @@ from .base import (
     Window,
     params_hash,
 )
-
-# Importing a module registers it (each module decorates its class with @register).
-from . import public_transit, bike_sharing, waste_sorting, food_waste  # noqa: E402,F401,I001
 
 get = registry.get
 available = registry.available

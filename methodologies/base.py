@@ -22,7 +22,7 @@ import json
 from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
@@ -226,13 +226,17 @@ def fmt(value: Decimal, places: int = 4) -> str:
 
 def params_hash(params: Params) -> str:
     """Stable SHA-256 of a parameter set (names sorted, values as canonical strings)."""
-    canonical = json.dumps({k: format(Decimal(v).normalize(), "f") for k, v in params.items()},
-                           sort_keys=True, separators=(",", ":"))
+    canonical = json.dumps(
+        {k: format(Decimal(v).normalize(), "f") for k, v in params.items()},
+        sort_keys=True,
+        separators=(",", ":"),
+    )
     return hashlib.sha256(canonical.encode()).hexdigest()
 
 
-def to_decimal(activity: Activity, name: str, *, required: bool = True,
-               default: Decimal | None = None) -> Decimal:
+def to_decimal(
+    activity: Activity, name: str, *, required: bool = True, default: Decimal | None = None
+) -> Decimal:
     """Read a numeric activity field as Decimal (strings and ints accepted, via str for floats)."""
     raw = activity.get(name)
     if raw is None:
@@ -266,7 +270,7 @@ def parse_time(activity: Activity, name: str) -> datetime:
             ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_TZ)
-    return value.astimezone(timezone.utc)
+    return value.astimezone(UTC)
 
 
 def local_day(moment: datetime) -> str:
@@ -274,8 +278,9 @@ def local_day(moment: datetime) -> str:
     return moment.astimezone(LOCAL_TZ).date().isoformat()
 
 
-def choice(activity: Activity, name: str, allowed: Sequence[str], *,
-           default: str | None = None) -> str:
+def choice(
+    activity: Activity, name: str, allowed: Sequence[str], *, default: str | None = None
+) -> str:
     raw = activity.get(name, default)
     if raw not in allowed:
         options = ", ".join(allowed)
@@ -287,3 +292,108 @@ def choice(activity: Activity, name: str, allowed: Sequence[str], *,
 
 def minutes(delta: timedelta) -> Decimal:
     return Decimal(int(delta.total_seconds())) / Decimal(60)
+
+
+# --- helpers for building results (shared by the resident modules) ----------------------
+
+
+def reject(code: str, zh_CN: str, en: str) -> Rejection:
+    """A rule rejection with its stable code and bilingual reason."""
+    return Rejection(code, Text(zh_CN, en))
+
+
+def step(zh_CN: str, en: str, expression: str, value: Decimal | str, unit: str) -> Step:
+    """One line of arithmetic; a Decimal value is rendered with ``fmt``."""
+    shown = fmt(value) if isinstance(value, Decimal) else value
+    return Step(Text(zh_CN, en), expression, shown, unit)
+
+
+def as_mapping(value: object, name: str = "activity") -> Mapping[str, Any]:
+    """``value`` as a JSON object, or ``ActivityError`` (e.g. a list where an object belongs)."""
+    if not isinstance(value, Mapping):
+        raise ActivityError(name, Text(f"{name} 必须是 JSON 对象", f"{name} must be a JSON object"))
+    return value
+
+
+def flag(activity: Activity, name: str, *, default: bool) -> bool:
+    """An optional boolean field (JSON true/false, or "true"/"false" text from CSV)."""
+    raw = activity.get(name)
+    if raw is None:
+        return default
+    if isinstance(raw, str) and raw.strip().lower() in ("true", "false"):
+        return raw.strip().lower() == "true"  # CSV batches carry booleans as text
+    if not isinstance(raw, bool):
+        raise ActivityError(
+            name, Text(f"{name} 必须是 true 或 false", f"{name} must be true or false")
+        )
+    return raw
+
+
+def term(value: Decimal) -> str:
+    """``fmt`` for a term inside an expression: negative values in parentheses."""
+    return f"({fmt(value)})" if value < 0 else fmt(value)
+
+
+def seconds(delta: timedelta) -> Decimal:
+    """Exact length of a time span in seconds (microsecond resolution)."""
+    return Decimal(delta // timedelta(microseconds=1)) / Decimal(1_000_000)
+
+
+def check_shares(params: Params, names: Sequence[str]) -> Decimal:
+    """Sum of the share parameters ``names``; ``ValueError`` unless they add up to exactly 1."""
+    total = sum((params[n] for n in names), Decimal(0))
+    if total != Decimal(1):
+        raise ValueError(f"shares {', '.join(names)} must sum to 1, got {total}")
+    return total
+
+
+def finish(baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quantification:
+    """Close the arithmetic: ER = BE - PE, floored at 0, each total rounded once, half-up.
+
+    Appends the reduction step, a floor step when the baseline is below the project, and
+    the rounding step, then returns the integer-gram ``Quantification``.
+    """
+    raw = baseline_g - project_g
+    steps.append(
+        step(
+            "减排量 = 基准线排放 - 项目排放",
+            "Reduction = baseline - project emissions",
+            f"{fmt(baseline_g)} - {term(project_g)}",
+            raw,
+            "gCO2e",
+        )
+    )
+    reduction = raw
+    if raw < 0:
+        reduction = Decimal(0)
+        steps.append(
+            step(
+                "基准线排放低于项目排放，减排量记为 0（不会倒扣）",
+                "Baseline is below project emissions: the reduction is 0, never negative",
+                f"max(0, {fmt(raw)})",
+                reduction,
+                "gCO2e",
+            )
+        )
+    b, p, r = grams(baseline_g), grams(project_g), grams(reduction)
+    steps.append(
+        step(
+            "每项合计只取整一次（四舍五入到整克）",
+            "Each total is rounded once, half-up, to whole grams",
+            f"baseline {fmt(baseline_g)} → {b}; project {fmt(project_g)} → {p}; "
+            f"reduction {fmt(reduction)} → {r}",
+            str(r),
+            "gCO2e",
+        )
+    )
+    return Quantification(baseline_g=b, project_g=p, reduction_g=r, steps=tuple(steps))
+
+
+def schema_number(description: str) -> dict[str, Any]:
+    """JSON Schema of a numeric activity field (numbers, or numeric strings from CSV)."""
+    return {"type": ["number", "string"], "description": description}
+
+
+def schema_time(description: str) -> dict[str, Any]:
+    """JSON Schema of an ISO 8601 timestamp field (no offset means Asia/Shanghai)."""
+    return {"type": "string", "format": "date-time", "description": description}

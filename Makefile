@@ -1,0 +1,51 @@
+# 衢州碳普惠 — the two commands: `make run` and `make test`.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+MO     := backend/translations/zh_Hans_CN/LC_MESSAGES/messages.mo
+HOST   ?= 127.0.0.1
+PORT   ?= 5000
+export FLASK_APP := backend.app:create_app
+
+.PHONY: run test lint translations compile-translations bench bench-smoke lighthouse backup restore clean
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+$(MO): $(STAMP) backend/translations/zh_Hans_CN/LC_MESSAGES/messages.po
+	$(BIN)/pybabel -q compile -d backend/translations
+
+compile-translations: $(MO)
+
+## run: the platform on embedded SQLite with demo data (no Redis needed: jobs run inline)
+run: $(STAMP) $(MO)
+	APP_ENV=development $(BIN)/flask db upgrade
+	APP_ENV=development $(BIN)/flask demo load
+	@echo ""
+	@echo "  Mobile web:     http://$(HOST):$(PORT)/"
+	@echo "  Admin console:  http://$(HOST):$(PORT)/admin/"
+	@echo "  API docs:       http://$(HOST):$(PORT)/api/v1/docs"
+	@echo ""
+	APP_ENV=development $(BIN)/flask run --host $(HOST) --port $(PORT)
+
+## test: the whole suite (SQLite by default; PostgreSQL/Redis with TEST_DATABASE_URL/TEST_REDIS_URL)
+test: $(STAMP) $(MO)
+	$(BIN)/pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+## translations: extract messages and update the zh_CN catalog (then translate the new entries)
+translations: $(STAMP)
+	$(BIN)/pybabel -q extract -F babel.cfg -k _l -k lazy_gettext --no-location --sort-output \
+		--omit-header -o backend/translations/messages.pot .
+	$(BIN)/pybabel -q update -i backend/translations/messages.pot -d backend/translations \
+		--no-fuzzy-matching --ignore-obsolete -w 100
+
+clean:
+	rm -rf $(VENV) instance .pytest_cache

@@ -1,0 +1,1 @@
+"""The Flask application of the Quzhou carbon-inclusion platform."""

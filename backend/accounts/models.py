@@ -1,0 +1,94 @@
+"""People who sign in: residents, merchant staff, event organisers and administrators."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from flask_login import UserMixin
+from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import str_enum
+from ..extensions import db
+from ..timeutil import aware, utcnow
+
+
+class Role(enum.StrEnum):
+    RESIDENT = "resident"
+    MERCHANT_STAFF = "merchant_staff"
+    ORGANISER = "organiser"
+    ADMIN = "admin"
+
+
+def mask_phone(phone: str | None) -> str:
+    """138****5678: how a phone number is shown to anyone but its owner."""
+    if not phone:
+        return ""
+    if len(phone) < 7:
+        return "*" * len(phone)
+    return f"{phone[:3]}****{phone[-4:]}"
+
+
+class User(UserMixin, db.Model):
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # NULL once an account is deleted: the row stays so ledger history keeps its owner.
+    phone: Mapped[str | None] = mapped_column(String(20), unique=True)
+    password_hash: Mapped[str] = mapped_column(String(255))
+    role: Mapped[Role] = mapped_column(str_enum(Role), index=True)
+    nickname: Mapped[str | None] = mapped_column(String(40))
+    district: Mapped[str | None] = mapped_column(String(10))
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), index=True)
+    locale: Mapped[str] = mapped_column(String(10), default="zh_CN")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    suspended_reason: Mapped[str | None] = mapped_column(String(200))
+    deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # Bumped on password change, suspension and deletion: invalidates sessions and tokens.
+    session_version: Mapped[int] = mapped_column(Integer, default=1)
+
+    merchant = relationship("Merchant", back_populates="staff")
+
+    __table_args__ = (
+        CheckConstraint(
+            "(role = 'merchant_staff') = (merchant_id IS NOT NULL)", name="staff_has_merchant"
+        ),
+        CheckConstraint("failed_logins >= 0", name="failed_logins_non_negative"),
+    )
+
+    @property
+    def masked_phone(self) -> str:
+        return mask_phone(self.phone)
+
+    @property
+    def is_active(self) -> bool:  # Flask-Login: suspended or deleted users cannot sign in
+        return self.suspended_at is None and self.deleted_at is None
+
+    def get_id(self) -> str:
+        return f"{self.id}:{self.session_version}"
+
+    def is_locked(self, now: datetime | None = None) -> bool:
+        return self.locked_until is not None and aware(self.locked_until) > (now or utcnow())
+
+    def display_name(self) -> str:
+        return self.nickname or self.masked_phone
+
+
+class ApiToken(db.Model):
+    """A bearer token for the JSON API; only its SHA-256 is stored."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    session_version: Mapped[int] = mapped_column(Integer)
+
+    user: Mapped[User] = relationship()

@@ -1,0 +1,75 @@
+"""Accounts API: register, obtain and revoke a bearer token, read yourself."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app, g
+from flask.views import MethodView
+from flask_smorest import Blueprint
+
+from ..auth import api_roles, api_user, bearer_token
+from ..extensions import limiter
+from . import services
+from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
+
+blp = Blueprint(
+    "accounts",
+    __name__,
+    url_prefix="/api/v1",
+    description="Accounts: registration, tokens and the current user",
+)
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_LOGIN"])
+
+
+def _register_limit() -> str:
+    return str(current_app.config["RATELIMIT_REGISTER"])
+
+
+@blp.route("/auth/register")
+class Register(MethodView):
+    decorators = [limiter.limit(_register_limit, methods=["POST"])]
+
+    @blp.arguments(RegisterSchema)
+    @blp.response(201, TokenSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Register a resident and return a bearer token for them."""
+        user = services.register_resident(
+            data["phone"], data["password"], data["district"], data.get("nickname")
+        )
+        raw, token = services.issue_token(user)
+        g.api_user = user
+        return {"token": raw, "token_type": "Bearer", "expires_at": token.expires_at, "user": user}
+
+
+@blp.route("/auth/token")
+class Token(MethodView):
+    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+
+    @blp.arguments(LoginSchema)
+    @blp.response(201, TokenSchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Sign in with mobile number and password; returns a bearer token (any role)."""
+        user = services.authenticate(data["phone"], data["password"])
+        raw, token = services.issue_token(user)
+        g.api_user = user
+        return {"token": raw, "token_type": "Bearer", "expires_at": token.expires_at, "user": user}
+
+    @api_roles()
+    @blp.response(204)
+    def delete(self) -> None:
+        """Revoke the bearer token used for this request."""
+        api_user()
+        services.revoke_token(bearer_token() or "")
+
+
+@blp.route("/me")
+class Me(MethodView):
+    @api_roles()
+    @blp.response(200, UserSchema)
+    def get(self) -> Any:
+        """The signed-in user (phone unmasked: it is your own)."""
+        return api_user()

@@ -1,0 +1,167 @@
+"""The application factory: config -> extensions -> blueprints -> CLI."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, g, request
+from flask_babel import format_datetime
+from sqlalchemy import event
+from sqlalchemy.engine import Engine
+
+from . import errors, i18n
+from .config import INSTANCE, ROOT, Config, TestConfig, config_for_env
+from .extensions import (
+    CarbonApi,
+    babel,
+    csrf,
+    db,
+    init_redis,
+    limiter,
+    login_manager,
+    migrate,
+)
+
+
+def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
+    app = Flask(__name__, instance_path=str(INSTANCE))
+    if isinstance(config, dict):
+        app.config.from_object(TestConfig)
+        app.config.update(config)
+    else:
+        app.config.from_object(config or config_for_env())
+    Config.check(app.config)
+    _ensure_sqlite_dir(app)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+
+    _init_extensions(app)
+    _register_blueprints(app)
+    _register_cli(app)
+    errors.register_error_handlers(app)
+    _register_template_helpers(app)
+    return app
+
+
+def _ensure_sqlite_dir(app: Flask) -> None:
+    uri = app.config["SQLALCHEMY_DATABASE_URI"]
+    if uri.startswith("sqlite:///"):
+        Path(uri.removeprefix("sqlite:///")).parent.mkdir(parents=True, exist_ok=True)
+
+
+@event.listens_for(Engine, "connect")
+def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
+    """SQLite: real transactions (SAVEPOINT works), foreign keys on, wait on locks."""
+    if type(dbapi_connection).__module__ != "sqlite3":
+        return
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.close()
+
+
+@event.listens_for(Engine, "begin")
+def _sqlite_begin(conn: Any) -> None:
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql("BEGIN")
+
+
+def _init_extensions(app: Flask) -> None:
+    from .accounts.services import load_session_user
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
+    init_redis(app)
+    babel.init_app(
+        app,
+        locale_selector=i18n.select_locale,
+        default_translation_directories=str(Path(app.root_path) / "translations"),
+    )
+    i18n.init_app(app)
+    csrf.init_app(app)
+    limiter.init_app(app)
+    login_manager.init_app(app)
+    login_manager.user_loader(load_session_user)
+    login_manager.login_view = "mobile.login"
+    login_manager.blueprint_login_views = {"admin": "admin.login"}
+    login_manager.session_protection = "basic"
+    api = CarbonApi(
+        app,
+        spec_kwargs={
+            "info": {
+                "description": "衢州碳普惠 platform API. Errors are JSON "
+                "{code, message, details}; messages follow Accept-Language."
+            },
+        },
+    )
+    api.spec.components.security_scheme("bearerAuth", {"type": "http", "scheme": "bearer"})
+    api.spec.components.security_scheme(
+        "partnerHmac",
+        {
+            "type": "apiKey",
+            "in": "header",
+            "name": "Authorization",
+            "description": "HMAC-SHA256 key_id=<id>,signature=<hex>; with X-Timestamp",
+        },
+    )
+    app.extensions["carbon_api"] = api
+
+
+def _register_blueprints(app: Flask) -> None:
+    from admin import bp as admin_bp
+    from mobile_web import bp as mobile_bp
+
+    from . import docs, health
+    from .accounts.routes import blp as accounts_blp
+    from .partners.routes import blp as partners_blp
+
+    api: CarbonApi = app.extensions["carbon_api"]
+    for blp in (accounts_blp, partners_blp):
+        api.register_blueprint(blp)
+        csrf.exempt(blp)  # the API authenticates by bearer token or HMAC, never by cookie
+    app.register_blueprint(health.bp)
+    app.register_blueprint(docs.bp)
+    app.register_blueprint(mobile_bp)
+    app.register_blueprint(admin_bp, url_prefix="/admin")
+
+
+def _register_cli(app: Flask) -> None:
+    from .accounts.cli import admins_cli, users_cli
+    from .demo.cli import demo_cli
+    from .jobs import worker_command
+    from .partners.cli import partners_cli
+
+    for group in (admins_cli, users_cli, partners_cli, demo_cli, worker_command()):
+        app.cli.add_command(group)
+
+
+def _register_template_helpers(app: Flask) -> None:
+    from flask_babel import get_locale
+
+    from .accounts.models import mask_phone
+    from .config import DISTRICTS
+
+    app.jinja_env.filters["mask_phone"] = mask_phone
+    app.jinja_env.filters["local_dt"] = lambda value, fmt="yyyy-MM-dd HH:mm": (
+        format_datetime(value, fmt) if value else ""
+    )
+
+    @app.context_processor
+    def _globals() -> dict[str, Any]:
+        current = get_locale()
+        locale = "en" if current is not None and current.language == "en" else "zh_CN"
+        other = "en" if locale == "zh_CN" else "zh_CN"
+        return {
+            "current_locale": locale,
+            "other_locale": other,
+            "districts": DISTRICTS,
+            "html_lang": "zh-CN" if locale == "zh_CN" else "en",
+        }
+
+    @app.after_request
+    def _no_store_for_private(response: Any) -> Any:
+        if g.get("api_user") is not None or request.path.startswith("/admin"):
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response

@@ -1,0 +1,130 @@
+"""Configuration read from the environment (12-factor).
+
+``APP_ENV`` picks the class: ``production`` (the default, and what gunicorn and the RQ
+workers run), ``development`` (``make run``) or ``test``. Production refuses to start
+without ``SECRET_KEY``; only the debug configuration has a built-in one.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+INSTANCE = ROOT / "instance"
+
+DISTRICTS = ("柯城区", "衢江区", "龙游县", "江山市", "常山县", "开化县")
+
+
+def database_url(raw: str | None, default: str) -> str:
+    """Normalise a DATABASE_URL to the SQLAlchemy dialect we ship (psycopg 3)."""
+    url = raw or default
+    for prefix in ("postgres://", "postgresql://"):
+        if url.startswith(prefix):
+            return "postgresql+psycopg://" + url[len(prefix) :]
+    return url
+
+
+def _bool(name: str, default: bool) -> bool:
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    return raw.strip().lower() in {"1", "true", "yes", "on"}
+
+
+class Config:
+    APP_ENV = "production"
+    DEBUG = False
+    TESTING = False
+    SECRET_KEY = os.environ.get("SECRET_KEY")
+    # Keyed hashes of external identities (card numbers, accounts) and encryption of partner
+    # secrets use their own keys so the session key can rotate without losing bindings.
+    IDENTITY_KEY = os.environ.get("IDENTITY_KEY")
+    SQLALCHEMY_DATABASE_URI = database_url(
+        os.environ.get("DATABASE_URL"), f"sqlite:///{INSTANCE / 'carbon.db'}"
+    )
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    REDIS_URL = os.environ.get("REDIS_URL") or None
+    # Run jobs in the calling process even when Redis is configured (tests, one-off scripts).
+    JOBS_INLINE = _bool("JOBS_INLINE", False)
+    RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
+    RATELIMIT_HEADERS_ENABLED = True
+    RATELIMIT_ENABLED = True
+    RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
+    RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
+
+    BABEL_DEFAULT_LOCALE = "zh_CN"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    LANGUAGES = ("zh_CN", "en")
+
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", True)
+    REMEMBER_COOKIE_HTTPONLY = True
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    WTF_CSRF_TIME_LIMIT = 3600 * 8
+    MAX_CONTENT_LENGTH = 16 * 1024 * 1024
+
+    LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
+    LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
+    API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+
+    API_TITLE = "衢州碳普惠 API"
+    API_VERSION = "v1"
+    OPENAPI_VERSION = "3.0.3"
+    OPENAPI_URL_PREFIX = "/api/v1"
+    OPENAPI_JSON_PATH = "openapi.json"
+
+    @classmethod
+    def check(cls, config: dict[str, object]) -> None:
+        """Refuse to start with an unsafe configuration."""
+        if not config.get("SECRET_KEY"):
+            raise RuntimeError(
+                "SECRET_KEY is not set. Set it in the environment "
+                "(for example: export SECRET_KEY=$(python -c 'import secrets; "
+                "print(secrets.token_hex(32))'))."
+            )
+        if not config.get("IDENTITY_KEY"):
+            config["IDENTITY_KEY"] = config["SECRET_KEY"]
+
+
+class DevelopmentConfig(Config):
+    """``make run``: embedded SQLite, jobs inline, a well-known key. Never deploy this."""
+
+    APP_ENV = "development"
+    DEBUG = True
+    SECRET_KEY = os.environ.get("SECRET_KEY") or "dev-only-insecure-secret-key"
+    IDENTITY_KEY = os.environ.get("IDENTITY_KEY") or "dev-only-insecure-identity-key"
+    SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
+    REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+
+
+class TestConfig(Config):
+    APP_ENV = "test"
+    TESTING = True
+    SECRET_KEY = "test-secret-key"  # noqa: S105 - test-only key
+    IDENTITY_KEY = "test-identity-key"
+    SQLALCHEMY_DATABASE_URI = database_url(os.environ.get("TEST_DATABASE_URL"), "sqlite://")
+    REDIS_URL = os.environ.get("TEST_REDIS_URL") or None
+    JOBS_INLINE = True
+    RATELIMIT_STORAGE_URI = "memory://"
+    RATELIMIT_ENABLED = False
+    SESSION_COOKIE_SECURE = False
+    REMEMBER_COOKIE_SECURE = False
+    WTF_CSRF_ENABLED = False
+    LOGIN_MAX_FAILURES = 3
+
+
+CONFIGS: dict[str, type[Config]] = {
+    "production": Config,
+    "development": DevelopmentConfig,
+    "test": TestConfig,
+}
+
+
+def config_for_env() -> type[Config]:
+    name = os.environ.get("APP_ENV", "production")
+    try:
+        return CONFIGS[name]
+    except KeyError:
+        raise RuntimeError(f"APP_ENV must be one of {', '.join(CONFIGS)}, not {name!r}") from None

@@ -1,0 +1,83 @@
+"""The demo dataset: one login per role, a merchant and a partner."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from ..accounts.models import Role, User
+from ..accounts.services import create_user, register_resident
+from ..extensions import db
+from ..merchants.models import Merchant
+from ..partners.models import Partner
+from ..partners.services import create_partner
+
+DEMO_PASSWORD = "demo2026"  # noqa: S105 - printed demo logins, refused in production
+DEMO_USERS = [
+    # (role, phone, nickname)
+    (Role.RESIDENT, "13800000001", "绿色出行者"),
+    (Role.RESIDENT, "13800000002", "光盘达人"),
+    (Role.MERCHANT_STAFF, "13800000011", "书店店员"),
+    (Role.ORGANISER, "13800000021", "活动主办方"),
+    (Role.ADMIN, "13800000031", "管理员甲"),
+    (Role.ADMIN, "13800000032", "管理员乙"),
+]
+DEMO_MERCHANT = {
+    "name": "衢州书房·南孔书屋",
+    "district": "柯城区",
+    "address": "衢州市柯城区府山街道",
+    "category": "书店",
+    "contact": "0570-0000000",
+}
+DEMO_PARTNER = ("quzhou-bus", "衢州公交集团", "transit")
+
+
+def _user(phone: str) -> User | None:
+    return db.session.scalar(select(User).where(User.phone == phone))
+
+
+def load_demo() -> int:
+    """Create whatever of the demo dataset is missing; returns how many objects were added."""
+    created = 0
+    merchant = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_MERCHANT["name"]))
+    if merchant is None:
+        merchant = Merchant(**DEMO_MERCHANT)
+        db.session.add(merchant)
+        db.session.commit()
+        created += 1
+    for role, phone, nickname in DEMO_USERS:
+        if _user(phone) is not None:
+            continue
+        if role is Role.RESIDENT:
+            register_resident(phone, DEMO_PASSWORD, "柯城区", nickname)
+        else:
+            create_user(
+                role,
+                phone,
+                DEMO_PASSWORD,
+                nickname=nickname,
+                merchant_id=merchant.id if role is Role.MERCHANT_STAFF else None,
+            )
+        created += 1
+    code, name, kind = DEMO_PARTNER
+    if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
+        _, key_id, secret = create_partner(code, name, kind)
+        print(f"demo partner {code}: key_id={key_id} secret={secret} (shown once)")
+        created += 1
+    return created
+
+
+def logins_text() -> str:
+    lines = [f"Demo logins (password for all: {DEMO_PASSWORD}):"]
+    labels = {
+        Role.RESIDENT: "resident",
+        Role.MERCHANT_STAFF: "merchant staff",
+        Role.ORGANISER: "organiser",
+        Role.ADMIN: "administrator",
+    }
+    seen: set[Role] = set()
+    for role, phone, nickname in DEMO_USERS:
+        if role in seen and role is not Role.ADMIN:
+            continue
+        seen.add(role)
+        lines.append(f"  {labels[role]:<15} {phone}  ({nickname})")
+    return "\n".join(lines)

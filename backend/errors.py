@@ -1,0 +1,144 @@
+"""Domain errors and the one place that turns any error into a response.
+
+Services raise ``DomainError`` subclasses (never ``abort``). API requests get JSON
+``{"code", "message", "details"}`` with the message in the request's language; pages get an
+HTML error page. Nothing a client sends may produce a 500.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, jsonify, render_template, request
+from flask_babel import lazy_gettext as _l
+from werkzeug.exceptions import HTTPException
+
+log = logging.getLogger(__name__)
+
+
+class DomainError(Exception):
+    """A rule of the domain was broken by the request. Subclasses set code, status, message."""
+
+    code = "error"
+    status = 400
+    message: Any = _l("The request could not be processed.")
+
+    def __init__(
+        self, message: Any = None, *, details: Any = None, field: str | None = None, **params: Any
+    ) -> None:
+        super().__init__(self.code)
+        if message is not None:
+            self.message = message
+        self.details = details
+        self.field = field
+        self.params = params
+
+    def localized_message(self) -> str:
+        text = str(self.message)
+        return text % self.params if self.params else text
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.localized_message(), "details": self.details}
+
+
+class NotFound(DomainError):
+    code = "not_found"
+    status = 404
+    message = _l("The requested item does not exist.")
+
+
+class Forbidden(DomainError):
+    code = "forbidden"
+    status = 403
+    message = _l("You are not allowed to do this.")
+
+
+class Conflict(DomainError):
+    code = "conflict"
+    status = 409
+    message = _l("The request conflicts with the current state.")
+
+
+class ServiceUnavailable(DomainError):
+    code = "service_unavailable"
+    status = 503
+    message = _l("A service the platform needs is unavailable. Please try again shortly.")
+
+
+HTTP_CODES: dict[int, tuple[str, Any]] = {
+    400: ("bad_request", _l("The request was malformed.")),
+    401: ("unauthorized", _l("Please sign in first.")),
+    403: ("forbidden", _l("You are not allowed to do this.")),
+    404: ("not_found", _l("The requested item does not exist.")),
+    405: ("method_not_allowed", _l("This method is not allowed here.")),
+    409: ("conflict", _l("The request conflicts with the current state.")),
+    413: ("payload_too_large", _l("The request body is too large.")),
+    415: ("unsupported_media_type", _l("This content type is not supported.")),
+    422: ("validation_error", _l("Some fields are missing or invalid.")),
+    429: ("rate_limited", _l("Too many requests. Please wait a moment and try again.")),
+    500: ("internal_error", _l("Something went wrong on our side. Please try again.")),
+    503: (
+        "service_unavailable",
+        _l("A service the platform needs is unavailable. Please try again shortly."),
+    ),
+}
+MALFORMED_JSON = ("malformed_json", _l("The request body is not valid JSON."))
+
+
+def wants_json() -> bool:
+    return request.path.startswith("/api/") or request.accept_mimetypes.best == "application/json"
+
+
+def error_response(
+    status: int, code: str, message: str, details: Any = None, headers: Any = None
+) -> Response | tuple[Any, ...]:
+    if wants_json():
+        response = jsonify({"code": code, "message": message, "details": details})
+        response.status_code = status
+    else:
+        html = render_template("errors/error.html", status=status, code=code, message=message)
+        response = Response(html, status=status, mimetype="text/html")
+    if headers:
+        for name, value in dict(headers).items():
+            if name.lower() in {
+                "allow",
+                "retry-after",
+                "www-authenticate",
+            } or name.lower().startswith("x-ratelimit"):
+                response.headers[name] = value
+    return response
+
+
+def _http_details(exc: HTTPException) -> tuple[str, str, Any]:
+    code, message = HTTP_CODES.get(exc.code or 500, ("error", exc.description))
+    details = None
+    data = getattr(exc, "data", None) or {}
+    messages = data.get("messages") if isinstance(data, dict) else None
+    if messages:
+        if exc.code == 400 and "json" in messages and "Invalid JSON body." in str(messages):
+            code, message = MALFORMED_JSON
+        else:
+            # webargs nests by location: {"json": {"field": ["msg"]}}; keep the field map
+            details = messages.get("json", messages) if len(messages) == 1 else messages
+    return code, str(message), details
+
+
+def register_error_handlers(app: Flask) -> None:
+    @app.errorhandler(DomainError)
+    def _domain(exc: DomainError) -> Any:
+        return error_response(exc.status, exc.code, exc.localized_message(), exc.details)
+
+    @app.errorhandler(HTTPException)
+    def _http(exc: HTTPException) -> Any:
+        code, message, details = _http_details(exc)
+        headers = exc.get_response().headers
+        if exc.code == 429 and "Retry-After" not in headers:
+            headers = {**dict(headers), "Retry-After": "60"}
+        return error_response(exc.code or 500, code, message, details, headers)
+
+    @app.errorhandler(Exception)
+    def _unexpected(exc: Exception) -> Any:
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        code, message = HTTP_CODES[500]
+        return error_response(500, code, str(message))

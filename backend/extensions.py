@@ -1,0 +1,65 @@
+"""Extension objects, created unbound and initialised by ``create_app``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import Babel
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_login import LoginManager
+from flask_migrate import Migrate
+from flask_smorest import Api
+from flask_sqlalchemy import SQLAlchemy
+from flask_wtf import CSRFProtect
+from sqlalchemy import MetaData
+from sqlalchemy.orm import DeclarativeBase
+
+from .schemas import ErrorSchema
+
+# Deterministic constraint names, so migrations can refer to them on every backend.
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+
+
+class CarbonApi(Api):
+    """flask-smorest Api whose documented error body is ours: {code, message, details}.
+
+    One instance per app (made in ``create_app``): the OpenAPI spec is per application.
+    """
+
+    ERROR_SCHEMA = ErrorSchema
+
+
+db = SQLAlchemy(model_class=Base)
+migrate = Migrate()
+login_manager = LoginManager()
+babel = Babel()
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address)
+
+
+def redis_client() -> Any:
+    """The app's Redis connection, or None when REDIS_URL is not configured."""
+    from flask import current_app
+
+    return current_app.extensions.get("redis")
+
+
+def init_redis(app: Any) -> None:
+    url = app.config.get("REDIS_URL")
+    if url:
+        from redis import Redis
+
+        app.extensions["redis"] = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
+    else:
+        app.extensions["redis"] = None

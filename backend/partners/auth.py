@@ -1,0 +1,41 @@
+"""The decorator that admits HMAC-signed partner requests to an API view."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import wraps
+from typing import Any, TypeVar
+
+from flask import g, request
+
+from ..auth import _add_doc
+from .models import Partner
+from .services import verify_signed_request
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def signed_path() -> str:
+    query = request.query_string.decode()
+    return f"{request.path}?{query}" if query else request.path
+
+
+def current_partner() -> Partner:
+    partner: Partner = g.partner
+    return partner
+
+
+def partner_required(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        g.partner = verify_signed_request(
+            request.method,
+            signed_path(),
+            request.headers.get("X-Timestamp"),
+            request.get_data(cache=True),
+            request.headers.get("Authorization"),
+        )
+        return func(*args, **kwargs)
+
+    _add_doc(wrapper, security=[{"partnerHmac": []}])
+    return wrapper  # type: ignore[return-value]

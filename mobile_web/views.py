@@ -1,0 +1,102 @@
+"""Mobile pages: sign-in, registration and each role's home."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlsplit
+
+from flask import current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user, login_user, logout_user
+
+from backend.accounts import services
+from backend.accounts.models import Role
+from backend.auth import home_url, page_roles
+from backend.errors import DomainError
+from backend.extensions import limiter
+
+from . import bp
+from .forms import LoginForm, RegisterForm
+
+
+def _safe_next(default: str) -> str:
+    target = request.args.get("next") or ""
+    parts = urlsplit(target)
+    if target.startswith("/") and not target.startswith("//") and not parts.netloc:
+        return target
+    return default
+
+
+def _login_limit() -> str:
+    return str(current_app.config["RATELIMIT_LOGIN"])
+
+
+def _register_limit() -> str:
+    return str(current_app.config["RATELIMIT_REGISTER"])
+
+
+@bp.get("/")
+def index() -> Any:
+    if current_user.is_authenticated:
+        return redirect(home_url(current_user))
+    return render_template("mobile/index.html")
+
+
+@bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(_login_limit, methods=["POST"])
+def login() -> Any:
+    form = LoginForm()
+    error = None
+    if form.validate_on_submit():
+        try:
+            user = services.authenticate(form.phone.data, form.password.data)
+        except DomainError as exc:
+            error = exc.localized_message()
+        else:
+            login_user(user)
+            return redirect(_safe_next(home_url(user)))
+    return render_template("mobile/login.html", form=form, error=error), 200 if not error else 401
+
+
+@bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(_register_limit, methods=["POST"])
+def register() -> Any:
+    form = RegisterForm()
+    errors: dict[str, str] = {}
+    if form.validate_on_submit():
+        try:
+            user = services.register_resident(
+                form.phone.data, form.password.data, form.district.data, form.nickname.data
+            )
+        except DomainError as exc:
+            errors[exc.field or "form"] = exc.localized_message()
+        else:
+            login_user(user)
+            flash(_("Welcome! Your carbon account is ready."), "success")
+            return redirect(url_for("mobile.home"))
+    status = 422 if errors else 200
+    return render_template("mobile/register.html", form=form, errors=errors), status
+
+
+@bp.post("/logout")
+def logout() -> Any:
+    logout_user()
+    return redirect(url_for("mobile.index"))
+
+
+@bp.get("/home")
+@page_roles(Role.RESIDENT)
+def home() -> Any:
+    return render_template("mobile/home.html")
+
+
+@bp.get("/merchant")
+@page_roles(Role.MERCHANT_STAFF)
+def merchant_home() -> Any:
+    return render_template("mobile/merchant_home.html", merchant=current_user.merchant)
+
+
+@bp.get("/organiser")
+@page_roles(Role.ORGANISER)
+def organiser_home() -> Any:
+    return render_template("mobile/organiser_home.html")

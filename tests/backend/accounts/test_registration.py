@@ -1,0 +1,98 @@
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.accounts.models import User
+from backend.audit.models import AuditEntry
+
+GOOD = {"phone": "13912345678", "password": "green2026", "district": "衢江区"}
+
+
+def _users(db) -> int:
+    return db.session.scalar(select(func.count()).select_from(User))
+
+
+def test_register_returns_token_and_unmasked_phone_to_owner(client, db):
+    response = client.post("/api/v1/auth/register", json={**GOOD, "nickname": "小绿"})
+    assert response.status_code == 201
+    body = response.get_json()
+    assert body["token_type"] == "Bearer"
+    assert body["user"]["phone"] == "13912345678"
+    assert body["user"]["role"] == "resident"
+    assert body["user"]["district"] == "衢江区"
+    me = client.get("/api/v1/me", headers={"Authorization": f"Bearer {body['token']}"})
+    assert me.get_json()["phone"] == "13912345678"
+    entry = db.session.scalar(select(AuditEntry).where(AuditEntry.action == "account.register"))
+    assert entry is not None and "13912345678" not in str(entry.details)
+
+
+@pytest.mark.parametrize(
+    ("override", "code"),
+    [
+        ({"phone": "12345"}, "invalid_phone"),
+        ({"phone": "23912345678"}, "invalid_phone"),
+        ({"phone": "1391234567a"}, "invalid_phone"),
+        ({"password": "short1"}, "weak_password"),
+        ({"password": "onlyletters"}, "weak_password"),
+        ({"password": "1234567890"}, "weak_password"),
+        ({"district": "杭州市"}, "unknown_district"),
+        ({"nickname": "x" * 21}, "invalid_nickname"),
+    ],
+)
+def test_register_bad_input_is_a_coded_4xx_and_writes_nothing(client, db, override, code):
+    before = _users(db)
+    response = client.post("/api/v1/auth/register", json={**GOOD, **override})
+    assert response.status_code == 422
+    body = response.get_json()
+    assert body["code"] == code
+    assert body["message"]
+    assert _users(db) == before
+
+
+def test_register_messages_follow_accept_language(client, db):
+    zh = client.post("/api/v1/auth/register", json={**GOOD, "phone": "1"})
+    en = client.post(
+        "/api/v1/auth/register",
+        json={**GOOD, "phone": "1"},
+        headers={"Accept-Language": "en-US,en;q=0.9"},
+    )
+    assert zh.get_json()["message"] != en.get_json()["message"]
+    assert "11" in en.get_json()["message"] and "mobile" in en.get_json()["message"]
+    assert any("\u4e00" <= ch <= "\u9fff" for ch in zh.get_json()["message"])
+
+
+def test_register_duplicate_phone_is_409(client, db, make):
+    make.resident(phone="13912345678")
+    response = client.post("/api/v1/auth/register", json=GOOD)
+    assert response.status_code == 409
+    assert response.get_json()["code"] == "phone_taken"
+
+
+def test_phone_with_country_code_is_normalised(client, db):
+    response = client.post("/api/v1/auth/register", json={**GOOD, "phone": "+86 139-1234-5678"})
+    assert response.status_code == 201
+    assert response.get_json()["user"]["phone"] == "13912345678"
+
+
+@pytest.mark.parametrize(
+    ("data", "content_type", "status", "code"),
+    [
+        (b'{"phone": ', "application/json", 400, "malformed_json"),
+        (b"not json at all", "application/json", 400, "malformed_json"),
+        (b"[]", "application/json", 422, "validation_error"),
+        (b'{"phone": "13912345678"}', "application/json", 422, "validation_error"),
+        (
+            b'{"phone": 13912345678, "password": [], "district": {}}',
+            "application/json",
+            422,
+            "validation_error",
+        ),
+    ],
+)
+def test_register_malformed_requests(client, db, data, content_type, status, code):
+    response = client.post("/api/v1/auth/register", data=data, content_type=content_type)
+    assert response.status_code == status
+    body = response.get_json()
+    assert body["code"] == code
+    assert body["message"]

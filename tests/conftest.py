@@ -1,0 +1,167 @@
+"""Test harness: one migrated database per run, one rolled-back transaction per test.
+
+* SQLite (a temporary file) by default; real PostgreSQL when ``TEST_DATABASE_URL`` is set
+  and real Redis when ``TEST_REDIS_URL`` is set.
+* ``--require-services`` (CI) turns a missing PostgreSQL or Redis into a failure instead of a
+  skip, so a broken CI machine cannot pass silently.
+* The ``db`` fixture binds every session to one connection inside an outer transaction and
+  lets services ``commit()`` into savepoints: commit semantics stay real, and the outer
+  rollback leaves the database clean for the next test.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.globals import _cv_app
+from flask.testing import FlaskClient
+from sqlalchemy import text
+
+from backend.app import create_app
+from backend.config import TestConfig, database_url
+from backend.extensions import db as _db
+
+from .factories import Factories
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--require-services",
+        action="store_true",
+        help="fail (not skip) when TEST_DATABASE_URL / TEST_REDIS_URL are missing",
+    )
+
+
+def _pg_url() -> str | None:
+    raw = os.environ.get("TEST_DATABASE_URL")
+    return database_url(raw, "") if raw else None
+
+
+def _redis_url() -> str | None:
+    return os.environ.get("TEST_REDIS_URL") or None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if config.getoption("--require-services"):
+        missing = [
+            name
+            for name, value in (("TEST_DATABASE_URL", _pg_url()), ("TEST_REDIS_URL", _redis_url()))
+            if not value
+        ]
+        if missing:
+            raise pytest.UsageError(f"--require-services: {', '.join(missing)} not set")
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    pg = _pg_url()
+    return [
+        f"database: {'PostgreSQL ' + pg.split('@')[-1] if pg else 'SQLite (temporary file)'}",
+        f"redis: {_redis_url() or 'not configured (jobs inline, fakeredis)'}",
+    ]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    required = config.getoption("--require-services")
+    for item in items:
+        if "postgres" in item.keywords and not _pg_url():
+            if required:
+                raise pytest.UsageError("postgres tests need TEST_DATABASE_URL")
+            item.add_marker(pytest.mark.skip(reason="needs TEST_DATABASE_URL (PostgreSQL)"))
+        if "redis" in item.keywords and not _redis_url():
+            if required:
+                raise pytest.UsageError("redis tests need TEST_REDIS_URL")
+            item.add_marker(pytest.mark.skip(reason="needs TEST_REDIS_URL (Redis)"))
+
+
+def _reset_schema(app: Flask) -> None:
+    """Empty database, then the real migrations (the schema is never made by create_all)."""
+    from flask_migrate import upgrade
+
+    with app.app_context():
+        if _db.engine.dialect.name == "postgresql":
+            with _db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE"))
+                conn.execute(text("CREATE SCHEMA public"))
+        upgrade()
+        redis = app.extensions.get("redis")
+        if redis is not None:
+            redis.flushdb()
+
+
+@pytest.fixture(scope="session")
+def database_uri(tmp_path_factory: pytest.TempPathFactory) -> str:
+    pg = _pg_url()
+    if pg:
+        return pg
+    return f"sqlite:///{tmp_path_factory.mktemp('db') / 'test.db'}"
+
+
+@pytest.fixture(scope="session")
+def app(database_uri: str) -> Iterator[Flask]:
+    application = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "REDIS_URL": _redis_url()})
+    _reset_schema(application)
+    yield application
+
+
+@pytest.fixture
+def db(app: Flask) -> Iterator[Any]:
+    """A clean database for one test: everything is rolled back afterwards."""
+    with app.app_context():
+        connection = _db.engine.connect()
+        outer = connection.begin()
+        engines = _db._app_engines[app]
+        saved = engines[None]
+        engines[None] = connection  # every session now runs inside ``outer``
+        _db.session.remove()
+        _db.session.configure(join_transaction_mode="create_savepoint")
+        try:
+            yield _db
+        finally:
+            _db.session.remove()
+            engines[None] = saved
+            outer.rollback()
+            connection.close()
+
+
+class IsolatedClient(FlaskClient):
+    """Each request gets its own app context (``g``, Flask-Login's user, the session), as in
+    production, even though the test itself runs inside one; afterwards the test's own
+    session is expired so it reads what the request committed."""
+
+    def open(self, *args: Any, **kwargs: Any) -> Any:
+        token = _cv_app.set(None)  # type: ignore[arg-type]
+        try:
+            return super().open(*args, **kwargs)
+        finally:
+            _cv_app.reset(token)
+            _db.session.expire_all()
+
+
+@pytest.fixture
+def client(app: Flask, db: Any) -> Any:
+    app.test_client_class = IsolatedClient
+    return app.test_client()
+
+
+@pytest.fixture
+def make(db: Any) -> Factories:
+    """Factory functions: ``make.resident(**overrides)``, ``make.merchant()``, ..."""
+    return Factories()
+
+
+@pytest.fixture
+def auth(client: Any, make: Factories) -> Any:
+    from .helpers import Auth
+
+    return Auth(client, make)
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    os.environ.setdefault("APP_ENV", "test")
+
+
+assert TestConfig.TESTING
