@@ -37,7 +37,7 @@ def login() -> Any:
         else:
             login_user(user)
             return redirect(url_for("admin.dashboard"))
-    return render_template("admin/login.html", form=form, error=error), 200 if not error else 401
+    return render_template("admin/login.html", form=form, error=error)
 
 
 @bp.post("/logout")

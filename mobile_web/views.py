@@ -55,7 +55,7 @@ def login() -> Any:
         else:
             login_user(user)
             return redirect(_safe_next(home_url(user)))
-    return render_template("mobile/login.html", form=form, error=error), 200 if not error else 401
+    return render_template("mobile/login.html", form=form, error=error)
 
 
 @bp.route("/register", methods=["GET", "POST"])

@@ -1,0 +1,122 @@
+"""Role x route matrix: every registered URL rule, every role, allowed or denied.
+
+A route missing from ``MATRIX`` fails ``test_every_route_has_an_entry``: adding a page or an
+endpoint means deciding here who may reach it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from backend.accounts.models import Role
+
+from ..factories import PASSWORD
+from ..helpers import signed_headers
+
+ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER = (
+    "anonymous",
+    "resident",
+    "merchant_staff",
+    "organiser",
+    "admin",
+    "partner",
+)
+ROLES = (ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER)
+PUBLIC = set(ROLES)
+USERS = {RESIDENT, STAFF, ORGANISER, ADMIN}
+
+# (method, rule) -> roles allowed
+MATRIX: dict[tuple[str, str], set[str]] = {
+    ("GET", "/"): PUBLIC,
+    ("GET", "/login"): PUBLIC,
+    ("POST", "/login"): PUBLIC,
+    ("GET", "/register"): PUBLIC,
+    ("POST", "/register"): PUBLIC,
+    ("POST", "/logout"): PUBLIC,
+    ("GET", "/home"): {RESIDENT},
+    ("GET", "/merchant"): {STAFF},
+    ("GET", "/organiser"): {ORGANISER},
+    ("GET", "/admin/login"): PUBLIC,
+    ("POST", "/admin/login"): PUBLIC,
+    ("POST", "/admin/logout"): PUBLIC,
+    ("GET", "/admin/"): {ADMIN},
+    ("GET", "/healthz"): PUBLIC,
+    ("GET", "/readyz"): PUBLIC,
+    ("GET", "/static/<path:filename>"): PUBLIC,
+    ("GET", "/api/v1/docs"): PUBLIC,
+    ("GET", "/api/v1/docs/assets/<name>"): PUBLIC,
+    ("GET", "/api/v1/openapi.json"): PUBLIC,
+    ("POST", "/api/v1/auth/register"): PUBLIC,
+    ("POST", "/api/v1/auth/token"): PUBLIC,
+    ("DELETE", "/api/v1/auth/token"): USERS,
+    ("GET", "/api/v1/me"): USERS,
+    ("GET", "/api/v1/partner/ping"): {PARTNER},
+}
+
+SAMPLE_ARGS = {"filename": "app.css", "name": "swagger-ui.css"}
+
+
+def _routes(app: Any) -> set[tuple[str, str]]:
+    found = set()
+    for rule in app.url_map.iter_rules():
+        for method in rule.methods - {"HEAD", "OPTIONS"}:
+            found.add((method, rule.rule))
+    return found
+
+
+def test_every_route_has_an_entry(app):
+    missing = sorted(_routes(app) - MATRIX.keys())
+    assert not missing, f"add these routes to MATRIX with the roles allowed: {missing}"
+    stale = sorted(MATRIX.keys() - _routes(app))
+    assert not stale, f"MATRIX names routes that no longer exist: {stale}"
+
+
+@pytest.fixture
+def actors(make):
+    users = {role: make.user(Role(role)) for role in (RESIDENT, STAFF, ORGANISER, ADMIN)}
+    _, key_id, secret = make.partner("matrix-partner")
+    return users, (key_id, secret)
+
+
+def _url(rule: str) -> str:
+    for name, value in SAMPLE_ARGS.items():
+        rule = rule.replace(f"<path:{name}>", value).replace(f"<{name}>", value)
+    return rule
+
+
+def _denied(response: Any) -> bool:
+    if response.status_code in (401, 403):
+        return True
+    location = response.headers.get("Location", "")
+    return response.status_code == 302 and "login" in location
+
+
+@pytest.mark.parametrize("role", ROLES)
+def test_each_role_reaches_only_its_routes(app, client, actors, role):
+    users, (key_id, secret) = actors
+    headers: dict[str, str] = {}
+    if role in users:
+        user = users[role]
+        login = "/admin/login" if role == ADMIN else "/login"
+        assert (
+            client.post(login, data={"phone": user.phone, "password": PASSWORD}).status_code == 302
+        )
+        token = client.post(
+            "/api/v1/auth/token", json={"phone": user.phone, "password": PASSWORD}
+        ).get_json()["token"]
+        headers = {"Authorization": f"Bearer {token}"}
+    failures = []
+    for (method, rule), allowed in sorted(MATRIX.items()):
+        if rule.endswith("/logout") or rule == "/api/v1/auth/token" and method == "DELETE":
+            continue  # would end this role's session; covered in test_login.py
+        url = _url(rule)
+        request_headers = dict(headers) if url.startswith("/api/") else {}
+        if role == PARTNER:
+            request_headers = signed_headers(key_id, secret, method, url)
+        response = client.open(url, method=method, headers=request_headers)
+        denied = _denied(response)
+        if (role in allowed) == denied:
+            failures.append(f"{method} {rule}: {role} got {response.status_code}")
+    assert not failures, "\n".join(failures)
