@@ -185,6 +185,37 @@ class Methodology(ABC):
                 return p
         raise KeyError(name)
 
+    @classmethod
+    def check_params(cls, params: Mapping[str, Any]) -> list[str]:
+        """Problems with a proposed parameter set (empty when it can be approved).
+
+        Every declared parameter must be present as a finite number and nothing else may be;
+        modules add their own rules (shares summing to 1, switches being 0 or 1) in
+        ``param_rules``.
+        """
+        known = {p.name for p in cls.parameters}
+        problems = [f"unknown parameter {name}" for name in sorted(set(params) - known)]
+        problems += [f"missing parameter {name}" for name in sorted(known - set(params))]
+        parsed: dict[str, Decimal] = {}
+        for name in sorted(known & set(params)):
+            try:
+                value = Decimal(str(params[name]))
+            except (InvalidOperation, ValueError):
+                problems.append(f"{name} is not a number")
+                continue
+            if not value.is_finite():
+                problems.append(f"{name} is not a finite number")
+                continue
+            parsed[name] = value
+        if not problems:
+            problems += cls.param_rules(parsed)
+        return problems
+
+    @classmethod
+    def param_rules(cls, params: Params) -> list[str]:
+        """Module-specific rules on a complete parameter set; none by default."""
+        return []
+
     @abstractmethod
     def validate(self, activity: Activity, params: Params) -> list[Rejection]:
         """Rules of validity; raises ``ActivityError`` for malformed data."""
@@ -337,6 +368,15 @@ def term(value: Decimal) -> str:
 def seconds(delta: timedelta) -> Decimal:
     """Exact length of a time span in seconds (microsecond resolution)."""
     return Decimal(delta // timedelta(microseconds=1)) / Decimal(1_000_000)
+
+
+def share_problems(params: Params, names: Sequence[str]) -> list[str]:
+    """``param_rules`` helper: shares must lie in [0, 1] and add up to exactly 1."""
+    problems = [f"{n} must be between 0 and 1" for n in names if not 0 <= params[n] <= 1]
+    total = sum((params[n] for n in names), Decimal(0))
+    if total != Decimal(1):
+        problems.append(f"{', '.join(names)} must sum to 1, not {fmt(total)}")
+    return problems
 
 
 def check_shares(params: Params, names: Sequence[str]) -> Decimal:

@@ -40,6 +40,7 @@ from .base import (
     fmt,
     schema_number,
     schema_time,
+    share_problems,
     step,
     to_decimal,
 )
@@ -215,6 +216,10 @@ class BikeSharing(Methodology):
             max_speed_kmh=params[f"max_speed_{bike}_kmh"],
             min_duration_min=params["min_duration_min"],
         )
+
+    @classmethod
+    def param_rules(cls, params: Params) -> list[str]:
+        return share_problems(params, SHARE_NAMES)
 
     def quantify(self, activity: Activity, params: Params) -> Quantification:
         activity = as_mapping(activity)

@@ -48,6 +48,7 @@ from .base import (
     schema_number,
     schema_time,
     seconds,
+    share_problems,
     step,
     to_decimal,
 )
@@ -458,6 +459,13 @@ class PublicTransit(Methodology):
                 )
             )
         return out
+
+    @classmethod
+    def param_rules(cls, params: Params) -> list[str]:
+        problems = share_problems(params, [f"share_{m}" for m, _ in REPLACED_MODES])
+        if params["baseline_method"] not in (0, 1):
+            problems.append("baseline_method must be 0 (mean) or 1 (substitution)")
+        return problems
 
     def quantify(self, activity: Activity, params: Params) -> Quantification:
         activity = as_mapping(activity)

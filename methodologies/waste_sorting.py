@@ -410,6 +410,14 @@ class WasteSorting(Methodology):
             )
         return out
 
+    @classmethod
+    def param_rules(cls, params: Params) -> list[str]:
+        return [
+            f"{name} must be between 0 and 1"
+            for name in ("baseline_landfill_share", "warm_haircut")
+            if not 0 <= params[name] <= 1
+        ]
+
     def quantify(self, activity: Activity, params: Params) -> Quantification:
         items = parse_items(as_mapping(activity))
         share = params["baseline_landfill_share"]

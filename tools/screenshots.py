@@ -11,8 +11,15 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
-ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic"]
+ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+    "--disable-quic",
+]
 PASSWORD = "demo2026"
 PAGES = {
     None: ["/", "/login", "/register", "/?lang=en", "/api/v1/docs"],
@@ -49,11 +56,15 @@ def shoot(out: Path, base: str, extra: list[str]) -> None:
         page.click("button[type=submit]")
         for path in ADMIN_PAGES + [p for p in extra if p.startswith("/admin")]:
             page.goto(base + path)
-            page.screenshot(path=str(out / ("admin" + path.replace("/", "_") + ".png")),
-                            full_page=True)
+            page.screenshot(
+                path=str(out / ("admin" + path.replace("/", "_") + ".png")), full_page=True
+            )
         browser.close()
 
 
 if __name__ == "__main__":
-    shoot(Path(sys.argv[1]), sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:5000",
-          sys.argv[3:])
+    shoot(
+        Path(sys.argv[1]),
+        sys.argv[2] if len(sys.argv) > 2 else "http://127.0.0.1:5000",
+        sys.argv[3:],
+    )

@@ -168,3 +168,26 @@ def test_travel_never_negative(code, metres, seconds, electric):
     m.validate(activity, params)
     q = m.quantify(activity, params)
     assert type(q.reduction_g) is int and q.reduction_g >= 0
+
+
+@pytest.mark.parametrize("code", methodologies.available())
+def test_defaults_pass_the_parameter_check(code):
+    cls = methodologies.registry.get_class(code)
+    assert cls.check_params({k: str(v) for k, v in cls.default_params().items()}) == []
+
+
+def test_parameter_check_finds_unknown_missing_and_bad_values():
+    cls = methodologies.registry.get_class("bike_sharing")
+    params = {k: str(v) for k, v in cls.default_params().items()}
+    params["share_bus"] = "0.5"  # shares no longer sum to 1
+    assert any("sum to 1" in p for p in cls.check_params(params))
+    params.pop("share_car")
+    params["surprise"] = "1"
+    params["share_taxi"] = "lots"
+    problems = cls.check_params(params)
+    assert "unknown parameter surprise" in problems
+    assert "missing parameter share_car" in problems
+    assert "share_taxi is not a number" in problems
+    transit = methodologies.registry.get_class("public_transit")
+    switched = {k: str(v) for k, v in transit.default_params().items()} | {"baseline_method": "2"}
+    assert any("baseline_method" in p for p in transit.check_params(switched))
