@@ -115,10 +115,11 @@ def _register_blueprints(app: Flask) -> None:
 
     from . import docs, health
     from .accounts.routes import blp as accounts_blp
+    from .methodology_versions.routes import blp as methodologies_blp
     from .partners.routes import blp as partners_blp
 
     api: CarbonApi = app.extensions["carbon_api"]
-    for blp in (accounts_blp, partners_blp):
+    for blp in (accounts_blp, partners_blp, methodologies_blp):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # the API authenticates by bearer token or HMAC, never by cookie
     app.register_blueprint(health.bp)
@@ -131,9 +132,17 @@ def _register_cli(app: Flask) -> None:
     from .accounts.cli import admins_cli, users_cli
     from .demo.cli import demo_cli
     from .jobs import worker_command
+    from .methodology_versions.cli import methodologies_cli
     from .partners.cli import partners_cli
 
-    for group in (admins_cli, users_cli, partners_cli, demo_cli, worker_command()):
+    for group in (
+        admins_cli,
+        users_cli,
+        partners_cli,
+        demo_cli,
+        methodologies_cli,
+        worker_command(),
+    ):
         app.cli.add_command(group)
 
 
@@ -147,6 +156,13 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["local_dt"] = lambda value, fmt="yyyy-MM-dd HH:mm": (
         format_datetime(value, fmt) if value else ""
     )
+
+    def _loc(text: Any) -> str:
+        """A methodologies ``Text`` (zh_CN + en) in the page's language."""
+        current = get_locale()
+        return str(text.get("en" if current is not None and current.language == "en" else "zh_CN"))
+
+    app.jinja_env.filters["loc"] = _loc
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

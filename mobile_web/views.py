@@ -14,6 +14,9 @@ from backend.accounts.models import Role
 from backend.auth import home_url, page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
+from backend.methodology_versions import queries as methodology_queries
+from backend.methodology_versions import services as methodology_services
+from methodologies import available as methodology_available
 
 from . import bp
 from .forms import LoginForm, RegisterForm
@@ -100,3 +103,26 @@ def merchant_home() -> Any:
 @page_roles(Role.ORGANISER)
 def organiser_home() -> Any:
     return render_template("mobile/organiser_home.html")
+
+
+@bp.get("/methodologies")
+def methodologies() -> Any:
+    """How it works: every methodology in force, in plain language, with its sources."""
+    return render_template(
+        "mobile/methodologies.html",
+        rows=methodology_queries.overview(),
+        classes={
+            code: methodology_services.methodology_class(code) for code in methodology_available()
+        },
+    )
+
+
+@bp.get("/methodologies/<code>")
+def methodology(code: str) -> Any:
+    cls = methodology_services.methodology_class(code)
+    return render_template(
+        "mobile/methodology.html",
+        cls=cls,
+        code=code,
+        version=methodology_queries.in_force_or_none(code),
+    )

@@ -8,6 +8,7 @@ from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
 from ..extensions import db
 from ..merchants.models import Merchant
+from ..methodology_versions.services import seed_versions
 from ..partners.models import Partner
 from ..partners.services import create_partner
 
@@ -58,6 +59,7 @@ def load_demo() -> int:
                 merchant_id=merchant.id if role is Role.MERCHANT_STAFF else None,
             )
         created += 1
+    created += seed_versions()
     code, name, kind = DEMO_PARTNER
     if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
         _, key_id, secret = create_partner(code, name, kind)

@@ -6,11 +6,13 @@ endpoint means deciding here who may reach it.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
 
 from backend.accounts.models import Role
+from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
 from ..helpers import signed_headers
@@ -53,9 +55,34 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("DELETE", "/api/v1/auth/token"): USERS,
     ("GET", "/api/v1/me"): USERS,
     ("GET", "/api/v1/partner/ping"): {PARTNER},
+    ("GET", "/methodologies"): PUBLIC,
+    ("GET", "/methodologies/<code>"): PUBLIC,
+    ("GET", "/api/v1/methodologies"): PUBLIC,
+    ("GET", "/api/v1/methodologies/<code>"): PUBLIC,
+    ("GET", "/api/v1/admin/methodologies/<code>/versions"): {ADMIN},
+    ("POST", "/api/v1/admin/methodologies/<code>/versions"): {ADMIN},
+    ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/submit"): {ADMIN},
+    ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/approve"): {ADMIN},
+    ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/reject"): {ADMIN},
+    ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/retire"): {ADMIN},
+    ("GET", "/admin/methodologies"): {ADMIN},
+    ("GET", "/admin/methodologies/<code>"): {ADMIN},
+    ("GET", "/admin/methodologies/<code>/new"): {ADMIN},
+    ("POST", "/admin/methodologies/<code>/new"): {ADMIN},
+    ("GET", "/admin/methodology-versions/<int:version_id>"): {ADMIN},
+    ("POST", "/admin/methodology-versions/<int:version_id>/<action>"): {ADMIN},
+    ("GET", "/admin/methodology-versions/<int:left_id>/diff/<int:right_id>"): {ADMIN},
 }
 
-SAMPLE_ARGS = {"filename": "app.css", "name": "swagger-ui.css"}
+SAMPLE_ARGS = {
+    "filename": "app.css",
+    "name": "swagger-ui.css",
+    "code": "public_transit",
+    "version_id": "1",
+    "left_id": "1",
+    "right_id": "1",
+    "action": "submit",
+}
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:
@@ -77,13 +104,12 @@ def test_every_route_has_an_entry(app):
 def actors(make):
     users = {role: make.user(Role(role)) for role in (RESIDENT, STAFF, ORGANISER, ADMIN)}
     _, key_id, secret = make.partner("matrix-partner")
+    seed_versions()
     return users, (key_id, secret)
 
 
 def _url(rule: str) -> str:
-    for name, value in SAMPLE_ARGS.items():
-        rule = rule.replace(f"<path:{name}>", value).replace(f"<{name}>", value)
-    return rule
+    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: SAMPLE_ARGS[m.group(1)], rule)
 
 
 def _denied(response: Any) -> bool:
@@ -109,7 +135,7 @@ def test_each_role_reaches_only_its_routes(app, client, actors, role):
         headers = {"Authorization": f"Bearer {token}"}
     failures = []
     for (method, rule), allowed in sorted(MATRIX.items()):
-        if rule.endswith("/logout") or rule == "/api/v1/auth/token" and method == "DELETE":
+        if rule.endswith("/logout") or (rule == "/api/v1/auth/token" and method == "DELETE"):
             continue  # would end this role's session; covered in test_login.py
         url = _url(rule)
         request_headers = dict(headers) if url.startswith("/api/") else {}

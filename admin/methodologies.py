@@ -1,0 +1,129 @@
+"""Admin pages for methodology versions: list, propose, review (four eyes), diff, retire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from werkzeug.exceptions import NotFound
+
+from backend.errors import DomainError
+from backend.methodology_versions import queries, services
+from backend.methodology_versions.models import VersionStatus
+from backend.timeutil import LOCAL_TZ
+
+from . import bp
+from .views import admin_only
+
+
+@bp.get("/methodologies")
+@admin_only
+def methodologies() -> Any:
+    return render_template("admin/methodologies.html", rows=queries.overview())
+
+
+@bp.get("/methodologies/<code>")
+@admin_only
+def methodology(code: str) -> Any:
+    return render_template(
+        "admin/methodology.html",
+        cls=services.methodology_class(code),
+        code=code,
+        versions=queries.versions_of(code),
+        in_force=queries.in_force_or_none(code),
+    )
+
+
+@bp.route("/methodologies/<code>/new", methods=["GET", "POST"])
+@admin_only
+def new_version(code: str) -> Any:
+    cls = services.methodology_class(code)
+    base = queries.in_force_or_none(code)
+    values = dict(base.params) if base else {p.name: str(p.value) for p in cls.parameters}
+    rate = base.points_per_gram if base else "1"
+    note = ""
+    error = None
+    if request.method == "POST":
+        values = {p.name: request.form.get(f"param:{p.name}", "").strip() for p in cls.parameters}
+        rate = request.form.get("points_per_gram", "").strip()
+        note = request.form.get("note", "")
+        try:
+            version = services.create_draft(current_user, code, values, rate, note)
+        except DomainError as exc:
+            error = exc
+        else:
+            flash(
+                _("Draft %(label)s saved. Submit it for review when ready.", label=version.label),
+                "success",
+            )
+            return redirect(url_for("admin.version", version_id=version.id))
+    return render_template(
+        "admin/version_form.html",
+        cls=cls,
+        code=code,
+        values=values,
+        rate=rate,
+        note=note,
+        error=error,
+        base=base,
+    )
+
+
+@bp.get("/methodology-versions/<int:version_id>")
+@admin_only
+def version(version_id: int) -> Any:
+    v = services.get_version(version_id)
+    others = [o for o in queries.versions_of(v.code) if o.id != v.id]
+    return render_template(
+        "admin/version.html",
+        v=v,
+        cls=services.methodology_class(v.code),
+        others=others,
+        in_force=queries.in_force_or_none(v.code),
+        statuses=VersionStatus,
+    )
+
+
+def _effective_from() -> datetime | None:
+    raw = request.form.get("effective_from", "").strip()
+    if not raw:
+        return None
+    return datetime.fromisoformat(raw).replace(tzinfo=LOCAL_TZ)
+
+
+@bp.post("/methodology-versions/<int:version_id>/<action>")
+@admin_only
+def version_action(version_id: int, action: str) -> Any:
+    comment = request.form.get("comment", "")
+    try:
+        if action == "submit":
+            services.submit_version(current_user, version_id)
+        elif action == "approve":
+            services.approve_version(current_user, version_id, comment, _effective_from())
+        elif action == "reject":
+            services.reject_version(current_user, version_id, comment)
+        elif action == "retire":
+            services.retire_version(current_user, version_id, comment)
+        else:
+            raise NotFound()
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    except ValueError:
+        flash(_("The effective date is not a valid date and time."), "error")
+    else:
+        flash(_("Done."), "success")
+    return redirect(url_for("admin.version", version_id=version_id))
+
+
+@bp.get("/methodology-versions/<int:left_id>/diff/<int:right_id>")
+@admin_only
+def version_diff(left_id: int, right_id: int) -> Any:
+    left, right = services.get_version(left_id), services.get_version(right_id)
+    if left.code != right.code:
+        raise NotFound()
+    return render_template(
+        "admin/version_diff.html", left=left, right=right, rows=queries.diff(left, right)
+    )

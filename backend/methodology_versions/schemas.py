@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask_babel import get_locale
+from marshmallow import Schema, fields
+
+from .services import methodology_class
+
+
+def _lang() -> str:
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
+class SourceSchema(Schema):
+    document = fields.String()
+    year = fields.Integer()
+    grade = fields.String(metadata={"description": "evidence grade A-D"})
+    note = fields.String()
+    illustrative = fields.Boolean()
+
+
+class ParameterSchema(Schema):
+    name = fields.String()
+    value = fields.String(metadata={"description": "decimal, as a string"})
+    unit = fields.String()
+    label = fields.String()
+    source = fields.Nested(SourceSchema)
+
+
+class VersionSchema(Schema):
+    id = fields.Integer()
+    code = fields.String()
+    number = fields.Integer()
+    label = fields.String()
+    module_version = fields.String()
+    status = fields.Function(lambda v: v.status.value)
+    params_hash = fields.String()
+    points_per_gram = fields.String()
+    effective_from = fields.DateTime(allow_none=True)
+    note = fields.String()
+    proposed_by_id = fields.Integer(allow_none=True)
+    reviewed_by_id = fields.Integer(allow_none=True)
+    review_comment = fields.String()
+    parameters = fields.Method("get_parameters")
+
+    def get_parameters(self, version: Any) -> list[dict[str, Any]]:
+        cls = methodology_class(version.code)
+        lang = _lang()
+        out = []
+        for p in cls.parameters:
+            if p.name in version.params:
+                out.append(
+                    {
+                        "name": p.name,
+                        "value": version.params[p.name],
+                        "unit": p.unit,
+                        "label": p.label.get(lang),
+                        "source": p.source.as_dict(),
+                    }
+                )
+        return out
+
+
+class MethodologySchema(Schema):
+    """A methodology as residents read it: what it is, what it follows, its version in force."""
+
+    code = fields.String()
+    name = fields.String()
+    summary = fields.String()
+    follows = fields.String()
+    version = fields.Nested(VersionSchema, allow_none=True)
+
+
+class DraftSchema(Schema):
+    params = fields.Dict(
+        keys=fields.String(),
+        values=fields.Raw(),
+        load_default=dict,
+        metadata={
+            "description": "parameter name -> decimal (string or number); "
+            "unspecified ones are copied from the "
+            "version in force"
+        },
+    )
+    points_per_gram = fields.Raw(load_default=None, allow_none=True)
+    note = fields.String(load_default="")
+
+
+class ReviewSchema(Schema):
+    comment = fields.String(load_default="")
+    effective_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
