@@ -4,5 +4,7 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
-from . import views  # noqa: E402,F401
-from . import methodologies  # noqa: E402,F401
+from . import (
+    methodologies,  # noqa: E402,F401
+    views,  # noqa: E402,F401
+)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sqlalchemy import select
+
 import methodologies
 from methodologies import Parameter
-from sqlalchemy import select
 
 from ..extensions import db
 from .exceptions import NoActiveVersion

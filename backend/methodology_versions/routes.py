@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import methodologies
 from flask.views import MethodView
 from flask_smorest import Blueprint
+
+import methodologies
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user

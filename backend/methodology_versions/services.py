@@ -12,10 +12,11 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from sqlalchemy import func, select
+
 import methodologies
 from methodologies import Quantification, Rejection, params_hash
 from methodologies.base import Methodology
-from sqlalchemy import func, select
 
 from ..accounts.models import User
 from ..audit.services import record_audit
