@@ -4,7 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("admin", __name__, template_folder="templates")
 
-from . import (
-    methodologies,  # noqa: E402,F401
-    views,  # noqa: E402,F401
-)
+# The view modules register their routes on ``bp``.
+from . import methodologies, views  # noqa: E402,F401,I001
