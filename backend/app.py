@@ -117,9 +117,10 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import blp as accounts_blp
     from .methodology_versions.routes import blp as methodologies_blp
     from .partners.routes import blp as partners_blp
+    from .rewards.routes import blp as rewards_blp
 
     api: CarbonApi = app.extensions["carbon_api"]
-    for blp in (accounts_blp, partners_blp, methodologies_blp):
+    for blp in (accounts_blp, partners_blp, methodologies_blp, rewards_blp):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # the API authenticates by bearer token or HMAC, never by cookie
     app.register_blueprint(health.bp)
@@ -132,6 +133,7 @@ def _register_cli(app: Flask) -> None:
     from .accounts.cli import admins_cli, users_cli
     from .demo.cli import demo_cli
     from .jobs import worker_command
+    from .ledger.cli import ledger_cli
     from .methodology_versions.cli import methodologies_cli
     from .partners.cli import partners_cli
 
@@ -141,6 +143,7 @@ def _register_cli(app: Flask) -> None:
         partners_cli,
         demo_cli,
         methodologies_cli,
+        ledger_cli,
         worker_command(),
     ):
         app.cli.add_command(group)

@@ -69,6 +69,13 @@ class Config:
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
 
+    POINTS_EXPIRY_MONTHS = int(os.environ.get("POINTS_EXPIRY_MONTHS", "24"))
+    REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
+    REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
+    CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
+    UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
+    MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
+
     API_TITLE = "衢州碳普惠 API"
     API_VERSION = "v1"
     OPENAPI_VERSION = "3.0.3"

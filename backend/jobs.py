@@ -14,6 +14,13 @@ from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
 
 QUEUES = ("default", "ingest")
+
+# The periodic schedule, in one list: (target, cron expression in UTC). ``rq cron
+# backend/cron.py`` enqueues them in production; ``flask jobs run-periodic`` runs them by hand.
+PERIODIC: list[tuple[str, str]] = [
+    ("backend.rewards.services:expire_redemptions", "*/5 * * * *"),
+    ("backend.ledger.expiry:expire_due_points", "30 16 * * *"),  # 00:30 Asia/Shanghai
+]
 _worker_app: Flask | None = None
 
 
@@ -88,5 +95,11 @@ def worker_command() -> Any:
         SimpleWorker([Queue(n, connection=redis) for n in names], connection=redis).work(
             burst=burst, with_scheduler=True
         )
+
+    @group.command("run-periodic")
+    def run_periodic() -> None:
+        """Run every periodic job once, now, in this process."""
+        for target, _ in PERIODIC:
+            click.echo(f"{target}: {run_in_app(target)}")
 
     return group

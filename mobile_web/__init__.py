@@ -4,4 +4,5 @@ from flask import Blueprint
 
 bp = Blueprint("mobile", __name__, template_folder="templates")
 
-from . import views  # noqa: E402,F401
+# The view modules register their routes on ``bp``.
+from . import merchant, rewards, views  # noqa: E402,F401,I001

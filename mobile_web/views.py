@@ -93,12 +93,6 @@ def home() -> Any:
     return render_template("mobile/home.html")
 
 
-@bp.get("/merchant")
-@page_roles(Role.MERCHANT_STAFF)
-def merchant_home() -> Any:
-    return render_template("mobile/merchant_home.html", merchant=current_user.merchant)
-
-
 @bp.get("/organiser")
 @page_roles(Role.ORGANISER)
 def organiser_home() -> Any:

@@ -127,6 +127,51 @@ def db(app: Flask) -> Iterator[Any]:
             connection.close()
 
 
+@pytest.fixture
+def committed(app: Flask) -> Iterator[Flask]:
+    """Real commits, for tests that race parallel connections (PostgreSQL); wiped after."""
+    with app.app_context():
+        try:
+            yield app
+        finally:
+            _db.session.remove()
+            tables = ", ".join(t.name for t in reversed(_db.metadata.sorted_tables))
+            with _db.engine.begin() as conn:
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+                else:
+                    for table in reversed(_db.metadata.sorted_tables):
+                        conn.execute(table.delete())
+
+
+def run_parallel(app: Flask, func: Any, args: list[Any]) -> list[Any]:
+    """Run ``func(arg)`` in one thread per arg, each in its own app context and connection,
+    released together by a barrier; returns results or the exceptions raised."""
+    import threading
+
+    barrier = threading.Barrier(len(args))
+    results: list[Any] = [None] * len(args)
+
+    def work(index: int, arg: Any) -> None:
+        with app.app_context():
+            try:
+                barrier.wait()
+                results[index] = func(arg)
+            except Exception as exc:  # noqa: BLE001 - the test inspects what each got
+                _db.session.rollback()
+                results[index] = exc
+            finally:
+                _db.session.remove()
+
+    threads = [threading.Thread(target=work, args=(i, a)) for i, a in enumerate(args)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    _db.session.expire_all()  # the caller's session reads what the threads committed
+    return results
+
+
 class IsolatedClient(FlaskClient):
     """Each request gets its own app context (``g``, Flask-Login's user, the session), as in
     production, even though the test itself runs inside one; afterwards the test's own

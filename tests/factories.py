@@ -11,6 +11,7 @@ from backend.extensions import db
 from backend.merchants.models import Merchant
 from backend.partners.models import Partner
 from backend.partners.services import create_partner
+from backend.rewards.models import Offer, OfferStatus
 
 PASSWORD = "green2026"
 _phones = itertools.count(13900000000)
@@ -57,6 +58,37 @@ class Factories:
             merchant_id=merchant_id,
             nickname=overrides.get("nickname"),
         )
+
+    def offer(self, merchant: Merchant | None = None, **overrides: Any) -> Offer:
+        from datetime import timedelta
+
+        from backend.timeutil import utcnow
+
+        merchant = merchant or self.merchant()
+        fields = {
+            "title_zh": "环保咖啡杯",
+            "title_en": "Reusable cup",
+            "points_price": 100,
+            "stock": 10,
+            "per_resident_limit": 5,
+            "status": OfferStatus.ACTIVE,
+            "valid_from": utcnow() - timedelta(days=1),
+            "valid_until": utcnow() + timedelta(days=30),
+            **overrides,
+        }
+        offer = Offer(merchant_id=merchant.id, **fields)
+        db.session.add(offer)
+        db.session.commit()
+        return offer
+
+    def points(self, user: User, amount: int) -> None:
+        from backend.ledger.services import credit_points
+
+        credit_points(user.id, amount, f"test-credit:{user.id}:{next(_phones)}")
+        db.session.commit()
+
+    def staff(self, merchant: Merchant) -> User:
+        return self.user(Role.MERCHANT_STAFF, merchant_id=merchant.id)
 
     def partner(self, code: str | None = None, kind: str = "transit") -> tuple[Partner, str, str]:
         code = code or f"p{next(_phones)}"

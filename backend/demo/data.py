@@ -60,6 +60,7 @@ def load_demo() -> int:
             )
         created += 1
     created += seed_versions()
+    created += _demo_offers(merchant)
     code, name, kind = DEMO_PARTNER
     if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
         _, key_id, secret = create_partner(code, name, kind)
@@ -83,3 +84,49 @@ def logins_text() -> str:
         seen.add(role)
         lines.append(f"  {labels[role]:<15} {phone}  ({nickname})")
     return "\n".join(lines)
+
+
+DEMO_OFFERS = [
+    {
+        "title_zh": "环保帆布袋",
+        "title_en": "Canvas tote bag",
+        "points_price": 800,
+        "stock": 50,
+        "description_zh": "衢州书房定制帆布袋，凭券到店领取。",
+        "description_en": "A Quzhou Study canvas bag; collect it at the shop with your voucher.",
+    },
+    {
+        "title_zh": "咖啡一杯（自带杯）",
+        "title_en": "A coffee (bring your own cup)",
+        "points_price": 300,
+        "stock": 200,
+        "per_resident_limit": 3,
+        "description_zh": "自带杯子即可兑换一杯美式咖啡。",
+        "description_en": "Bring your own cup and get an americano.",
+    },
+]
+
+
+def _demo_offers(merchant: Merchant) -> int:
+    from datetime import timedelta
+
+    from ..rewards.models import Offer, OfferStatus
+    from ..timeutil import utcnow
+
+    created = 0
+    for spec in DEMO_OFFERS:
+        exists = db.session.scalar(select(Offer.id).where(Offer.title_zh == spec["title_zh"]))
+        if exists is not None:
+            continue
+        db.session.add(
+            Offer(
+                merchant_id=merchant.id,
+                status=OfferStatus.ACTIVE,
+                valid_from=utcnow() - timedelta(days=1),
+                valid_until=utcnow() + timedelta(days=365),
+                **{"per_resident_limit": 1, **spec},
+            )
+        )
+        created += 1
+    db.session.commit()
+    return created

@@ -2,13 +2,21 @@
 
 from __future__ import annotations
 
+import enum
 from datetime import datetime
 
-from sqlalchemy import DateTime, String
+from sqlalchemy import String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+from ..dbtypes import UTCDateTime, str_enum
 from ..extensions import db
 from ..timeutil import utcnow
+
+
+class MerchantKind(enum.StrEnum):
+    RETAIL = "retail"  # accepts points
+    RESTAURANT = "restaurant"  # also confirms clean plates and small portions
+    WASTE_STATION = "waste_station"  # also weighs sorted waste
 
 
 class Merchant(db.Model):
@@ -19,8 +27,9 @@ class Merchant(db.Model):
     district: Mapped[str] = mapped_column(String(10))
     address: Mapped[str] = mapped_column(String(200), default="")
     category: Mapped[str] = mapped_column(String(40), default="")
+    kind: Mapped[MerchantKind] = mapped_column(str_enum(MerchantKind), default=MerchantKind.RETAIL)
     contact: Mapped[str] = mapped_column(String(80), default="")
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    suspended_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     staff = relationship("User", back_populates="merchant")

@@ -7,10 +7,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, ForeignKey, Integer, String, Text, UniqueConstraint
+from sqlalchemy import JSON, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from ..dbtypes import str_enum
+from ..dbtypes import UTCDateTime, str_enum
 from ..extensions import db
 from ..timeutil import utcnow
 
@@ -42,14 +42,14 @@ class MethodologyVersion(db.Model):
     points_per_gram: Mapped[str] = mapped_column(String(20), default="1")
     status: Mapped[VersionStatus] = mapped_column(str_enum(VersionStatus), index=True)
     note: Mapped[str] = mapped_column(Text, default="")
-    effective_from: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    effective_from: Mapped[datetime | None] = mapped_column(UTCDateTime)
     proposed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    proposed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    submitted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    proposed_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
-    reviewed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     review_comment: Mapped[str] = mapped_column(Text, default="")
-    retired_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     proposed_by = relationship("User", foreign_keys=[proposed_by_id])
     reviewed_by = relationship("User", foreign_keys=[reviewed_by_id])

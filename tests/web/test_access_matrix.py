@@ -72,6 +72,46 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/methodology-versions/<int:version_id>"): {ADMIN},
     ("POST", "/admin/methodology-versions/<int:version_id>/<action>"): {ADMIN},
     ("GET", "/admin/methodology-versions/<int:left_id>/diff/<int:right_id>"): {ADMIN},
+    # points, offers and redemptions
+    ("GET", "/api/v1/me/points"): {RESIDENT},
+    ("GET", "/api/v1/offers"): PUBLIC,
+    ("GET", "/api/v1/offers/<int:offer_id>"): PUBLIC,
+    ("POST", "/api/v1/offers/<int:offer_id>/redeem"): {RESIDENT},
+    ("GET", "/api/v1/redemptions"): {RESIDENT},
+    ("GET", "/api/v1/redemptions/<int:redemption_id>"): {RESIDENT},
+    ("POST", "/api/v1/redemptions/<int:redemption_id>/cancel"): {RESIDENT},
+    ("POST", "/api/v1/merchant/fulfil"): {STAFF},
+    ("POST", "/api/v1/merchant/fulfil/photo"): {STAFF},
+    ("GET", "/api/v1/merchant/redemptions"): {STAFF},
+    ("POST", "/api/v1/merchant/redemptions/<int:redemption_id>/refund"): {STAFF},
+    ("GET", "/api/v1/merchant/settlement.csv"): {STAFF},
+    ("GET", "/api/v1/merchant/offers"): {STAFF},
+    ("POST", "/api/v1/merchant/offers"): {STAFF},
+    ("POST", "/api/v1/merchant/offers/<int:offer_id>/<any(pause, resume):action>"): {STAFF},
+    ("POST", "/api/v1/admin/merchants"): {ADMIN},
+    ("POST", "/api/v1/admin/merchants/<int:merchant_id>/staff"): {ADMIN},
+    ("POST", "/api/v1/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
+    ("GET", "/offers"): PUBLIC,
+    ("GET", "/offers/<int:offer_id>"): PUBLIC,
+    ("GET", "/offers/<int:offer_id>/image"): PUBLIC,
+    ("POST", "/offers/<int:offer_id>/redeem"): {RESIDENT},
+    ("GET", "/redemptions"): {RESIDENT},
+    ("GET", "/redemptions/<int:redemption_id>"): {RESIDENT},
+    ("POST", "/redemptions/<int:redemption_id>/cancel"): {RESIDENT},
+    ("GET", "/points"): {RESIDENT},
+    ("POST", "/merchant/fulfil"): {STAFF},
+    ("POST", "/merchant/redemptions/<int:redemption_id>/refund"): {STAFF},
+    ("GET", "/merchant/settlement.csv"): {STAFF},
+    ("GET", "/merchant/offers"): {STAFF},
+    ("GET", "/merchant/offers/new"): {STAFF},
+    ("POST", "/merchant/offers/new"): {STAFF},
+    ("POST", "/merchant/offers/<int:offer_id>/<any(pause, resume):action>"): {STAFF},
+    ("GET", "/admin/merchants"): {ADMIN},
+    ("POST", "/admin/merchants"): {ADMIN},
+    ("GET", "/admin/merchants/<int:merchant_id>"): {ADMIN},
+    ("POST", "/admin/merchants/<int:merchant_id>"): {ADMIN},
+    ("GET", "/admin/offers"): {ADMIN},
+    ("POST", "/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
 }
 
 SAMPLE_ARGS = {
@@ -82,6 +122,9 @@ SAMPLE_ARGS = {
     "left_id": "1",
     "right_id": "1",
     "action": "submit",
+    "offer_id": "1",
+    "redemption_id": "1",
+    "merchant_id": "1",
 }
 
 
@@ -109,7 +152,13 @@ def actors(make):
 
 
 def _url(rule: str) -> str:
-    return re.sub(r"<(?:\w+:)?(\w+)>", lambda m: SAMPLE_ARGS[m.group(1)], rule)
+    def value(match: re.Match[str]) -> str:
+        converter, name = match.group(1) or "", match.group(2)
+        if converter.startswith("any("):  # the first allowed value
+            return converter[4:].split(",")[0].strip(" )")
+        return SAMPLE_ARGS[name]
+
+    return re.sub(r"<(?:([^:>]+):)?(\w+)>", value, rule)
 
 
 def _denied(response: Any) -> bool:

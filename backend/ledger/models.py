@@ -1,0 +1,110 @@
+"""The points ledger: double-entry, append-only, integer points.
+
+Invariants (DESIGN.md, tested, and enforced by the database where it can):
+1. Every entry's postings sum to zero (a deferred constraint trigger on PostgreSQL).
+2. Entries and postings are never updated or deleted (triggers on PostgreSQL); corrections are
+   reversing entries linked to what they reverse.
+3. Every entry has a unique idempotency key: repeating a write returns the first result.
+4. Resident and merchant accounts carry a cached balance, changed only in the transaction that
+   inserts their postings, under a row lock, and never negative (CHECK constraint).
+   System accounts (issuance, holds, expiry, forest fund, retirement) keep no cached balance:
+   they take part in every credit and would serialise all writes; their balance is the sum of
+   their postings.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+
+from sqlalchemy import BigInteger, CheckConstraint, ForeignKey, Index, Integer, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, str_enum
+from ..extensions import db
+from ..timeutil import utcnow
+
+
+class AccountKind(enum.StrEnum):
+    RESIDENT = "resident"
+    MERCHANT = "merchant"
+    ISSUANCE = "issuance"  # points come into being here (negative balance = points issued)
+    HOLDS = "holds"  # points held for pending redemptions
+    EXPIRY = "expiry"  # expired points end here
+    FOREST_FUND = "forest_fund"  # residents' donations to the 碳中和林
+    RETIREMENT = "retirement"  # reductions retired for event neutrality
+
+
+CACHED_KINDS = (AccountKind.RESIDENT, AccountKind.MERCHANT)
+
+
+class EntryKind(enum.StrEnum):
+    CREDIT = "credit"  # verified reduction -> points
+    HOLD = "hold"  # resident -> holds, when redeeming
+    RELEASE = "release"  # holds -> resident, cancelled or expired redemption
+    SETTLE = "settle"  # holds -> merchant, fulfilled redemption
+    REFUND = "refund"  # merchant -> resident, reversing a settlement
+    EXPIRE = "expire"  # resident -> expiry
+    DONATE = "donate"  # resident -> forest fund
+    RETIRE = "retire"  # retirement of reductions for an event
+    REVERSAL = "reversal"  # correction of an earlier entry
+
+
+class Account(db.Model):
+    __tablename__ = "ledger_accounts"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(60), unique=True)
+    kind: Mapped[AccountKind] = mapped_column(str_enum(AccountKind))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), unique=True)
+    merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"), unique=True)
+    balance: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind NOT IN ('resident', 'merchant') OR balance >= 0", name="balance_not_negative"
+        ),
+        CheckConstraint(
+            "kind IN ('resident', 'merchant') OR balance = 0", name="system_balance_derived"
+        ),
+    )
+
+
+class LedgerEntry(db.Model):
+    __tablename__ = "ledger_entries"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind))
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    # The resident the entry concerns (partition key for scale-out), if any.
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    reverses_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"), unique=True)
+    ref_type: Mapped[str | None] = mapped_column(String(40))
+    ref_id: Mapped[str | None] = mapped_column(String(40))
+    memo: Mapped[str] = mapped_column(String(200), default="")
+
+    postings: Mapped[list[Posting]] = relationship(back_populates="entry", order_by="Posting.id")
+
+    __table_args__ = (Index("ix_ledger_entries_ref", "ref_type", "ref_id"),)
+
+
+class Posting(db.Model):
+    __tablename__ = "ledger_postings"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    # Copied from the entry so balance, expiry and reconciliation read one table.
+    kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    entry: Mapped[LedgerEntry] = relationship(back_populates="postings")
+    account: Mapped[Account] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("amount <> 0", name="amount_not_zero"),
+        Index("ix_ledger_postings_account_kind", "account_id", "kind", "created_at"),
+    )

@@ -1,0 +1,202 @@
+"""Posting to the ledger. The one way points move; see models.py for the invariants.
+
+``post_entry`` adds an entry to the caller's transaction (the calling service commits):
+it locks the cached accounts it touches in id order (so two transfers never deadlock),
+re-checks the idempotency key under those locks, refuses to take a resident or merchant
+below zero, inserts the entry and its postings and moves the cached balances.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+
+from ..extensions import db
+from .exceptions import InsufficientPoints, InvalidAmount, UnbalancedEntry
+from .models import CACHED_KINDS, Account, AccountKind, EntryKind, LedgerEntry, Posting
+
+
+def _get_or_create(code: str, kind: AccountKind, **owner: int) -> Account:
+    account = db.session.scalar(select(Account).where(Account.code == code))
+    if account is not None:
+        return account
+    try:
+        with db.session.begin_nested():
+            account = Account(code=code, kind=kind, balance=0, **owner)
+            db.session.add(account)
+    except IntegrityError:  # created concurrently
+        account = db.session.scalar(select(Account).where(Account.code == code))
+        assert account is not None
+    return account
+
+
+def resident_account(user_id: int) -> Account:
+    return _get_or_create(f"resident:{user_id}", AccountKind.RESIDENT, user_id=user_id)
+
+
+def merchant_account(merchant_id: int) -> Account:
+    return _get_or_create(f"merchant:{merchant_id}", AccountKind.MERCHANT, merchant_id=merchant_id)
+
+
+def system_account(kind: AccountKind) -> Account:
+    assert kind not in CACHED_KINDS
+    return _get_or_create(f"system:{kind.value}", kind)
+
+
+@dataclass(frozen=True)
+class Leg:
+    account: Account
+    amount: int
+
+
+def find_entry(idempotency_key: str) -> LedgerEntry | None:
+    return db.session.scalar(
+        select(LedgerEntry).where(LedgerEntry.idempotency_key == idempotency_key)
+    )
+
+
+def lock_accounts(accounts: Iterable[Account]) -> dict[int, int]:
+    """Row-lock the cached accounts (ascending id) and return their current balances."""
+    ids = sorted({a.id for a in accounts if a.kind in CACHED_KINDS})
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Account.id, Account.balance)
+        .where(Account.id.in_(ids))
+        .order_by(Account.id)
+        .with_for_update()
+    )
+    return {row.id: row.balance for row in rows}
+
+
+def post_entry(
+    kind: EntryKind,
+    legs: Sequence[Leg],
+    idempotency_key: str,
+    *,
+    resident_id: int | None = None,
+    memo: str = "",
+    reverses: LedgerEntry | None = None,
+    ref: tuple[str, object] | None = None,
+    locked: bool = False,
+) -> tuple[LedgerEntry, bool]:
+    """Add a balanced entry; returns (entry, created). A repeated key returns the first entry.
+
+    ``locked=True`` when the caller already holds the row locks (bulk crediting).
+    """
+    if any(leg.amount == 0 or not isinstance(leg.amount, int) for leg in legs):
+        raise InvalidAmount()
+    if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
+        raise UnbalancedEntry()
+    balances = {} if locked else lock_accounts(leg.account for leg in legs)
+    existing = find_entry(idempotency_key)
+    if existing is not None:
+        return existing, False
+    if not locked:
+        for account_id, change in _changes(legs).items():
+            if account_id in balances and balances[account_id] + change < 0:
+                raise InsufficientPoints(needed=-change, available=balances[account_id])
+    entry = LedgerEntry(
+        kind=kind,
+        idempotency_key=idempotency_key,
+        resident_id=resident_id,
+        memo=memo[:200],
+        reverses_id=reverses.id if reverses else None,
+        ref_type=ref[0] if ref else None,
+        ref_id=str(ref[1]) if ref else None,
+    )
+    db.session.add(entry)
+    db.session.flush()
+    db.session.add_all(
+        Posting(
+            entry_id=entry.id,
+            account_id=leg.account.id,
+            amount=leg.amount,
+            kind=kind,
+            created_at=entry.created_at,
+        )
+        for leg in legs
+    )
+    for account_id, change in _changes(legs).items():
+        if account_id in balances or locked:
+            _move_cached(account_id, change, legs)
+    db.session.flush()
+    return entry, True
+
+
+def _changes(legs: Sequence[Leg]) -> dict[int, int]:
+    changes: dict[int, int] = {}
+    for leg in legs:
+        changes[leg.account.id] = changes.get(leg.account.id, 0) + leg.amount
+    return changes
+
+
+def _move_cached(account_id: int, change: int, legs: Sequence[Leg]) -> None:
+    account = next(leg.account for leg in legs if leg.account.id == account_id)
+    if account.kind not in CACHED_KINDS or change == 0:
+        return
+    db.session.execute(
+        update(Account).where(Account.id == account_id).values(balance=Account.balance + change)
+    )
+    db.session.expire(account, ["balance"])
+
+
+def reverse_entry(
+    original: LedgerEntry,
+    idempotency_key: str,
+    *,
+    memo: str = "",
+    kind: EntryKind = EntryKind.REVERSAL,
+) -> tuple[LedgerEntry, bool]:
+    """A correction: the same postings with opposite signs, linked to what they reverse."""
+    legs = [Leg(p.account, -p.amount) for p in original.postings]
+    return post_entry(
+        kind,
+        legs,
+        idempotency_key,
+        resident_id=original.resident_id,
+        memo=memo or f"reverses entry {original.id}",
+        reverses=original,
+        ref=(original.ref_type, original.ref_id) if original.ref_type else None,
+    )
+
+
+def balance_of(account: Account) -> int:
+    """The balance from postings (the truth the cached balance must equal)."""
+    from sqlalchemy import func
+
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(Posting.amount), 0)).where(
+                Posting.account_id == account.id
+            )
+        )
+        or 0
+    )
+
+
+def credit_points(
+    user_id: int,
+    points: int,
+    idempotency_key: str,
+    *,
+    memo: str = "",
+    ref: tuple[str, object] | None = None,
+) -> tuple[LedgerEntry, bool]:
+    """Issue points to a resident (issuance -> resident). The caller commits."""
+    if points <= 0:
+        raise InvalidAmount()
+    return post_entry(
+        EntryKind.CREDIT,
+        [
+            Leg(system_account(AccountKind.ISSUANCE), -points),
+            Leg(resident_account(user_id), points),
+        ],
+        idempotency_key,
+        resident_id=user_id,
+        memo=memo,
+        ref=ref,
+    )

@@ -1,0 +1,263 @@
+"""Offers, redemptions and the points account (residents, merchant staff, administrators)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from flask import Response
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema
+
+from ..accounts.models import Role
+from ..auth import api_roles, api_user
+from ..extensions import limiter
+from ..ledger.expiry import upcoming_expiries
+from ..ledger.queries import history, resident_balance
+from ..merchants.models import Merchant
+from ..merchants.services import add_staff, onboard_merchant
+from ..qr import decode_image
+from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
+from . import queries, services
+from .exceptions import InvalidPeriod, UnknownOffer
+from .schemas import (
+    FulfilSchema,
+    MerchantCreateSchema,
+    MerchantSchema,
+    OfferCreateSchema,
+    OfferSchema,
+    PointsSchema,
+    RedemptionSchema,
+    RefundSchema,
+    ResidentRedemptionSchema,
+    ReviewOfferSchema,
+    SettlementArgsSchema,
+    StaffCreateSchema,
+)
+
+blp = Blueprint(
+    "rewards", __name__, url_prefix="/api/v1", description="Points, offers and redemptions"
+)
+resident_only = api_roles(Role.RESIDENT)
+staff_only = api_roles(Role.MERCHANT_STAFF)
+admin_only = api_roles(Role.ADMIN)
+
+
+class PhotoSchema(Schema):
+    photo = Upload(required=True)
+
+
+@blp.route("/me/points")
+class MyPoints(MethodView):
+    @resident_only
+    @blp.arguments(PageArgsSchema, location="query")
+    @blp.response(200, PointsSchema)
+    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Balance, points expiring and by when, and the latest movements."""
+        user = api_user()
+        return {
+            "balance": resident_balance(user.id),
+            "expiring": [
+                {"expires_at": when.isoformat(), "points": points}
+                for when, points in upcoming_expiries(user.id)
+            ],
+            "history": [
+                {
+                    "entry_id": row.entry_id,
+                    "kind": row.kind.value,
+                    "points": row.amount,
+                    "at": row.at.isoformat(),
+                    "memo": row.memo,
+                    "ref_type": row.ref_type,
+                    "ref_id": row.ref_id,
+                }
+                for row in history(user.id, args["limit"])
+            ],
+        }
+
+
+@blp.route("/offers")
+class Offers(MethodView):
+    @blp.response(200, OfferSchema(many=True))
+    def get(self) -> Any:
+        """Live offers, cheapest first."""
+        return queries.offers_for_residents()
+
+
+@blp.route("/offers/<int:offer_id>")
+class OfferDetail(MethodView):
+    @blp.response(200, OfferSchema)
+    def get(self, offer_id: int) -> Any:
+        offer = services.get_offer(offer_id)
+        if offer not in queries.offers_for_residents():
+            raise UnknownOffer()
+        return offer
+
+
+@blp.route("/offers/<int:offer_id>/redeem")
+class Redeem(MethodView):
+    @resident_only
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.response(201, ResidentRedemptionSchema)
+    def post(self, headers: dict[str, Any], offer_id: int) -> Any:
+        """Hold the offer's points and get a redemption code (send an Idempotency-Key)."""
+        return services.redeem_offer(api_user(), offer_id, headers["idempotency_key"])
+
+
+@blp.route("/redemptions")
+class MyRedemptions(MethodView):
+    @resident_only
+    @blp.response(200, RedemptionSchema(many=True))
+    def get(self) -> Any:
+        """Your redemptions, newest first."""
+        return queries.redemptions_of(api_user().id)
+
+
+@blp.route("/redemptions/<int:redemption_id>")
+class MyRedemption(MethodView):
+    @resident_only
+    @blp.response(200, ResidentRedemptionSchema)
+    def get(self, redemption_id: int) -> Any:
+        """One of your redemptions with a fresh QR token while it is held."""
+        return services.own_redemption(api_user(), redemption_id)
+
+
+@blp.route("/redemptions/<int:redemption_id>/cancel")
+class CancelRedemption(MethodView):
+    @resident_only
+    @blp.response(200, RedemptionSchema)
+    def post(self, redemption_id: int) -> Any:
+        """Cancel a held redemption; the points come back (cancelling twice is harmless)."""
+        return services.cancel_redemption(api_user(), redemption_id)
+
+
+@blp.route("/merchant/fulfil")
+class Fulfil(MethodView):
+    decorators = [limiter.limit("60 per minute")]
+
+    @staff_only
+    @blp.arguments(FulfilSchema)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.response(200, RedemptionSchema)
+    def post(self, data: dict[str, Any], headers: dict[str, Any]) -> Any:
+        """Fulfil a redemption by its short code or its QR token."""
+        return services.fulfil_redemption(
+            api_user(),
+            code=data["code"],
+            token=data["token"],
+            idempotency_key=headers["idempotency_key"],
+        )
+
+
+@blp.route("/merchant/fulfil/photo")
+class FulfilPhoto(MethodView):
+    decorators = [limiter.limit("30 per minute")]
+
+    @staff_only
+    @blp.arguments(PhotoSchema, location="files")
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
+    @blp.response(200, RedemptionSchema)
+    def post(self, files: dict[str, Any], headers: dict[str, Any]) -> Any:
+        """Fulfil a redemption from a photo of its QR code (decoded on the server)."""
+        token = decode_image(files["photo"].read())
+        return services.fulfil_redemption(
+            api_user(), token=token, idempotency_key=headers["idempotency_key"]
+        )
+
+
+@blp.route("/merchant/redemptions")
+class MerchantToday(MethodView):
+    @staff_only
+    @blp.response(200, RedemptionSchema(many=True))
+    def get(self) -> Any:
+        """Today's fulfilled and refunded redemptions at your merchant."""
+        return queries.merchant_day(api_user().merchant_id)
+
+
+@blp.route("/merchant/redemptions/<int:redemption_id>/refund")
+class Refund(MethodView):
+    @staff_only
+    @blp.arguments(RefundSchema)
+    @blp.response(200, RedemptionSchema)
+    def post(self, data: dict[str, Any], redemption_id: int) -> Any:
+        """Give a fulfilled redemption's points back to the resident (reversing entry)."""
+        return services.refund_redemption(api_user(), redemption_id, data["reason"])
+
+
+@blp.route("/merchant/settlement.csv")
+class Settlement(MethodView):
+    @staff_only
+    @blp.arguments(SettlementArgsSchema, location="query")
+    @blp.response(200, content_type="text/csv")
+    def get(self, args: dict[str, Any]) -> Response:
+        """Settlement CSV of a period (local calendar days, both included)."""
+        start, end = queries.period_bounds(args["start"].isoformat(), args["end"].isoformat())
+        if not timedelta(days=1) <= end - start <= timedelta(days=370):
+            raise InvalidPeriod()
+        body = queries.settlement_csv(api_user().merchant_id, start, end)
+        return Response(
+            body,
+            mimetype="text/csv",
+            headers={
+                "Content-Disposition": f"attachment; filename=settlement-{args['start']}-"
+                f"{args['end']}.csv"
+            },
+        )
+
+
+@blp.route("/merchant/offers")
+class MerchantOffers(MethodView):
+    @staff_only
+    @blp.response(200, OfferSchema(many=True))
+    def get(self) -> Any:
+        """Your merchant's offers, in every status."""
+        return queries.offers_of_merchant(api_user().merchant_id)
+
+    @staff_only
+    @blp.arguments(OfferCreateSchema)
+    @blp.response(201, OfferSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Propose an offer; it goes live once an administrator approves it."""
+        return services.create_offer(api_user(), data)
+
+
+@blp.route("/merchant/offers/<int:offer_id>/<any(pause, resume):action>")
+class PauseOffer(MethodView):
+    @staff_only
+    @blp.response(200, OfferSchema)
+    def post(self, offer_id: int, action: str) -> Any:
+        """Pause or resume one of your offers."""
+        return services.set_offer_paused(api_user(), offer_id, action == "pause")
+
+
+@blp.route("/admin/merchants")
+class AdminMerchants(MethodView):
+    @admin_only
+    @blp.arguments(MerchantCreateSchema)
+    @blp.response(201, MerchantSchema)
+    def post(self, data: dict[str, Any]) -> Merchant:
+        """Onboard a merchant."""
+        return onboard_merchant(api_user(), data)
+
+
+@blp.route("/admin/merchants/<int:merchant_id>/staff")
+class AdminStaff(MethodView):
+    @admin_only
+    @blp.arguments(StaffCreateSchema)
+    @blp.response(201, MerchantSchema)
+    def post(self, data: dict[str, Any], merchant_id: int) -> Any:
+        """Create a staff account for a merchant."""
+        user = add_staff(api_user(), merchant_id, data["phone"], data["password"], data["nickname"])
+        return user.merchant
+
+
+@blp.route("/admin/offers/<int:offer_id>/<any(approve, reject):decision>")
+class AdminReviewOffer(MethodView):
+    @admin_only
+    @blp.arguments(ReviewOfferSchema)
+    @blp.response(200, OfferSchema)
+    def post(self, data: dict[str, Any], offer_id: int, decision: str) -> Any:
+        """Approve an offer (it goes live) or reject it."""
+        return services.review_offer(api_user(), offer_id, decision == "approve", data["comment"])

@@ -1,0 +1,143 @@
+from __future__ import annotations
+
+from typing import Any
+
+from flask import current_app
+from marshmallow import EXCLUDE, Schema, fields, validate
+
+from ..methodology_versions.schemas import _lang
+from ..qr import format_short_code, make_token
+from .models import RedemptionStatus
+
+
+class OfferSchema(Schema):
+    id = fields.Integer()
+    merchant_id = fields.Integer()
+    merchant_name = fields.Function(lambda o: o.merchant.name)
+    district = fields.Function(lambda o: o.merchant.district)
+    title = fields.Method("get_title")
+    description = fields.Method("get_description")
+    title_zh = fields.String()
+    title_en = fields.String()
+    points_price = fields.Integer()
+    stock = fields.Integer()
+    per_resident_limit = fields.Integer()
+    valid_from = fields.DateTime()
+    valid_until = fields.DateTime()
+    status = fields.Function(lambda o: o.status.value)
+    image_url = fields.Method("get_image_url", allow_none=True)
+
+    def get_title(self, offer: Any) -> str:
+        return str(offer.title(_lang()))
+
+    def get_description(self, offer: Any) -> str:
+        return str(offer.description(_lang()))
+
+    def get_image_url(self, offer: Any) -> str | None:
+        return f"/offers/{offer.id}/image" if offer.image_path else None
+
+
+class OfferCreateSchema(Schema):
+    title_zh = fields.String(required=True, validate=validate.Length(min=1, max=80))
+    title_en = fields.String(load_default="")
+    description_zh = fields.String(load_default="")
+    description_en = fields.String(load_default="")
+    points_price = fields.Integer(required=True, strict=True)
+    stock = fields.Integer(required=True, strict=True)
+    per_resident_limit = fields.Integer(load_default=1, strict=True)
+    valid_from = fields.AwareDateTime(required=True, default_timezone=None)
+    valid_until = fields.AwareDateTime(required=True, default_timezone=None)
+
+
+class RedemptionSchema(Schema):
+    id = fields.Integer()
+    offer_id = fields.Integer()
+    offer_title = fields.Function(lambda r: r.offer.title(_lang()))
+    merchant_id = fields.Integer()
+    points = fields.Integer()
+    status = fields.Function(
+        lambda r: r.status.value, metadata={"enum": [s.value for s in RedemptionStatus]}
+    )
+    short_code = fields.Function(lambda r: format_short_code(r.short_code))
+    created_at = fields.DateTime()
+    expires_at = fields.DateTime()
+    closed_at = fields.DateTime(allow_none=True)
+
+
+class ResidentRedemptionSchema(RedemptionSchema):
+    qr_token = fields.Method(
+        "get_qr_token",
+        allow_none=True,
+        metadata={"description": "signed, valid for a few minutes; fetch again for a fresh one"},
+    )
+    qr_valid_seconds = fields.Method("get_qr_seconds")
+
+    def get_qr_token(self, r: Any) -> str | None:
+        if r.status is not RedemptionStatus.HELD:
+            return None
+        return make_token("redeem", r.id, r.nonce)
+
+    def get_qr_seconds(self, r: Any) -> int:
+        return int(current_app.config["REDEEM_QR_SECONDS"])
+
+
+class FulfilSchema(Schema):
+    code = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the short code typed by staff"},
+    )
+    token = fields.String(
+        load_default=None,
+        allow_none=True,
+        metadata={"description": "the QR token read by a scanner"},
+    )
+
+
+class RefundSchema(Schema):
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=200))
+
+
+class ReviewOfferSchema(Schema):
+    comment = fields.String(load_default="")
+
+
+class SettlementArgsSchema(Schema):
+    class Meta:
+        unknown = EXCLUDE
+
+    start = fields.Date(required=True, data_key="from")
+    end = fields.Date(required=True, data_key="to")
+
+
+class PointsSchema(Schema):
+    balance = fields.Integer()
+    expiring = fields.List(fields.Dict(), metadata={"description": "[{expires_at, points}]"})
+    history = fields.List(fields.Dict())
+
+
+class MerchantSchema(Schema):
+    id = fields.Integer()
+    name = fields.String()
+    district = fields.String()
+    address = fields.String()
+    category = fields.String()
+    contact = fields.String()
+    kind = fields.Function(lambda m: m.kind.value)
+
+
+class MerchantCreateSchema(Schema):
+    name = fields.String(required=True)
+    district = fields.String(required=True)
+    address = fields.String(load_default="")
+    category = fields.String(load_default="")
+    contact = fields.String(load_default="")
+    kind = fields.String(
+        load_default="retail", validate=validate.OneOf(["retail", "restaurant", "waste_station"])
+    )
+
+
+class StaffCreateSchema(Schema):
+    phone = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
+    nickname = fields.String(load_default=None, allow_none=True)
