@@ -68,9 +68,22 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
+def _import_models() -> None:
+    """Every feature's models, so the metadata (and Alembic) sees every table."""
+    from .accounts import models as _accounts  # noqa: F401
+    from .actions import models as _actions  # noqa: F401
+    from .audit import models as _audit  # noqa: F401
+    from .ledger import models as _ledger  # noqa: F401
+    from .merchants import models as _merchants  # noqa: F401
+    from .methodology_versions import models as _methodology_versions  # noqa: F401
+    from .partners import models as _partners  # noqa: F401
+    from .rewards import models as _rewards  # noqa: F401
+
+
 def _init_extensions(app: Flask) -> None:
     from .accounts.services import load_session_user
 
+    _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     init_redis(app)

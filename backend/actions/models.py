@@ -1,0 +1,196 @@
+"""Residents' green actions as received, and the verified reductions they produced.
+
+An ``ActivityRecord`` is what arrived (a partner's record, a counter-signed claim, a
+self-report), kept with its outcome forever, duplicates and rejections included. A
+``Reduction`` is the verified result: the methodology version and parameter hash used, the
+inputs, the arithmetic and the grams and points credited, written in the same transaction as
+the ledger entry that credits the points (DESIGN.md invariants 1 and 2).
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, str_enum
+from ..extensions import db
+from ..timeutil import utcnow
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class Channel(enum.StrEnum):
+    PARTNER = "partner"  # an operator's record (transit, bike share, waste station, restaurant)
+    CLAIM = "claim"  # the resident's QR counter-signed by station or restaurant staff
+    CARD = "card"  # a printed household card, at a staffed station only
+    SELF_REPORT = "self_report"  # the resident's own report with photo evidence
+
+
+class Outcome(enum.StrEnum):
+    PENDING = "pending"  # received, not yet verified
+    REVIEW = "review"  # waiting for an administrator (self-report, anomaly, appeal)
+    CREDITED = "credited"
+    REJECTED = "rejected"
+    UNMATCHED = "unmatched"  # no resident bound to this identity (with consent)
+    DUPLICATE = "duplicate"  # the same real-world action was already counted
+
+
+class ActivityRecord(db.Model):
+    __tablename__ = "activity_records"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    channel: Mapped[Channel] = mapped_column(str_enum(Channel))
+    action: Mapped[str] = mapped_column(String(40))
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    partner_id: Mapped[int | None] = mapped_column(ForeignKey("partners.id"))
+    partner_record_id: Mapped[str | None] = mapped_column(String(80))
+    batch_id: Mapped[int | None] = mapped_column(ForeignKey("partner_batches.id"), index=True)
+    identity_hash: Mapped[str | None] = mapped_column(String(64))
+    activity: Mapped[dict[str, Any]] = mapped_column(JSON)
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    occurred_start: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    occurred_end: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    local_day: Mapped[str | None] = mapped_column(String(10))
+    dedupe_group: Mapped[str | None] = mapped_column(String(20))
+    outcome: Mapped[Outcome] = mapped_column(str_enum(Outcome), default=Outcome.PENDING)
+    reason_code: Mapped[str | None] = mapped_column(String(60))
+    reason: Mapped[dict[str, str] | None] = mapped_column(JSON)  # {"zh_CN": ..., "en": ...}
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("activity_records.id"))
+    verifier_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    verifier_merchant_id: Mapped[int | None] = mapped_column(ForeignKey("merchants.id"))
+    evidence_path: Mapped[str | None] = mapped_column(String(200))
+    evidence_hash: Mapped[str | None] = mapped_column(String(64))
+    flags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    verified_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+    appeal_text: Mapped[str | None] = mapped_column(Text)
+    appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    reduction: Mapped[Reduction | None] = relationship(back_populates="record", uselist=False)
+
+    __table_args__ = (
+        UniqueConstraint("partner_id", "partner_record_id", name="uq_activity_partner_record"),
+        Index("ix_activity_resident_window", "resident_id", "dedupe_group", "occurred_start"),
+        Index("ix_activity_resident_day", "resident_id", "local_day"),
+        Index("ix_activity_outcome", "outcome"),
+        Index(
+            "uq_activity_evidence_hash",
+            "evidence_hash",
+            unique=True,
+            sqlite_where=text("evidence_hash IS NOT NULL"),
+            postgresql_where=text("evidence_hash IS NOT NULL"),
+        ),
+    )
+
+
+class Reduction(db.Model):
+    __tablename__ = "reductions"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    record_id: Mapped[int] = mapped_column(ForeignKey("activity_records.id"), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    methodology_code: Mapped[str] = mapped_column(String(40))
+    module_version: Mapped[str] = mapped_column(String(20))
+    version_id: Mapped[int] = mapped_column(ForeignKey("methodology_versions.id"))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    activity: Mapped[dict[str, Any]] = mapped_column(JSON)
+    baseline_g: Mapped[int] = mapped_column(BigInteger)
+    project_g: Mapped[int] = mapped_column(BigInteger)
+    reduction_g: Mapped[int] = mapped_column(BigInteger)  # what the methodology gives
+    credited_g: Mapped[int] = mapped_column(BigInteger)  # after the daily cap
+    points: Mapped[int] = mapped_column(BigInteger)
+    steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    local_day: Mapped[str] = mapped_column(String(10))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+
+    record: Mapped[ActivityRecord] = relationship(back_populates="reduction")
+
+    __table_args__ = (Index("ix_reductions_resident_day", "resident_id", "local_day"),)
+
+
+class BindingStatus(enum.StrEnum):
+    ACTIVE = "active"
+    REVOKED = "revoked"
+
+
+class IdentityBinding(db.Model):
+    """A resident's external identity at one partner, with consent to receive its data.
+
+    The identity (card number, account id) is stored only as a keyed hash.
+    """
+
+    __tablename__ = "identity_bindings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"))
+    identity_hash: Mapped[str] = mapped_column(String(64))
+    identity_hint: Mapped[str] = mapped_column(String(20))  # e.g. "****5678"
+    status: Mapped[BindingStatus] = mapped_column(
+        str_enum(BindingStatus), default=BindingStatus.ACTIVE
+    )
+    consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    partner = relationship("Partner")
+
+    __table_args__ = (
+        Index(
+            "uq_binding_active_identity",
+            "partner_id",
+            "identity_hash",
+            unique=True,
+            sqlite_where=text("status = 'active'"),
+            postgresql_where=text("status = 'active'"),
+        ),
+    )
+
+
+class BatchStatus(enum.StrEnum):
+    QUEUED = "queued"
+    PROCESSING = "processing"
+    DONE = "done"
+    FAILED = "failed"
+
+
+class PartnerBatch(db.Model):
+    __tablename__ = "partner_batches"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    partner_id: Mapped[int] = mapped_column(ForeignKey("partners.id"), index=True)
+    status: Mapped[BatchStatus] = mapped_column(str_enum(BatchStatus), default=BatchStatus.QUEUED)
+    source: Mapped[str] = mapped_column(String(10))  # json | csv | file
+    total: Mapped[int] = mapped_column(Integer, default=0)
+    processed: Mapped[int] = mapped_column(Integer, default=0)
+    payload: Mapped[str | None] = mapped_column(Text)  # the body as received, until processed
+    resent: Mapped[list[str]] = mapped_column(JSON, default=list)  # record ids seen before
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    error: Mapped[str | None] = mapped_column(Text)
+
+
+class ClaimToken(db.Model):
+    """A resident's dynamic QR nonce, stored once used: single use enforced by the database."""
+
+    __tablename__ = "used_claim_tokens"
+
+    nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
