@@ -86,7 +86,14 @@ def run_migrations_online():
                 directives[:] = []
                 logger.info("No changes in schema detected.")
 
+    def render_item(type_, obj, autogen_context):
+        """Render our TypeDecorators as the plain column types they store."""
+        if type_ == "type" and hasattr(obj, "impl") and obj.__module__.startswith("backend."):
+            return "sa." + repr(obj.impl)
+        return False
+
     conf_args = current_app.extensions["migrate"].configure_args
+    conf_args.setdefault("render_item", render_item)
     if conf_args.get("process_revision_directives") is None:
         conf_args["process_revision_directives"] = process_revision_directives
 
