@@ -15,6 +15,7 @@ from backend.accounts.models import Role
 from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
+from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 from ..helpers import signed_headers
 
 ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER = (
@@ -114,6 +115,8 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
 }
 
+MATRIX.update(EVENTS_MATRIX)
+
 SAMPLE_ARGS = {
     "filename": "app.css",
     "name": "swagger-ui.css",
@@ -126,6 +129,9 @@ SAMPLE_ARGS = {
     "redemption_id": "1",
     "merchant_id": "1",
 }
+
+
+SAMPLE_ARGS.update(EVENTS_SAMPLE_ARGS)
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:
