@@ -81,6 +81,7 @@ class ActivityRecord(db.Model):
     review_comment: Mapped[str] = mapped_column(Text, default="")
     appeal_text: Mapped[str | None] = mapped_column(Text)
     appealed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    appeal_reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     reduction: Mapped[Reduction | None] = relationship(back_populates="record", uselist=False)
 
@@ -186,11 +187,31 @@ class PartnerBatch(db.Model):
     error: Mapped[str | None] = mapped_column(Text)
 
 
-class ClaimToken(db.Model):
-    """A resident's dynamic QR nonce, stored once used: single use enforced by the database."""
+class ClaimCode(db.Model):
+    """A resident's dynamic claim QR (about 60 s) and the short code that stands for it.
 
-    __tablename__ = "used_claim_tokens"
+    Single use is enforced by the database: a conditional UPDATE sets ``used_at`` once.
+    """
+
+    __tablename__ = "claim_codes"
 
     nonce: Mapped[str] = mapped_column(String(32), primary_key=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
-    used_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    code: Mapped[str] = mapped_column(String(12), unique=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class HouseholdCard(db.Model):
+    """A printed card with a static QR for residents without a smartphone.
+
+    Accepted only by staff at a waste station, under tighter caps; re-issuing revokes it.
+    """
+
+    __tablename__ = "household_cards"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    nonce: Mapped[str] = mapped_column(String(32), unique=True)
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

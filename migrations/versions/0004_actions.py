@@ -1,8 +1,8 @@
-"""actions: records, reductions, bindings, batches
+"""actions: records, reductions, bindings, batches, claim codes, cards
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-25 16:19:40.423413
+Create Date: 2026-11-25 16:22:04.090594
 
 """
 from alembic import op
@@ -66,6 +66,8 @@ def upgrade():
     sa.Column('review_comment', sa.Text(), nullable=False),
     sa.Column('appeal_text', sa.Text(), nullable=True),
     sa.Column('appealed_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('appeal_reviewed_by_id', sa.Integer(), nullable=True),
+    sa.ForeignKeyConstraint(['appeal_reviewed_by_id'], ['users.id'], name=op.f('fk_activity_records_appeal_reviewed_by_id_users')),
     sa.ForeignKeyConstraint(['batch_id'], ['partner_batches.id'], name=op.f('fk_activity_records_batch_id_partner_batches')),
     sa.ForeignKeyConstraint(['duplicate_of_id'], ['activity_records.id'], name=op.f('fk_activity_records_duplicate_of_id_activity_records')),
     sa.ForeignKeyConstraint(['partner_id'], ['partners.id'], name=op.f('fk_activity_records_partner_id_partners')),
@@ -82,6 +84,33 @@ def upgrade():
         batch_op.create_index('ix_activity_resident_day', ['resident_id', 'local_day'], unique=False)
         batch_op.create_index('ix_activity_resident_window', ['resident_id', 'dedupe_group', 'occurred_start'], unique=False)
         batch_op.create_index('uq_activity_evidence_hash', ['evidence_hash'], unique=True, sqlite_where=sa.text('evidence_hash IS NOT NULL'), postgresql_where=sa.text('evidence_hash IS NOT NULL'))
+
+    op.create_table('claim_codes',
+    sa.Column('nonce', sa.String(length=32), nullable=False),
+    sa.Column('code', sa.String(length=12), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('expires_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('used_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['resident_id'], ['users.id'], name=op.f('fk_claim_codes_resident_id_users')),
+    sa.PrimaryKeyConstraint('nonce', name=op.f('pk_claim_codes')),
+    sa.UniqueConstraint('code', name=op.f('uq_claim_codes_code'))
+    )
+    with op.batch_alter_table('claim_codes', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_claim_codes_expires_at'), ['expires_at'], unique=False)
+        batch_op.create_index(batch_op.f('ix_claim_codes_resident_id'), ['resident_id'], unique=False)
+
+    op.create_table('household_cards',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('resident_id', sa.Integer(), nullable=False),
+    sa.Column('nonce', sa.String(length=32), nullable=False),
+    sa.Column('issued_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('revoked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.ForeignKeyConstraint(['resident_id'], ['users.id'], name=op.f('fk_household_cards_resident_id_users')),
+    sa.PrimaryKeyConstraint('id', name=op.f('pk_household_cards')),
+    sa.UniqueConstraint('nonce', name=op.f('uq_household_cards_nonce'))
+    )
+    with op.batch_alter_table('household_cards', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_household_cards_resident_id'), ['resident_id'], unique=False)
 
     op.create_table('identity_bindings',
     sa.Column('id', sa.Integer(), nullable=False),
@@ -100,13 +129,6 @@ def upgrade():
         batch_op.create_index(batch_op.f('ix_identity_bindings_resident_id'), ['resident_id'], unique=False)
         batch_op.create_index('uq_binding_active_identity', ['partner_id', 'identity_hash'], unique=True, sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
 
-    op.create_table('used_claim_tokens',
-    sa.Column('nonce', sa.String(length=32), nullable=False),
-    sa.Column('resident_id', sa.Integer(), nullable=False),
-    sa.Column('used_at', sa.DateTime(timezone=True), nullable=False),
-    sa.ForeignKeyConstraint(['resident_id'], ['users.id'], name=op.f('fk_used_claim_tokens_resident_id_users')),
-    sa.PrimaryKeyConstraint('nonce', name=op.f('pk_used_claim_tokens'))
-    )
     op.create_table('reductions',
     sa.Column('id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
     sa.Column('record_id', sa.BigInteger().with_variant(sa.Integer(), 'sqlite'), nullable=False),
@@ -148,12 +170,20 @@ def downgrade():
         batch_op.drop_index(batch_op.f('ix_reductions_created_at'))
 
     op.drop_table('reductions')
-    op.drop_table('used_claim_tokens')
     with op.batch_alter_table('identity_bindings', schema=None) as batch_op:
         batch_op.drop_index('uq_binding_active_identity', sqlite_where=sa.text("status = 'active'"), postgresql_where=sa.text("status = 'active'"))
         batch_op.drop_index(batch_op.f('ix_identity_bindings_resident_id'))
 
     op.drop_table('identity_bindings')
+    with op.batch_alter_table('household_cards', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_household_cards_resident_id'))
+
+    op.drop_table('household_cards')
+    with op.batch_alter_table('claim_codes', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_claim_codes_resident_id'))
+        batch_op.drop_index(batch_op.f('ix_claim_codes_expires_at'))
+
+    op.drop_table('claim_codes')
     with op.batch_alter_table('activity_records', schema=None) as batch_op:
         batch_op.drop_index('uq_activity_evidence_hash', sqlite_where=sa.text('evidence_hash IS NOT NULL'), postgresql_where=sa.text('evidence_hash IS NOT NULL'))
         batch_op.drop_index('ix_activity_resident_window')
