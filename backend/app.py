@@ -73,6 +73,7 @@ def _import_models() -> None:
     from .accounts import models as _accounts  # noqa: F401
     from .actions import models as _actions  # noqa: F401
     from .audit import models as _audit  # noqa: F401
+    from .events import models as _events  # noqa: F401
     from .ledger import models as _ledger  # noqa: F401
     from .merchants import models as _merchants  # noqa: F401
     from .methodology_versions import models as _methodology_versions  # noqa: F401
@@ -128,12 +129,21 @@ def _register_blueprints(app: Flask) -> None:
 
     from . import docs, health
     from .accounts.routes import blp as accounts_blp
+    from .actions.routes import blp as actions_blp
+    from .events.routes import blp as events_blp
     from .methodology_versions.routes import blp as methodologies_blp
     from .partners.routes import blp as partners_blp
     from .rewards.routes import blp as rewards_blp
 
     api: CarbonApi = app.extensions["carbon_api"]
-    for blp in (accounts_blp, partners_blp, methodologies_blp, rewards_blp):
+    for blp in (
+        accounts_blp,
+        partners_blp,
+        methodologies_blp,
+        rewards_blp,
+        actions_blp,
+        events_blp,
+    ):
         api.register_blueprint(blp)
         csrf.exempt(blp)  # the API authenticates by bearer token or HMAC, never by cookie
     app.register_blueprint(health.bp)
@@ -144,12 +154,14 @@ def _register_blueprints(app: Flask) -> None:
 
 def _register_cli(app: Flask) -> None:
     from .accounts.cli import admins_cli, users_cli
+    from .actions.cli import register as register_actions_cli
     from .demo.cli import demo_cli
     from .jobs import worker_command
     from .ledger.cli import ledger_cli
     from .methodology_versions.cli import methodologies_cli
     from .partners.cli import partners_cli
 
+    register_actions_cli(partners_cli, methodologies_cli)
     for group in (
         admins_cli,
         users_cli,
@@ -179,6 +191,16 @@ def _register_template_helpers(app: Flask) -> None:
         return str(text.get("en" if current is not None and current.language == "en" else "zh_CN"))
 
     app.jinja_env.filters["loc"] = _loc
+
+    def _action_name(code: str) -> str:
+        import methodologies
+
+        try:
+            return _loc(methodologies.registry.get_class(code).name)
+        except KeyError:
+            return code
+
+    app.jinja_env.globals["action_name"] = _action_name
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -73,6 +73,16 @@ class Config:
     REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
+    BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))
+    INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "1000"))
+    # Anomaly flags: more actions than this on one local day sends the rest to review ...
+    BURST_LIMIT = int(os.environ.get("BURST_LIMIT", "15"))
+    # ... and a verifier crediting this many times the median of peers (and at least
+    # VERIFIER_MIN credits today) has further credits reviewed.
+    VERIFIER_OUTLIER_FACTOR = int(os.environ.get("VERIFIER_OUTLIER_FACTOR", "3"))
+    VERIFIER_MIN = int(os.environ.get("VERIFIER_MIN", "20"))
+    CARD_CAP_FACTOR = os.environ.get("CARD_CAP_FACTOR", "0.5")  # household cards: tighter caps
+    RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
 

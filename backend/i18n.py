@@ -53,3 +53,11 @@ def init_app(app: Flask) -> None:
                 httponly=True,
             )
         return response
+
+
+def current_lang() -> str:
+    """ "en" or "zh_CN": the language of the current request (for zh/en data fields)."""
+    from flask_babel import get_locale
+
+    locale = get_locale()
+    return "en" if locale is not None and locale.language == "en" else "zh_CN"

@@ -68,6 +68,15 @@ def read_token(purpose: str, token: str, max_age: int) -> tuple[Any, str]:
     return data["s"], str(data["n"])
 
 
+def is_card_token(token: str) -> bool:
+    """Whether a scanned token is a household card's (checked by signature, not trusted)."""
+    try:
+        _serializer("card").loads(token.strip())
+    except BadSignature:
+        return False
+    return True
+
+
 def new_short_code(length: int = 8) -> str:
     return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(length))
 

@@ -55,11 +55,16 @@ def read_image(upload: Any) -> tuple[bytes, str]:
 def store_image(upload: Any, folder: str) -> tuple[str, str]:
     """Save a validated image; returns (relative path, sha256 of the uploaded bytes)."""
     data, digest = read_image(upload)
+    return save_image(data, folder), digest
+
+
+def save_image(data: bytes, folder: str) -> str:
+    """Write re-encoded image bytes (from ``read_image``); returns the relative path."""
     relative = f"{folder}/{uuid.uuid4().hex}.jpg"
     path = _root() / relative
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
-    return relative, digest
+    return relative
 
 
 def image_path(relative: str) -> Path:

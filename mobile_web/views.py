@@ -90,13 +90,18 @@ def logout() -> Any:
 @bp.get("/home")
 @page_roles(Role.RESIDENT)
 def home() -> Any:
-    return render_template("mobile/home.html")
+    from backend.actions.queries import actions_of, totals_of
+    from backend.ledger.expiry import upcoming_expiries
+    from backend.ledger.queries import resident_balance
 
-
-@bp.get("/organiser")
-@page_roles(Role.ORGANISER)
-def organiser_home() -> Any:
-    return render_template("mobile/organiser_home.html")
+    grams, _earned = totals_of(current_user.id)
+    return render_template(
+        "mobile/home.html",
+        grams=grams,
+        balance=resident_balance(current_user.id),
+        recent=actions_of(current_user.id, 5),
+        expiring=upcoming_expiries(current_user.id)[:1],
+    )
 
 
 @bp.get("/methodologies")

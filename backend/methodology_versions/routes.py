@@ -11,8 +11,9 @@ import methodologies
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
+from ..i18n import current_lang
 from . import queries, services
-from .schemas import DraftSchema, MethodologySchema, ReviewSchema, VersionSchema, _lang
+from .schemas import DraftSchema, MethodologySchema, ReviewSchema, VersionSchema
 
 blp = Blueprint(
     "methodologies",
@@ -25,7 +26,7 @@ admin_only = api_roles(Role.ADMIN)
 
 def _public(code: str) -> dict[str, Any]:
     cls = services.methodology_class(code)
-    lang = _lang()
+    lang = current_lang()
     return {
         "code": code,
         "name": cls.name.get(lang),

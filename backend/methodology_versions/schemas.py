@@ -2,15 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_babel import get_locale
 from marshmallow import Schema, fields
 
+from ..i18n import current_lang
 from .services import methodology_class
-
-
-def _lang() -> str:
-    locale = get_locale()
-    return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 class SourceSchema(Schema):
@@ -47,7 +42,7 @@ class VersionSchema(Schema):
 
     def get_parameters(self, version: Any) -> list[dict[str, Any]]:
         cls = methodology_class(version.code)
-        lang = _lang()
+        lang = current_lang()
         out = []
         for p in cls.parameters:
             if p.name in version.params:

@@ -5,7 +5,7 @@ from typing import Any
 from flask import current_app
 from marshmallow import EXCLUDE, Schema, fields, validate
 
-from ..methodology_versions.schemas import _lang
+from ..i18n import current_lang
 from ..qr import format_short_code, make_token
 from .models import RedemptionStatus
 
@@ -28,10 +28,10 @@ class OfferSchema(Schema):
     image_url = fields.Method("get_image_url", allow_none=True)
 
     def get_title(self, offer: Any) -> str:
-        return str(offer.title(_lang()))
+        return str(offer.title(current_lang()))
 
     def get_description(self, offer: Any) -> str:
-        return str(offer.description(_lang()))
+        return str(offer.description(current_lang()))
 
     def get_image_url(self, offer: Any) -> str | None:
         return f"/offers/{offer.id}/image" if offer.image_path else None
@@ -52,7 +52,7 @@ class OfferCreateSchema(Schema):
 class RedemptionSchema(Schema):
     id = fields.Integer()
     offer_id = fields.Integer()
-    offer_title = fields.Function(lambda r: r.offer.title(_lang()))
+    offer_title = fields.Function(lambda r: r.offer.title(current_lang()))
     merchant_id = fields.Integer()
     points = fields.Integer()
     status = fields.Function(

@@ -12,11 +12,12 @@ from typing import Any
 import pytest
 
 from backend.accounts.models import Role
+from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
-from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 from ..helpers import signed_headers
+from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 
 ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER = (
     "anonymous",
@@ -113,6 +114,45 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/merchants/<int:merchant_id>"): {ADMIN},
     ("GET", "/admin/offers"): {ADMIN},
     ("POST", "/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
+    # actions: partner batches, sources, claims, self-reports, review
+    ("POST", "/api/v1/partner/batches"): {PARTNER},
+    ("GET", "/api/v1/partner/batches/<int:batch_id>"): {PARTNER},
+    ("GET", "/api/v1/partners"): PUBLIC,
+    ("GET", "/api/v1/me/bindings"): {RESIDENT},
+    ("POST", "/api/v1/me/bindings"): {RESIDENT},
+    ("DELETE", "/api/v1/me/bindings/<int:binding_id>"): {RESIDENT},
+    ("POST", "/api/v1/me/claim-codes"): {RESIDENT},
+    ("POST", "/api/v1/me/household-card"): {RESIDENT},
+    ("POST", "/api/v1/claims"): {STAFF},
+    ("GET", "/api/v1/me/actions"): {RESIDENT},
+    ("GET", "/api/v1/me/actions/<int:record_id>"): {RESIDENT},
+    ("POST", "/api/v1/me/actions/<int:record_id>/appeal"): {RESIDENT},
+    ("POST", "/api/v1/me/self-reports"): {RESIDENT},
+    ("GET", "/api/v1/admin/review-queue"): {ADMIN},
+    ("POST", "/api/v1/admin/actions/<int:record_id>/<any(approve, reject):decision>"): {ADMIN},
+    ("POST", "/api/v1/admin/partners"): {ADMIN},
+    ("POST", "/api/v1/admin/partners/<code>/rotate"): {ADMIN},
+    ("GET", "/actions"): {RESIDENT},
+    ("GET", "/actions/<int:record_id>"): {RESIDENT},
+    ("GET", "/actions/<int:record_id>/evidence"): {RESIDENT, ADMIN},
+    ("POST", "/actions/<int:record_id>/appeal"): {RESIDENT},
+    ("GET", "/log"): {RESIDENT},
+    ("GET", "/my-qr"): {RESIDENT},
+    ("GET", "/report"): {RESIDENT},
+    ("POST", "/report"): {RESIDENT},
+    ("GET", "/sources"): {RESIDENT},
+    ("POST", "/sources"): {RESIDENT},
+    ("POST", "/sources/<int:binding_id>/revoke"): {RESIDENT},
+    ("GET", "/card"): {RESIDENT},
+    ("POST", "/card"): {RESIDENT},
+    ("GET", "/merchant/claim"): {STAFF},
+    ("POST", "/merchant/claim"): {STAFF},
+    ("GET", "/admin/review"): {ADMIN},
+    ("GET", "/admin/review/<int:record_id>"): {ADMIN},
+    ("POST", "/admin/review/<int:record_id>/<any(approve, reject):decision>"): {ADMIN},
+    ("GET", "/admin/partners"): {ADMIN},
+    ("POST", "/admin/partners"): {ADMIN},
+    ("GET", "/admin/batches"): {ADMIN},
 }
 
 MATRIX.update(EVENTS_MATRIX)
@@ -128,6 +168,9 @@ SAMPLE_ARGS = {
     "offer_id": "1",
     "redemption_id": "1",
     "merchant_id": "1",
+    "batch_id": "1",
+    "binding_id": "1",
+    "record_id": "1",
 }
 
 
@@ -151,7 +194,9 @@ def test_every_route_has_an_entry(app):
 
 @pytest.fixture
 def actors(make):
-    users = {role: make.user(Role(role)) for role in (RESIDENT, STAFF, ORGANISER, ADMIN)}
+    users = {role: make.user(Role(role)) for role in (RESIDENT, ORGANISER, ADMIN)}
+    # a waste station's attendant may also confirm residents' drop-offs
+    users[STAFF] = make.staff(make.merchant(kind=MerchantKind.WASTE_STATION))
     _, key_id, secret = make.partner("matrix-partner")
     seed_versions()
     return users, (key_id, secret)

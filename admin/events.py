@@ -1,0 +1,113 @@
+"""Admin pages for carbon-neutral events: plan review, planting records, survival checks and
+the certificate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+
+from backend.errors import DomainError
+from backend.events import queries, reports, services
+from backend.events.models import PlanStatus
+from backend.timeutil import local, utcnow
+from methodologies import afforestation as af
+
+from . import bp
+from .views import admin_only
+
+
+@bp.get("/events")
+@admin_only
+def events() -> Any:
+    return render_template(
+        "admin/events/list.html",
+        pending=queries.plans_awaiting_review(),
+        rows=[(event, queries.standing(event)) for event in queries.all_events()],
+    )
+
+
+def _detail(event_id: int, status: int = 200, **forms: Any) -> Any:
+    event = services.get_event(event_id)
+    state = queries.standing(event)
+    plan = state.plan
+    return render_template(
+        "admin/events/detail.html",
+        event=event,
+        standing=state,
+        plan=plan,
+        chart=reports.sequestration_chart(plan) if plan else None,
+        retirements=queries.retirements_of(event.id),
+        species=af.SPECIES,
+        statuses=PlanStatus,
+        today=local(utcnow()).date().isoformat(),
+        planting_form=forms.get("planting_form", {}),
+        planting_error=forms.get("planting_error"),
+        check_form=forms.get("check_form", {}),
+        check_error=forms.get("check_error"),
+        check_planting=forms.get("check_planting"),
+    ), status
+
+
+@bp.get("/events/<int:event_id>")
+@admin_only
+def event(event_id: int) -> Any:
+    return _detail(event_id)
+
+
+@bp.post("/plans/<int:plan_id>/<any(approve, return):decision>")
+@admin_only
+def review_plan(plan_id: int, decision: str) -> Any:
+    plan = services.get_plan(plan_id)
+    try:
+        services.review_plan(
+            current_user, plan_id, decision == "approve", request.form.get("comment", "")
+        )
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    else:
+        flash(_("Plan approved.") if decision == "approve" else _("Plan returned."), "success")
+    return redirect(url_for("admin.event", event_id=plan.event_id))
+
+
+@bp.post("/plans/<int:plan_id>/plantings")
+@admin_only
+def record_planting(plan_id: int) -> Any:
+    plan = services.get_plan(plan_id)
+    try:
+        services.record_planting(
+            current_user, plan_id, request.form, request.files.getlist("photos")
+        )
+    except DomainError as exc:
+        return _detail(plan.event_id, 422, planting_form=request.form, planting_error=exc)
+    flash(_("Planting recorded."), "success")
+    return redirect(url_for("admin.event", event_id=plan.event_id) + "#plantings")
+
+
+@bp.post("/plantings/<int:planting_id>/survival")
+@admin_only
+def record_survival(planting_id: int) -> Any:
+    planting = services.get_planting(planting_id)
+    event_id = planting.plan.event_id
+    try:
+        services.record_survival_check(current_user, planting_id, request.form)
+    except DomainError as exc:
+        return _detail(
+            event_id, 422, check_form=request.form, check_error=exc, check_planting=planting_id
+        )
+    flash(_("Survival check recorded."), "success")
+    return redirect(url_for("admin.event", event_id=event_id) + "#plantings")
+
+
+@bp.post("/events/<int:event_id>/certificate")
+@admin_only
+def issue_certificate(event_id: int) -> Any:
+    try:
+        cert = services.issue_certificate(current_user, event_id)
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    else:
+        flash(_("Certificate %(serial)s issued.", serial=cert.serial), "success")
+    return redirect(url_for("admin.event", event_id=event_id))

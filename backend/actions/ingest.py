@@ -1,0 +1,397 @@
+"""Partner data in: signed batches through the API (processed by RQ jobs) and day files
+through ``flask partners import`` (streamed). Both end in ``ingest_chunk``, so the rules and
+outcomes are the same.
+
+A record is ``{"record_id", "action", "identity", "activity": {...}}``; in CSV the columns
+are ``record_id,action,identity`` followed by the activity fields (waste items as
+``category:kg;category:kg``). Re-sending a record id is idempotent: the unique constraint on
+(partner, record id) keeps the first, and the resend is reported as a duplicate.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import IO, Any
+
+from flask import current_app
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
+
+from ..extensions import db
+from ..jobs import enqueue
+from ..partners.models import Partner, PartnerKind
+from ..timeutil import utcnow
+from .exceptions import BatchTooLarge, InvalidBatch, JobsUnavailable, UnknownBatch
+from .identities import identity_hash
+from .models import (
+    ActivityRecord,
+    BatchStatus,
+    BindingStatus,
+    Channel,
+    IdentityBinding,
+    Outcome,
+    PartnerBatch,
+)
+from .reasons import reason
+from .verification import Summary, verify_records
+
+ALLOWED_ACTIONS = {
+    PartnerKind.TRANSIT: {"public_transit"},
+    PartnerKind.BIKE_SHARE: {"bike_sharing"},
+    PartnerKind.WASTE_STATION: {"waste_sorting"},
+    PartnerKind.RESTAURANT: {"food_waste"},
+}
+CSV_FIXED = ("record_id", "action", "identity")
+
+
+# --- parsing -------------------------------------------------------------------------------
+
+
+def csv_row_to_record(row: dict[str, str | None]) -> dict[str, Any]:
+    activity = {
+        k: v for k, v in row.items() if k not in CSV_FIXED and k is not None and v not in (None, "")
+    }
+    return {
+        "record_id": row.get("record_id"),
+        "action": row.get("action"),
+        "identity": row.get("identity"),
+        "activity": activity,
+    }
+
+
+def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
+    """The records of a request body (JSON object with ``records``, or CSV)."""
+    limit = current_app.config["BATCH_MAX_RECORDS"]
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InvalidBatch() from None
+    if content_type.startswith("text/csv"):
+        reader = csv.DictReader(io.StringIO(text))
+        if not reader.fieldnames or not set(CSV_FIXED) <= set(reader.fieldnames):
+            raise InvalidBatch()
+        records = []
+        for row in reader:
+            records.append(csv_row_to_record(row))
+            if len(records) > limit:
+                raise BatchTooLarge(limit=limit)
+        return records
+    try:
+        data = json.loads(text)
+    except ValueError:
+        raise InvalidBatch() from None
+    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+        raise InvalidBatch()
+    if len(data["records"]) > limit:
+        raise BatchTooLarge(limit=limit)
+    return list(data["records"])
+
+
+# --- one chunk -----------------------------------------------------------------------------
+
+
+def _row(
+    partner: Partner, batch: PartnerBatch, raw: Any, residents: dict[str, int]
+) -> dict[str, Any]:
+    """The insert row for one received record, its outcome decided where it can be already."""
+    row: dict[str, Any] = {
+        "channel": Channel.PARTNER,
+        "partner_id": partner.id,
+        "batch_id": batch.id,
+        "outcome": Outcome.PENDING,
+        "flags": [],
+        "received_at": utcnow(),
+    }
+    if not isinstance(raw, dict):
+        raw = {}
+    record_id, action, activity = raw.get("record_id"), raw.get("action"), raw.get("activity")
+    identity = raw.get("identity")
+    row["partner_record_id"] = str(record_id)[:80] if record_id not in (None, "") else None
+    row["action"] = str(action)[:40] if action else "unknown"
+    row["activity"] = activity if isinstance(activity, dict) else {}
+    if row["partner_record_id"] is None or not isinstance(activity, dict) or not identity:
+        row.update(
+            outcome=Outcome.REJECTED,
+            reason_code="malformed_record",
+            reason=reason("malformed_record"),
+        )
+        return row
+    if row["action"] not in ALLOWED_ACTIONS[partner.kind]:
+        row.update(
+            outcome=Outcome.REJECTED,
+            reason_code="action_not_allowed",
+            reason=reason("action_not_allowed"),
+        )
+        return row
+    digest = identity_hash(partner, str(identity))
+    row["identity_hash"] = digest
+    if digest in residents:
+        row["resident_id"] = residents[digest]
+    else:
+        row.update(
+            outcome=Outcome.UNMATCHED,
+            reason_code="unmatched_identity",
+            reason=reason("unmatched_identity"),
+        )
+    return row
+
+
+def _insert(rows: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
+    """Insert, skipping (partner, record id) pairs already received; returns what went in."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    stmt = (
+        module.insert(ActivityRecord)
+        .on_conflict_do_nothing(index_elements=["partner_id", "partner_record_id"])
+        .returning(ActivityRecord.id, ActivityRecord.partner_record_id)
+    )
+    return [(row.id, row.partner_record_id) for row in db.session.execute(stmt, rows)]
+
+
+def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
+    """Store, match, verify and credit one chunk of a partner's records; commits once."""
+    hashes = {
+        identity_hash(partner, str(r["identity"]))
+        for r in raws
+        if isinstance(r, dict) and r.get("identity")
+    }
+    residents = (
+        dict(
+            db.session.execute(
+                select(IdentityBinding.identity_hash, IdentityBinding.resident_id).where(
+                    IdentityBinding.partner_id == partner.id,
+                    IdentityBinding.status == BindingStatus.ACTIVE,
+                    IdentityBinding.identity_hash.in_(hashes),
+                )
+            ).all()
+        )
+        if hashes
+        else {}
+    )
+    rows, seen, resent = [], set(), []
+    for raw in raws:
+        row = _row(partner, batch, raw, residents)
+        key = row["partner_record_id"]
+        if key is not None and key in seen:
+            resent.append(key)  # the same record twice in one chunk
+            continue
+        if key is not None:
+            seen.add(key)
+        rows.append(row)
+    inserted = _insert(rows) if rows else []
+    got = {record_id for _, record_id in inserted}
+    resent += [
+        r["partner_record_id"]
+        for r in rows
+        if r["partner_record_id"] is not None and r["partner_record_id"] not in got
+    ]
+    batch.processed = batch.processed + len(raws)
+    if resent:
+        batch.resent = [*batch.resent, *resent]
+    summary = verify_records(
+        _pending_ids(inserted, rows)
+    )  # commits the chunk (records, reductions, ledger)
+    db.session.commit()
+    stored = {key for _, key in inserted}
+    for row in rows:
+        if row["partner_record_id"] is None or row["partner_record_id"] in stored:
+            if row["outcome"] is Outcome.REJECTED:
+                summary.rejected += 1
+            elif row["outcome"] is Outcome.UNMATCHED:
+                summary.unmatched += 1
+    summary.duplicate += len(resent)
+    return summary
+
+
+def _pending_ids(inserted: list[tuple[int, str | None]], rows: list[dict[str, Any]]) -> list[int]:
+    pending_keys = {r["partner_record_id"] for r in rows if r["outcome"] is Outcome.PENDING}
+    return [record_id for record_id, key in inserted if key in pending_keys]
+
+
+# --- API batches (RQ) ------------------------------------------------------------------------
+
+
+def receive_batch(partner: Partner, body: bytes, content_type: str) -> PartnerBatch:
+    """Check the body's shape, store it and queue its processing; answers at once."""
+    records = parse_body(body, content_type or "application/json")
+    batch = PartnerBatch(
+        partner_id=partner.id,
+        status=BatchStatus.QUEUED,
+        source="csv" if (content_type or "").startswith("text/csv") else "json",
+        total=len(records),
+        processed=0,
+        resent=[],
+        payload=body.decode("utf-8-sig"),
+    )
+    db.session.add(batch)
+    db.session.commit()
+    try:
+        enqueue(process_batch, batch.id, queue="ingest")
+    except RedisError as exc:  # Redis down: refuse the batch rather than keep it unqueued
+        current_app.logger.warning("could not queue batch %s: %s", batch.id, type(exc).__name__)
+        db.session.rollback()
+        db.session.delete(db.session.get(PartnerBatch, batch.id))
+        db.session.commit()
+        raise JobsUnavailable() from exc
+    return batch
+
+
+def process_batch(batch_id: int) -> dict[str, int]:
+    """The RQ job: process a stored batch chunk by chunk; resumes where a crash left it."""
+    batch = db.session.get(PartnerBatch, batch_id)
+    if batch is None or batch.status is BatchStatus.DONE:
+        return {}
+    partner = db.session.get(Partner, batch.partner_id)
+    assert partner is not None
+    batch.status = BatchStatus.PROCESSING
+    db.session.commit()
+    try:
+        records = parse_body(
+            (batch.payload or "").encode(),
+            "text/csv" if batch.source == "csv" else "application/json",
+        )
+        size = current_app.config["INGEST_CHUNK"]
+        while batch.processed < len(records):
+            ingest_chunk(partner, batch, records[batch.processed : batch.processed + size])
+        batch.status = BatchStatus.DONE
+        batch.finished_at = utcnow()
+        batch.payload = None
+        db.session.commit()
+    except (InvalidBatch, BatchTooLarge) as exc:
+        db.session.rollback()
+        batch.status = BatchStatus.FAILED
+        batch.error = exc.code
+        db.session.commit()
+    return {"processed": batch.processed}
+
+
+def get_batch(partner: Partner, batch_id: int) -> PartnerBatch:
+    """A partner's own batch; another partner's looks like it does not exist."""
+    batch = db.session.get(PartnerBatch, batch_id)
+    if batch is None or batch.partner_id != partner.id:
+        raise UnknownBatch()
+    return batch
+
+
+def batch_outcomes(batch: PartnerBatch, page: int, per_page: int) -> list[dict[str, Any]]:
+    """Per-record outcomes in order received, then the re-sent record ids (duplicates)."""
+    records = db.session.scalars(
+        select(ActivityRecord)
+        .where(ActivityRecord.batch_id == batch.id)
+        .order_by(ActivityRecord.id)
+        .offset((page - 1) * per_page)
+        .limit(per_page)
+    ).all()
+    out = [
+        {
+            "record_id": r.partner_record_id,
+            "outcome": r.outcome.value,
+            "reduction_g": r.reduction.credited_g if r.reduction else None,
+            "points": r.reduction.points if r.reduction else None,
+            "reason": r.reason_code,
+        }
+        for r in records
+    ]
+    if len(records) < per_page:
+        stored = db.session.query(ActivityRecord).filter_by(batch_id=batch.id).count()
+        skip = max(0, (page - 1) * per_page - stored)
+        room = per_page - len(records)
+        out += [
+            {
+                "record_id": key,
+                "outcome": Outcome.DUPLICATE.value,
+                "reduction_g": None,
+                "points": None,
+                "reason": "resent_record",
+            }
+            for key in batch.resent[skip : skip + room]
+        ]
+    return out
+
+
+# --- streaming file import (CLI) -------------------------------------------------------------
+
+
+class _Counting(io.RawIOBase):
+    """A binary reader that counts the bytes read, for the progress bar."""
+
+    def __init__(self, raw: IO[bytes]) -> None:
+        self.raw = raw
+        self.count = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        data = self.raw.read(len(buffer))
+        buffer[: len(data)] = data
+        self.count += len(data)
+        return len(data)
+
+
+def _records(path: str, stream: IO[str]) -> Iterator[Any]:
+    if path.endswith(".csv"):
+        reader = csv.DictReader(stream)
+        if not reader.fieldnames or not set(CSV_FIXED) <= set(reader.fieldnames):
+            raise InvalidBatch()
+        for row in reader:
+            yield csv_row_to_record(row)
+    elif path.endswith((".jsonl", ".ndjson")):
+        for line in stream:
+            if line.strip():
+                try:
+                    yield json.loads(line)
+                except ValueError:
+                    yield None  # counted as a malformed record
+    else:
+        raise InvalidBatch()
+
+
+def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) >= size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
+def import_file(
+    partner: Partner,
+    path: str,
+    *,
+    chunk_size: int = 2000,
+    progress: Callable[[int], None] | None = None,
+) -> tuple[PartnerBatch, Summary]:
+    """Stream a day's file (CSV or JSON Lines) through the same rules as the API."""
+    batch = PartnerBatch(
+        partner_id=partner.id,
+        status=BatchStatus.PROCESSING,
+        source="file",
+        total=0,
+        processed=0,
+        resent=[],
+    )
+    db.session.add(batch)
+    db.session.commit()
+    summary = Summary()
+    with open(path, "rb") as raw:
+        counting = _Counting(raw)
+        stream = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
+        last = 0
+        for chunk in _chunks(_records(path, stream), chunk_size):
+            batch.total += len(chunk)
+            summary.add(ingest_chunk(partner, batch, chunk))
+            if progress:
+                progress(counting.count - last)
+                last = counting.count
+    batch.status = BatchStatus.DONE
+    batch.finished_at = utcnow()
+    db.session.commit()
+    return batch, summary

@@ -1,0 +1,50 @@
+"""Bilingual reasons the platform itself gives (methodology rejections carry their own)."""
+
+from __future__ import annotations
+
+from methodologies import Text
+
+REASONS: dict[str, Text] = {
+    "malformed_record": Text("记录格式不完整或有误", "The record is incomplete or malformed"),
+    "unknown_action": Text("不支持的减排行为类型", "This kind of action is not supported"),
+    "action_not_allowed": Text(
+        "该合作方不能报送此类行为", "This partner may not report this kind of action"
+    ),
+    "duplicate_action": Text(
+        "同一行为已通过其他渠道记入，不重复计算",
+        "The same action was already counted through another channel",
+    ),
+    "resent_record": Text(
+        "该记录此前已收到，不重复计算", "This record was received before and is not counted again"
+    ),
+    "daily_limit_reached": Text(
+        "已达到当日该类行为的次数上限", "Today's limit for this kind of action is reached"
+    ),
+    "daily_cap_reached": Text(
+        "已达到当日该类行为的减排量上限", "Today's reduction cap for this kind of action is reached"
+    ),
+    "no_active_methodology": Text(
+        "该方法学暂无生效版本，稍后将重新核算",
+        "No methodology version is in force for this action yet",
+    ),
+    "unmatched_identity": Text(
+        "未找到已授权绑定该卡号或账号的居民",
+        "No resident has linked this card or account with consent",
+    ),
+    "review_rejected": Text("审核未通过", "Not approved in review"),
+    "burst": Text(
+        "短时间内行为过多，转人工审核", "Unusually many actions in one day: sent to review"
+    ),
+    "verifier_outlier": Text(
+        "核验人员记录量异常，转人工审核",
+        "The verifier credited far more than peers: sent to review",
+    ),
+    "self_report": Text("自主申报需人工审核", "Self-reports are reviewed by the programme office"),
+}
+
+
+def reason(code: str, detail: str | None = None) -> dict[str, str]:
+    text = REASONS[code]
+    if detail:
+        return {"zh_CN": f"{text.zh_CN}：{detail}", "en": f"{text.en}: {detail}"}
+    return text.as_dict()

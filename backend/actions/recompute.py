@@ -1,0 +1,72 @@
+"""Re-derive every stored reduction from its inputs and the exact methodology version."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from sqlalchemy import select
+
+import methodologies
+
+from ..extensions import db
+from ..methodology_versions.models import MethodologyVersion
+from ..methodology_versions.services import points_for
+from .models import Reduction
+
+
+@dataclass
+class RecomputeReport:
+    checked: int = 0
+    differences: list[str] = field(default_factory=list)
+
+
+def _reductions(batch: int) -> Iterator[Reduction]:
+    last = 0
+    while True:
+        rows = db.session.scalars(
+            select(Reduction).where(Reduction.id > last).order_by(Reduction.id).limit(batch)
+        ).all()
+        if not rows:
+            return
+        yield from rows
+        last = rows[-1].id
+        db.session.expunge_all()
+
+
+def recompute_check(batch: int = 2000) -> RecomputeReport:
+    """Compare each reduction with a fresh quantification; list every difference."""
+    report = RecomputeReport()
+    versions: dict[int, MethodologyVersion] = {}
+    for reduction in _reductions(batch):
+        report.checked += 1
+        version = versions.get(reduction.version_id)
+        if version is None:
+            version = db.session.get(MethodologyVersion, reduction.version_id)
+            if version is None:
+                report.differences.append(f"reduction {reduction.id}: version missing")
+                continue
+            versions[reduction.version_id] = version
+        where = f"reduction {reduction.id} ({reduction.methodology_code} v{version.number})"
+        if version.params_hash != reduction.params_hash:
+            report.differences.append(f"{where}: parameter hash differs")
+        module = methodologies.get(reduction.methodology_code)
+        if module.version != reduction.module_version:
+            report.differences.append(
+                f"{where}: module {reduction.module_version} is now {module.version}"
+            )
+            continue
+        result = module.quantify(reduction.activity, version.decimal_params())
+        stored = (reduction.baseline_g, reduction.project_g, reduction.reduction_g)
+        fresh = (result.baseline_g, result.project_g, result.reduction_g)
+        if stored != fresh:
+            report.differences.append(f"{where}: stored {stored} != recomputed {fresh}")
+        if (
+            reduction.credited_g > reduction.reduction_g
+            or points_for(version, reduction.credited_g) != reduction.points
+        ):
+            report.differences.append(
+                f"{where}: credited {reduction.credited_g} g / "
+                f"{reduction.points} points inconsistent"
+            )
+    return report

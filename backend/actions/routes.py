@@ -1,0 +1,293 @@
+"""Actions API: partner batches (HMAC), residents' sources, claims, self-reports, review."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from flask import request
+from flask.views import MethodView
+from flask_smorest import Blueprint
+from flask_smorest.fields import Upload
+from marshmallow import Schema
+from sqlalchemy import select
+from werkzeug.exceptions import UnsupportedMediaType
+
+from ..accounts.models import Role
+from ..auth import api_roles, api_user
+from ..extensions import db, limiter
+from ..partners.auth import current_partner, partner_required
+from ..partners.models import Partner
+from ..partners.services import create_partner, rotate_partner_key
+from ..qr import format_short_code, make_token
+from . import claims, identities, ingest, queries, self_reports
+from .exceptions import InvalidActivity
+from .schemas import (
+    ActionDetailSchema,
+    ActionReviewSchema,
+    ActionSchema,
+    AppealSchema,
+    BatchAcceptedSchema,
+    BatchArgsSchema,
+    BatchSchema,
+    BindingCreateSchema,
+    BindingSchema,
+    CardSchema,
+    ClaimCodeSchema,
+    ClaimSchema,
+    PartnerCreateSchema,
+    PartnerKeySchema,
+    PartnerPublicSchema,
+    SelfReportFormSchema,
+)
+
+blp = Blueprint(
+    "actions",
+    __name__,
+    url_prefix="/api/v1",
+    description="Green actions: partner batches, claims, self-reports, review",
+)
+resident_only = api_roles(Role.RESIDENT)
+staff_only = api_roles(Role.MERCHANT_STAFF)
+admin_only = api_roles(Role.ADMIN)
+
+BATCH_BODY = {
+    "content": {
+        "application/json": {
+            "schema": {
+                "type": "object",
+                "properties": {
+                    "records": {
+                        "type": "array",
+                        "maxItems": 10000,
+                        "items": {
+                            "type": "object",
+                            "properties": {
+                                "record_id": {"type": "string"},
+                                "action": {"type": "string"},
+                                "identity": {"type": "string"},
+                                "activity": {"type": "object"},
+                            },
+                        },
+                    }
+                },
+            }
+        },
+        "text/csv": {
+            "schema": {
+                "type": "string",
+                "description": "record_id,action,identity, then the activity fields",
+            }
+        },
+    }
+}
+
+
+class PhotoFormSchema(Schema):
+    photo = Upload(required=True)
+
+
+@blp.route("/partner/batches")
+class Batches(MethodView):
+    decorators = [limiter.limit("120 per minute")]
+
+    @partner_required
+    @blp.doc(requestBody=BATCH_BODY)
+    @blp.response(202, BatchAcceptedSchema)
+    def post(self) -> dict[str, Any]:
+        """Push up to 10,000 activity records (JSON or CSV); processed in the background."""
+        content_type = (request.mimetype or "").lower()
+        if content_type not in ("application/json", "text/csv"):
+            raise UnsupportedMediaType()
+        batch = ingest.receive_batch(current_partner(), request.get_data(cache=True), content_type)
+        db.session.refresh(batch)
+        return {"batch_id": batch.id, "status": batch.status.value, "received": batch.total}
+
+
+@blp.route("/partner/batches/<int:batch_id>")
+class Batch(MethodView):
+    @partner_required
+    @blp.arguments(BatchArgsSchema, location="query")
+    @blp.response(200, BatchSchema)
+    def get(self, args: dict[str, Any], batch_id: int) -> dict[str, Any]:
+        """Progress and per-record outcomes of one of your batches (paginated)."""
+        batch = ingest.get_batch(current_partner(), batch_id)
+        return {
+            "batch_id": batch.id,
+            "status": batch.status.value,
+            "progress": {"processed": batch.processed, "total": batch.total},
+            "outcomes": ingest.batch_outcomes(batch, args["page"], args["per_page"]),
+            "page": args["page"],
+            "per_page": args["per_page"],
+        }
+
+
+@blp.route("/partners")
+class Partners(MethodView):
+    @blp.response(200, PartnerPublicSchema(many=True))
+    def get(self) -> Any:
+        """Data partners a resident can link an identity to."""
+        return identities.partners_for_binding()
+
+
+@blp.route("/me/bindings")
+class Bindings(MethodView):
+    @resident_only
+    @blp.response(200, BindingSchema(many=True))
+    def get(self) -> Any:
+        """Your linked data sources and their consent status."""
+        return identities.bindings_of(api_user().id)
+
+    @resident_only
+    @blp.arguments(BindingCreateSchema)
+    @blp.response(201, BindingSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Link a card or account at a partner and consent to receive its data."""
+        return identities.bind_identity(api_user(), data["partner"], data["identity"])
+
+
+@blp.route("/me/bindings/<int:binding_id>")
+class BindingDetail(MethodView):
+    @resident_only
+    @blp.response(200, BindingSchema)
+    def delete(self, binding_id: int) -> Any:
+        """Unlink and withdraw consent: later records from this source earn nothing."""
+        return identities.revoke_binding(api_user(), binding_id)
+
+
+@blp.route("/me/claim-codes")
+class ClaimCodes(MethodView):
+    decorators = [limiter.limit("30 per minute")]
+
+    @resident_only
+    @blp.response(201, ClaimCodeSchema)
+    def post(self) -> dict[str, Any]:
+        """A fresh personal QR token and short code (about 60 seconds, single use)."""
+        claim = claims.new_claim_code(api_user())
+        return {
+            "token": make_token("claim", claim.resident_id, claim.nonce),
+            "code": format_short_code(claim.code),
+            "expires_at": claim.expires_at,
+        }
+
+
+@blp.route("/me/household-card")
+class Card(MethodView):
+    decorators = [limiter.limit("5 per hour")]
+
+    @resident_only
+    @blp.response(201, CardSchema)
+    def post(self) -> dict[str, Any]:
+        """Issue a printable household card (revokes the previous one)."""
+        card = claims.issue_card(api_user())
+        return {
+            "token": make_token("card", card.resident_id, card.nonce),
+            "issued_at": card.issued_at,
+        }
+
+
+@blp.route("/claims")
+class Claims(MethodView):
+    decorators = [limiter.limit("120 per minute")]
+
+    @staff_only
+    @blp.arguments(ClaimSchema)
+    @blp.response(201, ActionSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Station or restaurant staff confirm a resident's action by QR, code or card."""
+        return claims.submit_claim(
+            api_user(), data["activity"], token=data["token"], code=data["code"], card=data["card"]
+        )
+
+
+@blp.route("/me/actions")
+class MyActions(MethodView):
+    @resident_only
+    @blp.response(200, ActionSchema(many=True))
+    def get(self) -> Any:
+        """Your actions, newest first, with their status."""
+        return queries.actions_of(api_user().id)
+
+
+@blp.route("/me/actions/<int:record_id>")
+class MyAction(MethodView):
+    @resident_only
+    @blp.response(200, ActionDetailSchema)
+    def get(self, record_id: int) -> Any:
+        """One action with its step-by-step calculation, methodology version and sources."""
+        return self_reports.own_record(api_user(), record_id)
+
+
+@blp.route("/me/actions/<int:record_id>/appeal")
+class Appeal(MethodView):
+    @resident_only
+    @blp.arguments(AppealSchema)
+    @blp.response(200, ActionSchema)
+    def post(self, data: dict[str, Any], record_id: int) -> Any:
+        """Appeal a rejection from review, once; another administrator decides."""
+        return self_reports.appeal_record(api_user(), record_id, data["text"])
+
+
+@blp.route("/me/self-reports")
+class SelfReports(MethodView):
+    decorators = [limiter.limit("20 per hour")]
+
+    @resident_only
+    @blp.arguments(SelfReportFormSchema, location="form")
+    @blp.arguments(PhotoFormSchema, location="files")
+    @blp.response(201, ActionSchema)
+    def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
+        """Report an action no partner reports, with a photo; it goes to review."""
+        try:
+            activity = json.loads(form["activity"])
+        except ValueError:
+            raise InvalidActivity(problem="activity is not JSON", field="activity") from None
+        return self_reports.submit_self_report(api_user(), form["action"], activity, files["photo"])
+
+
+@blp.route("/admin/review-queue")
+class ReviewQueue(MethodView):
+    @admin_only
+    @blp.response(200, ActionSchema(many=True))
+    def get(self) -> Any:
+        """Actions waiting for review: self-reports, anomaly flags, appeals (oldest first)."""
+        return queries.review_queue()
+
+
+@blp.route("/admin/actions/<int:record_id>/<any(approve, reject):decision>")
+class Review(MethodView):
+    @admin_only
+    @blp.arguments(ActionReviewSchema)
+    @blp.response(200, ActionSchema)
+    def post(self, data: dict[str, Any], record_id: int, decision: str) -> Any:
+        """Approve (then verified and credited) or reject with a reason."""
+        return self_reports.review_record(
+            api_user(), record_id, decision == "approve", data["comment"]
+        )
+
+
+@blp.route("/admin/partners")
+class AdminPartners(MethodView):
+    @admin_only
+    @blp.arguments(PartnerCreateSchema)
+    @blp.response(201, PartnerKeySchema)
+    def post(self, data: dict[str, Any]) -> dict[str, Any]:
+        """Onboard a partner; the key id and secret are shown once."""
+        partner, key_id, secret = create_partner(
+            data["code"], data["name"], data["kind"], actor=api_user()
+        )
+        return {"code": partner.code, "key_id": key_id, "secret": secret}
+
+
+@blp.route("/admin/partners/<code>/rotate")
+class RotatePartner(MethodView):
+    @admin_only
+    @blp.response(201, PartnerKeySchema)
+    def post(self, code: str) -> dict[str, Any]:
+        """Issue a new key; the previous ones keep working for 24 hours."""
+        key_id, secret = rotate_partner_key(code, actor=api_user())
+        return {"code": code, "key_id": key_id, "secret": secret}
+
+
+def partner_by_code(code: str) -> Partner | None:
+    return db.session.scalar(select(Partner).where(Partner.code == code))

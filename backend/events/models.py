@@ -1,0 +1,310 @@
+"""Carbon-neutral events: the footprint, the neutralisation and its follow-through.
+
+* ``Event``: what an organiser runs (name, dates, venue, district, expected participants).
+* ``EventFootprint``: one computation of its emissions (planned estimate or actual), with the
+  activity data, the methodology version id and parameter hash used and the per-source table,
+  so the 碳计量报告 can be reproduced. Each submission is a new row; the latest of a stage is
+  the one in force.
+* ``PlantingPlan``: a 碳中和林 plan sized by the afforestation methodology, reviewed by an
+  administrator (draft -> submitted -> approved | returned; a newer plan supersedes older
+  drafts). At most one plan per event is approved (unique partial index).
+* ``Planting`` and ``SurvivalCheck``: what was actually planted and how much of it survives.
+* ``ReductionRetirement``: the retirement register (see its docstring).
+* ``Donation``: a resident's points given to a planting project (one DONATE ledger entry each).
+* ``Certificate``: the carbon-neutral certificate, found by its public verification code.
+"""
+
+from __future__ import annotations
+
+import enum
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    UniqueConstraint,
+    text,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..dbtypes import UTCDateTime, str_enum
+from ..extensions import db
+from ..timeutil import utcnow
+
+BigId = BigInteger().with_variant(Integer, "sqlite")
+
+
+class FootprintStage(enum.StrEnum):
+    PLANNED = "planned"  # estimate from the planned activity data, before the event
+    ACTUAL = "actual"  # the 碳计量报告, from the actual data after the event
+
+
+class PlanStatus(enum.StrEnum):
+    DRAFT = "draft"
+    SUBMITTED = "submitted"  # waiting for an administrator
+    APPROVED = "approved"  # committed: the planting project
+    RETURNED = "returned"  # sent back with a comment; the organiser makes a new plan
+    SUPERSEDED = "superseded"  # replaced by a newer plan before approval
+
+
+class Event(db.Model):
+    __tablename__ = "events"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    organiser_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    name: Mapped[str] = mapped_column(String(120))
+    venue: Mapped[str] = mapped_column(String(200))
+    district: Mapped[str] = mapped_column(String(10))
+    starts_on: Mapped[date] = mapped_column(Date)
+    ends_on: Mapped[date] = mapped_column(Date)
+    expected_participants: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    organiser = relationship("User")
+    footprints: Mapped[list[EventFootprint]] = relationship(
+        back_populates="event", order_by="EventFootprint.id"
+    )
+    plans: Mapped[list[PlantingPlan]] = relationship(
+        back_populates="event", order_by="PlantingPlan.id"
+    )
+    certificate: Mapped[Certificate | None] = relationship(back_populates="event", uselist=False)
+
+    __table_args__ = (
+        CheckConstraint("ends_on >= starts_on", name="dates_ordered"),
+        CheckConstraint("expected_participants >= 0", name="participants_not_negative"),
+    )
+
+    def footprint(self, stage: FootprintStage) -> EventFootprint | None:
+        """The latest footprint of a stage (the one in force), if any."""
+        rows = [f for f in self.footprints if f.stage is stage]
+        return rows[-1] if rows else None
+
+    @property
+    def current_footprint(self) -> EventFootprint | None:
+        """The actual footprint once reported, else the planned estimate."""
+        return self.footprint(FootprintStage.ACTUAL) or self.footprint(FootprintStage.PLANNED)
+
+    @property
+    def approved_plan(self) -> PlantingPlan | None:
+        return next((p for p in self.plans if p.status is PlanStatus.APPROVED), None)
+
+    @property
+    def latest_plan(self) -> PlantingPlan | None:
+        """The approved plan, else the newest plan that is not superseded."""
+        live = [p for p in self.plans if p.status is not PlanStatus.SUPERSEDED]
+        return self.approved_plan or (live[-1] if live else None)
+
+
+class EventFootprint(db.Model):
+    __tablename__ = "event_footprints"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    stage: Mapped[FootprintStage] = mapped_column(str_enum(FootprintStage))
+    participants: Mapped[int | None] = mapped_column(Integer)
+    activity: Mapped[dict[str, Any]] = mapped_column(JSON)  # the methodology's input, verbatim
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # Footprint.as_dict()
+    total_g: Mapped[int] = mapped_column(BigInteger)
+    version_id: Mapped[int] = mapped_column(ForeignKey("methodology_versions.id"))
+    module_version: Mapped[str] = mapped_column(String(20))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="footprints")
+    version = relationship("MethodologyVersion")
+
+    __table_args__ = (CheckConstraint("total_g >= 0", name="total_not_negative"),)
+
+    @property
+    def per_participant_g(self) -> int | None:
+        value = self.result.get("per_participant_g")
+        return int(value) if value is not None else None
+
+
+class PlantingPlan(db.Model):
+    __tablename__ = "planting_plans"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    footprint_id: Mapped[int] = mapped_column(ForeignKey("event_footprints.id"))
+    status: Mapped[PlanStatus] = mapped_column(str_enum(PlanStatus), index=True)
+    district: Mapped[str] = mapped_column(String(10))
+    site: Mapped[str] = mapped_column(String(200))
+    species_mix: Mapped[list[dict[str, str]]] = mapped_column(JSON)  # [{species, share}]
+    planting_year: Mapped[int] = mapped_column(Integer)
+    horizon_years: Mapped[int] = mapped_column(Integer)
+    emissions_g: Mapped[int] = mapped_column(BigInteger)  # the footprint's total
+    retired_g: Mapped[int] = mapped_column(BigInteger)  # covered by retirements when planned
+    target_g: Mapped[int] = mapped_column(BigInteger)  # what the forest must absorb
+    area_mu: Mapped[str] = mapped_column(String(20))  # decimal string, 0.1 mu steps
+    area_ha: Mapped[str] = mapped_column(String(20))  # decimal string, 0.0001 ha
+    seedlings: Mapped[int] = mapped_column(Integer)
+    seedlings_by_species: Mapped[dict[str, int]] = mapped_column(JSON)
+    removal_g: Mapped[int] = mapped_column(BigInteger)  # net removal at the horizon
+    break_even_age: Mapped[int] = mapped_column(Integer)
+    curve: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # [{age, year, cumulative_g}]
+    version_id: Mapped[int] = mapped_column(ForeignKey("methodology_versions.id"))
+    module_version: Mapped[str] = mapped_column(String(20))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    submitted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    reviewed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    review_comment: Mapped[str] = mapped_column(Text, default="")
+
+    event: Mapped[Event] = relationship(back_populates="plans")
+    footprint: Mapped[EventFootprint] = relationship()
+    version = relationship("MethodologyVersion")
+    plantings: Mapped[list[Planting]] = relationship(
+        back_populates="plan", order_by="Planting.planted_on, Planting.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint("target_g > 0", name="target_positive"),
+        CheckConstraint("removal_g >= target_g", name="removal_covers_target"),
+        CheckConstraint("seedlings > 0", name="seedlings_positive"),
+        Index(
+            "uq_planting_plans_one_approved",
+            "event_id",
+            unique=True,
+            sqlite_where=text("status = 'approved'"),
+            postgresql_where=text("status = 'approved'"),
+        ),
+    )
+
+    @property
+    def area_mu_decimal(self) -> Decimal:
+        return Decimal(self.area_mu)
+
+    @property
+    def break_even_year(self) -> int:
+        return self.planting_year + self.break_even_age
+
+
+class Planting(db.Model):
+    """One block actually planted for an approved plan: one species, its area and seedlings."""
+
+    __tablename__ = "plantings"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("planting_plans.id"), index=True)
+    planted_on: Mapped[date] = mapped_column(Date)
+    species: Mapped[str] = mapped_column(String(30))
+    area_mu: Mapped[str] = mapped_column(String(20))  # decimal string
+    seedlings: Mapped[int] = mapped_column(Integer)
+    location: Mapped[str] = mapped_column(String(200))
+    photos: Mapped[list[str]] = mapped_column(JSON, default=list)  # upload-relative paths
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    plan: Mapped[PlantingPlan] = relationship(back_populates="plantings")
+    checks: Mapped[list[SurvivalCheck]] = relationship(
+        back_populates="planting", order_by="SurvivalCheck.checked_on, SurvivalCheck.id"
+    )
+
+    __table_args__ = (CheckConstraint("seedlings > 0", name="seedlings_positive"),)
+
+    @property
+    def latest_check(self) -> SurvivalCheck | None:
+        return self.checks[-1] if self.checks else None
+
+
+class SurvivalCheck(db.Model):
+    __tablename__ = "survival_checks"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    planting_id: Mapped[int] = mapped_column(ForeignKey("plantings.id"), index=True)
+    checked_on: Mapped[date] = mapped_column(Date)
+    surviving: Mapped[int] = mapped_column(Integer)  # seedlings alive at the check
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    planting: Mapped[Planting] = relationship(back_populates="checks")
+
+    __table_args__ = (CheckConstraint("surviving >= 0", name="surviving_not_negative"),)
+
+
+class ReductionRetirement(db.Model):
+    """The retirement register: verified 碳普惠 reductions retired to neutralise an event.
+
+    Decision: this register *is* the retirement ledger. Points are not grams, and a resident's
+    points were already issued for the reduction; retiring the reduction for an event must not
+    take points back from the resident, so no points move and no RETIRE ledger entry is
+    posted. What must hold instead, and does in the database:
+
+    * each reduction is retired at most once (``reduction_id`` UNIQUE), whole (``grams`` is its
+      ``credited_g``);
+    * every retirement has a unique public serial number ``QZCI-R-<year>-<nnnnnn>`` (the
+      Asia/Shanghai year of retirement, numbered from 1 each year; UNIQUE (year, number));
+    * rows are append-only: never updated or deleted (a trigger on PostgreSQL, as for the
+      ledger). A mistaken retirement stays retired; the event simply over-covers.
+    """
+
+    __tablename__ = "reduction_retirements"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(24), unique=True)
+    serial_year: Mapped[int] = mapped_column(Integer)
+    serial_no: Mapped[int] = mapped_column(Integer)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), index=True)
+    reduction_id: Mapped[int] = mapped_column(BigId, ForeignKey("reductions.id"), unique=True)
+    # The reduction's resident (partition key for scale-out, DESIGN.md).
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    grams: Mapped[int] = mapped_column(BigInteger)
+    request_key: Mapped[str] = mapped_column(String(160))  # one retirement request
+    retired_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    retired_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("serial_year", "serial_no"),
+        CheckConstraint("grams > 0", name="grams_positive"),
+        Index("ix_reduction_retirements_request", "event_id", "request_key"),
+    )
+
+
+class Donation(db.Model):
+    """A resident's points given to a planting project (resident -> forest fund)."""
+
+    __tablename__ = "forest_donations"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("planting_plans.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    points: Mapped[int] = mapped_column(BigInteger)
+    idempotency_key: Mapped[str] = mapped_column(String(160), unique=True)
+    ledger_entry_id: Mapped[int] = mapped_column(
+        BigId, ForeignKey("ledger_entries.id"), unique=True
+    )
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    plan: Mapped[PlantingPlan] = relationship()
+
+    __table_args__ = (CheckConstraint("points > 0", name="points_positive"),)
+
+
+class Certificate(db.Model):
+    """The carbon-neutral certificate; ``snapshot`` is what was certified when it was issued."""
+
+    __tablename__ = "event_certificates"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    event_id: Mapped[int] = mapped_column(ForeignKey("events.id"), unique=True)
+    serial: Mapped[str] = mapped_column(String(24), unique=True)
+    verify_code: Mapped[str] = mapped_column(String(32), unique=True)
+    snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
+    issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    event: Mapped[Event] = relationship(back_populates="certificate")

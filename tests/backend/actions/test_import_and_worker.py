@@ -1,0 +1,156 @@
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from sqlalchemy import func, select
+
+from backend.actions.identities import bind_identity
+from backend.actions.models import ActivityRecord, Outcome, PartnerBatch
+from backend.extensions import db as _db
+from backend.ledger.queries import resident_balance
+from backend.ledger.reconcile import reconcile
+from backend.methodology_versions.services import seed_versions
+
+from ...factories import Factories
+from ...helpers import as_json, signed_headers
+from .conftest import bus
+
+ROOT = Path(__file__).resolve().parents[3]
+
+
+def _trip_rows(n: int) -> list[str]:
+    rows = ["record_id,action,identity,mode,distance_km,started_at,ended_at"]
+    for i in range(n):
+        day = 1 + i // 6  # six trips a day stay under the daily limit
+        hour = 7 + i % 6 * 2
+        rows.append(
+            f"f-{i},public_transit,CARD0001,bus,8.2,2026-10-{day:02d}T{hour:02d}:00:00"
+            f"+08:00,2026-10-{day:02d}T{hour:02d}:25:00+08:00"
+        )
+    return rows
+
+
+def test_import_streams_a_file_with_the_same_rules(app, transit, rider, tmp_path, db):
+    path = tmp_path / "day.csv"
+    path.write_text(
+        "\n".join(
+            [
+                *_trip_rows(30),
+                "f-0,public_transit,CARD0001,bus,8.2,"
+                "2026-10-01T07:00:00+08:00,2026-10-01T07:25:00+08:00",
+            ]
+        )
+        + "\n"
+    )
+    result = app.test_cli_runner().invoke(
+        args=["partners", "import", str(path), "--partner", "bus-co", "--chunk", "7"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "31 records" in result.output and "credited 30" in result.output
+    assert "duplicate 1" in result.output
+    assert resident_balance(rider.id) == 30 * 359
+    again = app.test_cli_runner().invoke(
+        args=["partners", "import", str(path), "--partner", "bus-co"]
+    )
+    assert "credited 0" in again.output and "duplicate 31" in again.output
+    assert resident_balance(rider.id) == 30 * 359
+    assert reconcile().clean
+
+
+def test_import_jsonl_and_unknown_partner(app, transit, rider, tmp_path):
+    path = tmp_path / "day.jsonl"
+    path.write_text(
+        "\n".join(
+            json.dumps(
+                bus(
+                    f"j-{i}",
+                    start=f"2026-10-01T{7 + i:02d}:00:00+08:00",
+                    end=f"2026-10-01T{7 + i:02d}:20:00+08:00",
+                )
+            )
+            for i in range(3)
+        )
+        + "\nnot json\n"
+    )
+    result = app.test_cli_runner().invoke(
+        args=["partners", "import", str(path), "--partner", "bus-co"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "credited 3, rejected 1, duplicate 0, review 0, unmatched 0" in result.output
+    bad = app.test_cli_runner().invoke(args=["partners", "import", str(path), "--partner", "nope"])
+    assert bad.exit_code != 0 and "unknown partner" in bad.output
+
+
+@pytest.mark.postgres
+@pytest.mark.redis
+def test_a_batch_goes_through_a_real_rq_worker(committed):
+    """The API queues the batch on Redis; a separate `flask jobs worker --burst` process
+    verifies and credits it; the ledger reconciles."""
+    app = committed
+    seed_versions()
+    make = Factories()
+    partner, key_id, secret = make.partner("rq-bus", kind="transit")
+    rider = make.resident()
+    bind_identity(rider, "rq-bus", "CARD0001")
+    app.config["JOBS_INLINE"] = False
+    app.extensions.pop("rq_queues", None)
+    try:
+        body = as_json(
+            {
+                "records": [
+                    bus(
+                        f"w-{h}",
+                        start=f"2026-11-20T{h:02d}:00:00+08:00",
+                        end=f"2026-11-20T{h:02d}:25:00+08:00",
+                    )
+                    for h in range(7, 12)
+                ]
+            }
+        )
+        path = "/api/v1/partner/batches"
+        response = app.test_client().post(
+            path,
+            data=body,
+            headers=signed_headers(
+                key_id, secret, "POST", path, body, content_type="application/json"
+            ),
+        )
+        assert response.status_code == 202
+        batch_id = response.get_json()["batch_id"]
+        assert _db.session.get(PartnerBatch, batch_id).status.value == "queued"
+    finally:
+        app.config["JOBS_INLINE"] = True
+        app.extensions.pop("rq_queues", None)
+    env = {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": app.config["SECRET_KEY"],
+        "IDENTITY_KEY": app.config["IDENTITY_KEY"],
+        "DATABASE_URL": app.config["SQLALCHEMY_DATABASE_URI"],
+        "REDIS_URL": app.config["REDIS_URL"],
+        "FLASK_APP": "backend.app:create_app",
+    }
+    subprocess.run(
+        [sys.executable, "-m", "flask", "jobs", "worker", "--burst", "ingest"],
+        cwd=ROOT,
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    _db.session.expire_all()
+    batch = _db.session.get(PartnerBatch, batch_id)
+    assert batch.status.value == "done" and batch.processed == 5
+    credited = _db.session.scalar(
+        select(func.count())
+        .select_from(ActivityRecord)
+        .where(ActivityRecord.outcome == Outcome.CREDITED)
+    )
+    assert credited == 5
+    assert resident_balance(rider.id) == 5 * 359
+    assert reconcile().clean
