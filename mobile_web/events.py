@@ -304,6 +304,9 @@ def plan(event_id: int) -> Any:
         event=event,
         plan=current,
         chart=reports.sequestration_chart(current) if current else None,
+        deduction=reports.percent(1 - af.net_fraction(current.version.decimal_params()))
+        if current
+        else None,
         standing=queries.standing(event),
         form=form,
         error=error,

@@ -22,12 +22,15 @@ ARGS = [
 ]
 PASSWORD = "demo2026"
 PAGES = {
-    None: ["/", "/login", "/register", "/?lang=en", "/api/v1/docs"],
-    "13800000001": ["/home", "/home?lang=en"],
-    "13800000011": ["/merchant"],
+    None: ["/", "/login", "/register", "/?lang=en", "/methodologies", "/offers"],
+    "13800000001": ["/home", "/home?lang=en", "/actions", "/log", "/my-qr", "/report",
+                    "/sources", "/offers", "/points", "/redemptions", "/?lang=zh_CN"],
+    "13800000011": ["/merchant", "/merchant/offers"],
+    "13800000012": ["/merchant/claim"],
     "13800000021": ["/organiser"],
 }
-ADMIN_PAGES = ["/admin/"]
+ADMIN_PAGES = ["/admin/", "/admin/methodologies", "/admin/review", "/admin/partners",
+               "/admin/batches", "/admin/merchants", "/admin/offers"]
 
 
 def shoot(out: Path, base: str, extra: list[str]) -> None:

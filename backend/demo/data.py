@@ -30,6 +30,10 @@ DEMO_MERCHANT = {
     "contact": "0570-0000000",
 }
 DEMO_PARTNER = ("quzhou-bus", "衢州公交集团", "transit")
+DEMO_STATION = {"name": "虎哥回收·府山站", "district": "柯城区", "address": "衢州市柯城区府山街道",
+                "category": "再生资源回收", "contact": "0570-1111111"}
+DEMO_ATTENDANT = ("13800000012", "回收站值守员")
+DEMO_CARD = "QZ00012345"
 
 
 def _user(phone: str) -> User | None:
@@ -66,7 +70,64 @@ def load_demo() -> int:
         _, key_id, secret = create_partner(code, name, kind)
         print(f"demo partner {code}: key_id={key_id} secret={secret} (shown once)")
         created += 1
+    created += _demo_station()
+    created += _demo_trips()
     return created
+
+
+def _demo_station() -> int:
+    from ..merchants.models import MerchantKind
+
+    created = 0
+    station = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_STATION["name"]))
+    if station is None:
+        station = Merchant(kind=MerchantKind.WASTE_STATION, **DEMO_STATION)
+        db.session.add(station)
+        db.session.commit()
+        created += 1
+    phone, nickname = DEMO_ATTENDANT
+    if _user(phone) is None:
+        create_user(Role.MERCHANT_STAFF, phone, DEMO_PASSWORD, nickname=nickname,
+                    merchant_id=station.id)
+        created += 1
+    return created
+
+
+def _demo_trips() -> int:
+    """Bind the demo resident's bus card and credit a week of trips through the real pipeline."""
+    from datetime import timedelta
+
+    from ..actions.identities import bind_identity
+    from ..actions.ingest import ingest_chunk
+    from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
+    from ..timeutil import LOCAL_TZ, utcnow
+
+    resident = _user(DEMO_USERS[0][1])
+    partner = db.session.scalar(select(Partner).where(Partner.code == DEMO_PARTNER[0]))
+    if resident is None or partner is None or db.session.scalar(
+            select(ActivityRecord.id).where(ActivityRecord.partner_record_id == "demo-0")):
+        return 0
+    bind_identity(resident, partner.code, DEMO_CARD)
+    today = utcnow().astimezone(LOCAL_TZ).replace(hour=8, minute=0, second=0, microsecond=0)
+    records = []
+    for day in range(1, 8):
+        start = today - timedelta(days=day)
+        for i, (hour, km) in enumerate(((0, 6.5), (10, 6.8))):
+            begin = start + timedelta(hours=hour)
+            records.append({"record_id": f"demo-{len(records)}",
+                            "action": "public_transit", "identity": DEMO_CARD,
+                            "activity": {"mode": "bus", "distance_km": km + i,
+                                         "started_at": begin.isoformat(),
+                                         "ended_at": (begin + timedelta(minutes=22)).isoformat()}})
+    batch = PartnerBatch(partner_id=partner.id, status=BatchStatus.PROCESSING, source="file",
+                         total=len(records), processed=0, resent=[])
+    db.session.add(batch)
+    db.session.commit()
+    ingest_chunk(partner, batch, records)
+    batch.status = BatchStatus.DONE
+    batch.finished_at = utcnow()
+    db.session.commit()
+    return len(records)
 
 
 def logins_text() -> str:
@@ -83,6 +144,7 @@ def logins_text() -> str:
             continue
         seen.add(role)
         lines.append(f"  {labels[role]:<15} {phone}  ({nickname})")
+    lines.insert(3, f"  {'station staff':<15} {DEMO_ATTENDANT[0]}  ({DEMO_ATTENDANT[1]})")
     return "\n".join(lines)
 
 
