@@ -79,6 +79,7 @@ def _import_models() -> None:
     from .methodology_versions import models as _methodology_versions  # noqa: F401
     from .partners import models as _partners  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
+    from .settings import models as _settings  # noqa: F401
 
 
 def _init_extensions(app: Flask) -> None:

@@ -6,7 +6,7 @@ import enum
 from datetime import datetime
 
 from flask_login import UserMixin
-from sqlalchemy import CheckConstraint, ForeignKey, Integer, String
+from sqlalchemy import JSON, Boolean, CheckConstraint, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import UTCDateTime, str_enum
@@ -50,6 +50,13 @@ class User(UserMixin, db.Model):
     deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     # Bumped on password change, suspension and deletion: invalidates sessions and tokens.
     session_version: Mapped[int] = mapped_column(Integer, default=1)
+    last_login_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Residents choose to appear on the district leaderboard (nickname only).
+    leaderboard_opt_in: Mapped[bool] = mapped_column(Boolean, default=False)
+    # Administrators' second factor: the TOTP secret (encrypted) and hashed recovery codes.
+    totp_secret_encrypted: Mapped[str | None] = mapped_column(String(300))
+    totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    recovery_code_hashes: Mapped[list[str] | None] = mapped_column(JSON)
 
     merchant = relationship("Merchant", back_populates="staff")
 
