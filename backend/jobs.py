@@ -20,6 +20,7 @@ QUEUES = ("default", "ingest")
 PERIODIC: list[tuple[str, str]] = [
     ("backend.rewards.services:expire_redemptions", "*/5 * * * *"),
     ("backend.ledger.expiry:expire_due_points", "30 16 * * *"),  # 00:30 Asia/Shanghai
+    ("backend.actions.verification:verify_pending", "*/10 * * * *"),
 ]
 _worker_app: Flask | None = None
 

@@ -184,6 +184,7 @@ def authenticate(
         raise AccountSuspended()
     user.failed_logins = 0
     user.locked_until = None
+    user.last_login_at = utcnow()
     if _hasher.check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password or "")
     db.session.commit()

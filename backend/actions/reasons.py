@@ -23,6 +23,9 @@ REASONS: dict[str, Text] = {
     "daily_cap_reached": Text(
         "已达到当日该类行为的减排量上限", "Today's reduction cap for this kind of action is reached"
     ),
+    "programme_cap_reached": Text(
+        "已达到平台每日积分上限", "The programme's daily points cap is reached"
+    ),
     "no_active_methodology": Text(
         "该方法学暂无生效版本，稍后将重新核算",
         "No methodology version is in force for this action yet",

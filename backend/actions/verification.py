@@ -27,6 +27,7 @@ from ..ledger.services import credit_points, lock_accounts, resident_account
 from ..methodology_versions.exceptions import NoActiveVersion
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_version, points_for
+from ..settings.services import get_setting
 from ..timeutil import utcnow
 from .models import ActivityRecord, Channel, Outcome, Reduction
 from .reasons import reason
@@ -71,6 +72,7 @@ class _Context:
     windows: list[tuple[str, Any, Any, int, bool]] = field(default_factory=list)
     days: dict[tuple[str, str], _Day] = field(default_factory=lambda: defaultdict(_Day))
     actions_per_day: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    points_per_day: dict[str, int] = field(default_factory=lambda: defaultdict(int))
 
 
 def _reject(record: ActivityRecord, code: str, text: dict[str, str]) -> None:
@@ -221,6 +223,8 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     summary = Summary()
     if not record_ids:
         return summary
+    if get_setting("crediting_paused"):
+        return summary  # records stay pending and are verified when crediting resumes
     wanted = Outcome.REVIEW if approve_review else Outcome.PENDING
     resident_ids = sorted(
         set(
@@ -265,6 +269,7 @@ def _verify_resident(
     summary.rejected += len(records) - len(ready)
     ready.sort(key=lambda r: (r.occurred_start, r.id))
     ctx = _context(resident_id, ready)
+    points_cap = get_setting("daily_points_cap")
     outliers = set() if approve_review else _verifier_outliers(ready)
     config = current_app.config
     reductions: list[Reduction] = []
@@ -351,6 +356,14 @@ def _verify_resident(
             continue
         credited = min(result.reduction_g, remaining)
         points = points_for(version, credited)
+        if points_cap:
+            earned_today = ctx.points_per_day[record.local_day or ""]
+            if earned_today >= points_cap:
+                _reject(record, "programme_cap_reached", reason("programme_cap_reached"))
+                summary.rejected += 1
+                continue
+            points = min(points, points_cap - earned_today)
+        ctx.points_per_day[record.local_day or ""] += points
         day.count += 1
         day.grams += credited
         record.outcome = Outcome.CREDITED
@@ -392,3 +405,21 @@ def _verify_resident(
             for reduction in reductions:
                 reduction.ledger_entry_id = entry.id
     return summary
+
+
+def verify_pending(limit: int = 20_000, chunk: int = 1000) -> int:
+    """The periodic job: verify records left pending (crediting was paused, or a methodology
+    had no version in force); returns how many were looked at."""
+    ids = list(
+        db.session.scalars(
+            select(ActivityRecord.id)
+            .where(
+                ActivityRecord.outcome == Outcome.PENDING, ActivityRecord.resident_id.is_not(None)
+            )
+            .order_by(ActivityRecord.id)
+            .limit(limit)
+        )
+    )
+    for start in range(0, len(ids), chunk):
+        verify_records(ids[start : start + chunk])
+    return len(ids)

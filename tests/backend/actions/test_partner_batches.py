@@ -279,3 +279,28 @@ def test_a_job_that_crashes_half_way_reruns_without_double_credit(
     )
     assert credited == 4
     assert reconcile().clean
+
+
+def test_programme_wide_daily_points_cap_and_pause(transit, rider, make, db):
+    from backend.settings.services import set_setting
+
+    _, pusher = transit
+    admin = make.user("admin")
+    set_setting(admin, "daily_points_cap", 500)
+    trips = [
+        bus(
+            f"p-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00", end=f"2026-11-25T{h:02d}:25:00+08:00"
+        )
+        for h in range(7, 10)
+    ]
+    batch = pusher.push(trips).get_json()["batch_id"]
+    outcomes = pusher.get(batch).get_json()["outcomes"]
+    # 359 + min(359, 500 - 359 = 141); the third trip finds the cap reached
+    assert [o["points"] for o in outcomes[:2]] == [359, 141]
+    assert (outcomes[2]["outcome"], outcomes[2]["reason"]) == ("rejected", "programme_cap_reached")
+    set_setting(admin, "crediting_paused", 1)
+    paused = pusher.push(
+        [bus("p-x", start="2026-11-26T07:00:00+08:00", end="2026-11-26T07:25:00+08:00")]
+    ).get_json()["batch_id"]
+    assert pusher.get(paused).get_json()["outcomes"][0]["outcome"] == "pending"
+    set_setting(admin, "crediting_paused", 0)
