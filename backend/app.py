@@ -11,7 +11,7 @@ from flask_babel import format_datetime
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 
-from . import errors, i18n
+from . import errors, i18n, security
 from .config import INSTANCE, ROOT, Config, TestConfig, config_for_env
 from .extensions import (
     CarbonApi,
@@ -40,6 +40,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     errors.register_error_handlers(app)
+    security.init_app(app)
     _register_template_helpers(app)
     return app
 
