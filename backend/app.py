@@ -129,7 +129,7 @@ def _register_blueprints(app: Flask) -> None:
     from admin import bp as admin_bp
     from mobile_web import bp as mobile_bp
 
-    from . import docs, health
+    from . import docs, health, pwa
     from .accounts.routes import blp as accounts_blp
     from .actions.routes import blp as actions_blp
     from .events.routes import blp as events_blp
@@ -150,6 +150,7 @@ def _register_blueprints(app: Flask) -> None:
         csrf.exempt(blp)  # the API authenticates by bearer token or HMAC, never by cookie
     app.register_blueprint(health.bp)
     app.register_blueprint(docs.bp)
+    app.register_blueprint(pwa.bp)
     app.register_blueprint(mobile_bp)
     app.register_blueprint(admin_bp, url_prefix="/admin")
 
@@ -187,22 +188,9 @@ def _register_template_helpers(app: Flask) -> None:
         format_datetime(value, fmt) if value else ""
     )
 
-    def _loc(text: Any) -> str:
-        """A methodologies ``Text`` (zh_CN + en) in the page's language."""
-        current = get_locale()
-        return str(text.get("en" if current is not None and current.language == "en" else "zh_CN"))
+    app.jinja_env.filters["loc"] = lambda text: str(text.get(i18n.current_lang()))
 
-    app.jinja_env.filters["loc"] = _loc
-
-    def _action_name(code: str) -> str:
-        import methodologies
-
-        try:
-            return _loc(methodologies.registry.get_class(code).name)
-        except KeyError:
-            return code
-
-    app.jinja_env.globals["action_name"] = _action_name
+    app.jinja_env.globals["action_name"] = i18n.action_name
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

@@ -61,3 +61,13 @@ def current_lang() -> str:
 
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "zh_CN"
+
+
+def action_name(code: str) -> str:
+    """The name of a methodology (an action type) in the request's language."""
+    import methodologies
+
+    try:
+        return methodologies.registry.get_class(code).name.get(current_lang())
+    except KeyError:
+        return code

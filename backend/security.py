@@ -1,42 +1,24 @@
 """HTTP security headers for every response.
 
 * Content-Security-Policy without 'unsafe-inline': scripts and styles come from our own
-  files; the inline SVG charts carry their <style> with a per-request nonce
-  (``csp_nonce()`` in templates, ``with_nonce`` for SVG strings). The API docs page (Swagger
-  UI sets style attributes) is the one page allowed inline styles.
+  files (inline SVG charts are cleaned of scripts and styles by ``backend.charts``). The API
+  docs page (Swagger UI sets style attributes) is the one page allowed inline styles.
 * frame-ancestors 'none' (and X-Frame-Options) against clickjacking; HSTS only when the
   request arrived over TLS (behind the load balancer, via X-Forwarded-Proto and ProxyFix).
 """
 
 from __future__ import annotations
 
-import secrets
-
-from flask import Flask, Response, g, request
-from markupsafe import Markup
+from flask import Flask, Response, request
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 DOCS_PREFIX = "/api/v1/docs"
-
-
-def csp_nonce() -> str:
-    if "csp_nonce" not in g:
-        g.csp_nonce = secrets.token_urlsafe(16)
-    nonce: str = g.csp_nonce
-    return nonce
-
-
-def with_nonce(svg: str) -> Markup:
-    """An inline SVG whose <style> elements are allowed by the page's CSP nonce."""
-    return Markup(svg.replace("<style", f'<style nonce="{csp_nonce()}"'))  # noqa: S704
 
 
 def _policy() -> str:
     style = "'self'"
     if request.path.startswith(DOCS_PREFIX):
         style += " 'unsafe-inline'"  # Swagger UI sets style attributes; developer page only
-    else:
-        style += f" 'nonce-{csp_nonce()}'"
     return "; ".join([
         "default-src 'self'",
         "script-src 'self'",
@@ -58,8 +40,6 @@ def init_app(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies,  # type: ignore[method-assign]
                                 x_host=proxies)
-    app.jinja_env.globals["csp_nonce"] = csp_nonce
-    app.jinja_env.filters["with_nonce"] = with_nonce
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -14,6 +14,7 @@ from backend.accounts.models import Role
 from backend.auth import home_url, page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
+from backend.i18n import action_name
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
 from methodologies import available as methodology_available
@@ -90,18 +91,38 @@ def logout() -> Any:
 @bp.get("/home")
 @page_roles(Role.RESIDENT)
 def home() -> Any:
-    from backend.actions.queries import actions_of, totals_of
+    from backend.actions.queries import actions_of, leaderboard, resident_summary
     from backend.ledger.expiry import upcoming_expiries
     from backend.ledger.queries import resident_balance
 
-    grams, _earned = totals_of(current_user.id)
-    return render_template(
-        "mobile/home.html",
-        grams=grams,
-        balance=resident_balance(current_user.id),
-        recent=actions_of(current_user.id, 5),
-        expiring=upcoming_expiries(current_user.id)[:1],
-    )
+    summary = resident_summary(current_user.id)
+    return render_template("mobile/home.html", s=summary, charts=home_charts(summary),
+                           balance=resident_balance(current_user.id),
+                           recent=actions_of(current_user.id, 5),
+                           expiring=upcoming_expiries(current_user.id)[:2],
+                           board=leaderboard(current_user.district, summary.months[-1]))
+
+
+def home_charts(summary: Any) -> dict[str, Any]:
+    """The two SVG charts of the resident home (breakdown and 12-month trend), in kg."""
+    from backend.charts import bar_chart, line_chart
+
+    charts: dict[str, Any] = {}
+    if summary.breakdown:
+        names = [action_name(code) for code in summary.breakdown]
+        kilos = [grams / 1000 for grams in summary.breakdown.values()]
+        charts["breakdown"] = bar_chart(
+            names, kilos, horizontal=True, element_id="breakdown", value_suffix=" kg",
+            height=60 + 40 * len(names), title=_("Reductions by action (kg CO2e)"),
+            description=", ".join(f"{n}: {k:.2f} kg" for n, k in zip(names, kilos, strict=True)))
+    if any(summary.trend):
+        labels = [m[2:] for m in summary.months]
+        charts["trend"] = line_chart(
+            labels, {_("kg CO2e"): [g / 1000 for g in summary.trend]}, element_id="trend",
+            title=_("The last 12 months (kg CO2e)"),
+            description=", ".join(f"{m}: {g / 1000:.2f} kg"
+                                  for m, g in zip(summary.months, summary.trend, strict=True)))
+    return charts
 
 
 @bp.get("/methodologies")

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import timedelta
+from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import func, select
 
@@ -102,3 +104,84 @@ def outcome_counts(since_days: int = 7) -> dict[str, dict[str, int]]:
     ):
         out.setdefault(code, {})[outcome.value] = int(count)
     return out
+
+
+def _month(day_column: Any, month: str) -> Any:
+    return day_column.like(f"{month}-%")
+
+
+def month_grams(resident_id: int, month: str) -> int:
+    """Credited grams in one local month ("YYYY-MM")."""
+    return int(db.session.scalar(select(func.coalesce(func.sum(Reduction.credited_g), 0)).where(
+        Reduction.resident_id == resident_id, _month(Reduction.local_day, month))) or 0)
+
+
+def breakdown(resident_id: int) -> dict[str, int]:
+    """Credited grams by methodology over all time."""
+    return {code: int(grams) for code, grams in db.session.execute(
+        select(Reduction.methodology_code, func.sum(Reduction.credited_g))
+        .where(Reduction.resident_id == resident_id)
+        .group_by(Reduction.methodology_code).order_by(Reduction.methodology_code))}
+
+
+def monthly(resident_id: int, months: list[str]) -> list[int]:
+    """Credited grams for each of the given local months."""
+    rows = dict(db.session.execute(
+        select(func.substr(Reduction.local_day, 1, 7), func.sum(Reduction.credited_g))
+        .where(Reduction.resident_id == resident_id, Reduction.local_day >= f"{months[0]}-01")
+        .group_by(func.substr(Reduction.local_day, 1, 7))).all())
+    return [int(rows.get(month) or 0) for month in months]
+
+
+def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, int]]:
+    """This month's top residents of a district who opted in, by nickname only."""
+    from ..accounts.models import User
+
+    rows = db.session.execute(
+        select(User.nickname, func.sum(Reduction.credited_g).label("grams"))
+        .join(Reduction, Reduction.resident_id == User.id)
+        .where(User.district == district, User.leaderboard_opt_in.is_(True),
+               User.nickname.is_not(None), User.deleted_at.is_(None),
+               _month(Reduction.local_day, month))
+        .group_by(User.id, User.nickname).order_by(func.sum(Reduction.credited_g).desc())
+        .limit(limit))
+    return [(nickname, int(grams)) for nickname, grams in rows]
+
+
+def last_months(count: int = 12) -> list[str]:
+    """The last ``count`` local months, oldest first, as "YYYY-MM"."""
+    from ..timeutil import local
+
+    today = local(utcnow())
+    index = today.year * 12 + today.month - 1
+    return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
+
+
+@dataclass(frozen=True)
+class ResidentSummary:
+    grams: int
+    this_month_g: int
+    last_month_g: int
+    trees: Decimal | None
+    breakdown: dict[str, int]
+    months: list[str]
+    trend: list[int]
+
+
+def resident_summary(resident_id: int) -> ResidentSummary:
+    """Everything the resident home shows about reductions (points come from the ledger)."""
+    import methodologies.afforestation as forest
+
+    from ..methodology_versions.exceptions import NoActiveVersion
+    from ..methodology_versions.services import active_version
+
+    months = last_months(12)
+    grams, _ = totals_of(resident_id)
+    try:
+        trees = forest.trees_equivalent(grams, active_version("afforestation").decimal_params())
+    except NoActiveVersion:
+        trees = None
+    return ResidentSummary(grams=grams, this_month_g=month_grams(resident_id, months[-1]),
+                           last_month_g=month_grams(resident_id, months[-2]), trees=trees,
+                           breakdown=breakdown(resident_id), months=months,
+                           trend=monthly(resident_id, months))

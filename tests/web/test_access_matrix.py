@@ -47,6 +47,9 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/logout"): PUBLIC,
     ("GET", "/admin/"): {ADMIN},
     ("GET", "/healthz"): PUBLIC,
+    ("GET", "/manifest.webmanifest"): PUBLIC,
+    ("GET", "/sw.js"): PUBLIC,
+    ("GET", "/offline"): PUBLIC,
     ("GET", "/readyz"): PUBLIC,
     ("GET", "/static/<path:filename>"): PUBLIC,
     ("GET", "/api/v1/docs"): PUBLIC,
@@ -153,6 +156,10 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/admin/partners"): {ADMIN},
     ("POST", "/admin/partners"): {ADMIN},
     ("GET", "/admin/batches"): {ADMIN},
+    ("GET", "/privacy"): {RESIDENT},
+    ("POST", "/privacy"): {RESIDENT},
+    ("GET", "/privacy/export.<any(json, csv):fmt>"): {RESIDENT},
+    ("POST", "/privacy/delete"): {RESIDENT},
 }
 
 MATRIX.update(EVENTS_MATRIX)

@@ -1,0 +1,90 @@
+"""The resident's home, privacy page, data export and account deletion."""
+
+from __future__ import annotations
+
+import json
+
+from sqlalchemy import select
+
+from backend.accounts.models import User
+from backend.actions.identities import bind_identity
+from backend.actions.models import IdentityBinding
+from backend.ledger.reconcile import reconcile
+from backend.methodology_versions.services import seed_versions
+
+from ..factories import PASSWORD
+from ..helpers import as_json, signed_headers
+
+
+def _credit_a_trip(client, make, resident):
+    seed_versions()
+    _, key_id, secret = make.partner("home-bus", kind="transit")
+    bind_identity(resident, "home-bus", "CARD7777")
+    from backend.timeutil import local, utcnow
+
+    day = local(utcnow()).date().isoformat()
+    body = as_json({"records": [{"record_id": "h-1", "action": "public_transit",
+                                 "identity": "CARD7777", "activity": {
+                                     "mode": "bus", "distance_km": 8.2,
+                                     "started_at": f"{day}T00:01:00+08:00",
+                                     "ended_at": f"{day}T00:26:00+08:00"}}]})
+    path = "/api/v1/partner/batches"
+    headers = signed_headers(key_id, secret, "POST", path, body, content_type="application/json")
+    response = client.post(path, data=body, headers=headers)
+    assert response.status_code == 202
+
+
+def test_home_shows_kg_points_trees_charts_and_leaderboard(client, make, auth, db):
+    resident = make.resident(nickname="绿行者")
+    _credit_a_trip(client, make, resident)
+    auth.login_page(resident)
+    client.post("/privacy", data={"leaderboard": "1", "nickname": "绿行者"})
+    html = client.get("/home").get_data(as_text=True)
+    assert "0.36" in html  # 359 g = 0.36 kg
+    assert "359" in html  # points
+    assert 'role="img"' in html and html.count("<script") == 1  # pwa.js only: no chart JS
+    assert "绿行者" in html  # on the leaderboard, by nickname
+    assert resident.phone not in html.replace(resident.phone[:3] + "****", "")
+
+
+def test_export_contains_the_residents_data(client, make, auth):
+    resident = make.resident()
+    _credit_a_trip(client, make, resident)
+    auth.login_page(resident)
+    data = json.loads(client.get("/privacy/export.json").get_data(as_text=True))
+    assert data["profile"]["phone"] == resident.phone
+    assert data["actions"][0]["reduction_g"] == 359
+    assert data["points"][0]["points"] == 359
+    assert data["data_sources"][0]["identity"] == "****7777"
+    csv_text = client.get("/privacy/export.csv").get_data(as_text=True)
+    assert "action" in csv_text and "359" in csv_text
+
+
+def test_leaderboard_needs_a_nickname(client, make, auth):
+    resident = make.resident()
+    auth.login_page(resident)
+    response = client.post("/privacy", data={"leaderboard": "1", "nickname": ""},
+                           follow_redirects=True)
+    assert "flash-error" in response.get_data(as_text=True)
+
+
+def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, auth, db):
+    resident = make.resident(nickname="要走的人")
+    _credit_a_trip(client, make, resident)
+    auth.login_page(resident)
+    wrong = client.post("/privacy/delete", data={"password": "nope"}, follow_redirects=True)
+    assert "flash-error" in wrong.get_data(as_text=True)
+    phone = resident.phone
+    done = client.post("/privacy/delete", data={"password": PASSWORD})
+    assert done.status_code == 302
+    user = db.session.get(User, resident.id)
+    assert user.phone is None and user.nickname is None and user.deleted_at is not None
+    binding = db.session.scalar(select(IdentityBinding))
+    assert binding.status.value == "revoked"
+    assert client.get("/home").status_code == 302  # signed out
+    again = client.post("/login", data={"phone": phone, "password": PASSWORD})
+    assert again.status_code == 200 and "/home" not in again.headers.get("Location", "")
+    assert reconcile().clean  # the points stay in the ledger
+    # the number can register again as a new person
+    assert client.post("/api/v1/auth/register", json={"phone": phone, "password": PASSWORD,
+                                                      "district": "柯城区"}).status_code == 201
