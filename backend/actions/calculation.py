@@ -12,12 +12,18 @@ from .models import ActivityRecord
 
 
 def calculation(record: ActivityRecord, lang: str) -> dict[str, Any] | None:
+    """The calculation behind a credited action. The steps are re-derived from the stored
+    inputs and the exact version (what ``recompute --check`` verifies), not stored."""
     reduction = record.reduction
     if reduction is None:
         return None
     version = db.session.get(MethodologyVersion, reduction.version_id)
     cls = methodologies.registry.get_class(reduction.methodology_code)
     params = version.params if version else {}
+    steps = []
+    if version is not None and cls.version == reduction.module_version:
+        steps = list(methodologies.get(reduction.methodology_code).quantify(
+            reduction.activity, version.decimal_params()).steps)
     return {
         "methodology": reduction.methodology_code,
         "name": cls.name.get(lang),
@@ -31,13 +37,9 @@ def calculation(record: ActivityRecord, lang: str) -> dict[str, Any] | None:
         "credited_g": reduction.credited_g,
         "points": reduction.points,
         "steps": [
-            {
-                "label": s["label"].get(lang) or s["label"]["zh_CN"],
-                "expression": s["expression"],
-                "value": s["value"],
-                "unit": s["unit"],
-            }
-            for s in reduction.steps
+            {"label": s.label.get(lang), "expression": s.expression, "value": s.value,
+             "unit": s.unit}
+            for s in steps
         ],
         "factors": [
             {

@@ -1,29 +1,31 @@
 """Verification: validate -> deduplicate -> daily caps -> anomaly flags -> quantify -> credit.
 
 ``verify_records`` works on a chunk of records at a time (DESIGN.md "batch, don't loop"): it
-loads what it needs in a few queries per resident, row-locks each resident's ledger account
-(so two workers never verify the same resident at once), writes the reductions and posts one
-ledger credit per resident per chunk, and commits the whole chunk once. A worker killed
-half-way leaves nothing; re-running the chunk is safe because only PENDING records are taken.
+row-locks the residents' ledger accounts (so two workers never verify the same resident at
+once), loads what it needs in a few queries per chunk, decides each record in memory, then
+writes the outcomes with one executemany UPDATE, inserts the reductions in one statement,
+posts one ledger credit per resident per chunk, and commits the whole chunk once. A worker
+killed half-way leaves nothing; re-running is safe because only PENDING records are taken.
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from decimal import Decimal
 from statistics import median
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, insert, select, update
 
 import methodologies
 from methodologies import ActivityError
 from methodologies.base import local_day
 
 from ..extensions import db
-from ..ledger.services import credit_points, lock_accounts, resident_account
+from ..ledger.services import credit_many, lock_accounts, resident_accounts
 from ..methodology_versions.exceptions import NoActiveVersion
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_version, points_for
@@ -33,6 +35,8 @@ from .models import ActivityRecord, Channel, Outcome, Reduction
 from .reasons import reason
 
 ACCEPTED = (Outcome.CREDITED, Outcome.REVIEW)
+RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
+RECORDS = ActivityRecord.__table__
 
 
 @dataclass
@@ -46,16 +50,31 @@ class Summary:
     points: int = 0
 
     def add(self, other: Summary) -> None:
-        for name in (
-            "credited",
-            "rejected",
-            "duplicate",
-            "review",
-            "unmatched",
-            "reduction_g",
-            "points",
-        ):
+        for name in ("credited", "rejected", "duplicate", "review", "unmatched",
+                     "reduction_g", "points"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
+
+
+@dataclass
+class Item:
+    """One record being verified (read once with Core, written back with one UPDATE)."""
+
+    id: int
+    resident_id: int
+    action: str
+    channel: Channel
+    activity: dict[str, Any]
+    verifier_id: int | None
+    occurred_start: datetime | None = None
+    occurred_end: datetime | None = None
+    local_day: str | None = None
+    dedupe_group: str | None = None
+    outcome: Outcome = Outcome.PENDING
+    reason_code: str | None = None
+    reason: dict[str, str] | None = None
+    duplicate_of_id: int | None = None
+    flags: list[str] = field(default_factory=list)
+    reduction: dict[str, Any] | None = None
 
 
 @dataclass
@@ -66,33 +85,42 @@ class _Day:
 
 @dataclass
 class _Context:
-    """What one resident already has, loaded once per chunk."""
+    """What one resident already has on the chunk's days."""
 
     # (dedupe group, start, end, record id, a self-report still waiting for review)
     windows: list[tuple[str, Any, Any, int, bool]] = field(default_factory=list)
     days: dict[tuple[str, str], _Day] = field(default_factory=lambda: defaultdict(_Day))
     actions_per_day: dict[str, int] = field(default_factory=lambda: defaultdict(int))
     points_per_day: dict[str, int] = field(default_factory=lambda: defaultdict(int))
+    superseded: list[tuple[int, int]] = field(default_factory=list)  # (self-report, winner)
 
 
-def _reject(record: ActivityRecord, code: str, text: dict[str, str]) -> None:
-    record.outcome = Outcome.REJECTED
-    record.reason_code = code
-    record.reason = text
+def _reject(item: Item, code: str, text: dict[str, str]) -> None:
+    item.outcome, item.reason_code, item.reason = Outcome.REJECTED, code, text
 
 
 def _malformed(exc: Exception) -> dict[str, str]:
+    base = reason("malformed_record")
     if isinstance(exc, ActivityError):
-        return {
-            "zh_CN": f"{reason('malformed_record')['zh_CN']}：{exc.message.zh_CN}",
-            "en": f"{reason('malformed_record')['en']}: {exc.message.en}",
-        }
-    return reason("malformed_record")
+        return {"zh_CN": f"{base['zh_CN']}：{exc.message.zh_CN}",
+                "en": f"{base['en']}: {exc.message.en}"}
+    return base
+
+
+_PARAMS: dict[tuple[int, str], dict[str, Decimal]] = {}
+
+
+def _params(version: MethodologyVersion) -> dict[str, Decimal]:
+    """A version's parameters as Decimals, parsed once per process (versions are frozen)."""
+    key = (version.id, version.params_hash)
+    if key not in _PARAMS:
+        _PARAMS[key] = version.decimal_params()
+    return _PARAMS[key]
 
 
 def _versions() -> dict[str, MethodologyVersion | None]:
     out: dict[str, MethodologyVersion | None] = {}
-    for code in ("public_transit", "bike_sharing", "waste_sorting", "food_waste"):
+    for code in RESIDENT_ACTIONS:
         try:
             out[code] = active_version(code)
         except NoActiveVersion:
@@ -100,326 +128,266 @@ def _versions() -> dict[str, MethodologyVersion | None]:
     return out
 
 
-def _context(resident_id: int, records: list[ActivityRecord]) -> _Context:
-    ctx = _Context()
-    starts = [r.occurred_start for r in records if r.occurred_start]
-    if not starts:
-        return ctx
-    lo, hi = (
-        min(starts),
-        max(r.occurred_end or r.occurred_start for r in records if r.occurred_start),
-    )
-    own = {r.id for r in records}
-    rows = db.session.execute(
-        select(
-            ActivityRecord.dedupe_group,
-            ActivityRecord.occurred_start,
-            ActivityRecord.occurred_end,
-            ActivityRecord.id,
-            ActivityRecord.channel,
-            ActivityRecord.outcome,
-        ).where(
-            ActivityRecord.resident_id == resident_id,
-            ActivityRecord.outcome.in_(ACCEPTED),
-            ActivityRecord.occurred_start <= hi,
-            ActivityRecord.occurred_end >= lo,
-        )
-    )
-    ctx.windows = [
-        (
-            row.dedupe_group,
-            row.occurred_start,
-            row.occurred_end,
-            row.id,
-            row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW,
-        )
-        for row in rows
-        if row.id not in own
-    ]
-    days = {r.local_day for r in records if r.local_day}
-    for action, day, count, grams in db.session.execute(
-        select(
-            Reduction.methodology_code,
-            Reduction.local_day,
-            func.count(),
-            func.coalesce(func.sum(Reduction.credited_g), 0),
-        )
-        .where(Reduction.resident_id == resident_id, Reduction.local_day.in_(days))
-        .group_by(Reduction.methodology_code, Reduction.local_day)
-    ):
-        ctx.days[(action, day)] = _Day(int(count), int(grams))
-    for day, count in db.session.execute(
-        select(ActivityRecord.local_day, func.count())
-        .where(
-            ActivityRecord.resident_id == resident_id,
-            ActivityRecord.local_day.in_(days),
-            ActivityRecord.outcome.in_(ACCEPTED),
-            ActivityRecord.id.not_in(own),
-        )
-        .group_by(ActivityRecord.local_day)
-    ):
-        ctx.actions_per_day[day] = int(count)
-    return ctx
-
-
-def _supersede(self_report_id: int, record: ActivityRecord) -> None:
-    other = db.session.get(ActivityRecord, self_report_id)
-    if other is not None and other.outcome is Outcome.REVIEW:
-        db.session.flush()
-        other.outcome = Outcome.DUPLICATE
-        other.duplicate_of_id = record.id
-        other.reason_code = "duplicate_action"
-        other.reason = reason("duplicate_action")
-
-
-def _prepare(record: ActivityRecord) -> bool:
+def _prepare(item: Item) -> bool:
     """Fill the window, day and group from the activity; False (rejected) when malformed."""
-    try:
-        module = methodologies.get(record.action)
-    except KeyError:
-        _reject(record, "unknown_action", reason("unknown_action"))
+    if item.action not in RESIDENT_ACTIONS:
+        _reject(item, "unknown_action", reason("unknown_action"))
         return False
+    module = methodologies.get(item.action)
     try:
-        window = module.window(record.activity)
+        window = module.window(item.activity)
     except (ActivityError, TypeError, ValueError, AttributeError) as exc:
-        _reject(record, "malformed_record", _malformed(exc))
+        _reject(item, "malformed_record", _malformed(exc))
         return False
-    record.occurred_start, record.occurred_end = window.start, window.end
-    record.local_day = local_day(window.start)
-    record.dedupe_group = module.dedupe_group
+    item.occurred_start, item.occurred_end = window.start, window.end
+    item.local_day = local_day(window.start)
+    item.dedupe_group = module.dedupe_group
     return True
 
 
-def _verifier_outliers(records: list[ActivityRecord]) -> set[int]:
-    verifiers = {r.verifier_id for r in records if r.verifier_id}
+def _day_pairs(groups: dict[int, list[Item]]) -> set[tuple[int, str]]:
+    """(resident, local day) pairs a chunk touches, with the day before (overnight trips)."""
+    pairs = set()
+    for resident_id, items in groups.items():
+        for item in items:
+            if item.occurred_start is None or item.occurred_end is None:
+                continue
+            for moment in (item.occurred_start - timedelta(days=1), item.occurred_start,
+                           item.occurred_end):
+                pairs.add((resident_id, local_day(moment)))
+    return pairs
+
+
+def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Context]:
+    """What each resident already has on the chunk's days: three queries per chunk."""
+    contexts = {resident_id: _Context() for resident_id in groups}
+    pairs = _day_pairs(groups)
+    if not pairs:
+        return contexts
+    # Two plain IN lists (indexable, cheap to plan) select a superset of the pairs; a chunk
+    # usually holds one or two days, so the superset is small.
+    residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
+    on_days = ActivityRecord.resident_id.in_(residents) & ActivityRecord.local_day.in_(days)
+    for row in db.session.execute(select(
+            ActivityRecord.resident_id, ActivityRecord.dedupe_group,
+            ActivityRecord.occurred_start, ActivityRecord.occurred_end, ActivityRecord.id,
+            ActivityRecord.channel, ActivityRecord.outcome).where(
+            on_days, ActivityRecord.outcome.in_(ACCEPTED))):
+        if row.id in own:
+            continue
+        ctx = contexts[row.resident_id]
+        ctx.windows.append((row.dedupe_group, row.occurred_start, row.occurred_end, row.id,
+                            row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW))
+        ctx.actions_per_day[local_day(row.occurred_start)] += 1
+    for resident_id, action, day, count, grams, points in db.session.execute(
+            select(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day,
+                   func.count(), func.coalesce(func.sum(Reduction.credited_g), 0),
+                   func.coalesce(func.sum(Reduction.points), 0))
+            .where(Reduction.resident_id.in_(residents), Reduction.local_day.in_(days))
+            .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)):
+        ctx = contexts[resident_id]
+        ctx.days[(action, day)] = _Day(int(count), int(grams))
+        ctx.points_per_day[day] += int(points)
+    return contexts
+
+
+def _verifier_outliers(items: list[Item]) -> set[int]:
+    verifiers = {i.verifier_id for i in items if i.verifier_id}
     if not verifiers:
         return set()
-    today = local_day(utcnow())
-    counts = dict(
-        db.session.execute(
-            select(ActivityRecord.verifier_id, func.count())
-            .where(
-                ActivityRecord.local_day == today,
-                ActivityRecord.verifier_id.is_not(None),
-                ActivityRecord.outcome == Outcome.CREDITED,
-            )
-            .group_by(ActivityRecord.verifier_id)
-        ).all()
-    )
+    counts = dict(db.session.execute(
+        select(ActivityRecord.verifier_id, func.count()).where(
+            ActivityRecord.local_day == local_day(utcnow()),
+            ActivityRecord.verifier_id.is_not(None),
+            ActivityRecord.outcome == Outcome.CREDITED)
+        .group_by(ActivityRecord.verifier_id)).all())
     config = current_app.config
     outliers = set()
     for verifier in verifiers:
         own = counts.get(verifier, 0)
         peers = [c for v, c in counts.items() if v != verifier]
         if own >= config["VERIFIER_MIN"] and (
-            not peers or own > config["VERIFIER_OUTLIER_FACTOR"] * median(peers)
-        ):
+                not peers or own > config["VERIFIER_OUTLIER_FACTOR"] * median(peers)):
             outliers.add(verifier)
     return outliers
+
+
+def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
+    rows = db.session.execute(select(
+        ActivityRecord.id, ActivityRecord.resident_id, ActivityRecord.action,
+        ActivityRecord.channel, ActivityRecord.activity, ActivityRecord.verifier_id).where(
+        ActivityRecord.id.in_(record_ids), ActivityRecord.outcome == wanted,
+        ActivityRecord.resident_id.is_not(None)).order_by(ActivityRecord.id))
+    return [Item(row.id, row.resident_id, row.action, row.channel, row.activity or {},
+                 row.verifier_id) for row in rows]
 
 
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
     """Verify records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once."""
     summary = Summary()
-    if not record_ids:
-        return summary
-    if get_setting("crediting_paused"):
-        return summary  # records stay pending and are verified when crediting resumes
+    if not record_ids or get_setting("crediting_paused"):
+        return summary  # when paused, records stay pending until crediting resumes
     wanted = Outcome.REVIEW if approve_review else Outcome.PENDING
-    resident_ids = sorted(
-        set(
-            db.session.scalars(
-                select(ActivityRecord.resident_id).where(
-                    ActivityRecord.id.in_(record_ids),
-                    ActivityRecord.outcome == wanted,
-                    ActivityRecord.resident_id.is_not(None),
-                )
-            )
-        )
-    )
+    resident_ids = sorted(set(db.session.scalars(select(ActivityRecord.resident_id).where(
+        ActivityRecord.id.in_(record_ids), ActivityRecord.outcome == wanted,
+        ActivityRecord.resident_id.is_not(None)))))
+    if not resident_ids:
+        return summary
+    accounts = resident_accounts(resident_ids)
+    lock_accounts(accounts.values())  # then read: another worker may just have committed
+    items = _load(record_ids, wanted)
+    groups: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        if _prepare(item):
+            groups[item.resident_id].append(item)
+        else:
+            summary.rejected += 1
+    contexts = _contexts(groups, {i.id for i in items})
+    outliers = set() if approve_review else _verifier_outliers(items)
     versions = _versions()
-    for resident_id in resident_ids:
-        account = resident_account(resident_id)
-        lock_accounts([account])  # one resident verified by one worker at a time
-        records = list(
-            db.session.scalars(
-                select(ActivityRecord)
-                .where(
-                    ActivityRecord.id.in_(record_ids),
-                    ActivityRecord.resident_id == resident_id,
-                    ActivityRecord.outcome == wanted,
-                )
-                .order_by(ActivityRecord.id)
-                .execution_options(populate_existing=True)
-            )
-        )
-        summary.add(_verify_resident(resident_id, records, versions, approve_review))
+    points_cap = get_setting("daily_points_cap")
+    credits: list[tuple[int, int, str]] = []
+    for resident_id in sorted(groups):
+        own = groups[resident_id]
+        _verify_resident(own, contexts[resident_id], versions, approve_review, outliers,
+                         points_cap, summary)
+        credited = sorted(i.id for i in own if i.reduction and i.reduction["points"] > 0)
+        points = sum(i.reduction["points"] for i in own if i.reduction)
+        if points > 0:
+            credits.append((resident_id, points,
+                            f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}"))
+    entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
+    entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
+    _write(items, entry_of, [rid for ctx in contexts.values() for rid in ctx.superseded])
     db.session.commit()
     return summary
 
 
-def _verify_resident(
-    resident_id: int,
-    records: list[ActivityRecord],
-    versions: dict[str, MethodologyVersion | None],
-    approve_review: bool,
-) -> Summary:
-    summary = Summary()
-    ready = [r for r in records if _prepare(r)]
-    summary.rejected += len(records) - len(ready)
-    ready.sort(key=lambda r: (r.occurred_start, r.id))
-    ctx = _context(resident_id, ready)
-    points_cap = get_setting("daily_points_cap")
-    outliers = set() if approve_review else _verifier_outliers(ready)
-    config = current_app.config
-    reductions: list[Reduction] = []
+def _write(items: list[Item], entry_of: dict[int, int], superseded: list[int]) -> None:
+    """Outcomes in one executemany UPDATE, reductions in one INSERT."""
     now = utcnow()
-    for record in ready:
-        record.verified_at = now
-        version = versions.get(record.action)
+    if items:
+        db.session.execute(
+            update(RECORDS).where(RECORDS.c.id == bindparam("b_id")).values(
+                outcome=bindparam("b_outcome"), reason_code=bindparam("b_reason_code"),
+                reason=bindparam("b_reason"), duplicate_of_id=bindparam("b_duplicate_of"),
+                flags=bindparam("b_flags"), occurred_start=bindparam("b_start"),
+                occurred_end=bindparam("b_end"), local_day=bindparam("b_day"),
+                dedupe_group=bindparam("b_group"), verified_at=bindparam("b_verified")),
+            [{"b_id": i.id, "b_outcome": i.outcome, "b_reason_code": i.reason_code,
+              "b_reason": i.reason, "b_duplicate_of": i.duplicate_of_id, "b_flags": i.flags,
+              "b_start": i.occurred_start, "b_end": i.occurred_end, "b_day": i.local_day,
+              "b_group": i.dedupe_group, "b_verified": now} for i in items])
+    if superseded:
+        # Self-reports overtaken by operator data: duplicates of the record that counted.
+        db.session.execute(
+            update(RECORDS).where(RECORDS.c.id == bindparam("b_id"),
+                                  RECORDS.c.outcome == Outcome.REVIEW)
+            .values(outcome=Outcome.DUPLICATE, duplicate_of_id=bindparam("b_winner"),
+                    reason_code="duplicate_action", reason=reason("duplicate_action")),
+            [{"b_id": loser, "b_winner": winner} for loser, winner in superseded])
+    reductions = [{**i.reduction, "record_id": i.id, "resident_id": i.resident_id,
+                   "ledger_entry_id": entry_of.get(i.resident_id), "created_at": now}
+                  for i in items if i.reduction]
+    if reductions:
+        db.session.execute(insert(Reduction.__table__), reductions)
+    db.session.expire_all()  # ORM copies of these records are stale now
+
+
+def _verify_resident(items: list[Item], ctx: _Context,
+                     versions: dict[str, MethodologyVersion | None], approve_review: bool,
+                     outliers: set[int], points_cap: int, summary: Summary) -> None:
+    """Dedupe, cap, flag and quantify one resident's items, in time order."""
+    config = current_app.config
+    items.sort(key=lambda i: (i.occurred_start, i.id))
+    for item in items:
+        version = versions.get(item.action)
         if version is None:
-            _reject(record, "no_active_methodology", reason("no_active_methodology"))
+            _reject(item, "no_active_methodology", reason("no_active_methodology"))
             summary.rejected += 1
             continue
-        clash = next(
-            (
-                w
-                for w in ctx.windows
-                if w[0] == record.dedupe_group
-                and w[1] < record.occurred_end
-                and record.occurred_start < w[2]
-            ),
-            None,
-        )
-        if clash is not None and clash[4] and record.channel is not Channel.SELF_REPORT:
-            # Operator or counter-signed data beats a self-report still waiting for review:
-            # this record counts, the self-report becomes its duplicate.
-            _supersede(clash[3], record)
+        clash = next((w for w in ctx.windows if w[0] == item.dedupe_group
+                      and w[1] < item.occurred_end and item.occurred_start < w[2]), None)
+        if clash is not None and clash[4] and item.channel is not Channel.SELF_REPORT:
+            # Operator or counter-signed data beats a self-report still waiting for review.
+            ctx.superseded.append((clash[3], item.id))
             ctx.windows.remove(clash)
             clash = None
         if clash is not None:
-            record.outcome = Outcome.DUPLICATE
-            record.duplicate_of_id = clash[3]
-            record.reason_code = "duplicate_action"
-            record.reason = reason("duplicate_action")
+            item.outcome, item.duplicate_of_id = Outcome.DUPLICATE, clash[3]
+            item.reason_code, item.reason = "duplicate_action", reason("duplicate_action")
             summary.duplicate += 1
             continue
-        module = methodologies.get(record.action)
-        params = version.decimal_params()
+        module = methodologies.get(item.action)
+        params = _params(version)
         try:
-            rejections = module.validate(record.activity, params)
+            rejections = module.validate(item.activity, params)
         except ActivityError as exc:
-            _reject(record, "malformed_record", _malformed(exc))
+            _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
         if rejections:
-            first = rejections[0]
-            _reject(record, first.code, first.reason.as_dict())
+            _reject(item, rejections[0].code, rejections[0].reason.as_dict())
             summary.rejected += 1
             continue
-        flags = []
+        day_key = item.local_day or ""
         if not approve_review:
-            if ctx.actions_per_day[record.local_day or ""] >= config["BURST_LIMIT"]:
-                flags.append("burst")
-            if record.verifier_id in outliers:
-                flags.append("verifier_outlier")
-        ctx.windows.append(
-            (
-                record.dedupe_group or "",
-                record.occurred_start,
-                record.occurred_end,
-                record.id,
-                False,
-            )
-        )
-        ctx.actions_per_day[record.local_day or ""] += 1
-        if flags:
-            record.outcome = Outcome.REVIEW
-            record.flags = flags
-            record.reason_code = flags[0]
-            record.reason = reason(flags[0])
+            if ctx.actions_per_day[day_key] >= config["BURST_LIMIT"]:
+                item.flags.append("burst")
+            if item.verifier_id in outliers:
+                item.flags.append("verifier_outlier")
+        ctx.windows.append((item.dedupe_group or "", item.occurred_start, item.occurred_end,
+                            item.id, False))
+        ctx.actions_per_day[day_key] += 1
+        if item.flags:
+            item.outcome, item.reason_code = Outcome.REVIEW, item.flags[0]
+            item.reason = reason(item.flags[0])
             summary.review += 1
             continue
-        result = module.quantify(record.activity, params)
-        factor = (
-            Decimal(config["CARD_CAP_FACTOR"]) if record.channel is Channel.CARD else Decimal(1)
-        )
-        day = ctx.days[(record.action, record.local_day or "")]
+        result = module.quantify(item.activity, params)
+        factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD \
+            else Decimal(1)
+        day = ctx.days[(item.action, day_key)]
         if day.count >= int(params["max_actions_per_day"] * factor):
-            _reject(record, "daily_limit_reached", reason("daily_limit_reached"))
+            _reject(item, "daily_limit_reached", reason("daily_limit_reached"))
             summary.rejected += 1
             continue
         remaining = int(params["daily_cap_g"] * factor) - day.grams
         if remaining <= 0:
-            _reject(record, "daily_cap_reached", reason("daily_cap_reached"))
+            _reject(item, "daily_cap_reached", reason("daily_cap_reached"))
             summary.rejected += 1
             continue
         credited = min(result.reduction_g, remaining)
         points = points_for(version, credited)
         if points_cap:
-            earned_today = ctx.points_per_day[record.local_day or ""]
+            earned_today = ctx.points_per_day[day_key]
             if earned_today >= points_cap:
-                _reject(record, "programme_cap_reached", reason("programme_cap_reached"))
+                _reject(item, "programme_cap_reached", reason("programme_cap_reached"))
                 summary.rejected += 1
                 continue
             points = min(points, points_cap - earned_today)
-        ctx.points_per_day[record.local_day or ""] += points
+        ctx.points_per_day[day_key] += points
         day.count += 1
         day.grams += credited
-        record.outcome = Outcome.CREDITED
-        record.reason_code = None
-        record.reason = None
-        reductions.append(
-            Reduction(
-                record_id=record.id,
-                resident_id=resident_id,
-                methodology_code=version.code,
-                module_version=version.module_version,
-                version_id=version.id,
-                params_hash=version.params_hash,
-                activity=dict(record.activity),
-                baseline_g=result.baseline_g,
-                project_g=result.project_g,
-                reduction_g=result.reduction_g,
-                credited_g=credited,
-                points=points,
-                steps=[s.as_dict() for s in result.steps],
-                local_day=record.local_day or "",
-            )
-        )
+        item.outcome, item.reason_code, item.reason = Outcome.CREDITED, None, None
+        item.reduction = {
+            "methodology_code": version.code, "module_version": version.module_version,
+            "version_id": version.id, "params_hash": version.params_hash,
+            "activity": dict(item.activity), "baseline_g": result.baseline_g,
+            "project_g": result.project_g, "reduction_g": result.reduction_g,
+            "credited_g": credited, "points": points,
+            "steps": [], "local_day": day_key}  # steps are re-derived on display
         summary.credited += 1
         summary.reduction_g += credited
         summary.points += points
-    if reductions:
-        db.session.add_all(reductions)
-        db.session.flush()
-        if summary.points > 0:
-            ids = sorted(r.record_id for r in reductions)
-            entry, _ = credit_points(
-                resident_id,
-                summary.points,
-                f"credit:records:{ids[0]}-{ids[-1]}:{len(ids)}",
-                memo=f"{len(ids)} verified actions",
-                ref=("records", f"{ids[0]}-{ids[-1]}"),
-            )
-            for reduction in reductions:
-                reduction.ledger_entry_id = entry.id
-    return summary
 
 
 def verify_pending(limit: int = 20_000, chunk: int = 1000) -> int:
     """The periodic job: verify records left pending (crediting was paused, or a methodology
     had no version in force); returns how many were looked at."""
-    ids = list(
-        db.session.scalars(
-            select(ActivityRecord.id)
-            .where(
-                ActivityRecord.outcome == Outcome.PENDING, ActivityRecord.resident_id.is_not(None)
-            )
-            .order_by(ActivityRecord.id)
-            .limit(limit)
-        )
-    )
+    ids = list(db.session.scalars(select(ActivityRecord.id).where(
+        ActivityRecord.outcome == Outcome.PENDING, ActivityRecord.resident_id.is_not(None))
+        .order_by(ActivityRecord.id).limit(limit)))
     for start in range(0, len(ids), chunk):
-        verify_records(ids[start : start + chunk])
+        verify_records(ids[start:start + chunk])
     return len(ids)

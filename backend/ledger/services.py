@@ -200,3 +200,66 @@ def credit_points(
         memo=memo,
         ref=ref,
     )
+
+
+def resident_accounts(user_ids: Iterable[int]) -> dict[int, Account]:
+    """The ledger accounts of many residents, created where missing (one round trip each)."""
+    from sqlalchemy.dialects import postgresql, sqlite
+
+    ids = sorted(set(user_ids))
+    found = {a.user_id: a for a in db.session.scalars(select(Account).where(
+        Account.user_id.in_(ids)))}
+    missing = [i for i in ids if i not in found]
+    if missing:
+        dialect = db.session.get_bind().dialect.name
+        module = postgresql if dialect == "postgresql" else sqlite
+        db.session.execute(module.insert(Account).on_conflict_do_nothing(), [
+            {"code": f"resident:{i}", "kind": AccountKind.RESIDENT, "user_id": i, "balance": 0}
+            for i in missing])
+        found.update({a.user_id: a for a in db.session.scalars(select(Account).where(
+            Account.user_id.in_(missing)))})
+    return {i: found[i] for i in ids}
+
+
+def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Account], *,
+                memo: str = "") -> dict[str, int]:
+    """Issue points to many residents at once: (user id, points, idempotency key) each.
+
+    The caller holds the row locks of ``accounts`` (``lock_accounts``) and commits. Keys
+    already used are skipped; returns idempotency key -> entry id for every credit.
+    """
+    from sqlalchemy import bindparam, insert
+
+    keys = [key for _, _, key in credits]
+    done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
+        LedgerEntry.idempotency_key.in_(keys))).all())
+    todo = [(user_id, points, key) for user_id, points, key in credits
+            if key not in done and points > 0]
+    if any(points <= 0 for _, points, _ in credits):
+        raise InvalidAmount()
+    if not todo:
+        return done
+    from ..timeutil import utcnow
+
+    now = utcnow()
+    rows = db.session.execute(insert(LedgerEntry).returning(
+        LedgerEntry.id, LedgerEntry.idempotency_key), [
+        {"kind": EntryKind.CREDIT, "idempotency_key": key, "resident_id": user_id,
+         "memo": memo[:200], "created_at": now} for user_id, _, key in todo]).all()
+    ids = {key: entry_id for entry_id, key in rows}
+    issuance = system_account(AccountKind.ISSUANCE)
+    postings = []
+    for user_id, points, key in todo:
+        postings.append({"entry_id": ids[key], "account_id": issuance.id, "amount": -points,
+                         "kind": EntryKind.CREDIT, "created_at": now})
+        postings.append({"entry_id": ids[key], "account_id": accounts[user_id].id,
+                         "amount": points, "kind": EntryKind.CREDIT, "created_at": now})
+    db.session.execute(insert(Posting), postings)
+    table = Account.__table__
+    db.session.execute(  # Core executemany: one statement, many parameter sets
+        update(table).where(table.c.id == bindparam("account_id"))
+        .values(balance=table.c.balance + bindparam("delta")),
+        [{"account_id": accounts[user_id].id, "delta": points} for user_id, points, _ in todo])
+    for user_id, _, _ in todo:
+        db.session.expire(accounts[user_id], ["balance"])
+    return {**done, **ids}
