@@ -133,6 +133,7 @@ class TestConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
+    ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
 
 
 CONFIGS: dict[str, type[Config]] = {

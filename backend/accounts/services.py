@@ -14,26 +14,49 @@ from sqlalchemy import select
 
 from ..audit.services import record_audit
 from ..config import DISTRICTS
+from ..errors import DomainError
 from ..extensions import db
 from ..merchants.models import Merchant
 from ..timeutil import aware, utcnow
 from .exceptions import (
     AccountLocked,
     AccountSuspended,
+    CannotChangeOwnAccount,
     InvalidCredentials,
     InvalidNickname,
     InvalidPhone,
     InvalidToken,
     PhoneTaken,
+    ReasonRequired,
     UnknownDistrict,
     UnknownMerchant,
     WeakPassword,
 )
 from .models import ApiToken, Role, User
 
-_hasher = PasswordHasher()
-# Verified against when the phone is unknown, so timing does not reveal registered numbers.
-_DUMMY_HASH = _hasher.hash("not-a-real-password-0")
+_HASHERS: dict[tuple[int, int, int], PasswordHasher] = {}
+_DUMMY: dict[tuple[int, int, int], str] = {}
+
+
+def _params() -> tuple[int, int, int]:
+    """argon2id cost (time, memory KiB, parallelism): RFC 9106 defaults unless configured
+    lower (the test suite does, to stay fast; production never should)."""
+    return tuple(current_app.config.get("ARGON2_PARAMS") or (3, 65536, 4))  # type: ignore[return-value]
+
+
+def _hasher() -> PasswordHasher:
+    key = _params()
+    if key not in _HASHERS:
+        _HASHERS[key] = PasswordHasher(time_cost=key[0], memory_cost=key[1], parallelism=key[2])
+    return _HASHERS[key]
+
+
+def _dummy_hash() -> str:
+    """Verified against when the phone is unknown, so timing does not reveal numbers."""
+    key = _params()
+    if key not in _DUMMY:
+        _DUMMY[key] = _hasher().hash("not-a-real-password-0")
+    return _DUMMY[key]
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -60,12 +83,12 @@ def check_password_strength(password: str | None) -> str:
 
 
 def hash_password(password: str) -> str:
-    return _hasher.hash(password)
+    return _hasher().hash(password)
 
 
 def _verify(password_hash: str, password: str) -> bool:
     try:
-        return _hasher.verify(password_hash, password)
+        return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
         return False
 
@@ -160,35 +183,51 @@ def authenticate(
     try:
         phone = normalise_phone(phone)
     except InvalidPhone:
-        _verify(_DUMMY_HASH, password or "")
+        _verify(_dummy_hash(), password or "")
         raise InvalidCredentials() from None
     user = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
     now = utcnow()
     if user is None or (roles is not None and user.role not in roles):
-        _verify(_DUMMY_HASH, password or "")
+        _verify(_dummy_hash(), password or "")
         raise InvalidCredentials()
-    if user.is_locked(now):
-        raise AccountLocked(minutes=_minutes_left(user.locked_until, now))
+    check_not_locked(user, now)
     if not _verify(user.password_hash, password or ""):
-        user.failed_logins += 1
-        if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-            user.locked_until = now + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-            user.failed_logins = 0
-            record_audit(None, "account.locked", "user", user.id)
-            db.session.commit()
-            raise AccountLocked(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        db.session.commit()
-        raise InvalidCredentials()
+        raise count_failed_login(user, InvalidCredentials(), now)
     if not user.is_active:
         db.session.rollback()
         raise AccountSuspended()
-    user.failed_logins = 0
-    user.locked_until = None
+    if user.role is not Role.ADMIN:
+        # Administrators' failures are cleared by their second factor, not by the password
+        # alone, so guessing TOTP codes runs into the same lockout.
+        user.failed_logins = 0
+        user.locked_until = None
     user.last_login_at = utcnow()
-    if _hasher.check_needs_rehash(user.password_hash):
+    if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password or "")
     db.session.commit()
     return user
+
+
+def check_not_locked(user: User, now: datetime | None = None) -> None:
+    now = now or utcnow()
+    if user.is_locked(now):
+        raise AccountLocked(minutes=_minutes_left(user.locked_until, now))
+
+
+def count_failed_login(user: User, error: DomainError, now: datetime | None = None) -> DomainError:
+    """Count a failed sign-in step (password or second factor) and commit it; returns the
+    error to raise: ``error``, or AccountLocked once there were too many in a row."""
+    now = now or utcnow()
+    user.failed_logins += 1
+    if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+        minutes = current_app.config["LOGIN_LOCK_MINUTES"]
+        user.locked_until = now + timedelta(minutes=minutes)
+        user.failed_logins = 0
+        record_audit(None, "account.locked", "user", user.id)
+        db.session.commit()
+        return AccountLocked(minutes=minutes)
+    db.session.commit()
+    return error
 
 
 def _minutes_left(until: datetime | None, now: datetime) -> int:
@@ -244,4 +283,54 @@ def load_session_user(session_id: str) -> User | None:
     user = db.session.get(User, user_id)
     if user is None or user.session_version != version or not user.is_active:
         return None
+    return user
+
+
+def _managed_account(actor: User, user_id: int) -> User:
+    """An account an administrator may suspend or restore from the console: not their own,
+    not another administrator's (administrators are managed with ``flask admins``)."""
+    from ..errors import Forbidden, NotFound
+
+    user = db.session.get(User, user_id)
+    if user is None or user.deleted_at is not None:
+        raise NotFound()
+    if user.id == actor.id:
+        raise CannotChangeOwnAccount()
+    if user.role is Role.ADMIN:
+        raise Forbidden()
+    return user
+
+
+def _reason(text: str | None) -> str:
+    reason = " ".join((text or "").split())
+    if not reason:
+        raise ReasonRequired(field="reason")
+    return reason[:200]
+
+
+def suspend_user(actor: User, user_id: int, reason: str | None) -> User:
+    """Suspend an account: it cannot sign in, and its sessions and tokens stop working."""
+    user = _managed_account(actor, user_id)
+    text = _reason(reason)
+    if user.suspended_at is None:
+        user.suspended_at = utcnow()
+        user.suspended_reason = text
+        user.session_version += 1
+        record_audit(actor, "account.suspend", "user", user.id, reason=text)
+        db.session.commit()
+    return user
+
+
+def restore_user(actor: User, user_id: int, reason: str | None) -> User:
+    """Lift a suspension; the reason for restoring is audited like the suspension's."""
+    user = _managed_account(actor, user_id)
+    text = _reason(reason)
+    if user.suspended_at is not None:
+        previous = user.suspended_reason
+        user.suspended_at = None
+        user.suspended_reason = None
+        user.failed_logins = 0
+        user.locked_until = None
+        record_audit(actor, "account.restore", "user", user.id, reason=text, previous=previous)
+        db.session.commit()
     return user
