@@ -42,7 +42,7 @@ AMOUNT_KINDS = [
     if category != "travel"
     for kind in ef.KINDS[category]
 ]
-TRAVEL_ROWS = 6
+TRAVEL_ROWS = 4
 TRAVEL_FIELDS = ("kind", "travellers", "trips", "distance_km")
 MAX_TRAVEL_ROWS = 40
 MIX_ROWS = 3
@@ -177,7 +177,9 @@ def footprint_form(event_id: int, stage: str) -> Any:
             flash(_("Saved. The emissions are calculated below."), "success")
             return redirect(url_for("mobile.report", event_id=event.id, stage=stage))
     else:
-        form = _form_from_footprint(event.footprint(phase) or event.footprint(FootprintStage.PLANNED))
+        form = _form_from_footprint(
+            event.footprint(phase) or event.footprint(FootprintStage.PLANNED)
+        )
         if phase is FootprintStage.PLANNED and "participants" not in form:
             form["participants"] = str(event.expected_participants)
     return render_template(
@@ -219,9 +221,7 @@ def report_pdf(event_id: int, stage: str) -> Any:
     return Response(
         reports.footprint_pdf(event, footprint),
         mimetype="application/pdf",
-        headers={
-            "Content-Disposition": f"inline; filename=carbon-report-{event.id}-{stage}.pdf"
-        },
+        headers={"Content-Disposition": f"inline; filename=carbon-report-{event.id}-{stage}.pdf"},
     )
 
 
@@ -266,14 +266,11 @@ def _form_from_plan(event: Event) -> MultiDict[str, str]:
         }
     )
     if plan is not None:
-        out.update(
-            {
-                "district": plan.district,
-                "site": plan.site,
-                "planting_year": str(plan.planting_year),
-                "horizon_years": str(plan.horizon_years),
-            }
-        )
+        out["district"] = plan.district
+        out["site"] = plan.site
+        out["planting_year"] = str(plan.planting_year)
+        out["horizon_years"] = str(plan.horizon_years)
+        del out["mix-0-species"], out["mix-0-percent"]
         for i, item in enumerate(plan.species_mix[:MIX_ROWS]):
             out[f"mix-{i}-species"] = item["species"]
             out[f"mix-{i}-percent"] = reports.number(

@@ -126,11 +126,13 @@ def breakdown(resident_id: int) -> dict[str, int]:
 
 def monthly(resident_id: int, months: list[str]) -> list[int]:
     """Credited grams for each of the given local months."""
-    rows = dict(db.session.execute(
-        select(func.substr(Reduction.local_day, 1, 7), func.sum(Reduction.credited_g))
-        .where(Reduction.resident_id == resident_id, Reduction.local_day >= f"{months[0]}-01")
-        .group_by(func.substr(Reduction.local_day, 1, 7))).all())
-    return [int(rows.get(month) or 0) for month in months]
+    totals: dict[str, int] = {}
+    for day, grams in db.session.execute(  # per day, summed into months here (portable SQL)
+            select(Reduction.local_day, func.sum(Reduction.credited_g))
+            .where(Reduction.resident_id == resident_id, Reduction.local_day >= f"{months[0]}-01")
+            .group_by(Reduction.local_day)):
+        totals[day[:7]] = totals.get(day[:7], 0) + int(grams)
+    return [totals.get(month, 0) for month in months]
 
 
 def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, int]]:

@@ -20,3 +20,23 @@ def load(allow_production: bool) -> None:
     created = data.load_demo()
     click.echo(f"demo data: {created} new objects" if created else "demo data: already loaded")
     click.echo(data.logins_text())
+
+
+@demo_cli.command("generate")
+@click.option("--residents", type=int, default=1000, show_default=True)
+@click.option("--records", type=int, default=10000, show_default=True)
+@click.option("--out", default="instance/generated", show_default=True,
+              help="directory for the generated partner files (JSON Lines)")
+@click.option("--seed", type=int, default=42, show_default=True)
+def generate_command(residents: int, records: int, out: str, seed: int) -> None:
+    """Synthetic residents, bindings, partners, offers and partner records for load tests."""
+    from .generate import BENCH_PASSWORD, generate
+
+    result = generate(residents, records, out, seed=seed)
+    click.echo(f"residents: {result.residents} (password {BENCH_PASSWORD}); "
+               f"staff: {', '.join(result.staff)}; offers: {result.offers}")
+    for code, (key_id, secret) in result.partners.items():
+        click.echo(f"partner {code}: key_id={key_id} secret={secret}")
+    for code, path in result.files.items():
+        click.echo(f"records for {code}: {path}")
+    click.echo(f"import with: flask partners import FILE --partner CODE ({result.records} records)")

@@ -34,6 +34,10 @@ DEMO_STATION = {"name": "虎哥回收·府山站", "district": "柯城区", "add
                 "category": "再生资源回收", "contact": "0570-1111111"}
 DEMO_ATTENDANT = ("13800000012", "回收站值守员")
 DEMO_CARD = "QZ00012345"
+# The demo administrators' authenticator key, in development only, so a developer can sign in
+# (add it to an authenticator app, or run ``flask admins totp-code PHONE``). Production
+# administrators set up their own key on the setup page at their first sign-in.
+DEMO_TOTP_SECRET = "QZCARBONDEMOADMINTOTPKEY"  # noqa: S105 - development demo only
 
 
 def _user(phone: str) -> User | None:
@@ -72,7 +76,27 @@ def load_demo() -> int:
         created += 1
     created += _demo_station()
     created += _demo_trips()
+    created += _demo_event()
+    _demo_second_factor()
     return created
+
+
+def _demo_development() -> bool:
+    from flask import current_app
+
+    return bool(current_app.config["APP_ENV"] == "development")
+
+
+def _demo_second_factor() -> None:
+    """Development only: the demo administrators get the known authenticator key."""
+    from ..accounts.two_factor import has_totp, install_secret
+
+    if not _demo_development():
+        return
+    for role, phone, _nickname in DEMO_USERS:
+        user = _user(phone)
+        if role is Role.ADMIN and user is not None and not has_totp(user):
+            install_secret(user, DEMO_TOTP_SECRET)
 
 
 def _demo_station() -> int:
@@ -145,6 +169,11 @@ def logins_text() -> str:
         seen.add(role)
         lines.append(f"  {labels[role]:<15} {phone}  ({nickname})")
     lines.insert(3, f"  {'station staff':<15} {DEMO_ATTENDANT[0]}  ({DEMO_ATTENDANT[1]})")
+    if _demo_development():
+        lines.append(
+            f"  administrators' authenticator key (development only): {DEMO_TOTP_SECRET}\n"
+            "  current code: flask admins totp-code 13800000031"
+        )
     return "\n".join(lines)
 
 
@@ -192,3 +221,41 @@ def _demo_offers(merchant: Merchant) -> int:
         created += 1
     db.session.commit()
     return created
+
+
+DEMO_EVENT = {
+    "name": "2027 衢州数字经济大会（演示）",
+    "venue": "衢州国际会议中心",
+    "district": "柯城区",
+    "starts_on": "2027-05-20",
+    "ends_on": "2027-05-21",
+    "expected_participants": 500,
+}
+# The planned data of events_forest.md §5's worked example (≈ 39.5 t CO2e).
+DEMO_EVENT_LINES = [
+    {"category": "purchased_energy", "kind": "electricity", "amount": 20000},
+    {"category": "travel", "kind": "hsr", "travellers": 300, "trips": 2, "distance_km": 300},
+    {"category": "travel", "kind": "car", "travellers": 200, "trips": 2, "distance_km": 80},
+    {"category": "accommodation", "kind": "hotel", "amount": 400},
+    {"category": "catering", "kind": "meal", "amount": 3000},
+]
+
+
+def _demo_event() -> int:
+    """A carbon-neutral event for the demo organiser, with its planned activity data."""
+    from ..events.models import Event, FootprintStage
+    from ..events.services import create_event, record_footprint
+
+    organiser = _user("13800000021")
+    if organiser is None:
+        return 0
+    exists = db.session.scalar(
+        select(Event.id).where(
+            Event.organiser_id == organiser.id, Event.name == DEMO_EVENT["name"]
+        )
+    )
+    if exists is not None:
+        return 0
+    event = create_event(organiser, DEMO_EVENT)
+    record_footprint(organiser, event.id, FootprintStage.PLANNED, DEMO_EVENT_LINES)
+    return 1

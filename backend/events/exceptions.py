@@ -75,7 +75,7 @@ class PlanLocked(Conflict):
 
 class InvalidPlanTransition(Conflict):
     code = "invalid_plan_transition"
-    message = _l("This plan cannot be %(action)s in its current state.")
+    message = _l("Not possible in the plan's current state: %(action)s.")
 
 
 class CommentRequired(DomainError):

@@ -188,7 +188,8 @@ class Standing:
     @property
     def status(self) -> str:
         """no_footprint | no_plan | draft | submitted | returned | retired_only | committed |
-        partly_planted | planted | survival_short."""
+        partly_planted | planted | survival_short (fully planted, but what survives no longer
+        projects the committed removal)."""
         if self.emissions_g is None:
             return "no_footprint"
         if self.plan is None:
@@ -197,10 +198,11 @@ class Standing:
             return self.plan.status.value
         if not self.blocks:
             return "committed"
-        if self.surviving_projected_g < self.planted_projected_g:
-            return "survival_short"
         if self.planted_area_mu < self.plan.area_mu_decimal:
             return "partly_planted"
+        # Each block's projection is rounded to grams once: allow that much slack.
+        if self.surviving_projected_g + len(self.blocks) < self.committed_g:
+            return "survival_short"
         return "planted"
 
     @property

@@ -4,8 +4,8 @@ sequestration chart (server-rendered SVG).
 PDFs are rendered with WeasyPrint from the templates under ``backend/templates/reports/``
 with ``<html lang="zh-CN">`` and an explicit Simplified Chinese font stack in ``print.css``
 (Noto Sans CJK SC, WenQuanYi Micro Hei), so Chinese comes out in SC glyph forms. They are
-small, so they are made in the request. WeasyPrint may read local files under the reports
-folder only: it never fetches anything over the network.
+small, so they are made in the request. WeasyPrint is given no URL fetcher protocol at all:
+it reads nothing from the network or the disk.
 
 The chart is a pygal SVG with its script and inline styles removed (the page's CSP allows
 neither); ``app.css`` styles it (``.chart``) and the page gives a text summary and the data
@@ -14,7 +14,6 @@ as a table next to it.
 
 from __future__ import annotations
 
-import xml.etree.ElementTree as ET  # noqa: S405 - parses the SVG pygal just generated
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -26,6 +25,7 @@ from markupsafe import Markup
 from methodologies import afforestation as af
 from methodologies import event_footprint as ef
 
+from ..charts import clean_svg
 from ..qr import qr_svg
 from ..timeutil import utcnow
 from .models import Certificate, Event, EventFootprint, PlantingPlan
@@ -33,7 +33,6 @@ from .queries import standing
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "templates" / "reports"
 PRINT_CSS = REPORTS_DIR / "print.css"
-SVG_NS = "http://www.w3.org/2000/svg"
 G_PER_T = Decimal(1_000_000)
 
 
@@ -96,19 +95,14 @@ def footprint_context(event: Event, footprint: EventFootprint) -> dict[str, Any]
 
 
 def _pdf(html: str) -> bytes:
-    from weasyprint import CSS, HTML, default_url_fetcher
+    from weasyprint import CSS, HTML
+    from weasyprint.urls import URLFetcher
 
-    root = REPORTS_DIR.as_uri()
-
-    def local_only(url: str, *args: Any, **kwargs: Any) -> Any:
-        if not url.startswith(root + "/"):
-            raise ValueError(f"reports may not load {url}")
-        return default_url_fetcher(url, *args, **kwargs)
-
-    document = HTML(string=html, base_url=root + "/", url_fetcher=local_only)
-    return bytes(
-        document.write_pdf(stylesheets=[CSS(filename=str(PRINT_CSS), url_fetcher=local_only)])
-    )
+    # Reports load nothing: no network, no files (the stylesheet is passed as text).
+    fetcher = URLFetcher(allowed_protocols=())
+    document = HTML(string=html, base_url=REPORTS_DIR.as_uri() + "/", url_fetcher=fetcher)
+    css = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), url_fetcher=fetcher)
+    return bytes(document.write_pdf(stylesheets=[css]))
 
 
 def footprint_pdf(event: Event, footprint: EventFootprint) -> bytes:
@@ -139,35 +133,7 @@ def certificate_pdf(cert: Certificate) -> bytes:
 
 
 def _clean_svg(svg: str, title: str, description: str) -> Markup:
-    """pygal's SVG without script, style, tooltips or inline style attributes, labelled for
-    assistive technology."""
-    ET.register_namespace("", SVG_NS)
-    ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
-    root = ET.fromstring(svg)  # noqa: S314 - our own pygal output, not user input
-    for parent in list(root.iter()):
-        for child in list(parent):
-            tag = child.tag.rsplit("}", 1)[-1]
-            classes = (child.get("class") or "").split()
-            if (
-                tag in ("script", "style", "defs", "title", "desc")
-                and parent is root
-                or tag in ("script", "style")
-                or "tooltip-overlay" in classes
-            ):
-                parent.remove(child)
-    for element in root.iter():
-        element.attrib.pop("style", None)
-    root.attrib.pop("id", None)
-    root.set("role", "img")
-    root.set("aria-labelledby", "chart-title chart-desc")
-    root.set("focusable", "false")
-    desc = ET.Element(f"{{{SVG_NS}}}desc", {"id": "chart-desc"})
-    desc.text = description
-    root.insert(0, desc)
-    heading = ET.Element(f"{{{SVG_NS}}}title", {"id": "chart-title"})
-    heading.text = title
-    root.insert(0, heading)
-    return Markup(ET.tostring(root, encoding="unicode"))  # noqa: S704 - escaped by ElementTree
+    return clean_svg(svg, title, description, element_id="chart")
 
 
 def _t(grams: int) -> float:
@@ -203,6 +169,7 @@ def sequestration_chart(plan: PlantingPlan) -> Markup:
         value_formatter=lambda y: f"{y:,.0f}",
         y_title=_("t CO2e"),
         margin=8,
+        margin_right=30,  # room for the last year label
         spacing=8,
     )
     chart.add(_("Projected cumulative removal"), points)

@@ -36,7 +36,7 @@ from ..accounts.models import Role, User
 from ..actions.models import Reduction
 from ..audit.services import record_audit
 from ..config import DISTRICTS
-from ..errors import DomainError, Forbidden
+from ..errors import Conflict, DomainError, Forbidden
 from ..extensions import db
 from ..ledger.exceptions import IdempotencyConflict
 from ..ledger.models import AccountKind, EntryKind
@@ -140,7 +140,13 @@ def _date(data: Mapping[str, Any], name: str, error: type[DomainError]) -> date:
     return value
 
 
-def _whole(data: Mapping[str, Any], name: str, error: type[DomainError], minimum: int = 0) -> int:
+def _whole(
+    data: Mapping[str, Any],
+    name: str,
+    error: type[DomainError],
+    minimum: int = 0,
+    maximum: int = 10_000_000,
+) -> int:
     raw = data.get(name)
     if isinstance(raw, bool):
         raise error(problem=_("enter a whole number"), field=name)
@@ -152,7 +158,7 @@ def _whole(data: Mapping[str, Any], name: str, error: type[DomainError], minimum
         raise error(problem=_("enter a whole number"), field=name)
     if value < minimum:
         raise error(problem=_("enter a number of at least %(n)s", n=minimum), field=name)
-    if value > 10_000_000:
+    if value > maximum:
         raise error(problem=_("this number is too large"), field=name)
     return int(value)
 
@@ -472,7 +478,7 @@ def submit_plan(organiser: User, plan_id: int) -> PlantingPlan:
     """Send a draft plan to the administrators for review."""
     plan = own_plan(organiser, plan_id)
     if plan.status is not PlanStatus.DRAFT:
-        raise InvalidPlanTransition(action=_("submitted"))
+        raise InvalidPlanTransition(action=_("submit it"))
     plan.status = PlanStatus.SUBMITTED
     plan.submitted_at = utcnow()
     record_audit(organiser, "plan.submit", "planting_plan", plan.id)
@@ -486,7 +492,7 @@ def review_plan(admin: User, plan_id: int, approve: bool, comment: str = "") -> 
     try:
         plan = get_plan(plan_id)
         if plan.status is not PlanStatus.SUBMITTED:
-            raise InvalidPlanTransition(action=_("approved") if approve else _("returned"))
+            raise InvalidPlanTransition(action=_("approve it") if approve else _("return it"))
         comment = (comment or "").strip()[:1000]
         if not approve and not comment:
             raise CommentRequired(field="comment")
@@ -505,6 +511,9 @@ def review_plan(admin: User, plan_id: int, approve: bool, comment: str = "") -> 
     except DomainError:
         db.session.rollback()
         raise
+    except IntegrityError:  # another plan of the event was approved at the same moment
+        db.session.rollback()
+        raise InvalidPlanTransition(action=_("approve it")) from None
     return plan
 
 
@@ -602,7 +611,7 @@ def retire_reductions(
             existing = _retirements_of_request(event.id, key)
             if existing:
                 return existing
-            amount = _whole({"grams": grams}, "grams", InvalidRetirement, minimum=1)
+            amount = _whole({"grams": grams}, "grams", InvalidRetirement, minimum=1, maximum=10**15)
             footprint = event.current_footprint
             if footprint is None:
                 raise NoFootprint()
@@ -668,7 +677,7 @@ def record_planting(
     try:
         plan = get_plan(plan_id)
         if plan.status is not PlanStatus.APPROVED:
-            raise InvalidPlanTransition(action=_("planted"))
+            raise InvalidPlanTransition(action=_("record a planting"))
         planted_on = _date(data, "planted_on", InvalidPlanting)
         if planted_on > local_today():
             raise InvalidPlanting(problem=_("the date is in the future"), field="planted_on")
@@ -807,8 +816,11 @@ def issue_certificate(admin: User, event_id: int) -> Certificate:
         db.session.rollback()
         raise
     except IntegrityError:
+        # Issued twice at once, or two events took the same serial number at once.
         db.session.rollback()
-        raise AlreadyCertified() from None
+        if get_event(event_id).certificate is not None:
+            raise AlreadyCertified() from None
+        raise Conflict() from None
     return cert
 
 

@@ -36,9 +36,7 @@ EVENTS_MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/organiser/events/new"): {ORGANISER},
     ("POST", "/organiser/events/new"): {ORGANISER},
     ("GET", "/organiser/events/<int:event_id>"): {ORGANISER},
-    ("GET", "/organiser/events/<int:event_id>/footprint/<any(planned, actual):stage>"): {
-        ORGANISER
-    },
+    ("GET", "/organiser/events/<int:event_id>/footprint/<any(planned, actual):stage>"): {ORGANISER},
     ("POST", "/organiser/events/<int:event_id>/footprint/<any(planned, actual):stage>"): {
         ORGANISER
     },

@@ -1,0 +1,63 @@
+"""Retirement races and the append-only register on real PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import DBAPIError
+
+from backend.accounts.models import User
+from backend.events import services
+from backend.events.models import ReductionRetirement
+from backend.extensions import db
+from backend.methodology_versions.services import seed_versions
+
+from ...conftest import run_parallel
+from ...factories import Factories
+from .helpers import reduction, worked_event
+
+pytestmark = pytest.mark.postgres
+
+
+def test_parallel_retirements_never_share_a_reduction(committed):
+    make = Factories()
+    seed_versions()
+    resident = make.resident()
+    for i in range(12):
+        reduction(resident, 1_000, age_days=i)
+    events = []
+    for _ in range(6):
+        organiser = make.user("organiser")
+        events.append((organiser.id, worked_event(organiser).id))
+
+    def retire(pair: tuple[int, int]) -> list[ReductionRetirement]:
+        organiser_id, event_id = pair
+        return services.retire_reductions(db.session.get(User, organiser_id), event_id, 2_000)
+
+    results = run_parallel(committed, retire, events)
+    outcomes = ["ok" if isinstance(r, list) else r.code for r in results]
+    assert all(o in ("ok", "retirement_race") for o in outcomes), outcomes
+    assert outcomes.count("ok") >= 3, outcomes  # retries resolve most collisions
+    rows = db.session.scalars(select(ReductionRetirement)).all()
+    assert len({r.reduction_id for r in rows}) == len(rows)  # each reduction at most once
+    assert len({r.serial for r in rows}) == len(rows)
+    assert len(rows) == 2 * outcomes.count("ok")
+    numbers = sorted(r.serial_no for r in rows)
+    assert numbers == list(range(1, len(rows) + 1))  # no gaps, no repeats
+
+
+def test_the_register_is_append_only(committed):
+    make = Factories()
+    seed_versions()
+    organiser = make.user("organiser")
+    event = worked_event(organiser)
+    reduction(make.resident(), 1_000)
+    services.retire_reductions(organiser, event.id, 1_000)
+    for statement in (
+        "UPDATE reduction_retirements SET grams = 1",
+        "DELETE FROM reduction_retirements",
+    ):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ReductionRetirement)) == 1

@@ -1,0 +1,70 @@
+"""The 碳计量报告 (HTML and PDF with Chinese text) and the sequestration chart."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+
+from backend.events import reports, services
+from backend.events.models import FootprintStage
+
+from .helpers import plan_data, worked_event
+
+
+def _pdf_text(data: bytes, tmp_path) -> str:
+    path = tmp_path / "report.pdf"
+    path.write_bytes(data)
+    out = subprocess.run(["pdftotext", "-layout", str(path), "-"], capture_output=True, check=True)
+    return out.stdout.decode("utf-8")
+
+
+def test_report_pdf_renders_chinese_sources_and_results(client, auth, organiser, tmp_path):
+    event = worked_event(organiser, FootprintStage.ACTUAL)
+    auth.login_page(organiser)
+    response = client.get(f"/organiser/events/{event.id}/report/actual.pdf")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    assert response.data.startswith(b"%PDF")
+    text = _pdf_text(response.data, tmp_path)
+    assert event.name in text  # 2026 衢州数字经济大会
+    for source in (
+        "外购电力",
+        "高铁",
+        "私家车",
+        "酒店住宿",
+        "餐食（含肉中式餐）",
+        "净购入电力和热力",
+    ):
+        assert source in text, source
+    # activity data, factors, their sources and results, in the zh_CN default
+    assert "0.5306 kgCO2e/" in text and "20,000 千瓦时" in text
+    assert "生态环境部 国家统计局" in text  # the grid factor's source document
+    assert "10,612.000" in text and "39,502.667" in text
+    assert re.search(r"39\.503\s*t", text)
+    fonts = subprocess.run(
+        ["pdffonts", str(tmp_path / "report.pdf")], capture_output=True, text=True, check=True
+    ).stdout
+    assert "CJK-SC" in fonts or "WenQuanYi" in fonts  # Simplified Chinese forms, embedded
+
+
+def test_report_html_lists_each_source_with_factor_and_source(client, auth, organiser):
+    event = worked_event(organiser)
+    auth.login_page(organiser)
+    html = client.get(f"/organiser/events/{event.id}/report/planned?lang=en").get_data(as_text=True)
+    assert "Footprint estimate" in html
+    for text in ("Purchased electricity", "High-speed rail", "Hotel stay", "0.5306", "39.503"):
+        assert text in html, text
+    assert "300 × 2 × 300 km = 180000 pkm" in html
+    assert client.get(f"/organiser/events/{event.id}/report/actual").status_code == 404
+
+
+def test_sequestration_chart_is_static_accessible_svg(app, organiser):
+    event = worked_event(organiser)
+    plan = services.create_plan(organiser, event.id, plan_data(horizon_years=10))
+    with app.test_request_context("/?lang=en"):
+        svg = str(reports.sequestration_chart(plan))
+    assert svg.startswith("<svg") and "<?xml" not in svg
+    assert "<script" not in svg and "<style" not in svg and "style=" not in svg
+    assert 'role="img"' in svg and '<title id="chart-title">' in svg
+    assert "break-even" not in svg.lower() or "2037" in svg
+    assert "in 2037, 10 years after planting" in svg  # the description names the break-even
+    assert svg.count('class="series') >= 3  # removal, emissions line, break-even marker

@@ -1,0 +1,137 @@
+"""Retiring verified reductions: oldest first, whole, at most once, with serial numbers."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+
+from backend.events import services
+from backend.events.exceptions import InsufficientPool, InvalidRetirement, NoFootprint
+from backend.events.models import ReductionRetirement
+from backend.extensions import db as _db
+from backend.ledger.models import LedgerEntry
+from backend.timeutil import local, utcnow
+
+from .helpers import WORKED_TOTAL_G, make_event, plan_data, reduction, worked_event
+
+
+@pytest.fixture
+def pool(make):
+    """Three reductions: 2 kg (oldest), 5 kg, 3 kg (newest)."""
+    resident = make.resident()
+    return [
+        reduction(resident, 2_000, age_days=30),
+        reduction(resident, 5_000, age_days=20),
+        reduction(resident, 3_000, age_days=10),
+    ]
+
+
+def _count(model) -> int:
+    return _db.session.scalar(select(func.count()).select_from(model))
+
+
+def test_oldest_first_whole_with_serials(db, organiser, pool):
+    event = worked_event(organiser)
+    entries = _count(LedgerEntry)
+    rows = services.retire_reductions(organiser, event.id, 6_000, "r1")
+    # 2 kg + 5 kg covers 6 kg; the 5 kg reduction is retired whole
+    assert [r.reduction_id for r in rows] == [pool[0].id, pool[1].id]
+    assert [r.grams for r in rows] == [2_000, 5_000]
+    year = local(utcnow()).year
+    assert [r.serial for r in rows] == [f"QZCI-R-{year}-000001", f"QZCI-R-{year}-000002"]
+    assert {r.resident_id for r in rows} == {pool[0].resident_id}
+    assert services.retired_g(event.id) == 7_000
+    assert services.pool_g() == 3_000
+    # the register is the retirement ledger: residents' points do not move
+    assert _count(LedgerEntry) == entries
+
+
+def test_a_reduction_is_retired_at_most_once(db, organiser, make, pool):
+    first = worked_event(organiser)
+    services.retire_reductions(organiser, first.id, 6_000)  # the 2 kg and 5 kg ones
+    second = worked_event(make.user("organiser"))
+    with pytest.raises(InsufficientPool) as caught:
+        services.retire_reductions(second.organiser, second.id, 4_000)
+    assert caught.value.params == {"available": "3.000", "requested": "4.000"}
+    assert _count(ReductionRetirement) == 2  # nothing saved for the refused request
+    rows = services.retire_reductions(second.organiser, second.id, 1)
+    assert [r.reduction_id for r in rows] == [pool[2].id]
+    year = local(utcnow()).year
+    assert rows[0].serial == f"QZCI-R-{year}-000003"
+
+
+def test_the_database_refuses_a_second_retirement_of_a_reduction(db, organiser, pool):
+    event = worked_event(organiser)
+    [row] = services.retire_reductions(organiser, event.id, 1_000)
+    _db.session.add(
+        ReductionRetirement(
+            serial="QZCI-R-1999-000001",
+            serial_year=1999,
+            serial_no=1,
+            event_id=event.id,
+            reduction_id=row.reduction_id,
+            resident_id=row.resident_id,
+            grams=row.grams,
+            request_key="manual",
+            retired_by_id=organiser.id,
+        )
+    )
+    with pytest.raises(IntegrityError):
+        _db.session.flush()
+    _db.session.rollback()
+
+
+def test_a_repeated_request_returns_the_first_retirement(db, organiser, pool):
+    event = worked_event(organiser)
+    first = services.retire_reductions(organiser, event.id, 1_000, "same")
+    again = services.retire_reductions(organiser, event.id, 1_000, "same")
+    assert [r.id for r in again] == [r.id for r in first]
+    assert _count(ReductionRetirement) == 1
+
+
+def test_cannot_retire_more_than_the_footprint(db, organiser, make):
+    event = worked_event(organiser)
+    reduction(make.resident(), WORKED_TOTAL_G + 10)
+    with pytest.raises(InvalidRetirement):
+        services.retire_reductions(organiser, event.id, WORKED_TOTAL_G + 1)
+    with pytest.raises(InvalidRetirement):
+        services.retire_reductions(organiser, event.id, 0)
+    with pytest.raises(NoFootprint):
+        services.retire_reductions(organiser, make_event(organiser).id, 1)
+    assert _count(ReductionRetirement) == 0
+
+
+def test_retirements_reduce_what_the_forest_must_absorb(db, organiser, make):
+    event = worked_event(organiser)
+    reduction(make.resident(), 9_502_667)
+    services.retire_reductions(organiser, event.id, 9_502_667)
+    plan = services.create_plan(organiser, event.id, plan_data())
+    assert (plan.emissions_g, plan.retired_g, plan.target_g) == (
+        WORKED_TOTAL_G,
+        9_502_667,
+        30_000_000,
+    )
+    assert plan.removal_g >= 30_000_000
+
+
+def test_retirement_api_with_idempotency_key(client, auth, organiser, pool, make):
+    event = worked_event(organiser)
+    headers = {**auth.bearer(organiser), "Idempotency-Key": "retire-1"}
+    first = client.post(
+        f"/api/v1/events/{event.id}/retirements", json={"grams": 2_500}, headers=headers
+    )
+    again = client.post(
+        f"/api/v1/events/{event.id}/retirements", json={"grams": 2_500}, headers=headers
+    )
+    assert first.status_code == again.status_code == 201
+    assert first.get_json() == again.get_json()
+    assert [r["grams"] for r in first.get_json()] == [2_000, 5_000]
+    listed = client.get(f"/api/v1/events/{event.id}/retirements", headers=auth.bearer(organiser))
+    assert [r["serial"] for r in listed.get_json()] == [r["serial"] for r in first.get_json()]
+    other = client.post(
+        f"/api/v1/events/{event.id}/retirements",
+        json={"grams": 1},
+        headers=auth.bearer(make.user("organiser")),
+    )
+    assert other.status_code == 404
