@@ -49,3 +49,10 @@ translations: $(STAMP)
 
 clean:
 	rm -rf $(VENV) instance .pytest_cache
+
+## bench: the benchmark (PostgreSQL + Redis + gunicorn + RQ workers on 127.0.0.1); see loadtests/README.md
+bench: $(STAMP) $(MO)
+	$(BIN)/python loadtests/bench.py $(BENCH_ARGS)
+
+bench-smoke: $(STAMP) $(MO)
+	$(BIN)/python loadtests/bench.py --smoke

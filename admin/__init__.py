@@ -5,4 +5,4 @@ from flask import Blueprint
 bp = Blueprint("admin", __name__, template_folder="templates")
 
 # The view modules register their routes on ``bp``.
-from . import actions, events, merchants, methodologies, views  # noqa: E402,F401,I001
+from . import actions, dashboard, events, merchants, methodologies, people, views  # noqa: E402,F401,I001

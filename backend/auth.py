@@ -13,8 +13,8 @@ from copy import deepcopy
 from functools import wraps
 from typing import Any, TypeVar
 
-from flask import g, redirect, request, url_for
-from flask_login import current_user
+from flask import g, redirect, request, session, url_for
+from flask_login import current_user, user_logged_in, user_logged_out
 
 from .accounts.exceptions import InvalidToken
 from .accounts.models import Role, User
@@ -67,16 +67,45 @@ def api_roles(*roles: Role) -> Callable[[F], F]:
     return decorator
 
 
+# Administrators sign in in two steps (password, then TOTP or a recovery code). The session
+# is fully signed in only once this key holds the user's ``get_id()`` (id and session version,
+# so a bumped session version or another user's sign-in voids it).
+SECOND_FACTOR_KEY = "second_factor_for"
+
+
+def mark_second_factor(user: User) -> None:
+    session[SECOND_FACTOR_KEY] = user.get_id()
+
+
+def second_factor_done(user: Any) -> bool:
+    if getattr(user, "role", None) is not Role.ADMIN:
+        return True
+    return bool(session.get(SECOND_FACTOR_KEY) == user.get_id())
+
+
+def _forget_second_factor(*_args: Any, **_kwargs: Any) -> None:
+    session.pop(SECOND_FACTOR_KEY, None)
+
+
+# Any sign-in or sign-out, through any door, starts again from the first step.
+user_logged_in.connect(_forget_second_factor)
+user_logged_out.connect(_forget_second_factor)
+
+
 def page_roles(*roles: Role, login_endpoint: str = "mobile.login") -> Callable[[F], F]:
-    """Require a signed-in session user of one of ``roles``; others see 403."""
+    """Require a signed-in session user of one of ``roles``; others see 403. An administrator
+    who has not completed the second factor is sent to it first."""
 
     def decorator(func: F) -> F:
         @wraps(func)
         def wrapper(*args: Any, **kwargs: Any) -> Any:
+            here = request.full_path.rstrip("?")
             if not current_user.is_authenticated:
-                return redirect(url_for(login_endpoint, next=request.full_path.rstrip("?")))
+                return redirect(url_for(login_endpoint, next=here))
             if roles and current_user.role not in roles:
                 raise Forbidden()
+            if not second_factor_done(current_user):
+                return redirect(url_for("admin.two_factor", next=here))
             return func(*args, **kwargs)
 
         return wrapper  # type: ignore[return-value]

@@ -5,8 +5,11 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+import pyotp
+
 from backend.accounts.models import Role, User
 from backend.accounts.services import create_user, register_resident
+from backend.accounts.two_factor import install_secret
 from backend.extensions import db
 from backend.merchants.models import Merchant
 from backend.partners.models import Partner
@@ -51,13 +54,17 @@ class Factories:
         merchant_id = overrides.get("merchant_id")
         if role is Role.MERCHANT_STAFF and merchant_id is None:
             merchant_id = self.merchant().id
-        return create_user(
+        user = create_user(
             role,
             overrides.get("phone") or next_phone(),
             overrides.get("password", PASSWORD),
             merchant_id=merchant_id,
             nickname=overrides.get("nickname"),
         )
+        if role is Role.ADMIN and overrides.get("totp", True):
+            # administrators have a confirmed authenticator unless a test sets one up itself
+            install_secret(user, pyotp.random_base32())
+        return user
 
     def offer(self, merchant: Merchant | None = None, **overrides: Any) -> Offer:
         from datetime import timedelta

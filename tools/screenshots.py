@@ -30,7 +30,8 @@ PAGES = {
     "13800000021": ["/organiser"],
 }
 ADMIN_PAGES = ["/admin/", "/admin/methodologies", "/admin/review", "/admin/partners",
-               "/admin/batches", "/admin/merchants", "/admin/offers"]
+               "/admin/batches", "/admin/merchants", "/admin/offers", "/admin/reports",
+               "/admin/people", "/admin/residents", "/admin/audit", "/admin/settings"]
 
 
 def shoot(out: Path, base: str, extra: list[str]) -> None:
@@ -57,6 +58,13 @@ def shoot(out: Path, base: str, extra: list[str]) -> None:
         page.fill("#phone", "13800000031")
         page.fill("#password", PASSWORD)
         page.click("button[type=submit]")
+        if "/admin/2fa" in page.url:  # the second step, with the demo key (development only)
+            import pyotp
+
+            from backend.demo.data import DEMO_TOTP_SECRET
+
+            page.fill("#code", pyotp.TOTP(DEMO_TOTP_SECRET).now())
+            page.click("button[type=submit]")
         for path in ADMIN_PAGES + [p for p in extra if p.startswith("/admin")]:
             page.goto(base + path)
             page.screenshot(

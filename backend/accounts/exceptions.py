@@ -62,3 +62,40 @@ class UnknownMerchant(DomainError):
     code = "unknown_merchant"
     status = 422
     message = _l("Merchant staff must belong to an existing merchant.")
+
+
+class TotpRequired(DomainError):
+    code = "totp_required"
+    status = 401
+    message = _l("Administrators also need the 6-digit code from their authenticator app.")
+
+
+class InvalidTotp(DomainError):
+    code = "invalid_totp"
+    status = 401
+    message = _l("The code is wrong or has already been used. Enter the current code.")
+
+
+class TotpSetupRequired(DomainError):
+    code = "totp_setup_required"
+    status = 403
+    message = _l(
+        "Set up the authenticator app first: sign in to the admin console in a browser."
+    )
+
+
+class TotpAlreadySetUp(Conflict):
+    code = "totp_already_set_up"
+    message = _l("Two-step verification is already set up for this account.")
+
+
+class ReasonRequired(DomainError):
+    code = "reason_required"
+    status = 422
+    message = _l("Give a reason (it is kept in the audit log).")
+
+
+class CannotChangeOwnAccount(DomainError):
+    code = "own_account"
+    status = 403
+    message = _l("You cannot suspend or restore your own account.")

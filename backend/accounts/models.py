@@ -57,6 +57,8 @@ class User(UserMixin, db.Model):
     totp_secret_encrypted: Mapped[str | None] = mapped_column(String(300))
     totp_confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     recovery_code_hashes: Mapped[list[str] | None] = mapped_column(JSON)
+    # The last TOTP time step accepted: a code is never accepted twice (RFC 6238 §5.2).
+    totp_last_step: Mapped[int | None] = mapped_column(Integer)
 
     merchant = relationship("Merchant", back_populates="staff")
 

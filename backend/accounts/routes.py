@@ -10,7 +10,7 @@ from flask_smorest import Blueprint
 
 from ..auth import api_roles, api_user, bearer_token
 from ..extensions import limiter
-from . import services
+from . import services, two_factor
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
 
 blp = Blueprint(
@@ -52,8 +52,14 @@ class Token(MethodView):
     @blp.arguments(LoginSchema)
     @blp.response(201, TokenSchema)
     def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Sign in with mobile number and password; returns a bearer token (any role)."""
+        """Sign in with mobile number and password; returns a bearer token (any role).
+
+        Administrators also send ``totp`` (a current code or a recovery code): without it the
+        answer is 401 ``totp_required``, with a wrong one 401 ``invalid_totp``; an
+        administrator who has not set up the authenticator yet gets 403
+        ``totp_setup_required``."""
         user = services.authenticate(data["phone"], data["password"])
+        two_factor.check_for_token(user, data.get("totp"))
         raw, token = services.issue_token(user)
         g.api_user = user
         return {"token": raw, "token_type": "Bearer", "expires_at": token.expires_at, "user": user}

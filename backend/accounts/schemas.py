@@ -18,6 +18,16 @@ class RegisterSchema(Schema):
 class LoginSchema(Schema):
     phone = fields.String(required=True, metadata={"example": "13812345678"})
     password = fields.String(required=True, load_only=True)
+    totp = fields.String(
+        load_default=None,
+        allow_none=True,
+        load_only=True,
+        metadata={
+            "description": "administrators only: the current code from their authenticator "
+            "app, or one of their recovery codes (each works once)",
+            "example": "123456",
+        },
+    )
 
 
 class UserSchema(Schema):

@@ -28,11 +28,18 @@ def load(allow_production: bool) -> None:
 @click.option("--out", default="instance/generated", show_default=True,
               help="directory for the generated partner files (JSON Lines)")
 @click.option("--seed", type=int, default=42, show_default=True)
-def generate_command(residents: int, records: int, out: str, seed: int) -> None:
+@click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
+def generate_command(residents: int, records: int, out: str, seed: int, as_json: bool) -> None:
     """Synthetic residents, bindings, partners, offers and partner records for load tests."""
+    import dataclasses
+    import json
+
     from .generate import BENCH_PASSWORD, generate
 
     result = generate(residents, records, out, seed=seed)
+    if as_json:
+        click.echo(json.dumps(dataclasses.asdict(result)))
+        return
     click.echo(f"residents: {result.residents} (password {BENCH_PASSWORD}); "
                f"staff: {', '.join(result.staff)}; offers: {result.offers}")
     for code, (key_id, secret) in result.partners.items():

@@ -45,6 +45,7 @@ DISTRICTS = ("柯城区", "衢江区", "龙游县", "江山市", "常山县", "�
 class Generated:
     residents: int = 0
     staff: list[str] = field(default_factory=list)
+    station_staff: list[str] = field(default_factory=list)
     offers: list[int] = field(default_factory=list)
     partners: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (key, secret)
     files: dict[str, str] = field(default_factory=dict)  # code -> path
@@ -98,6 +99,23 @@ def _bindings(partners: dict[str, Partner], resident_ids: list[int]) -> None:
         for start in range(0, len(rows), 5000):
             db.session.execute(insert(IdentityBinding), rows[start:start + 5000])
         db.session.commit()
+
+
+STATION_STAFF_BASE = 16_000_000_100
+
+
+def _station(generated: Generated, staff_count: int) -> None:
+    station = db.session.scalar(select(Merchant).where(Merchant.name == "Bench station"))
+    if station is None:
+        station = Merchant(name="Bench station", district="柯城区", address="bench",
+                           category="bench", contact="", kind=MerchantKind.WASTE_STATION)
+        db.session.add(station)
+        db.session.commit()
+    for i in range(staff_count):
+        phone = str(STATION_STAFF_BASE + i)
+        if db.session.scalar(select(User.id).where(User.phone == phone)) is None:
+            create_user(Role.MERCHANT_STAFF, phone, BENCH_PASSWORD, merchant_id=station.id)
+        generated.station_staff.append(phone)
 
 
 def _merchant(generated: Generated, staff_count: int, offers: int) -> None:
@@ -160,12 +178,13 @@ def synthetic_records(count: int, residents: int, *, seed: int = 42,
                      "activity": _activity(action, rng, moment)}
 
 
-def write_records(directory: Path, count: int, residents: int, *, seed: int = 42) -> dict[str, str]:
+def write_records(directory: Path, count: int, residents: int, *, seed: int = 42,
+                  start: datetime | None = None) -> dict[str, str]:
     directory.mkdir(parents=True, exist_ok=True)
     handles = {code: (directory / f"{code}-{seed}-{count}.jsonl").open("w", encoding="utf-8")
                for code in PARTNERS}
     try:
-        for code, record in synthetic_records(count, residents, seed=seed):
+        for code, record in synthetic_records(count, residents, seed=seed, start=start):
             handles[code].write(json.dumps(record, ensure_ascii=False) + "\n")
     finally:
         for handle in handles.values():
@@ -181,6 +200,7 @@ def generate(residents: int, records: int, out_dir: str, *, staff: int = 4, offe
     partners = _partners(generated)
     _bindings(partners, resident_ids)
     _merchant(generated, staff, offers)
+    _station(generated, staff)
     if records:
         generated.files = write_records(Path(out_dir), records, residents, seed=seed)
     return generated

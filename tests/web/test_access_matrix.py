@@ -15,8 +15,8 @@ from backend.accounts.models import Role
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
 
-from ..factories import PASSWORD
 from ..helpers import signed_headers
+from .matrix_admin import ADMIN_MATRIX, ADMIN_SAMPLE_ARGS
 from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 
 ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER = (
@@ -163,6 +163,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 }
 
 MATRIX.update(EVENTS_MATRIX)
+MATRIX.update(ADMIN_MATRIX)
 
 SAMPLE_ARGS = {
     "filename": "app.css",
@@ -182,6 +183,7 @@ SAMPLE_ARGS = {
 
 
 SAMPLE_ARGS.update(EVENTS_SAMPLE_ARGS)
+SAMPLE_ARGS.update(ADMIN_SAMPLE_ARGS)
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:
@@ -227,19 +229,14 @@ def _denied(response: Any) -> bool:
 
 
 @pytest.mark.parametrize("role", ROLES)
-def test_each_role_reaches_only_its_routes(app, client, actors, role):
+def test_each_role_reaches_only_its_routes(app, client, auth, actors, role):
     users, (key_id, secret) = actors
     headers: dict[str, str] = {}
     if role in users:
         user = users[role]
-        login = "/admin/login" if role == ADMIN else "/login"
-        assert (
-            client.post(login, data={"phone": user.phone, "password": PASSWORD}).status_code == 302
-        )
-        token = client.post(
-            "/api/v1/auth/token", json={"phone": user.phone, "password": PASSWORD}
-        ).get_json()["token"]
-        headers = {"Authorization": f"Bearer {token}"}
+        # administrators complete the second factor too (tests/helpers.py)
+        assert auth.login_page(user, admin=role == ADMIN).status_code == 302
+        headers = auth.bearer(user)
     failures = []
     for (method, rule), allowed in sorted(MATRIX.items()):
         if rule.endswith("/logout") or (rule == "/api/v1/auth/token" and method == "DELETE"):

@@ -56,7 +56,7 @@ def test_login_page_redirects_each_role_to_its_home(client, make):
         Role.RESIDENT: "/home",
         Role.MERCHANT_STAFF: "/merchant",
         Role.ORGANISER: "/organiser",
-        Role.ADMIN: "/admin/",
+        Role.ADMIN: "/admin/2fa",  # administrators go on to the second step
     }
     for role, path in homes.items():
         user = make.user(role)

@@ -8,12 +8,10 @@ from backend.timeutil import utcnow
 from ...factories import PASSWORD
 
 
-def test_each_role_obtains_a_token(client, make):
+def test_each_role_obtains_a_token(client, make, auth):
     for role in Role:
         user = make.user(role)
-        response = client.post(
-            "/api/v1/auth/token", json={"phone": user.phone, "password": PASSWORD}
-        )
+        response = client.post("/api/v1/auth/token", json=auth.credentials(user))
         assert response.status_code == 201, role
         body = response.get_json()
         assert body["user"]["role"] == role.value

@@ -69,13 +69,10 @@ def test_residents_cannot_propose(client, seeded, make, auth):
 
 
 def _login(client, user):
-    from ...factories import PASSWORD
+    from ...helpers import Auth
 
     client.post("/admin/logout")
-    assert (
-        client.post("/admin/login", data={"phone": user.phone, "password": PASSWORD}).status_code
-        == 302
-    )
+    assert Auth(client, None).login_page(user, admin=True).status_code == 302
 
 
 def test_four_eyes_through_the_pages(app, seeded, make):

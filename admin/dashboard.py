@@ -1,0 +1,105 @@
+"""Admin pages: the programme dashboard, its CSV exports, and the monthly and annual reports."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response, redirect, render_template, request, url_for
+
+from backend.admin_console import charts, queries, reports
+from backend.admin_console.filters import InvalidFilters, default_filters, parse_filters
+from backend.admin_console.tables import cell_text, to_csv
+from backend.config import DISTRICTS
+from backend.errors import NotFound
+from backend.timeutil import local, utcnow
+
+from . import bp
+from .views import admin_only
+
+bp.add_app_template_filter(lambda value, kind="text": cell_text(value, kind), "dash_cell")
+
+
+def _today() -> Any:
+    return local(utcnow()).date()
+
+
+@bp.get("/")
+@admin_only
+def dashboard() -> Any:
+    error = None
+    try:
+        filters = parse_filters(request.args, _today())
+    except InvalidFilters as exc:
+        filters, error = default_filters(_today()), exc.localized_message()
+    dash = queries.dashboard(filters)
+    return render_template(
+        "admin/dashboard.html",
+        dash=dash,
+        charts=charts.dashboard_charts(dash),
+        definitions=queries.DEFINITIONS,
+        error=error,
+    ), (422 if error else 200)
+
+
+@bp.get("/export/<name>.csv")
+@admin_only
+def export_csv(name: str) -> Any:
+    """Any table of the dashboard as CSV, for the same period and district."""
+    if name not in queries.TABLE_NAMES:
+        raise NotFound()
+    filters = parse_filters(request.args, _today())
+    table = queries.table(name, filters)
+    parts = [name, filters.period.first_month, filters.period.last_month]
+    if filters.district:
+        parts.append(f"d{DISTRICTS.index(filters.district) + 1}")
+    return Response(
+        to_csv(table),
+        mimetype="text/csv",
+        headers={
+            "Content-Disposition": f'attachment; filename="{"_".join(parts)}.csv"',
+            "Cache-Control": "no-store",
+        },
+    )
+
+
+@bp.get("/reports", endpoint="reports")
+@admin_only
+def reports_index() -> Any:
+    chosen = (request.args.get("period") or "").strip()
+    if chosen:
+        reports.report_period(chosen)  # 404 with a message when it is not a month or year
+        suffix = ".pdf" if request.args.get("format") == "pdf" else ""
+        return redirect(url_for("admin.report", key=chosen) + suffix)
+    today = _today()
+    months = []
+    year, month = today.year, today.month
+    for _ in range(12):
+        months.append(f"{year:04d}-{month:02d}")
+        year, month = (year, month - 1) if month > 1 else (year - 1, 12)
+    years = [f"{today.year - i:04d}" for i in range(3)]
+    return render_template(
+        "admin/reports/index.html",
+        months=months,
+        years=years,
+    )
+
+
+@bp.get("/reports/<key>")
+@admin_only
+def report(key: str) -> Any:
+    context = reports.report_context(key)
+    return render_template("admin/reports/page.html", body=reports.report_body(context), **context)
+
+
+@bp.get("/reports/<key>.pdf")
+@admin_only
+def report_pdf(key: str) -> Any:
+    context = reports.report_context(key)
+    return Response(
+        reports.report_pdf(context),
+        mimetype="application/pdf",
+        headers={
+            "Content-Disposition": f'inline; filename="quzhou-carbon-report-{key}.pdf"',
+            "Cache-Control": "no-store",
+        },
+    )

@@ -1,0 +1,494 @@
+"""``make bench``: the platform's speed, measured next to the machine's own ceilings.
+
+One run, on 127.0.0.1: PostgreSQL + Redis (tools/services.sh), gunicorn (gunicorn.conf.py)
+and RQ workers (``flask jobs worker``), exactly as docker-compose runs them. It measures
+
+1. the ceilings: loadtests/ceiling_app.py's /hello and /insert under the same gunicorn;
+2. the personas (loadtests/locustfile.py, locust headless, FastHttpUser): resident reads and
+   point-moving writes as closed-loop throughput runs at a fixed user count (ratios against
+   the ceilings), then the realistic mix with think times for latency percentiles;
+3. bulk ingestion: synthetic partner records through the streaming import and through the
+   push API with RQ workers: records/s end to end (verified, quantified, deduplicated,
+   credited, reconciled) and peak RSS; the import at growing sizes shows the per-record cost;
+4. ledger contention: concurrent redemptions on one account and on many accounts.
+
+It writes loadtests/results/<date>.json and .md. ``--smoke`` (CI) runs small sizes briefly.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import platform
+import shutil
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+RESULTS = ROOT / "loadtests" / "results"
+BIN = Path(sys.executable).parent
+PGPORT = int(os.environ.get("PGPORT", "15432"))
+REDISPORT = int(os.environ.get("REDISPORT", "16379"))
+DB = "carbon_bench"
+WEB_PORT = 18080
+CEILING_PORT = 18081
+TARGETS = {
+    "reads_vs_hello": 0.5, "reads_p99_ms": 100, "writes_vs_insert": 0.5, "writes_p99_ms": 150,
+    "ingest_records_per_s": 50_000, "ingest_peak_rss_mb": 300, "growth_flatness": 0.2,
+}
+
+
+def log(message: str) -> None:
+    print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
+
+
+def env(**extra: str) -> dict[str, str]:
+    url = f"postgresql+psycopg://postgres@127.0.0.1:{PGPORT}/{DB}"
+    return {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench-secret-key",
+            "IDENTITY_KEY": "bench-identity-key", "DATABASE_URL": url,
+            "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/3", "SESSION_COOKIE_SECURE": "false",
+            "FLASK_APP": "backend.app:create_app", "RATELIMIT_LOGIN": "100000 per minute",
+            "RATELIMIT_ENABLED": "true", "PYTHONPATH": str(ROOT), **extra}
+
+
+def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(args, cwd=ROOT, env=kwargs.pop("env", env()), check=True, text=True,
+                          capture_output=True, **kwargs)
+
+
+def flask(*args: str) -> str:
+    return run([str(BIN / "flask"), *args]).stdout
+
+
+# --- processes ---------------------------------------------------------------------------
+
+
+@contextmanager
+def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    process = subprocess.Popen(
+        [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app],
+        cwd=ROOT, env=env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers)),
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    try:
+        import urllib.request
+
+        for _ in range(100):
+            try:
+                urllib.request.urlopen(f"http://127.0.0.1:{port}/hello" if "ceiling" in app  # noqa: S310
+                                       else f"http://127.0.0.1:{port}/healthz", timeout=1)
+                break
+            except OSError:
+                time.sleep(0.2)
+        yield process
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=30)
+
+
+@contextmanager
+def workers(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
+    procs = [subprocess.Popen([str(BIN / "flask"), "jobs", "worker", "ingest", "default"],
+                              cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, start_new_session=True)
+             for _ in range(count)]
+    try:
+        yield procs
+    finally:
+        for proc in procs:
+            os.killpg(proc.pid, signal.SIGTERM)
+        for proc in procs:
+            proc.wait(timeout=60)
+
+
+class RssWatch:
+    """Peak resident set size of processes (and their children), sampled every 0.2 s."""
+
+    def __init__(self, pids: list[int]) -> None:
+        self.pids, self.peak, self._stop = pids, 0, threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def _watch(self) -> None:
+        while not self._stop.is_set():
+            for pid in self.pids:
+                try:
+                    proc = psutil.Process(pid)
+                    rss = proc.memory_info().rss + sum(
+                        c.memory_info().rss for c in proc.children(recursive=True))
+                    self.peak = max(self.peak, rss)
+                except psutil.Error:
+                    pass
+            time.sleep(0.2)
+
+    def __enter__(self) -> RssWatch:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+
+# --- steps -------------------------------------------------------------------------------
+
+
+def prepare(residents: int) -> dict[str, Any]:
+    log("services, database, migrations")
+    run(["bash", "tools/services.sh", "start"], env={**os.environ, "PGPORT": str(PGPORT),
+                                                     "REDISPORT": str(REDISPORT)})
+    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-qc",
+                    f"DROP DATABASE IF EXISTS {DB}"], check=True, capture_output=True)
+    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-qc",
+                    f"CREATE DATABASE {DB}"], check=True, capture_output=True)
+    subprocess.run(["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"], check=True,
+                   capture_output=True)
+    flask("db", "upgrade")
+    log(f"generating {residents} residents, partners, merchants and offers")
+    out = json.loads(flask("demo", "generate", "--residents", str(residents), "--records", "0",
+                           "--json").strip().splitlines()[-1])
+    return {"partners": {code: tuple(pair) for code, pair in out["partners"].items()},
+            "offers": ",".join(str(o) for o in out["offers"])}
+
+
+def write_files(records: int, residents: int, seed: int, days_back: int) -> dict[str, str]:
+    from backend.demo.generate import write_records
+
+    start = datetime.now(UTC).replace(microsecond=0) - timedelta(days=days_back)
+    return write_records(RESULTS / "data", records, residents, seed=seed, start=start)
+
+
+def import_files(files: dict[str, str]) -> dict[str, Any]:
+    """The streaming import of every partner's file, one after the other, timed end to end."""
+    peak, total, seconds = 0, 0, 0.0
+    for code, path in files.items():
+        proc = subprocess.Popen([str(BIN / "flask"), "partners", "import", path, "--partner",
+                                 code, "--chunk", "2000"], cwd=ROOT, env=env(),
+                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        with RssWatch([proc.pid]) as watch:
+            output, _ = proc.communicate()
+        if proc.returncode:
+            raise RuntimeError(f"import failed: {output}")
+        peak = max(peak, watch.peak)
+        # "batch N: R records in S s (...)": the import's own clock, without process start-up
+        head = output.split("batch ", 1)[1].split(": ", 1)[1]
+        total += int(head.split(" records", 1)[0])
+        seconds += float(head.split(" records in ", 1)[1].split(" s", 1)[0])
+    return {"records": total, "seconds": round(seconds, 2),
+            "records_per_s": round(total / seconds, 1), "peak_rss_mb": round(peak / 2**20, 1),
+            "us_per_record": round(seconds / total * 1e6, 1)}
+
+
+def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
+             worker_count: int) -> dict[str, Any]:
+    """Push the files through the signed API in 10,000-record batches; RQ workers process
+    them; timed until every batch is done."""
+    batches, total = 0, 0
+    with serving("backend.wsgi:app", WEB_PORT), workers(worker_count) as procs, \
+            RssWatch([p.pid for p in procs]) as watch:
+        started = time.perf_counter()
+        for code, path in files.items():
+            key_id, secret = partners[code]
+            for chunk in _chunks(path, 10_000):
+                _post(key_id, secret, chunk)
+                batches, total = batches + 1, total + len(chunk)
+        accepted = time.perf_counter() - started
+        _wait_batches(batches)
+        seconds = time.perf_counter() - started
+    return {"records": total, "batches": batches, "workers": worker_count,
+            "accepted_in_s": round(accepted, 2), "seconds": round(seconds, 2),
+            "records_per_s": round(total / seconds, 1),
+            "peak_rss_mb_per_worker": round(watch.peak / max(1, worker_count) / 2**20, 1)}
+
+
+def _chunks(path: str, size: int) -> Iterator[list[Any]]:
+    chunk: list[Any] = []
+    with open(path, encoding="utf-8") as handle:
+        for line in handle:
+            chunk.append(json.loads(line))
+            if len(chunk) == size:
+                yield chunk
+                chunk = []
+    if chunk:
+        yield chunk
+
+
+def _post(key_id: str, secret: str, records: list[Any]) -> int:
+    import urllib.request
+
+    from backend.partners.services import sign
+
+    body = json.dumps({"records": records}).encode()
+    path = "/api/v1/partner/batches"
+    stamp = str(int(time.time()))
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{WEB_PORT}{path}", data=body, method="POST",
+        headers={"Content-Type": "application/json", "X-Timestamp": stamp,
+                 "Authorization": f"HMAC-SHA256 key_id={key_id},"
+                                  f"signature={sign(secret, 'POST', path, stamp, body)}"})
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - localhost
+        return int(json.loads(response.read())["batch_id"])
+
+
+def _wait_batches(count: int) -> None:
+    query = ("SELECT count(*) FROM partner_batches WHERE source <> 'file' "
+             "AND status IN ('done', 'failed')")
+    while True:
+        done = int(psql(query))
+        if done >= count:
+            return
+        time.sleep(1)
+
+
+def psql(query: str) -> str:
+    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-d",
+                           DB, "-tAc", query], check=True, capture_output=True,
+                          text=True).stdout.strip()
+
+
+def reconcile() -> bool:
+    result = subprocess.run([str(BIN / "flask"), "ledger", "reconcile"], cwd=ROOT, env=env(),
+                            capture_output=True, text=True)
+    return result.returncode == 0
+
+
+def locust(classes: str, tags: str, users: int, seconds: int, port: int, processes: int,
+           meta: dict[str, Any], throughput: bool) -> dict[str, Any]:
+    """A headless locust run of some persona classes; per-request-name stats from its CSV.
+
+    Statistics are reset once every user has spawned (sign-ins with argon2 happen in
+    on_start and are not what is being measured)."""
+    prefix = RESULTS / "locust" / f"{classes}-{tags}".replace(",", "-")
+    prefix.parent.mkdir(parents=True, exist_ok=True)
+    extra = {"BENCH_RESIDENTS": str(meta["residents"]), "BENCH_OFFERS": meta["offers"],
+             "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
+             "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
+             "BENCH_ADMIN_PHONE": meta.get("admin_phone", ""),
+             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", "")}
+    if throughput:
+        extra["BENCH_THROUGHPUT"] = "1"
+    command = [str(BIN / "locust"), "-f", "loadtests/locustfile.py", "--headless",
+               "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
+               "-H", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
+               "--stop-timeout", "5", "--reset-stats"]
+    if tags:
+        command += ["--tags", *tags.split(",")]
+    command += classes.split(",")
+    if processes > 1:
+        command += ["--processes", str(processes)]
+    subprocess.run(command, cwd=ROOT, env=env(**extra), capture_output=True, text=True,
+                   timeout=seconds + 120)
+    stats = {}
+    with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] == "Aggregated":
+                continue
+            count = int(row["Request Count"])
+            stats[row["Name"]] = {
+                "requests": count, "rps": round(float(row["Requests/s"]), 1),
+                "p50_ms": float(row["50%"] or 0), "p95_ms": float(row["95%"] or 0),
+                "p99_ms": float(row["99%"] or 0),
+                "error_rate": round(int(row["Failure Count"]) / count, 4) if count else 0.0}
+    return stats
+
+
+def total_rps(stats: dict[str, Any], prefix: str = "") -> float:
+    return round(sum(s["rps"] for name, s in stats.items() if name.startswith(prefix)
+                     and not name.endswith(("token", "login", "login-page"))), 1)
+
+
+def worst_p99(stats: dict[str, Any], names: tuple[str, ...]) -> float:
+    return max((s["p99_ms"] for n, s in stats.items() if n in names), default=0.0)
+
+
+def contention(meta: dict[str, Any], concurrency: int, redemptions: int) -> dict[str, Any]:
+    """Concurrent redemptions through the service layer on PostgreSQL (loadtests/contention)."""
+    result = run([sys.executable, "-m", "loadtests.contention", "--offer",
+                  meta["offers"].split(",")[0], "--concurrency", str(concurrency),
+                  "--redemptions", str(redemptions)])
+    data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
+    return data
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def machine() -> dict[str, Any]:
+    pg = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-tAc",
+                         "show server_version"], capture_output=True, text=True).stdout.strip()
+    redis = subprocess.run(["redis-server", "--version"], capture_output=True,
+                           text=True).stdout.split()[2].removeprefix("v=")
+    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+            "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
+            "os": platform.platform(), "postgresql": pg, "redis": redis,
+            "note": "load generator, gunicorn, RQ workers, PostgreSQL and Redis share the cores"}
+
+
+def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
+    if not target:
+        return "n/a"
+    ok = value >= target if higher_is_better else value <= target
+    if ok:
+        return "met"
+    ratio = value / target if higher_is_better else target / value if value else 0
+    return f"short by {round((1 - ratio) * 100)}%"
+
+
+def markdown(result: dict[str, Any]) -> str:
+    r = result
+    lines = [f"# Benchmark {r['date']} ({'smoke' if r['smoke'] else 'full'})", "",
+             f"Machine: {r['machine']['cpus']} cores, {r['machine']['memory_gb']} GB, "
+             f"Python {r['machine']['python']}, PostgreSQL {r['machine']['postgresql']}, "
+             f"Redis {r['machine']['redis']}; {r['machine']['note']}.",
+             f"Command: `{r['command']}`; locust {r['locust_processes']} process(es), "
+             f"{r['users']} users, {r['seconds']} s per run; gunicorn sync workers: 2.", "",
+             "| measure | value | target | verdict |", "|---|---|---|---|"]
+    for row in r["summary"]:
+        lines.append(f"| {row['measure']} | {row['value']} | {row['target']} | {row['verdict']} |")
+    lines += ["", "## Endpoints (realistic mix, with think time)", "",
+              "| endpoint | requests | req/s | p50 ms | p95 ms | p99 ms | errors |",
+              "|---|---|---|---|---|---|---|"]
+    for name, s in sorted(r["mix"].items()):
+        lines.append(f"| {name} | {s['requests']} | {s['rps']} | {s['p50_ms']} | {s['p95_ms']} | "
+                     f"{s['p99_ms']} | {s['error_rate']:.2%} |")
+    lines += ["", "## Ingestion growth (streaming import)", "",
+              "| records | seconds | records/s | µs per record | peak RSS MB |",
+              "|---|---|---|---|---|"]
+    for g in r["growth"]:
+        lines.append(f"| {g['records']} | {g['seconds']} | {g['records_per_s']} | "
+                     f"{g['us_per_record']} | {g['peak_rss_mb']} |")
+    api = r["api_ingestion"]
+    lines += ["", f"Push API with {api['workers']} RQ workers: {api['records']} records in "
+              f"{api['batches']} batches, {api['records_per_s']} records/s end to end "
+              f"(all accepted in {api['accepted_in_s']} s), peak RSS "
+              f"{api['peak_rss_mb_per_worker']} MB per worker.", "",
+              "## Ledger contention", "",
+              f"{r['contention']['concurrency']} threads; one account: "
+              f"{r['contention']['one_account']}; many accounts: "
+              f"{r['contention']['many_accounts']}; reconcile clean: "
+              f"{r['contention']['reconcile_clean']}.", ""]
+    return "\n".join(lines)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small sizes, short runs (CI)")
+    parser.add_argument("--growth", default="10000,100000,1000000",
+                        help="import sizes, comma separated")
+    parser.add_argument("--api-records", type=int, default=200_000)
+    parser.add_argument("--residents", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--locust-processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    args = parser.parse_args()
+    if args.smoke:
+        args.growth, args.api_records, args.residents = "2000,10000", 10_000, 1000
+        args.users, args.seconds, args.locust_processes = 10, 10, 1
+    began = time.perf_counter()
+    meta = prepare(args.residents)
+    meta["residents"] = args.residents
+    growth, days_back = [], 0
+    for index, size in enumerate(int(x) for x in args.growth.split(",")):
+        log(f"import {size} records")
+        files = write_files(size, args.residents, seed=100 + index, days_back=days_back)
+        days_back += size // (args.residents * 3) + 2
+        growth.append(import_files(files))
+        log(f"  {growth[-1]}")
+    log(f"push API {args.api_records} records with {args.workers} RQ workers")
+    files = write_files(args.api_records, args.residents, seed=99, days_back=days_back)
+    api = push_api(files, meta["partners"], args.workers)
+    log(f"  {api}")
+    clean_after_ingest = reconcile()
+    log("ceilings and personas")
+    with serving("loadtests.ceiling_app:app", CEILING_PORT):
+        hello = locust("Hello", "", args.users, args.seconds, CEILING_PORT,
+                       args.locust_processes, meta, True)
+        insert = locust("Insert", "", args.users, args.seconds, CEILING_PORT,
+                        args.locust_processes, meta, True)
+    with serving("backend.wsgi:app", WEB_PORT), workers(args.workers):
+        reads = locust("Resident", "read", args.users, args.seconds, WEB_PORT,
+                       args.locust_processes, meta, True)
+        writes = locust("Resident,MerchantStaff", "write", args.users, args.seconds, WEB_PORT,
+                        args.locust_processes, meta, True)
+        mix = locust("Resident,MerchantStaff,Partner,Administrator", "", args.users,
+                     args.seconds * 2, WEB_PORT, args.locust_processes, meta, False)
+    log("ledger contention")
+    contended = contention(meta, 50 if not args.smoke else 10, 1000 if not args.smoke else 100)
+    clean = reconcile() and clean_after_ingest and contended["reconcile_clean"]
+    hello_rps, insert_rps = total_rps(hello), total_rps(insert)
+    read_rps = total_rps(reads, "resident:home") + total_rps(reads, "resident:offers")
+    reads_total = total_rps(reads)
+    writes_total = total_rps(writes, "resident:redeem") + total_rps(writes, "station:claim") \
+        + total_rps(writes, "merchant:fulfil")
+    read_p99 = worst_p99(mix, ("resident:home", "resident:offers", "resident:history"))
+    write_p99 = worst_p99(mix, ("resident:redeem", "station:claim", "merchant:fulfil"))
+    biggest = growth[-1]
+    flatness = (biggest["us_per_record"] / growth[0]["us_per_record"] - 1) if growth else 0
+    summary = [
+        {"measure": "hello-world ceiling (req/s)", "value": hello_rps, "target": "-",
+         "verdict": "ceiling"},
+        {"measure": "one-INSERT ceiling (req/s)", "value": insert_rps, "target": "-",
+         "verdict": "ceiling"},
+        {"measure": "resident reads req/s (all read endpoints)", "value": reads_total,
+         "target": f">= {TARGETS['reads_vs_hello']:.0%} of hello = "
+                   f"{round(hello_rps * TARGETS['reads_vs_hello'], 1)}",
+         "verdict": verdict(reads_total, hello_rps * TARGETS["reads_vs_hello"])},
+        {"measure": "resident reads p99 ms (mix)", "value": read_p99,
+         "target": f"<= {TARGETS['reads_p99_ms']}",
+         "verdict": verdict(read_p99, TARGETS["reads_p99_ms"], False)},
+        {"measure": "point-moving writes req/s (claim, redeem, fulfil)", "value": writes_total,
+         "target": f">= {TARGETS['writes_vs_insert']:.0%} of insert = "
+                   f"{round(insert_rps * TARGETS['writes_vs_insert'], 1)}",
+         "verdict": verdict(writes_total, insert_rps * TARGETS["writes_vs_insert"])},
+        {"measure": "writes p99 ms (mix)", "value": write_p99,
+         "target": f"<= {TARGETS['writes_p99_ms']}",
+         "verdict": verdict(write_p99, TARGETS["writes_p99_ms"], False)},
+        {"measure": f"import records/s ({biggest['records']} records)",
+         "value": biggest["records_per_s"], "target": f">= {TARGETS['ingest_records_per_s']}",
+         "verdict": verdict(biggest["records_per_s"], TARGETS["ingest_records_per_s"])},
+        {"measure": f"push API records/s ({api['records']} records)",
+         "value": api["records_per_s"], "target": f">= {TARGETS['ingest_records_per_s']}",
+         "verdict": verdict(api["records_per_s"], TARGETS["ingest_records_per_s"])},
+        {"measure": "import peak RSS MB", "value": max(g["peak_rss_mb"] for g in growth),
+         "target": f"<= {TARGETS['ingest_peak_rss_mb']}",
+         "verdict": verdict(max(g["peak_rss_mb"] for g in growth),
+                            TARGETS["ingest_peak_rss_mb"], False)},
+        {"measure": "per-record cost, largest vs smallest import",
+         "value": f"{flatness:+.0%}", "target": f"within {TARGETS['growth_flatness']:.0%}",
+         "verdict": "met" if abs(flatness) <= TARGETS["growth_flatness"] else
+                    f"off by {abs(flatness):.0%}"},
+        {"measure": "reconcile after everything", "value": clean, "target": "clean",
+         "verdict": "met" if clean else "FAILED"},
+    ]
+    result = {"date": date.today().isoformat(), "smoke": args.smoke,
+              "command": " ".join(["make bench"] + (["smoke"] if args.smoke else [])),
+              "machine": machine(), "users": args.users, "seconds": args.seconds,
+              "locust_processes": args.locust_processes, "summary": summary,
+              "ceilings": {"hello": hello, "insert": insert}, "reads": reads, "writes": writes,
+              "mix": mix, "growth": growth, "api_ingestion": api, "contention": contended,
+              "read_home_offers_rps": read_rps,
+              "wall_seconds": round(time.perf_counter() - began, 1)}
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    name = f"{result['date']}{'-smoke' if args.smoke else ''}"
+    (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
+    (RESULTS / f"{name}.md").write_text(markdown(result))
+    shutil.rmtree(RESULTS / "data", ignore_errors=True)
+    print(markdown(result))
+    log(f"done in {result['wall_seconds']} s; report {RESULTS / (name + '.md')}")
+    return 0 if clean else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

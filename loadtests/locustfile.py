@@ -1,0 +1,217 @@
+"""One persona per user type, with a realistic mix (``make bench`` runs it headless).
+
+Data comes from ``flask demo generate`` (residents 170xxxxxxxx, staff 160xxxxxxxx, password
+bench2026); the partner's key comes from the environment (BENCH_PARTNER_KEY_ID/SECRET).
+Request names are "<persona>:<endpoint>" so the report can group them.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import re
+import time
+import uuid
+from datetime import UTC, datetime, timedelta, timezone
+
+from gevent.queue import Empty, Queue
+from locust import FastHttpUser, between, constant, tag, task
+
+from backend.partners.services import sign
+
+PASSWORD = os.environ.get("BENCH_PASSWORD", "bench2026")
+RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "1000"))
+STAFF = int(os.environ.get("BENCH_STAFF", "4"))
+OFFERS = [int(x) for x in os.environ.get("BENCH_OFFERS", "1").split(",")]
+PARTNER_KEY = os.environ.get("BENCH_PARTNER_KEY_ID", "")
+PARTNER_SECRET = os.environ.get("BENCH_PARTNER_SECRET", "")
+ADMIN_PHONE = os.environ.get("BENCH_ADMIN_PHONE", "")
+ADMIN_TOTP = os.environ.get("BENCH_ADMIN_TOTP_SECRET", "")
+CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
+# Throughput runs (the ratios against the ceilings) are closed loops without think time.
+THROUGHPUT = bool(os.environ.get("BENCH_THROUGHPUT"))
+
+
+def think(low: float, high: float) -> object:
+    return constant(0) if THROUGHPUT else between(low, high)
+
+# Redemptions made by residents, waiting to be fulfilled by merchant staff (per process).
+OPEN_CODES: Queue[str] = Queue()
+
+
+def _resident_phone() -> str:
+    return str(17_000_000_000 + random.randrange(RESIDENTS))
+
+
+def _token(user: FastHttpUser, phone: str, name: str, **extra: str) -> dict[str, str]:
+    with user.client.post("/api/v1/auth/token", json={"phone": phone, "password": PASSWORD,
+                                                      **extra},
+                          name=f"{name}:token", catch_response=True) as response:
+        if response.status_code != 201:
+            response.failure(f"token {response.status_code}")
+            return {}
+        return {"Authorization": f"Bearer {response.json()['token']}"}
+
+
+def _page_login(user: FastHttpUser, phone: str, path: str, name: str,
+                extra: dict[str, str] | None = None) -> bool:
+    page = user.client.get(path, name=f"{name}:login-page")
+    match = CSRF.search(page.text or "")
+    if not match:
+        return False
+    form = {"csrf_token": match.group(1), "phone": phone, "password": PASSWORD, **(extra or {})}
+    response = user.client.post(path, data=form, name=f"{name}:login", allow_redirects=False)
+    return response.status_code in (302, 303)
+
+
+class Resident(FastHttpUser):
+    """Home, history, offers, a counter-signed claim and a redemption."""
+
+    weight = 10
+    wait_time = think(0.5, 2)
+
+    def on_start(self) -> None:
+        self.phone = _resident_phone()
+        self.headers = _token(self, self.phone, "resident")
+        _page_login(self, self.phone, "/login", "resident")
+        self.station = _token(self, str(16_000_000_100 + random.randrange(STAFF)), "station")
+
+    @tag("read")
+    @task(4)
+    def home(self) -> None:
+        self.client.get("/home", name="resident:home")
+
+    @tag("read")
+    @task(3)
+    def offers(self) -> None:
+        self.client.get("/api/v1/offers", name="resident:offers")
+
+    @tag("read")
+    @task(2)
+    def history(self) -> None:
+        self.client.get("/api/v1/me/points?limit=20", headers=self.headers,
+                        name="resident:history")
+
+    @tag("write")
+    @task(1)
+    def claim(self) -> None:
+        code = self.client.post("/api/v1/me/claim-codes", headers=self.headers,
+                                name="resident:claim-code")
+        if code.status_code != 201:
+            return
+        self.client.post("/api/v1/claims", headers=self.station, name="station:claim", json={
+            "code": code.json()["code"],
+            "activity": {"items": [{"category": "paper", "weight_kg": 1.2}],
+                         "collected_at": datetime.now(UTC).isoformat()}})
+
+    @tag("write")
+    @task(1)
+    def redeem(self) -> None:
+        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        with self.client.post(f"/api/v1/offers/{random.choice(OFFERS)}/redeem", headers=headers,
+                              name="resident:redeem", catch_response=True) as response:
+            if response.status_code == 201:
+                OPEN_CODES.put(response.json()["short_code"])
+            elif response.status_code == 409:  # not enough points is a valid answer
+                response.success()
+
+
+class MerchantStaff(FastHttpUser):
+    """Fulfils redemptions by typed short code; looks at today's list."""
+
+    weight = 2
+    wait_time = think(0.5, 2)
+
+    def on_start(self) -> None:
+        self.headers = _token(self, str(16_000_000_000 + random.randrange(STAFF)), "merchant")
+
+    @tag("write")
+    @task(3)
+    def fulfil(self) -> None:
+        try:
+            code = OPEN_CODES.get(timeout=1)
+        except Empty:
+            return
+        self.client.post("/api/v1/merchant/fulfil", json={"code": code}, headers=self.headers,
+                         name="merchant:fulfil")
+
+    @tag("read")
+    @task(1)
+    def today(self) -> None:
+        self.client.get("/api/v1/merchant/redemptions", headers=self.headers,
+                        name="merchant:today")
+
+
+class Partner(FastHttpUser):
+    """Signed batch pushes of a transit operator (100 records each)."""
+
+    weight = 1
+    wait_time = think(2, 5)
+
+    @tag("partner")
+    @task
+    def push(self) -> None:
+        now = datetime.now(timezone(timedelta(hours=8)))
+        records = []
+        for _ in range(100):
+            start = now - timedelta(days=random.randint(1, 20), minutes=random.randint(0, 600))
+            records.append({"record_id": f"locust-{uuid.uuid4().hex}", "action": "public_transit",
+                            "identity": f"BUS{random.randrange(RESIDENTS):08d}",
+                            "activity": {"mode": "bus", "distance_km": 5.5,
+                                         "started_at": start.isoformat(),
+                                         "ended_at": (start + timedelta(minutes=20)).isoformat()}})
+        body = json.dumps({"records": records}).encode()
+        path = "/api/v1/partner/batches"
+        stamp = str(int(time.time()))
+        self.client.post(path, data=body, name="partner:push", headers={
+            "Content-Type": "application/json", "X-Timestamp": stamp,
+            "Authorization": f"HMAC-SHA256 key_id={PARTNER_KEY},"
+                             f"signature={sign(PARTNER_SECRET, 'POST', path, stamp, body)}"})
+
+
+class Administrator(FastHttpUser):
+    """Looks at the programme dashboard."""
+
+    weight = 1
+    wait_time = think(2, 5)
+
+    def on_start(self) -> None:
+        self.ready = False
+        if ADMIN_PHONE and ADMIN_TOTP:
+            import pyotp
+
+            self.ready = _page_login(self, ADMIN_PHONE, "/admin/login", "admin")
+            page = self.client.get("/admin/2fa", name="admin:2fa-page")
+            match = CSRF.search(page.text or "")
+            if self.ready and match:
+                self.client.post("/admin/2fa", name="admin:2fa", data={
+                    "csrf_token": match.group(1), "code": pyotp.TOTP(ADMIN_TOTP).now()})
+
+    @tag("admin")
+    @task
+    def dashboard(self) -> None:
+        if self.ready:
+            self.client.get("/admin/", name="admin:dashboard")
+
+
+class Hello(FastHttpUser):
+    """Ceiling: the hello-world route of loadtests/ceiling_app.py."""
+
+    wait_time = think(0.5, 2)
+
+    @tag("hello")
+    @task
+    def hello(self) -> None:
+        self.client.get("/hello", name="ceiling:hello")
+
+
+class Insert(FastHttpUser):
+    """Ceiling: one INSERT + COMMIT per request."""
+
+    wait_time = think(0.5, 2)
+
+    @tag("insert")
+    @task
+    def insert(self) -> None:
+        self.client.get("/insert", name="ceiling:insert")
