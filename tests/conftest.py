@@ -77,6 +77,17 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             item.add_marker(pytest.mark.skip(reason="needs TEST_REDIS_URL (Redis)"))
 
 
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """Say which database and Redis the suite ran on, and how many service-bound tests ran
+    (CI must show that the PostgreSQL-backed tests really ran)."""
+    passed = terminalreporter.stats.get("passed", [])
+    for marker in ("postgres", "redis", "e2e"):
+        ran = sum(1 for report in passed if marker in report.keywords)
+        terminalreporter.write_line(f"{marker}-marked tests passed: {ran}")
+    for line in pytest_report_header(config):
+        terminalreporter.write_line(line)
+
+
 def _reset_schema(app: Flask) -> None:
     """Empty database, then the real migrations (the schema is never made by create_all)."""
     from flask_migrate import upgrade
