@@ -13,14 +13,15 @@ from __future__ import annotations
 import csv
 import io
 import json
+import zlib
 from collections.abc import Callable, Iterable, Iterator
 from typing import IO, Any
 
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import select
-from sqlalchemy.dialects import postgresql, sqlite
 
+from ..bulk import insert_returning
 from ..extensions import db
 from ..jobs import enqueue
 from ..partners.models import Partner, PartnerKind
@@ -98,13 +99,18 @@ def _row(
     partner: Partner, batch: PartnerBatch, raw: Any, residents: dict[str, int]
 ) -> dict[str, Any]:
     """The insert row for one received record, its outcome decided where it can be already."""
-    row: dict[str, Any] = {
+    row: dict[str, Any] = {  # every row has every key: they are copied in bulk
         "channel": Channel.PARTNER,
         "partner_id": partner.id,
         "batch_id": batch.id,
         "outcome": Outcome.PENDING,
         "flags": [],
         "received_at": utcnow(),
+        "review_comment": "",
+        "identity_hash": None,
+        "resident_id": None,
+        "reason_code": None,
+        "reason": None,
     }
     if not isinstance(raw, dict):
         raw = {}
@@ -142,14 +148,9 @@ def _row(
 
 def _insert(rows: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
     """Insert, skipping (partner, record id) pairs already received; returns what went in."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
-    stmt = (
-        module.insert(ActivityRecord)
-        .on_conflict_do_nothing(index_elements=["partner_id", "partner_record_id"])
-        .returning(ActivityRecord.id, ActivityRecord.partner_record_id)
-    )
-    return [(row.id, row.partner_record_id) for row in db.session.execute(stmt, rows)]
+    return [(int(row_id), key) for row_id, key in insert_returning(
+        ActivityRecord.__table__, rows, conflict=["partner_id", "partner_record_id"],
+        returning=["id", "partner_record_id"])]
 
 
 def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
@@ -362,14 +363,25 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def in_shard(record: Any, shard: tuple[int, int] | None) -> bool:
+    """Whether a record belongs to shard (k, n): records are split by their identity, so the
+    processes of a parallel import never touch the same resident."""
+    if shard is None:
+        return True
+    identity = str(record.get("identity") or "") if isinstance(record, dict) else ""
+    return zlib.crc32(identity.encode()) % shard[1] == shard[0]
+
+
 def import_file(
     partner: Partner,
     path: str,
     *,
     chunk_size: int = 2000,
     progress: Callable[[int], None] | None = None,
+    shard: tuple[int, int] | None = None,
 ) -> tuple[PartnerBatch, Summary]:
-    """Stream a day's file (CSV or JSON Lines) through the same rules as the API."""
+    """Stream a day's file (CSV or JSON Lines) through the same rules as the API; with
+    ``shard=(k, n)`` only the k-th of n identity shards (see ``in_shard``)."""
     batch = PartnerBatch(
         partner_id=partner.id,
         status=BatchStatus.PROCESSING,
@@ -385,7 +397,8 @@ def import_file(
         counting = _Counting(raw)
         stream = io.TextIOWrapper(io.BufferedReader(counting), encoding="utf-8-sig", newline="")
         last = 0
-        for chunk in _chunks(_records(path, stream), chunk_size):
+        records = (r for r in _records(path, stream) if in_shard(r, shard))
+        for chunk in _chunks(records, chunk_size):
             batch.total += len(chunk)
             summary.add(ingest_chunk(partner, batch, chunk))
             if progress:

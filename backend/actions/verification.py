@@ -18,12 +18,13 @@ from statistics import median
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, func, select, update
 
 import methodologies
 from methodologies import ActivityError
 from methodologies.base import local_day
 
+from ..bulk import insert_rows, update_rows
 from ..extensions import db
 from ..ledger.services import credit_many, lock_accounts, resident_accounts
 from ..methodology_versions.exceptions import NoActiveVersion
@@ -263,21 +264,15 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     return summary
 
 
-def _write(items: list[Item], entry_of: dict[int, int], superseded: list[int]) -> None:
-    """Outcomes in one executemany UPDATE, reductions in one INSERT."""
+def _write(items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]]) -> None:
+    """Outcomes and reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
     now = utcnow()
-    if items:
-        db.session.execute(
-            update(RECORDS).where(RECORDS.c.id == bindparam("b_id")).values(
-                outcome=bindparam("b_outcome"), reason_code=bindparam("b_reason_code"),
-                reason=bindparam("b_reason"), duplicate_of_id=bindparam("b_duplicate_of"),
-                flags=bindparam("b_flags"), occurred_start=bindparam("b_start"),
-                occurred_end=bindparam("b_end"), local_day=bindparam("b_day"),
-                dedupe_group=bindparam("b_group"), verified_at=bindparam("b_verified")),
-            [{"b_id": i.id, "b_outcome": i.outcome, "b_reason_code": i.reason_code,
-              "b_reason": i.reason, "b_duplicate_of": i.duplicate_of_id, "b_flags": i.flags,
-              "b_start": i.occurred_start, "b_end": i.occurred_end, "b_day": i.local_day,
-              "b_group": i.dedupe_group, "b_verified": now} for i in items])
+    update_rows(RECORDS, "id", [
+        {"id": i.id, "outcome": i.outcome, "reason_code": i.reason_code, "reason": i.reason,
+         "duplicate_of_id": i.duplicate_of_id, "flags": i.flags,
+         "occurred_start": i.occurred_start, "occurred_end": i.occurred_end,
+         "local_day": i.local_day, "dedupe_group": i.dedupe_group, "verified_at": now}
+        for i in items])
     if superseded:
         # Self-reports overtaken by operator data: duplicates of the record that counted.
         db.session.execute(
@@ -286,11 +281,10 @@ def _write(items: list[Item], entry_of: dict[int, int], superseded: list[int]) -
             .values(outcome=Outcome.DUPLICATE, duplicate_of_id=bindparam("b_winner"),
                     reason_code="duplicate_action", reason=reason("duplicate_action")),
             [{"b_id": loser, "b_winner": winner} for loser, winner in superseded])
-    reductions = [{**i.reduction, "record_id": i.id, "resident_id": i.resident_id,
-                   "ledger_entry_id": entry_of.get(i.resident_id), "created_at": now}
-                  for i in items if i.reduction]
-    if reductions:
-        db.session.execute(insert(Reduction.__table__), reductions)
+    insert_rows(Reduction.__table__, [
+        {**i.reduction, "record_id": i.id, "resident_id": i.resident_id,
+         "ledger_entry_id": entry_of.get(i.resident_id), "created_at": now}
+        for i in items if i.reduction])
     db.session.expire_all()  # ORM copies of these records are stale now
 
 

@@ -226,27 +226,28 @@ def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Acc
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
     The caller holds the row locks of ``accounts`` (``lock_accounts``) and commits. Keys
-    already used are skipped; returns idempotency key -> entry id for every credit.
+    already used are skipped; returns idempotency key -> entry id for every credit. Entries,
+    postings and the new cached balances are written in bulk (COPY on PostgreSQL).
     """
-    from sqlalchemy import bindparam, insert
+    from ..bulk import insert_returning, insert_rows, update_rows
+    from ..timeutil import utcnow
 
+    if any(points <= 0 for _, points, _ in credits):
+        raise InvalidAmount()
     keys = [key for _, _, key in credits]
     done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
         LedgerEntry.idempotency_key.in_(keys))).all())
-    todo = [(user_id, points, key) for user_id, points, key in credits
-            if key not in done and points > 0]
-    if any(points <= 0 for _, points, _ in credits):
-        raise InvalidAmount()
+    todo = [(user_id, points, key) for user_id, points, key in credits if key not in done]
     if not todo:
         return done
-    from ..timeutil import utcnow
-
     now = utcnow()
-    rows = db.session.execute(insert(LedgerEntry).returning(
-        LedgerEntry.id, LedgerEntry.idempotency_key), [
+    created = insert_returning(LedgerEntry.__table__, [
         {"kind": EntryKind.CREDIT, "idempotency_key": key, "resident_id": user_id,
-         "memo": memo[:200], "created_at": now} for user_id, _, key in todo]).all()
-    ids = {key: entry_id for entry_id, key in rows}
+         "memo": memo[:200], "created_at": now, "reverses_id": None, "ref_type": None,
+         "ref_id": None} for user_id, _, key in todo],
+        conflict=["idempotency_key"], returning=["idempotency_key", "id"])
+    ids = {key: int(entry_id) for key, entry_id in created}
+    todo = [credit for credit in todo if credit[2] in ids]
     issuance = system_account(AccountKind.ISSUANCE)
     postings = []
     for user_id, points, key in todo:
@@ -254,12 +255,11 @@ def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Acc
                          "kind": EntryKind.CREDIT, "created_at": now})
         postings.append({"entry_id": ids[key], "account_id": accounts[user_id].id,
                          "amount": points, "kind": EntryKind.CREDIT, "created_at": now})
-    db.session.execute(insert(Posting), postings)
-    table = Account.__table__
-    db.session.execute(  # Core executemany: one statement, many parameter sets
-        update(table).where(table.c.id == bindparam("account_id"))
-        .values(balance=table.c.balance + bindparam("delta")),
-        [{"account_id": accounts[user_id].id, "delta": points} for user_id, points, _ in todo])
+    insert_rows(Posting.__table__, postings)
+    balances = lock_accounts(accounts[user_id] for user_id, _, _ in todo)  # already ours
+    update_rows(Account.__table__, "id", [
+        {"id": accounts[user_id].id, "balance": balances[accounts[user_id].id] + points}
+        for user_id, points, _ in todo])
     for user_id, _, _ in todo:
         db.session.expire(accounts[user_id], ["balance"])
     return {**done, **ids}
