@@ -158,8 +158,11 @@ def prepare(residents: int) -> dict[str, Any]:
     log(f"generating {residents} residents, partners, merchants and offers")
     out = json.loads(flask("demo", "generate", "--residents", str(residents), "--records", "0",
                            "--json").strip().splitlines()[-1])
+    from backend.demo.generate import BENCH_TOTP_SECRET
+
     return {"partners": {code: tuple(pair) for code, pair in out["partners"].items()},
-            "offers": ",".join(str(o) for o in out["offers"])}
+            "offers": ",".join(str(o) for o in out["offers"]),
+            "admins": ",".join(out["admins"]), "admin_totp": BENCH_TOTP_SECRET}
 
 
 def write_files(records: int, residents: int, seed: int, days_back: int) -> dict[str, str]:
@@ -276,7 +279,7 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
     extra = {"BENCH_RESIDENTS": str(meta["residents"]), "BENCH_OFFERS": meta["offers"],
              "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
              "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
-             "BENCH_ADMIN_PHONE": meta.get("admin_phone", ""),
+             "BENCH_ADMINS": meta.get("admins", ""),
              "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", "")}
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"

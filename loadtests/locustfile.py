@@ -7,6 +7,7 @@ Request names are "<persona>:<endpoint>" so the report can group them.
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import random
@@ -26,8 +27,9 @@ STAFF = int(os.environ.get("BENCH_STAFF", "4"))
 OFFERS = [int(x) for x in os.environ.get("BENCH_OFFERS", "1").split(",")]
 PARTNER_KEY = os.environ.get("BENCH_PARTNER_KEY_ID", "")
 PARTNER_SECRET = os.environ.get("BENCH_PARTNER_SECRET", "")
-ADMIN_PHONE = os.environ.get("BENCH_ADMIN_PHONE", "")
+ADMINS = [a for a in os.environ.get("BENCH_ADMINS", "").split(",") if a]
 ADMIN_TOTP = os.environ.get("BENCH_ADMIN_TOTP_SECRET", "")
+_next_admin = itertools.count()
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Throughput runs (the ratios against the ceilings) are closed loops without think time.
 THROUGHPUT = bool(os.environ.get("BENCH_THROUGHPUT"))
@@ -177,11 +179,13 @@ class Administrator(FastHttpUser):
     wait_time = think(2, 5)
 
     def on_start(self) -> None:
+        # One account per simulated administrator: a TOTP code is accepted once per account.
         self.ready = False
-        if ADMIN_PHONE and ADMIN_TOTP:
+        if ADMINS and ADMIN_TOTP:
             import pyotp
 
-            self.ready = _page_login(self, ADMIN_PHONE, "/admin/login", "admin")
+            phone = ADMINS[next(_next_admin) % len(ADMINS)]
+            self.ready = _page_login(self, phone, "/admin/login", "admin")
             page = self.client.get("/admin/2fa", name="admin:2fa-page")
             match = CSRF.search(page.text or "")
             if self.ready and match:

@@ -46,6 +46,7 @@ class Generated:
     residents: int = 0
     staff: list[str] = field(default_factory=list)
     station_staff: list[str] = field(default_factory=list)
+    admins: list[str] = field(default_factory=list)
     offers: list[int] = field(default_factory=list)
     partners: dict[str, tuple[str, str]] = field(default_factory=dict)  # code -> (key, secret)
     files: dict[str, str] = field(default_factory=dict)  # code -> path
@@ -102,6 +103,22 @@ def _bindings(partners: dict[str, Partner], resident_ids: list[int]) -> None:
 
 
 STATION_STAFF_BASE = 16_000_000_100
+ADMIN_BASE = 16_000_000_900
+BENCH_TOTP_SECRET = "QZCARBONBENCHADMINTOTPKEY"  # noqa: S105 - synthetic load-test admins
+
+
+def _admins(generated: Generated, count: int) -> None:
+    """Administrators for the load test's dashboard persona, with a known TOTP secret."""
+    from ..accounts.two_factor import has_totp, install_secret
+
+    for i in range(count):
+        phone = str(ADMIN_BASE + i)
+        user = db.session.scalar(select(User).where(User.phone == phone))
+        if user is None:
+            user = create_user(Role.ADMIN, phone, BENCH_PASSWORD)
+        if not has_totp(user):
+            install_secret(user, BENCH_TOTP_SECRET)
+        generated.admins.append(phone)
 
 
 def _station(generated: Generated, staff_count: int) -> None:
@@ -193,7 +210,7 @@ def write_records(directory: Path, count: int, residents: int, *, seed: int = 42
 
 
 def generate(residents: int, records: int, out_dir: str, *, staff: int = 4, offers: int = 3,
-             seed: int = 42) -> Generated:
+             admins: int = 8, seed: int = 42) -> Generated:
     generated = Generated(residents=residents, records=records)
     seed_versions()
     resident_ids = _residents(residents)
@@ -201,6 +218,7 @@ def generate(residents: int, records: int, out_dir: str, *, staff: int = 4, offe
     _bindings(partners, resident_ids)
     _merchant(generated, staff, offers)
     _station(generated, staff)
+    _admins(generated, admins)
     if records:
         generated.files = write_records(Path(out_dir), records, residents, seed=seed)
     return generated
