@@ -63,3 +63,20 @@ def init_redis(app: Any) -> None:
         app.extensions["redis"] = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
     else:
         app.extensions["redis"] = None
+
+
+def caller_key() -> str:
+    """Rate-limit key for authenticated API calls: the caller's token or partner key, so one
+    busy caller cannot exhaust the limit of everyone behind the same address (a campus NAT,
+    an operator's gateway); anonymous calls fall back to the address."""
+    import hashlib
+
+    from flask import request
+
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme == "HMAC-SHA256" and "key_id=" in value:
+        return "partner:" + value.split("key_id=", 1)[1].split(",", 1)[0]
+    if scheme.lower() == "bearer" and value:
+        return "token:" + hashlib.sha256(value.encode()).hexdigest()[:32]
+    return "ip:" + str(get_remote_address())

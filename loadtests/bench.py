@@ -160,7 +160,11 @@ def prepare(residents: int) -> dict[str, Any]:
                            "--json").strip().splitlines()[-1])
     from backend.demo.generate import BENCH_TOTP_SECRET
 
-    return {"partners": {code: tuple(pair) for code, pair in out["partners"].items()},
+    tokens = RESULTS / "tokens.json"
+    run([sys.executable, "-m", "loadtests.tokens", str(tokens), "--residents",
+         str(min(residents, 500))])
+    return {"tokens": str(tokens),
+            "partners": {code: tuple(pair) for code, pair in out["partners"].items()},
             "offers": ",".join(str(o) for o in out["offers"]),
             "admins": ",".join(out["admins"]), "admin_totp": BENCH_TOTP_SECRET}
 
@@ -279,7 +283,7 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
     extra = {"BENCH_RESIDENTS": str(meta["residents"]), "BENCH_OFFERS": meta["offers"],
              "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
              "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
-             "BENCH_ADMINS": meta.get("admins", ""),
+             "BENCH_ADMINS": meta.get("admins", ""), "BENCH_TOKENS": meta["tokens"],
              "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", "")}
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"
@@ -491,6 +495,8 @@ def main() -> int:
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
     (RESULTS / f"{name}.md").write_text(markdown(result))
     shutil.rmtree(RESULTS / "data", ignore_errors=True)
+    shutil.rmtree(RESULTS / "locust", ignore_errors=True)
+    (RESULTS / "tokens.json").unlink(missing_ok=True)
     print(markdown(result))
     log(f"done in {result['wall_seconds']} s; report {RESULTS / (name + '.md')}")
     return 0 if clean else 1

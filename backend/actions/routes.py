@@ -15,7 +15,7 @@ from werkzeug.exceptions import UnsupportedMediaType
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
-from ..extensions import db, limiter
+from ..extensions import caller_key, db, limiter
 from ..partners.auth import current_partner, partner_required
 from ..partners.models import Partner
 from ..partners.services import create_partner, rotate_partner_key
@@ -89,7 +89,7 @@ class PhotoFormSchema(Schema):
 
 @blp.route("/partner/batches")
 class Batches(MethodView):
-    decorators = [limiter.limit("120 per minute")]
+    decorators = [limiter.limit("120 per minute", key_func=caller_key)]
 
     @partner_required
     @blp.doc(requestBody=BATCH_BODY)
@@ -157,7 +157,7 @@ class BindingDetail(MethodView):
 
 @blp.route("/me/claim-codes")
 class ClaimCodes(MethodView):
-    decorators = [limiter.limit("30 per minute")]
+    decorators = [limiter.limit("30 per minute", key_func=caller_key)]
 
     @resident_only
     @blp.response(201, ClaimCodeSchema)
@@ -173,7 +173,7 @@ class ClaimCodes(MethodView):
 
 @blp.route("/me/household-card")
 class Card(MethodView):
-    decorators = [limiter.limit("5 per hour")]
+    decorators = [limiter.limit("5 per hour", key_func=caller_key)]
 
     @resident_only
     @blp.response(201, CardSchema)
@@ -188,7 +188,7 @@ class Card(MethodView):
 
 @blp.route("/claims")
 class Claims(MethodView):
-    decorators = [limiter.limit("120 per minute")]
+    decorators = [limiter.limit("120 per minute", key_func=caller_key)]
 
     @staff_only
     @blp.arguments(ClaimSchema)
@@ -230,7 +230,7 @@ class Appeal(MethodView):
 
 @blp.route("/me/self-reports")
 class SelfReports(MethodView):
-    decorators = [limiter.limit("20 per hour")]
+    decorators = [limiter.limit("20 per hour", key_func=caller_key)]
 
     @resident_only
     @blp.arguments(SelfReportFormSchema, location="form")

@@ -7,6 +7,7 @@ import io
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
+from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..timeutil import LOCAL_TZ, local, utcnow
@@ -19,6 +20,7 @@ def offers_for_residents(now: datetime | None = None) -> list[Offer]:
     return list(
         db.session.scalars(
             select(Offer)
+            .options(joinedload(Offer.merchant))
             .where(
                 Offer.status == OfferStatus.ACTIVE, Offer.valid_from <= now, Offer.valid_until > now
             )

@@ -13,7 +13,7 @@ from marshmallow import Schema
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
-from ..extensions import limiter
+from ..extensions import caller_key, limiter
 from ..ledger.expiry import upcoming_expiries
 from ..ledger.queries import history, resident_balance
 from ..merchants.models import Merchant
@@ -135,7 +135,7 @@ class CancelRedemption(MethodView):
 
 @blp.route("/merchant/fulfil")
 class Fulfil(MethodView):
-    decorators = [limiter.limit("60 per minute")]
+    decorators = [limiter.limit("60 per minute", key_func=caller_key)]
 
     @staff_only
     @blp.arguments(FulfilSchema)
@@ -153,7 +153,7 @@ class Fulfil(MethodView):
 
 @blp.route("/merchant/fulfil/photo")
 class FulfilPhoto(MethodView):
-    decorators = [limiter.limit("30 per minute")]
+    decorators = [limiter.limit("30 per minute", key_func=caller_key)]
 
     @staff_only
     @blp.arguments(PhotoSchema, location="files")
