@@ -17,8 +17,9 @@ def test_every_periodic_job_resolves_to_a_function():
 def test_the_cron_config_registers_every_periodic_job():
     from rq import cron
 
+    module = importlib.import_module("backend.cron")
     cron._job_data_registry.clear()
-    importlib.reload(importlib.import_module("backend.cron"))
+    importlib.reload(module)
     names = [job["name"] for job in cron._job_data_registry]
     assert names == [target for target, _ in PERIODIC]
     cron._job_data_registry.clear()
