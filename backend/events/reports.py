@@ -26,6 +26,7 @@ from methodologies import afforestation as af
 from methodologies import event_footprint as ef
 
 from ..charts import clean_svg
+from ..pdf import render_pdf
 from ..qr import qr_svg
 from ..timeutil import utcnow
 from .models import Certificate, Event, EventFootprint, PlantingPlan
@@ -95,14 +96,7 @@ def footprint_context(event: Event, footprint: EventFootprint) -> dict[str, Any]
 
 
 def _pdf(html: str) -> bytes:
-    from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
-
-    # Reports load nothing: no network, no files (the stylesheet is passed as text).
-    fetcher = URLFetcher(allowed_protocols=())
-    document = HTML(string=html, base_url=REPORTS_DIR.as_uri() + "/", url_fetcher=fetcher)
-    css = CSS(string=PRINT_CSS.read_text(encoding="utf-8"), url_fetcher=fetcher)
-    return bytes(document.write_pdf(stylesheets=[css]))
+    return render_pdf(html, [PRINT_CSS])
 
 
 def footprint_pdf(event: Event, footprint: EventFootprint) -> bytes:
