@@ -9,6 +9,7 @@ from typing import Any
 
 from flask import current_app
 from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..audit.services import record_audit
@@ -43,7 +44,7 @@ def new_claim_code(resident: User) -> ClaimCode:
         try:
             db.session.commit()
             return claim
-        except Exception:  # a short-code collision: try another code
+        except IntegrityError:  # a short-code collision: try another code
             db.session.rollback()
     raise RuntimeError("could not allocate a claim code")
 
