@@ -48,7 +48,7 @@ translations: $(STAMP)
 		--no-fuzzy-matching --ignore-obsolete -w 100
 
 clean:
-	rm -rf $(VENV) instance .pytest_cache
+	rm -rf $(VENV) instance .pytest_cache tools/lighthouse/node_modules
 
 ## bench: the benchmark (PostgreSQL + Redis + gunicorn + RQ workers on 127.0.0.1); see loadtests/README.md
 bench: $(STAMP) $(MO)
@@ -56,3 +56,13 @@ bench: $(STAMP) $(MO)
 
 bench-smoke: $(STAMP) $(MO)
 	$(BIN)/python loadtests/bench.py --smoke
+
+## lighthouse: Lighthouse (mobile) on /home, /offers and an action page with Debian's chromium;
+## fails below performance 90 / accessibility 95 or a home page of 100 KB; results in loadtests/results/
+LIGHTHOUSE_STAMP := tools/lighthouse/node_modules/.installed-stamp
+$(LIGHTHOUSE_STAMP): tools/lighthouse/package.json tools/lighthouse/package-lock.json
+	cd tools/lighthouse && npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+lighthouse: $(STAMP) $(MO) $(LIGHTHOUSE_STAMP)
+	$(BIN)/python tools/lighthouse/run.py

@@ -147,19 +147,20 @@ def _activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
 @bp.route("/sources", methods=["GET", "POST"])
 @resident_only
 def sources() -> Any:
-    error = None
+    error = error_field = None
     if request.method == "POST":
         if not request.form.get("consent"):
             error = _(
                 "Please tick the consent box: the partner will send us your trips or drop-offs."
             )
+            error_field = "consent"
         else:
             try:
                 identities.bind_identity(
                     current_user, request.form.get("partner", ""), request.form.get("identity", "")
                 )
             except DomainError as exc:
-                error = exc.localized_message()
+                error, error_field = exc.localized_message(), exc.field
             else:
                 flash(_("Linked. New records from this source will be credited."), "success")
                 return redirect(url_for("mobile.sources"))
@@ -168,6 +169,7 @@ def sources() -> Any:
         bindings=identities.bindings_of(current_user.id),
         partners=identities.partners_for_binding(),
         error=error,
+        error_field=error_field,
         card=claims.active_card(current_user.id),
     )
 

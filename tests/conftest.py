@@ -2,8 +2,9 @@
 
 * SQLite (a temporary file) by default; real PostgreSQL when ``TEST_DATABASE_URL`` is set
   and real Redis when ``TEST_REDIS_URL`` is set.
-* ``--require-services`` (CI) turns a missing PostgreSQL or Redis into a failure instead of a
-  skip, so a broken CI machine cannot pass silently.
+* ``--require-services`` (CI) turns a missing PostgreSQL, Redis or Chromium (the ``e2e``
+  browser journeys) into a failure instead of a skip, so a broken CI machine cannot pass
+  silently.
 * The ``db`` fixture binds every session to one connection inside an outer transaction and
   lets services ``commit()`` into savepoints: commit semantics stay real, and the outer
   rollback leaves the database clean for the next test.
@@ -26,6 +27,8 @@ from backend.config import TestConfig, database_url
 from backend.extensions import db as _db
 
 from .factories import Factories
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; see tests/e2e
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -75,6 +78,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             if required:
                 raise pytest.UsageError("redis tests need TEST_REDIS_URL")
             item.add_marker(pytest.mark.skip(reason="needs TEST_REDIS_URL (Redis)"))
+        if "e2e" in item.keywords and not os.access(CHROMIUM, os.X_OK):
+            if required:
+                raise pytest.UsageError(f"e2e tests need Chromium at {CHROMIUM}")
+            item.add_marker(pytest.mark.skip(
+                reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:

@@ -23,7 +23,6 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -42,11 +41,19 @@ CHROME = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
 PORT = int(os.environ.get("LIGHTHOUSE_PORT", "18040"))
 RUNS = max(1, int(os.environ.get("LIGHTHOUSE_RUNS", "1")))
 RESIDENT = ("13800000001", "demo2026")  # the demo resident (flask demo load)
-CHROME_FLAGS = " ".join([
-    "--headless=new", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--no-first-run", "--disable-quic",
-])
+CHROME_FLAGS = " ".join(
+    [
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-dev-shm-usage",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--disable-quic",
+    ]
+)
 MIN_PERFORMANCE = 90
 MIN_ACCESSIBILITY = 95
 MAX_HOME_BYTES = 100 * 1024
@@ -54,24 +61,32 @@ MAX_HOME_BYTES = 100 * 1024
 
 def _env(workdir: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL"}}
-    env.update({
-        "APP_ENV": "production",
-        "SECRET_KEY": secrets.token_hex(32),  # throwaway: this database dies with the run
-        "SESSION_COOKIE_SECURE": "false",
-        "DATABASE_URL": f"sqlite:///{workdir / 'lighthouse.db'}",
-        "UPLOAD_DIR": str(workdir / "uploads"),
-        "FLASK_APP": "backend.app:create_app",
-        "GUNICORN_BIND": f"127.0.0.1:{PORT}",
-        "WEB_CONCURRENCY": "2",
-    })
+    env.update(
+        {
+            "APP_ENV": "production",
+            "SECRET_KEY": secrets.token_hex(32),  # throwaway: this database dies with the run
+            "SESSION_COOKIE_SECURE": "false",
+            "DATABASE_URL": f"sqlite:///{workdir / 'lighthouse.db'}",
+            "UPLOAD_DIR": str(workdir / "uploads"),
+            "FLASK_APP": "backend.app:create_app",
+            "GUNICORN_BIND": f"127.0.0.1:{PORT}",
+            "WEB_CONCURRENCY": "2",
+        }
+    )
     return env
 
 
 def _prepare(env: dict[str, str]) -> None:
     flask = str(BIN / "flask")
     for args in (["db", "upgrade"], ["demo", "load", "--allow-production"]):
-        subprocess.run([flask, *args], cwd=ROOT, env=env, check=True,
-                       stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        subprocess.run(
+            [flask, *args],
+            cwd=ROOT,
+            env=env,
+            check=True,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
 
 
 def _wait(base: str, server: subprocess.Popen[bytes]) -> None:
@@ -108,7 +123,11 @@ def _sign_in(base: str) -> tuple[str, str]:
 
 def _lighthouse(url: str, cookie: str, out: Path) -> dict[str, Any]:
     cmd = [
-        str(LIGHTHOUSE), url, "--quiet", "--output=json", f"--output-path={out}",
+        str(LIGHTHOUSE),
+        url,
+        "--quiet",
+        "--output=json",
+        f"--output-path={out}",
         "--only-categories=performance,accessibility,best-practices",
         f"--chrome-flags={CHROME_FLAGS}",
         f"--extra-headers={json.dumps({'Cookie': cookie})}",
@@ -132,8 +151,10 @@ def _summary(path: str, reports: list[dict[str, Any]]) -> dict[str, Any]:
     report = reports[perf.index(sorted(perf)[(len(perf) - 1) // 2])]
     audits = report["audits"]
     failing_a11y = sorted(
-        key for key, audit in audits.items()
-        if audit.get("score") is not None and audit["score"] < 1
+        key
+        for key, audit in audits.items()
+        if audit.get("score") is not None
+        and audit["score"] < 1
         and key in {ref["id"] for ref in report["categories"]["accessibility"]["auditRefs"]}
     )
     return {
@@ -157,8 +178,11 @@ def _problems(rows: list[dict[str, Any]]) -> list[str]:
         if row["performance"] < MIN_PERFORMANCE:
             problems.append(f"{row['page']}: performance {row['performance']} < {MIN_PERFORMANCE}")
         if row["accessibility"] < MIN_ACCESSIBILITY:
-            problems.append(f"{row['page']}: accessibility {row['accessibility']} < "
-                            f"{MIN_ACCESSIBILITY} ({', '.join(row['failing_accessibility_audits'])})")
+            failing = ", ".join(row["failing_accessibility_audits"])
+            problems.append(
+                f"{row['page']}: accessibility {row['accessibility']} < "
+                f"{MIN_ACCESSIBILITY} ({failing})"
+            )
     home = rows[0]
     if home["transfer_bytes"] >= MAX_HOME_BYTES:
         problems.append(f"/home: {home['transfer_bytes']} bytes transferred >= {MAX_HOME_BYTES}")
@@ -167,7 +191,8 @@ def _problems(rows: list[dict[str, Any]]) -> list[str]:
 
 def _table(rows: list[dict[str, Any]]) -> str:
     lines = [
-        "| page | performance | accessibility | best practices | transferred | FCP | LCP | TBT | CLS |",
+        "| page | performance | accessibility | best practices | transferred "
+        "| FCP | LCP | TBT | CLS |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
@@ -200,7 +225,9 @@ def main() -> int:
         _prepare(env)
         server = subprocess.Popen(
             [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", "backend.wsgi:app"],
-            cwd=ROOT, env=env, stderr=(workdir / "gunicorn.log").open("wb"),
+            cwd=ROOT,
+            env=env,
+            stderr=(workdir / "gunicorn.log").open("wb"),
         )
         _wait(base, server)
         cookie, action = _sign_in(base)
@@ -224,11 +251,15 @@ def main() -> int:
     summary = {
         "date": today,
         "lighthouse": _lighthouse_version(),
-        "chromium": subprocess.run([CHROME, "--version"], capture_output=True, text=True)
-        .stdout.strip(),
+        "chromium": subprocess.run(
+            [CHROME, "--version"], capture_output=True, text=True
+        ).stdout.strip(),
         "form_factor": "mobile (Lighthouse default: Moto G Power, simulated slow 4G)",
-        "thresholds": {"performance": MIN_PERFORMANCE, "accessibility": MIN_ACCESSIBILITY,
-                       "home_transfer_bytes_below": MAX_HOME_BYTES},
+        "thresholds": {
+            "performance": MIN_PERFORMANCE,
+            "accessibility": MIN_ACCESSIBILITY,
+            "home_transfer_bytes_below": MAX_HOME_BYTES,
+        },
         "pages": rows,
         "passed": not problems,
         "problems": problems,
@@ -236,8 +267,7 @@ def main() -> int:
     RESULTS.mkdir(parents=True, exist_ok=True)
     (RESULTS / f"lighthouse-{today}.json").write_text(json.dumps(summary, indent=2) + "\n")
     (RESULTS / f"lighthouse-{today}.md").write_text(
-        f"Lighthouse {summary['lighthouse']} (mobile), {summary['chromium']}, {today}\n\n"
-        f"{table}\n"
+        f"Lighthouse {summary['lighthouse']} (mobile), {summary['chromium']}, {today}\n\n{table}\n"
     )
     print(table)
     print(f"written: loadtests/results/lighthouse-{today}.json and .md")

@@ -1,0 +1,84 @@
+"""Staff and organiser journeys: a weighed drop-off credited by the resident's QR code, and
+an organiser's event from creation to its carbon measurement report (PDF)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import expect
+
+from .conftest import ATTENDANT, ORGANISER, sign_in
+
+pytestmark = pytest.mark.e2e
+
+RESIDENT = "13800000001"  # the demo resident
+
+
+def test_station_attendant_credits_a_weighed_drop_off_by_the_residents_code(
+    open_page, journey_data
+):
+    resident = open_page()
+    sign_in(resident, RESIDENT)
+    resident.goto("/my-qr")
+    expect(resident.locator(".qr svg")).to_be_visible()
+    code = resident.locator(".short-code").inner_text().strip()
+    assert code
+
+    attendant = open_page()
+    sign_in(attendant, ATTENDANT)
+    attendant.goto("/merchant/claim")
+    attendant.get_by_label("或输入居民手机上显示的代码").fill(code)
+    attendant.locator("#weight_paper").fill("2.5")
+    attendant.locator("#weight_plastic").fill("1.2")
+    attendant.locator("#scan-form button[type=submit]").click()
+    result = attendant.locator(".result")
+    expect(result.locator(".badge")).to_have_text("已记入")
+    grams = re.search(r"(\d+) 克二氧化碳当量", result.inner_text())
+    assert grams and int(grams.group(1)) > 0, result.inner_text()
+
+    resident.goto("/actions")
+    drop_off = resident.locator(".list-card").first
+    expect(drop_off).to_contain_text("已记入")
+    expect(drop_off).to_contain_text(f"{grams.group(1)} 克二氧化碳当量")
+
+
+def test_organiser_creates_an_event_enters_planned_data_and_downloads_the_report(
+    open_page, journey_data
+):
+    page = open_page()
+    sign_in(page, ORGANISER)
+    expect(page).to_have_url(re.compile(r"/organiser$"))
+    page.goto("/organiser/events/new")
+    page.locator("#name").fill("衢州马拉松（测试）")
+    page.locator("#venue").fill("衢州体育中心")
+    page.locator("#district").select_option("柯城区")
+    page.locator("#starts_on").fill("2027-10-10")
+    page.locator("#ends_on").fill("2027-10-10")
+    page.locator("#expected_participants").fill("500")
+    page.locator("main form button[type=submit]").click()
+
+    expect(page).to_have_url(re.compile(r"/organiser/events/\d+/footprint/planned$"))
+    expect(page.locator("#participants")).to_have_value("500")
+    page.locator("#amount-purchased_energy-electricity").fill("20000")
+    page.locator("#travel-0-kind").select_option("hsr")
+    page.locator("#travel-0-travellers").fill("300")
+    page.locator("#travel-0-trips").fill("2")
+    page.locator("#travel-0-distance_km").fill("300")
+    page.locator("#amount-accommodation-hotel").fill("400")
+    page.locator("#amount-catering-meal").fill("3000")
+    page.locator("main form button[type=submit]").click()
+
+    expect(page).to_have_url(re.compile(r"/organiser/events/\d+/report/planned$"))
+    expect(page.locator("h1, .report-title").first).to_be_visible()
+    expect(page.locator("main")).to_contain_text("衢州马拉松（测试）")
+    total = page.locator(".report-total").inner_text()
+    tonnes, per_participant_kg = (float(x) for x in re.findall(r"\d+\.\d+", total)[:2])
+    assert tonnes > 30 and per_participant_kg == pytest.approx(tonnes * 1000 / 500), total
+    with page.expect_download() as download_info:
+        page.get_by_role("link", name="下载 PDF").click()
+    download = download_info.value
+    content = Path(download.path()).read_bytes()
+    assert content.startswith(b"%PDF-"), content[:20]
+    assert download.suggested_filename.endswith(".pdf")
