@@ -68,13 +68,22 @@ def read_token(purpose: str, token: str, max_age: int) -> tuple[Any, str]:
     return data["s"], str(data["n"])
 
 
+def token_purpose(token: str) -> str | None:
+    """Which purpose a scanned token was signed for (its expiry is checked when it is read)."""
+    for purpose in PURPOSES:
+        try:
+            _serializer(purpose).loads(token.strip())
+        except SignatureExpired:
+            return purpose
+        except BadSignature:
+            continue
+        return purpose
+    return None
+
+
 def is_card_token(token: str) -> bool:
     """Whether a scanned token is a household card's (checked by signature, not trusted)."""
-    try:
-        _serializer("card").loads(token.strip())
-    except BadSignature:
-        return False
-    return True
+    return token_purpose(token) == "card"
 
 
 def new_short_code(length: int = 8) -> str:

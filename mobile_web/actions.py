@@ -12,11 +12,10 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
-from backend.actions.claims import STATION_ACTIONS
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.i18n import current_lang
-from backend.qr import decode_image, format_short_code, is_card_token, make_token, qr_svg
+from backend.qr import format_short_code, make_token, qr_svg
 from backend.uploads import image_path
 
 from . import bp
@@ -97,7 +96,7 @@ def self_report() -> Any:
     error = None
     if request.method == "POST":
         action_code = request.form.get("action", "")
-        activity = _activity_from_form(action_code, request.form)
+        activity = activity_from_form(action_code, request.form)
         try:
             record = self_reports.submit_self_report(
                 current_user, action_code, activity, request.files.get("photo")
@@ -116,7 +115,7 @@ def _local_iso(value: str | None) -> str | None:
     return f"{value}:00+08:00" if value and len(value) == 16 else value or None
 
 
-def _activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
+def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
     if action_code in ("public_transit", "bike_sharing"):
         key = "mode" if action_code == "public_transit" else "bike_type"
         return {
@@ -195,49 +194,3 @@ def household_card() -> Any:
         return redirect(url_for("mobile.household_card"))
     qr = qr_svg(make_token("card", card.resident_id, card.nonce)) if card else None
     return render_template("mobile/card.html", card=card, qr=qr)
-
-
-# --- station and restaurant staff -----------------------------------------------------------
-
-
-@bp.route("/merchant/claim", methods=["GET", "POST"])
-@staff_only
-def merchant_claim() -> Any:
-    merchant = current_user.merchant
-    action_code = STATION_ACTIONS.get(merchant.kind)
-    if action_code is None:
-        abort(404)
-    result = None
-    if request.method == "POST":
-        form = request.form
-        activity = _activity_from_form(action_code, form)
-        for key in ("collected_at", "meal_at"):
-            if activity.get(key) is None:
-                activity.pop(key, None)
-        try:
-            token, card = _scanned(form.get("token") or None)
-            record = claims.submit_claim(
-                current_user, activity, token=token, card=card, code=form.get("code") or None
-            )
-        except DomainError as exc:
-            flash(exc.localized_message(), "error")
-        else:
-            result = record
-    return render_template(
-        "mobile/merchant_claim.html",
-        action_code=action_code,
-        result=result,
-        categories=WASTE_CATEGORIES,
-        lang=current_lang(),
-        today=queries.verified_by(current_user.id),
-    )
-
-
-def _scanned(token: str | None) -> tuple[str | None, str | None]:
-    """(claim token, card token) from the form or a photo of the resident's QR."""
-    photo = request.files.get("photo")
-    if not token and photo and photo.filename:
-        token = decode_image(photo.read())
-    if token and is_card_token(token):
-        return None, token
-    return token, None

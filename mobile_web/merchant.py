@@ -10,9 +10,13 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.accounts.models import Role
+from backend.actions import queries as action_queries
+from backend.actions.claims import STATION_ACTIONS
 from backend.auth import page_roles
 from backend.errors import DomainError
+from backend.i18n import current_lang
 from backend.ledger.queries import merchant_balance
+from backend.merchants.counter import confirm_at_counter
 from backend.qr import decode_image, format_short_code
 from backend.rewards import queries, services
 from backend.rewards.exceptions import InvalidPeriod
@@ -20,6 +24,7 @@ from backend.timeutil import LOCAL_TZ, local, utcnow
 from backend.uploads import store_image
 
 from . import bp
+from .actions import WASTE_CATEGORIES, activity_from_form
 
 staff_only = page_roles(Role.MERCHANT_STAFF)
 
@@ -27,44 +32,48 @@ staff_only = page_roles(Role.MERCHANT_STAFF)
 @bp.get("/merchant")
 @staff_only
 def merchant_home() -> Any:
-    merchant = current_user.merchant
-    today = local(utcnow()).date().isoformat()
-    return render_template(
-        "mobile/merchant_home.html",
-        merchant=merchant,
-        today_rows=queries.merchant_day(merchant.id),
-        balance=merchant_balance(merchant.id),
-        today=today,
-        format_code=format_short_code,
-    )
+    """One screen: scan or type any code, confirm it, and see today's list."""
+    return _counter_page(None)
 
 
-@bp.post("/merchant/fulfil")
+@bp.post("/merchant/confirm")
 @staff_only
-def merchant_fulfil() -> Any:
+def merchant_confirm() -> Any:
+    merchant = current_user.merchant
+    action_code = STATION_ACTIONS.get(merchant.kind)
+    activity = None
+    if action_code:
+        activity = activity_from_form(action_code, request.form)
+        for key in ("collected_at", "meal_at"):
+            if activity.get(key) is None:
+                activity.pop(key, None)
     try:
-        photo = request.files.get("photo")
         token = request.form.get("token") or None
-        if photo and photo.filename and not token:
+        photo = request.files.get("photo")
+        if not token and photo and photo.filename:
             token = decode_image(photo.read())
-        redemption = services.fulfil_redemption(
-            current_user,
-            code=request.form.get("code"),
-            token=token,
-            idempotency_key=request.form.get("key"),
-        )
+        result = confirm_at_counter(current_user, code=request.form.get("code"), token=token,
+                                    activity=activity, idempotency_key=request.form.get("key"))
     except DomainError as exc:
         flash(exc.localized_message(), "error")
-    else:
-        flash(
-            _(
-                "Fulfilled: %(title)s, %(points)s points.",
-                title=redemption.offer.title_zh,
-                points=redemption.points,
-            ),
-            "success",
-        )
-    return redirect(url_for("mobile.merchant_home"))
+        return redirect(url_for("mobile.merchant_home"))
+    if result.redemption is not None:
+        flash(_("Fulfilled: %(title)s, %(points)s points.",
+                title=result.redemption.offer.title_zh, points=result.redemption.points),
+              "success")
+        return redirect(url_for("mobile.merchant_home"))
+    return _counter_page(result.record)
+
+
+def _counter_page(record: Any) -> Any:
+    merchant = current_user.merchant
+    return render_template(
+        "mobile/merchant_home.html", merchant=merchant, result=record,
+        action_code=STATION_ACTIONS.get(merchant.kind), categories=WASTE_CATEGORIES,
+        lang=current_lang(), today_rows=queries.merchant_day(merchant.id),
+        today_actions=action_queries.verified_by(current_user.id),
+        balance=merchant_balance(merchant.id), today=local(utcnow()).date().isoformat(),
+        format_code=format_short_code)
 
 
 @bp.post("/merchant/redemptions/<int:redemption_id>/refund")

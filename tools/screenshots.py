@@ -26,7 +26,7 @@ PAGES = {
     "13800000001": ["/home", "/home?lang=en", "/actions", "/log", "/my-qr", "/report",
                     "/sources", "/offers", "/points", "/redemptions", "/?lang=zh_CN"],
     "13800000011": ["/merchant", "/merchant/offers"],
-    "13800000012": ["/merchant/claim"],
+    "13800000012": ["/merchant"],
     "13800000021": ["/organiser"],
 }
 ADMIN_PAGES = ["/admin/", "/admin/methodologies", "/admin/review", "/admin/partners",

@@ -28,8 +28,8 @@ def test_station_attendant_credits_a_weighed_drop_off_by_the_residents_code(
 
     attendant = open_page()
     sign_in(attendant, ATTENDANT)
-    attendant.goto("/merchant/claim")
-    attendant.get_by_label("或输入居民手机上显示的代码").fill(code)
+    attendant.goto("/merchant")
+    attendant.get_by_label("或输入兑换码").fill(code)
     attendant.locator("#weight_paper").fill("2.5")
     attendant.locator("#weight_plastic").fill("1.2")
     attendant.locator("#scan-form button[type=submit]").click()

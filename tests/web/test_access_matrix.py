@@ -16,6 +16,7 @@ from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
 
 from ..helpers import signed_headers
+from ..security.figures import record
 from .matrix_admin import ADMIN_MATRIX, ADMIN_SAMPLE_ARGS
 from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 
@@ -104,7 +105,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/redemptions/<int:redemption_id>"): {RESIDENT},
     ("POST", "/redemptions/<int:redemption_id>/cancel"): {RESIDENT},
     ("GET", "/points"): {RESIDENT},
-    ("POST", "/merchant/fulfil"): {STAFF},
+    ("POST", "/merchant/confirm"): {STAFF},
     ("POST", "/merchant/redemptions/<int:redemption_id>/refund"): {STAFF},
     ("GET", "/merchant/settlement.csv"): {STAFF},
     ("GET", "/merchant/offers"): {STAFF},
@@ -148,8 +149,6 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/sources/<int:binding_id>/revoke"): {RESIDENT},
     ("GET", "/card"): {RESIDENT},
     ("POST", "/card"): {RESIDENT},
-    ("GET", "/merchant/claim"): {STAFF},
-    ("POST", "/merchant/claim"): {STAFF},
     ("GET", "/admin/review"): {ADMIN},
     ("GET", "/admin/review/<int:record_id>"): {ADMIN},
     ("POST", "/admin/review/<int:record_id>/<any(approve, reject):decision>"): {ADMIN},
@@ -199,6 +198,7 @@ def test_every_route_has_an_entry(app):
     assert not missing, f"add these routes to MATRIX with the roles allowed: {missing}"
     stale = sorted(MATRIX.keys() - _routes(app))
     assert not stale, f"MATRIX names routes that no longer exist: {stale}"
+    record("role x route matrix", routes=len(MATRIX), roles=len(ROLES))
 
 
 @pytest.fixture
