@@ -46,17 +46,22 @@ def clean_svg(svg: str, title: str, description: str, *, element_id: str = "char
 def _options(**extra: Any) -> dict[str, Any]:
     return {"disable_xml_declaration": True, "js": [], "css": [], "no_prefix": True,
             "explicit_size": False, "show_legend": False, "margin": 6, "spacing": 6,
-            "dynamic_print_values": False, **extra}
+            "dynamic_print_values": False, "truncate_label": -1, "truncate_legend": -1,
+            **extra}
 
 
 def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, description: str,
               element_id: str, horizontal: bool = False, width: int = 360,
-              height: int = 220, value_suffix: str = "") -> Markup:
+              height: int = 220) -> Markup:
+    """Bars with plain numbers on the value axis (the unit belongs in the title)."""
     import pygal
 
     kind = pygal.HorizontalBar if horizontal else pygal.Bar
+    extra: dict[str, Any] = {}
+    if horizontal:  # pygal sizes label room for Latin text; CJK labels need about 1 em each
+        extra["margin_left"] = 10 + 13 * max((len(label) for label in labels), default=0)
     chart = kind(**_options(width=width, height=height, print_values=False,
-                            value_formatter=lambda v: f"{v:,.2f}{value_suffix}"))
+                            value_formatter=lambda v: f"{v:g}", **extra))
     chart.x_labels = list(labels)
     chart.add(title, list(values))
     return clean_svg(chart.render(is_unicode=True), title, description, element_id=element_id)

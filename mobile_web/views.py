@@ -112,7 +112,7 @@ def home_charts(summary: Any) -> dict[str, Any]:
         names = [action_name(code) for code in summary.breakdown]
         kilos = [grams / 1000 for grams in summary.breakdown.values()]
         charts["breakdown"] = bar_chart(
-            names, kilos, horizontal=True, element_id="breakdown", value_suffix=" kg",
+            names, kilos, horizontal=True, element_id="breakdown",
             height=60 + 40 * len(names), title=_("Reductions by action (kg CO2e)"),
             description=", ".join(f"{n}: {k:.2f} kg" for n, k in zip(names, kilos, strict=True)))
     if any(summary.trend):

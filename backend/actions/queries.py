@@ -16,14 +16,11 @@ from .models import ActivityRecord, Outcome, PartnerBatch, Reduction
 
 
 def actions_of(resident_id: int, limit: int = 50) -> list[ActivityRecord]:
-    return list(
-        db.session.scalars(
-            select(ActivityRecord)
-            .where(ActivityRecord.resident_id == resident_id)
-            .order_by(ActivityRecord.id.desc())
-            .limit(limit)
-        )
-    )
+    """A resident's actions, the most recent real-world action first."""
+    when = func.coalesce(ActivityRecord.occurred_start, ActivityRecord.received_at)
+    return list(db.session.scalars(
+        select(ActivityRecord).where(ActivityRecord.resident_id == resident_id)
+        .order_by(when.desc(), ActivityRecord.id.desc()).limit(limit)))
 
 
 def verified_by(staff_id: int, limit: int = 30) -> list[ActivityRecord]:
