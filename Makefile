@@ -66,3 +66,14 @@ $(LIGHTHOUSE_STAMP): tools/lighthouse/package.json tools/lighthouse/package-lock
 
 lighthouse: $(STAMP) $(MO) $(LIGHTHOUSE_STAMP)
 	$(BIN)/python tools/lighthouse/run.py
+
+## backup: pg_dump of DATABASE_URL (PostgreSQL) to backups/<UTC timestamp>.dump
+backup:
+	tools/backup.sh backup $(BACKUP_DIR)
+
+## restore: make restore FILE=backups/<timestamp>.dump (pg_restore --clean --if-exists into
+## DATABASE_URL, in one transaction; stop the web and workers first), then reconcile
+restore:
+	@test -n "$(FILE)" || { echo "usage: make restore FILE=backups/<timestamp>.dump" >&2; exit 2; }
+	tools/backup.sh restore $(FILE)
+	$(BIN)/flask ledger reconcile

@@ -27,7 +27,7 @@ def review_queue() -> Any:
     return render_template("admin/review.html", records=queries.review_queue(), lang=current_lang())
 
 
-@bp.get("/review/<int:record_id>")
+@bp.get("/review/<bigid:record_id>")
 @admin_only
 def review_record(record_id: int) -> Any:
     record = self_reports.get_record(record_id)
@@ -39,7 +39,7 @@ def review_record(record_id: int) -> Any:
     )
 
 
-@bp.post("/review/<int:record_id>/<any(approve, reject):decision>")
+@bp.post("/review/<bigid:record_id>/<any(approve, reject):decision>")
 @admin_only
 def review_decide(record_id: int, decision: str) -> Any:
     try:

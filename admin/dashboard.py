@@ -9,6 +9,7 @@ from flask import Response, redirect, render_template, request, url_for
 from backend.admin_console import charts, queries, reports
 from backend.admin_console.filters import InvalidFilters, default_filters, parse_filters
 from backend.admin_console.tables import cell_text, to_csv
+from backend.cache import cached
 from backend.config import DISTRICTS
 from backend.errors import NotFound
 from backend.timeutil import local, utcnow
@@ -31,7 +32,7 @@ def dashboard() -> Any:
         filters = parse_filters(request.args, _today())
     except InvalidFilters as exc:
         filters, error = default_filters(_today()), exc.localized_message()
-    dash = queries.dashboard(filters)
+    dash = cached(("dashboard", filters), lambda: queries.dashboard(filters))
     return render_template(
         "admin/dashboard.html",
         dash=dash,

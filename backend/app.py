@@ -10,6 +10,7 @@ from flask import Flask, g, request
 from flask_babel import format_datetime
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from werkzeug.routing import IntegerConverter
 
 from . import errors, i18n, security
 from .config import INSTANCE, ROOT, Config, TestConfig, config_for_env
@@ -23,10 +24,12 @@ from .extensions import (
     login_manager,
     migrate,
 )
+from .schemas import MAX_INT
 
 
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE))
+    app.url_map.converters.update(int=IdConverter, bigid=BigIdConverter)  # before any rule
     if isinstance(config, dict):
         app.config.from_object(TestConfig)
         app.config.update(config)
@@ -43,6 +46,24 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     security.init_app(app)
     _register_template_helpers(app)
     return app
+
+
+class IdConverter(IntegerConverter):
+    """``<int:...>`` in every rule is the id of an INTEGER primary key: a larger number does
+    not match the rule (404) instead of overflowing the database driver (500). The OpenAPI
+    document states the maximum."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", MAX_INT)
+        super().__init__(map, *args, **kwargs)
+
+
+class BigIdConverter(IdConverter):
+    """``<bigid:...>``: the id of a BIGINT primary key (activity records)."""
+
+    def __init__(self, map: Any, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("max", 2**63 - 1)
+        super().__init__(map, *args, **kwargs)
 
 
 def _ensure_sqlite_dir(app: Flask) -> None:

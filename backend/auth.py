@@ -15,6 +15,7 @@ from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
 from flask_login import current_user, user_logged_in, user_logged_out
+from flask_smorest.utils import deepupdate
 
 from .accounts.exceptions import InvalidToken
 from .accounts.models import Role, User
@@ -24,6 +25,8 @@ from .errors import Forbidden
 F = TypeVar("F", bound=Callable[..., Any])
 
 BEARER_SECURITY = [{"bearerAuth": []}]
+# Documented on every protected operation (the body is the common ErrorSchema).
+BEARER_ERRORS = {"401": "UNAUTHORIZED", "403": "FORBIDDEN"}
 
 
 def bearer_token() -> str | None:
@@ -47,7 +50,7 @@ def api_user() -> User:
 
 def _add_doc(func: Any, **doc: Any) -> None:
     func._apidoc = deepcopy(getattr(func, "_apidoc", {}))
-    func._apidoc.setdefault("manual_doc", {}).update(doc)
+    func._apidoc["manual_doc"] = deepupdate(func._apidoc.get("manual_doc", {}), doc)
 
 
 def api_roles(*roles: Role) -> Callable[[F], F]:
@@ -61,7 +64,7 @@ def api_roles(*roles: Role) -> Callable[[F], F]:
                 raise Forbidden()
             return func(*args, **kwargs)
 
-        _add_doc(wrapper, security=BEARER_SECURITY)
+        _add_doc(wrapper, security=BEARER_SECURITY, responses=BEARER_ERRORS)
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -43,13 +43,19 @@ class Config:
     SQLALCHEMY_DATABASE_URI = database_url(
         os.environ.get("DATABASE_URL"), f"sqlite:///{INSTANCE / 'carbon.db'}"
     )
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True}
+    # hide_parameters: a database error's message (logged) never carries the values bound to
+    # the statement, which can be phone numbers or identity hashes (PIPL).
+    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Run jobs in the calling process even when Redis is configured (tests, one-off scripts).
     JOBS_INLINE = _bool("JOBS_INLINE", False)
     RATELIMIT_STORAGE_URI = os.environ.get("RATELIMIT_STORAGE_URI") or REDIS_URL or "memory://"
     RATELIMIT_HEADERS_ENABLED = True
     RATELIMIT_ENABLED = True
+    # Redis down: count in memory meanwhile, and never turn a limiter error into a 500.
+    RATELIMIT_IN_MEMORY_FALLBACK_ENABLED = True
+    RATELIMIT_SWALLOW_ERRORS = True
+    RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
 
@@ -72,6 +78,8 @@ class Config:
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
 
+    # Leaderboard and admin dashboard figures are recomputed at most this often per process.
+    READ_CACHE_SECONDS = int(os.environ.get("READ_CACHE_SECONDS", "300"))
     POINTS_EXPIRY_MONTHS = int(os.environ.get("POINTS_EXPIRY_MONTHS", "24"))
     REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
@@ -134,6 +142,7 @@ class TestConfig(Config):
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
+    READ_CACHE_SECONDS = 0  # tests check exact figures
 
 
 CONFIGS: dict[str, type[Config]] = {

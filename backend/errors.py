@@ -8,10 +8,13 @@ HTML error page. Nothing a client sends may produce a 500.
 from __future__ import annotations
 
 import logging
+import traceback
 from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from redis.exceptions import RedisError
+from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
 log = logging.getLogger(__name__)
@@ -124,6 +127,22 @@ def _http_details(exc: HTTPException) -> tuple[str, str, Any]:
     return code, str(message), details
 
 
+def describe(exc: BaseException) -> str:
+    """An exception as it may be logged. A database error's text can carry the values of a
+    row (PostgreSQL's DETAIL: "Failing row contains (..., 13800000001, ...)"), so only its
+    class, SQLSTATE, statement (bound values are hidden by ``hide_parameters``) and where it
+    was raised are kept."""
+    if not isinstance(exc, DBAPIError):
+        return "".join(traceback.format_exception(exc))
+    orig = exc.orig
+    state = getattr(orig, "sqlstate", None) or "-"
+    where = "".join(traceback.format_tb(exc.__traceback__))
+    return (
+        f"{type(exc).__name__} ({type(orig).__name__}, SQLSTATE {state})\n"
+        f"[SQL: {exc.statement}]\n{where}"
+    )
+
+
 def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(DomainError)
     def _domain(exc: DomainError) -> Any:
@@ -137,8 +156,20 @@ def register_error_handlers(app: Flask) -> None:
             headers = {**dict(headers), "Retry-After": "60"}
         return error_response(exc.code or 500, code, message, details, headers)
 
+    @app.errorhandler(OperationalError)
+    @app.errorhandler(RedisError)
+    def _unavailable(exc: Exception) -> Any:
+        """The database or Redis went away mid-request (restart, failover, a killed
+        connection): the transaction is rolled back whole, and the client may retry."""
+        from .extensions import db
+
+        db.session.rollback()
+        log.warning("%s on %s %s", type(exc).__name__, request.method, request.path)
+        code, message = HTTP_CODES[503]
+        return error_response(503, code, str(message), headers={"Retry-After": "5"})
+
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception) -> Any:
-        log.exception("unhandled error on %s %s", request.method, request.path)
+        log.error("unhandled error on %s %s: %s", request.method, request.path, describe(exc))
         code, message = HTTP_CODES[500]
         return error_response(500, code, str(message))

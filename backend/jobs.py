@@ -8,10 +8,16 @@ rules stay in services.
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from typing import Any
 
 from flask import Flask, current_app, has_app_context
 from rq import Queue, Retry
+from sqlalchemy.exc import DBAPIError
+
+from .errors import describe
 
 QUEUES = ("default", "ingest")
 
@@ -21,7 +27,11 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.rewards.services:expire_redemptions", "*/5 * * * *"),
     ("backend.ledger.expiry:expire_due_points", "30 16 * * *"),  # 00:30 Asia/Shanghai
     ("backend.actions.verification:verify_pending", "*/10 * * * *"),
+    ("backend.actions.ingest:recover_batches", "*/5 * * * *"),
+    ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
 ]
+# Run by every worker as it starts, before taking jobs: work a dead worker left behind.
+ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]
 _worker_app: Flask | None = None
 
 
@@ -60,20 +70,43 @@ def run_in_app(target: str, *args: Any, **kwargs: Any) -> Any:
 
     module_name, _, attr = target.partition(":")
     func = getattr(importlib.import_module(module_name), attr)
-    if has_app_context():
-        return func(*args, **kwargs)
-    global _worker_app
-    if _worker_app is None:
-        from .app import create_app
-
-        _worker_app = create_app()
-    with _worker_app.app_context():
-        try:
+    try:
+        if has_app_context():
             return func(*args, **kwargs)
-        finally:
-            from .extensions import db
+        global _worker_app
+        if _worker_app is None:
+            from .app import create_app
 
-            db.session.remove()
+            _worker_app = create_app()
+        with _worker_app.app_context():
+            try:
+                return func(*args, **kwargs)
+            finally:
+                from .extensions import db
+
+                db.session.remove()
+    except DBAPIError as exc:  # RQ logs and stores what a job raises: retell it safely
+        raise JobFailed(f"{target}: {describe(exc)}") from None
+
+
+class JobFailed(Exception):
+    """A job's database error without the values of the rows it touched (``describe``)."""
+
+
+def _scheduler_child(engine: Any) -> Any:
+    """What a process forked by the worker (RQ's scheduler) does first: leave the parent's
+    database connections alone (shared sockets would keep a dead worker's locks alive), and
+    end when the worker ends, even by SIGKILL, instead of living on as an orphan."""
+
+    def after_fork() -> None:
+        engine.dispose(close=False)
+        if sys.platform.startswith("linux"):
+            import ctypes
+
+            pr_set_pdeathsig = 1
+            ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
+
+    return after_fork
 
 
 def worker_command() -> Any:
@@ -81,6 +114,8 @@ def worker_command() -> Any:
     import click
     from flask.cli import AppGroup
     from rq.worker import SimpleWorker
+
+    from .extensions import db
 
     group = AppGroup("jobs", help="Background jobs (RQ).")
 
@@ -93,6 +128,11 @@ def worker_command() -> Any:
         if redis is None:
             raise click.ClickException("REDIS_URL is not set: without Redis jobs run inline")
         names = queues or QUEUES
+        for target in ON_WORKER_START:
+            click.echo(f"{target}: {run_in_app(target)}")
+        db.session.remove()
+        db.engine.dispose()  # no open connection for RQ's scheduler process to inherit
+        os.register_at_fork(after_in_child=_scheduler_child(db.engine))
         SimpleWorker([Queue(n, connection=redis) for n in names], connection=redis).work(
             burst=burst, with_scheduler=True
         )

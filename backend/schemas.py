@@ -4,6 +4,10 @@ from __future__ import annotations
 
 from marshmallow import EXCLUDE, Schema, fields, validate
 
+# The largest value of the database's INTEGER columns: client numbers above it are refused
+# (422) instead of overflowing the driver.
+MAX_INT = 2**31 - 1
+
 
 class ErrorSchema(Schema):
     """Every API error: a stable machine code, a localized message and optional details."""

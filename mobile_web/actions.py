@@ -33,7 +33,7 @@ def actions() -> Any:
     )
 
 
-@bp.get("/actions/<int:record_id>")
+@bp.get("/actions/<bigid:record_id>")
 @resident_only
 def action(record_id: int) -> Any:
     record = self_reports.own_record(current_user, record_id)
@@ -45,7 +45,7 @@ def action(record_id: int) -> Any:
     )
 
 
-@bp.get("/actions/<int:record_id>/evidence")
+@bp.get("/actions/<bigid:record_id>/evidence")
 @page_roles(Role.RESIDENT, Role.ADMIN)
 def evidence(record_id: int) -> Any:
     record = self_reports.get_record(record_id)
@@ -59,7 +59,7 @@ def evidence(record_id: int) -> Any:
         abort(404)
 
 
-@bp.post("/actions/<int:record_id>/appeal")
+@bp.post("/actions/<bigid:record_id>/appeal")
 @resident_only
 def appeal(record_id: int) -> Any:
     try:

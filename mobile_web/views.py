@@ -12,6 +12,7 @@ from flask_login import current_user, login_user, logout_user
 from backend.accounts import services
 from backend.accounts.models import Role
 from backend.auth import home_url, page_roles
+from backend.cache import cached
 from backend.errors import DomainError
 from backend.extensions import limiter
 from backend.i18n import action_name
@@ -100,7 +101,9 @@ def home() -> Any:
                            balance=resident_balance(current_user.id),
                            recent=actions_of(current_user.id, 5),
                            expiring=upcoming_expiries(current_user.id)[:2],
-                           board=leaderboard(current_user.district, summary.months[-1]))
+                           board=cached(("leaderboard", current_user.district, summary.months[-1]),
+                                        lambda: leaderboard(current_user.district,
+                                                            summary.months[-1])))
 
 
 def home_charts(summary: Any) -> dict[str, Any]:

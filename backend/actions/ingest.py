@@ -15,15 +15,16 @@ import io
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from typing import IO, Any
 
 from flask import current_app
 from redis.exceptions import RedisError
-from sqlalchemy import select
+from sqlalchemy import Engine, select, text
 
 from ..bulk import insert_returning
 from ..extensions import db
-from ..jobs import enqueue
+from ..jobs import enqueue, get_queue
 from ..partners.models import Partner, PartnerKind
 from ..timeutil import utcnow
 from .exceptions import BatchTooLarge, InvalidBatch, JobsUnavailable, UnknownBatch
@@ -231,7 +232,7 @@ def receive_batch(partner: Partner, body: bytes, content_type: str) -> PartnerBa
     db.session.add(batch)
     db.session.commit()
     try:
-        enqueue(process_batch, batch.id, queue="ingest")
+        _enqueue_batch(batch.id)
     except RedisError as exc:  # Redis down: refuse the batch rather than keep it unqueued
         current_app.logger.warning("could not queue batch %s: %s", batch.id, type(exc).__name__)
         db.session.rollback()
@@ -241,8 +242,65 @@ def receive_batch(partner: Partner, body: bytes, content_type: str) -> PartnerBa
     return batch
 
 
+def _job_id(batch_id: int) -> str:
+    return f"batch-{batch_id}"
+
+
+def _enqueue_batch(batch_id: int) -> None:
+    enqueue(process_batch, batch_id, queue="ingest", job_id=_job_id(batch_id))
+
+
+# A worker holds this PostgreSQL advisory lock (key: this number and the batch id) while it
+# processes a batch, on a connection of its own: a second job for the same batch steps aside,
+# and when a worker dies its connection, and with it the lock, goes away at once.
+BATCH_LOCK = 41001
+
+
+@contextmanager
+def _processing(batch_id: int) -> Iterator[bool]:
+    """True when this process may process the batch (it holds the lock, or needs none)."""
+    bind = db.engine
+    if bind.dialect.name != "postgresql" or not isinstance(bind, Engine):
+        yield True  # SQLite, or the tests' shared connection: one process, nothing to guard
+        return
+    with bind.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
+        args = {"kind": BATCH_LOCK, "id": batch_id}
+        locked = bool(conn.scalar(text("SELECT pg_try_advisory_lock(:kind, :id)"), args))
+        try:
+            yield locked
+        finally:
+            if locked:
+                conn.execute(text("SELECT pg_advisory_unlock(:kind, :id)"), args)
+
+
+def _being_processed(batch_id: int) -> bool:
+    """Whether a live worker holds the batch's processing lock (PostgreSQL only)."""
+    if db.session.get_bind().dialect.name != "postgresql":
+        return False
+    held = db.session.scalar(
+        text(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND classid = :kind "
+            "AND objid = :id AND objsubid = 2 AND granted"
+        ),
+        {"kind": BATCH_LOCK, "id": batch_id},
+    )
+    return bool(held)
+
+
 def process_batch(batch_id: int) -> dict[str, int]:
-    """The RQ job: process a stored batch chunk by chunk; resumes where a crash left it."""
+    """The RQ job: process a stored batch chunk by chunk; resumes where a crash left it.
+
+    Each chunk commits its records, reductions, ledger entries and the batch's ``processed``
+    together, so a worker killed mid-chunk leaves the chunk undone, and the next run starts
+    from it (the unique (partner, record id) would refuse a second copy anyway).
+    """
+    with _processing(batch_id) as mine:
+        if not mine:
+            return {}  # another live worker is on it
+        return _process_batch(batch_id)
+
+
+def _process_batch(batch_id: int) -> dict[str, int]:
     batch = db.session.get(PartnerBatch, batch_id)
     if batch is None or batch.status is BatchStatus.DONE:
         return {}
@@ -268,6 +326,38 @@ def process_batch(batch_id: int) -> dict[str, int]:
         batch.error = exc.code
         db.session.commit()
     return {"processed": batch.processed}
+
+
+def recover_batches() -> int:
+    """Queue again the batches that are neither done nor on their way: their job was lost
+    (Redis restarted empty), failed for good, or died with its worker (SIGKILL, a lost host).
+    RQ itself only notices a dead SimpleWorker's job once its timeout has passed; this runs
+    when a worker starts and every few minutes (``backend.jobs``). Returns how many."""
+    from rq.exceptions import NoSuchJobError
+    from rq.job import Job, JobStatus
+
+    waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
+    open_ids = db.session.scalars(
+        select(PartnerBatch.id).where(
+            PartnerBatch.status.in_((BatchStatus.QUEUED, BatchStatus.PROCESSING)),
+            PartnerBatch.source != "file",  # the import command processes its own file
+        )
+    ).all()
+    connection = get_queue("ingest").connection
+    requeued = 0
+    for batch_id in open_ids:
+        try:
+            status = Job.fetch(_job_id(batch_id), connection=connection).get_status()
+        except NoSuchJobError:
+            status = None
+        if status in waiting or _being_processed(batch_id):
+            continue
+        if status == JobStatus.STARTED and db.session.get_bind().dialect.name != "postgresql":
+            continue  # without the lock a running job cannot be told from a dead one
+        current_app.logger.warning("batch %s: job %s, queued again", batch_id, status)
+        _enqueue_batch(batch_id)
+        requeued += 1
+    return requeued
 
 
 def get_batch(partner: Partner, batch_id: int) -> PartnerBatch:

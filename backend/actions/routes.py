@@ -209,7 +209,7 @@ class MyActions(MethodView):
         return queries.actions_of(api_user().id)
 
 
-@blp.route("/me/actions/<int:record_id>")
+@blp.route("/me/actions/<bigid:record_id>")
 class MyAction(MethodView):
     @resident_only
     @blp.response(200, ActionDetailSchema)
@@ -218,7 +218,7 @@ class MyAction(MethodView):
         return self_reports.own_record(api_user(), record_id)
 
 
-@blp.route("/me/actions/<int:record_id>/appeal")
+@blp.route("/me/actions/<bigid:record_id>/appeal")
 class Appeal(MethodView):
     @resident_only
     @blp.arguments(AppealSchema)
@@ -254,7 +254,7 @@ class ReviewQueue(MethodView):
         return queries.review_queue()
 
 
-@blp.route("/admin/actions/<int:record_id>/<any(approve, reject):decision>")
+@blp.route("/admin/actions/<bigid:record_id>/<any(approve, reject):decision>")
 class Review(MethodView):
     @admin_only
     @blp.arguments(ActionReviewSchema)

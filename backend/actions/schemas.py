@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..i18n import current_lang
+from ..schemas import MAX_INT
 
 
 class BatchAcceptedSchema(Schema):
@@ -41,7 +42,7 @@ class BatchArgsSchema(Schema):
     class Meta:
         unknown = EXCLUDE
 
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=MAX_INT))
     per_page = fields.Integer(load_default=500, validate=validate.Range(min=1, max=5000))
 
 

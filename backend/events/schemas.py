@@ -4,6 +4,7 @@ from typing import Any
 
 from marshmallow import Schema, fields, validate
 
+from ..schemas import MAX_INT
 from .models import FootprintStage, PlanStatus
 from .queries import standing
 
@@ -223,7 +224,9 @@ class ProjectSchema(Schema):
 
 
 class DonateSchema(Schema):
-    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    points = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=MAX_INT)
+    )
 
 
 class DonationSchema(Schema):

@@ -37,5 +37,5 @@ def partner_required(func: F) -> F:
         )
         return func(*args, **kwargs)
 
-    _add_doc(wrapper, security=[{"partnerHmac": []}])
+    _add_doc(wrapper, security=[{"partnerHmac": []}], responses={"401": "UNAUTHORIZED"})
     return wrapper  # type: ignore[return-value]

@@ -15,6 +15,7 @@ import secrets
 import time
 from datetime import timedelta
 
+from redis.exceptions import RedisError
 from sqlalchemy import delete, select
 from sqlalchemy.exc import IntegrityError
 
@@ -105,7 +106,12 @@ def _remember_signature(signature: str) -> bool:
     """True when the signature is new; False when it was already used in the window."""
     redis = redis_client()
     if redis is not None:
-        return bool(redis.set(f"partner-sig:{signature}", 1, nx=True, ex=2 * CLOCK_SKEW_SECONDS))
+        try:
+            return bool(
+                redis.set(f"partner-sig:{signature}", 1, nx=True, ex=2 * CLOCK_SKEW_SECONDS)
+            )
+        except RedisError:  # Redis down: the database remembers meanwhile, reads keep working
+            pass
     cutoff = utcnow() - timedelta(seconds=2 * CLOCK_SKEW_SECONDS)
     db.session.execute(delete(SeenSignature).where(SeenSignature.seen_at < cutoff))
     try:

@@ -42,6 +42,7 @@ class OfferCreateSchema(Schema):
     title_en = fields.String(load_default="")
     description_zh = fields.String(load_default="")
     description_en = fields.String(load_default="")
+    # ranges are checked by the service (code invalid_offer, as for the pages' form)
     points_price = fields.Integer(required=True, strict=True)
     stock = fields.Integer(required=True, strict=True)
     per_resident_limit = fields.Integer(load_default=1, strict=True)

@@ -31,6 +31,7 @@ from ..ledger.services import (
     system_account,
 )
 from ..qr import InvalidQr, new_nonce, new_short_code, normalise_short_code, read_token
+from ..schemas import MAX_INT
 from ..timeutil import aware, utcnow
 from .exceptions import (
     AlreadyFulfilled,
@@ -68,7 +69,7 @@ def _offer_fields(data: dict[str, Any]) -> dict[str, Any]:
             number = int(value)
         except ValueError:
             raise InvalidOffer(problem=name, field=name) from None
-        if number < minimum:
+        if not minimum <= number <= MAX_INT:
             raise InvalidOffer(problem=name, field=name)
         return number
 

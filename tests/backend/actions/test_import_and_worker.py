@@ -154,3 +154,13 @@ def test_a_batch_goes_through_a_real_rq_worker(committed):
     assert credited == 5
     assert resident_balance(rider.id) == 5 * 359
     assert reconcile().clean
+
+
+def test_shards_split_residents_and_cover_every_record():
+    from backend.actions.ingest import in_shard
+
+    records = [{"identity": f"CARD{i:04d}"} for i in range(500)]
+    shards = [[r for r in records if in_shard(r, (k, 3))] for k in range(3)]
+    assert sum(len(s) for s in shards) == 500
+    assert all(shards)  # every process gets work
+    assert in_shard(records[0], None)
