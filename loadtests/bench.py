@@ -144,16 +144,16 @@ class RssWatch:
 # --- steps -------------------------------------------------------------------------------
 
 
-def prepare(residents: int) -> dict[str, Any]:
-    log("services, database, migrations")
+def prepare(residents: int, fresh: bool = True) -> dict[str, Any]:
+    log("services, database, migrations" if fresh else "services (reusing the database)")
     run(["bash", "tools/services.sh", "start"], env={**os.environ, "PGPORT": str(PGPORT),
                                                      "REDISPORT": str(REDISPORT)})
-    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-qc",
-                    f"DROP DATABASE IF EXISTS {DB}"], check=True, capture_output=True)
-    subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-qc",
-                    f"CREATE DATABASE {DB}"], check=True, capture_output=True)
-    subprocess.run(["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"], check=True,
-                   capture_output=True)
+    if fresh:
+        for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
+            subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres",
+                            "-qc", sql], check=True, capture_output=True)
+        subprocess.run(["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"], check=True,
+                       capture_output=True)
     flask("db", "upgrade")
     log(f"generating {residents} residents, partners, merchants and offers")
     out = json.loads(flask("demo", "generate", "--residents", str(residents), "--records", "0",
@@ -163,8 +163,12 @@ def prepare(residents: int) -> dict[str, Any]:
     tokens = RESULTS / "tokens.json"
     run([sys.executable, "-m", "loadtests.tokens", str(tokens), "--residents",
          str(min(residents, 500))])
-    return {"tokens": str(tokens),
-            "partners": {code: tuple(pair) for code, pair in out["partners"].items()},
+    partners = {code: tuple(pair) for code, pair in out["partners"].items()}
+    if "bench-bus" not in partners:  # reused database: the secret was shown once; rotate
+        lines = dict(line.split(": ", 1) for line in flask("partners", "rotate", "bench-bus")
+                     .splitlines() if ": " in line)
+        partners["bench-bus"] = (lines["key_id"], lines["secret"])
+    return {"tokens": str(tokens), "partners": partners,
             "offers": ",".join(str(o) for o in out["offers"]),
             "admins": ",".join(out["admins"]), "admin_totp": BENCH_TOTP_SECRET}
 
@@ -392,24 +396,7 @@ def markdown(result: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--smoke", action="store_true", help="small sizes, short runs (CI)")
-    parser.add_argument("--growth", default="10000,100000,1000000",
-                        help="import sizes, comma separated")
-    parser.add_argument("--api-records", type=int, default=100_000)
-    parser.add_argument("--residents", type=int, default=20_000)
-    parser.add_argument("--users", type=int, default=50)
-    parser.add_argument("--seconds", type=int, default=20)
-    parser.add_argument("--locust-processes", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=2)
-    args = parser.parse_args()
-    if args.smoke:
-        args.growth, args.api_records, args.residents = "2000,10000", 10_000, 1000
-        args.users, args.seconds, args.locust_processes = 10, 10, 1
-    began = time.perf_counter()
-    meta = prepare(args.residents)
-    meta["residents"] = args.residents
+def ingest(args: Any, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
     growth, days_back = [], 0
     for index, size in enumerate(int(x) for x in args.growth.split(",")):
         log(f"import {size} records")
@@ -421,7 +408,41 @@ def main() -> int:
     files = write_files(args.api_records, args.residents, seed=99, days_back=days_back)
     api = push_api(files, meta["partners"], args.workers)
     log(f"  {api}")
-    clean_after_ingest = reconcile()
+    return growth, api, reconcile()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--smoke", action="store_true", help="small sizes, short runs (CI)")
+    parser.add_argument("--growth", default="10000,100000,1000000",
+                        help="import sizes, comma separated")
+    parser.add_argument("--api-records", type=int, default=100_000)
+    parser.add_argument("--residents", type=int, default=20_000)
+    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--seconds", type=int, default=20)
+    parser.add_argument("--locust-processes", type=int, default=2)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--reuse", metavar="RESULT.json",
+                        help="keep that run's database, ingestion and contention figures; "
+                             "measure the ceilings and personas again")
+    args = parser.parse_args()
+    if args.smoke:
+        args.growth, args.api_records, args.residents = "2000,10000", 10_000, 1000
+        args.users, args.seconds, args.locust_processes = 10, 10, 1
+    began = time.perf_counter()
+    previous = json.loads(Path(args.reuse).read_text()) if args.reuse else None
+    meta = prepare(args.residents, fresh=previous is None)
+    meta["residents"] = args.residents
+    if previous:
+        growth, api = previous["growth"], previous["api_ingestion"]
+        # the smallest size is quick: measure it again with the current clock
+        size = growth[0]["records"]
+        log(f"import {size} records (again)")
+        growth[0] = import_files(write_files(size, args.residents, seed=300, days_back=400),
+                                 args.workers)
+        clean_after_ingest = reconcile()
+    else:
+        growth, api, clean_after_ingest = ingest(args, meta)
     log("ceilings and personas")
     with serving("loadtests.ceiling_app:app", CEILING_PORT):
         hello = locust("Hello", "", args.users, args.seconds, CEILING_PORT,
@@ -435,8 +456,12 @@ def main() -> int:
                         args.locust_processes, meta, True)
         mix = locust("Resident,MerchantStaff,Partner,Administrator", "", args.users,
                      args.seconds * 2, WEB_PORT, args.locust_processes, meta, False)
-    log("ledger contention")
-    contended = contention(meta, 50 if not args.smoke else 10, 1000 if not args.smoke else 100)
+    if previous:
+        contended = previous["contention"]
+    else:
+        log("ledger contention")
+        contended = contention(meta, 50 if not args.smoke else 10,
+                               1000 if not args.smoke else 100)
     clean = reconcile() and clean_after_ingest and contended["reconcile_clean"]
     hello_rps, insert_rps = total_rps(hello), total_rps(insert)
     read_rps = total_rps(reads, "resident:home") + total_rps(reads, "resident:offers")
