@@ -40,6 +40,7 @@ LIGHTHOUSE = HERE / "node_modules" / ".bin" / "lighthouse"
 CHROME = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
 PORT = int(os.environ.get("LIGHTHOUSE_PORT", "18040"))
 RUNS = max(1, int(os.environ.get("LIGHTHOUSE_RUNS", "1")))
+ATTEMPTS = 3  # per run, when Chromium loses the trace
 RESIDENT = ("13800000001", "demo2026")  # the demo resident (flask demo load)
 CHROME_FLAGS = " ".join(
     [
@@ -133,10 +134,19 @@ def _lighthouse(url: str, cookie: str, out: Path) -> dict[str, Any]:
         f"--extra-headers={json.dumps({'Cookie': cookie})}",
     ]
     env = {**os.environ, "CHROME_PATH": CHROME}
-    subprocess.run(cmd, env=env, check=True, timeout=180)
-    report = json.loads(out.read_text())
-    if report.get("runtimeError"):
-        raise SystemExit(f"Lighthouse failed on {url}: {report['runtimeError']}")
+    # Chromium now and then loses the trace of a load (NO_NAVSTART, a cold first start):
+    # that run measured nothing, so it is run again, at most ATTEMPTS times in all.
+    for attempt in range(1, ATTEMPTS + 1):
+        out.unlink(missing_ok=True)
+        done = subprocess.run(cmd, env=env, timeout=180)
+        report = json.loads(out.read_text()) if out.exists() else {}
+        error = report.get("runtimeError") if report else f"exit status {done.returncode}"
+        if not error and done.returncode == 0:
+            break
+        print(f"  {url}: Lighthouse run failed ({error}), attempt {attempt} of {ATTEMPTS}",
+              flush=True)
+    else:
+        raise SystemExit(f"Lighthouse failed on {url} {ATTEMPTS} times: {error}")
     if report.get("finalDisplayedUrl") != url:  # e.g. sent to /login: the cookie did not work
         raise SystemExit(f"Lighthouse measured {report.get('finalDisplayedUrl')}, not {url}")
     return report
