@@ -28,6 +28,10 @@ from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
+# Bounds of what an activity may say, far beyond any real action but well inside what the
+# arithmetic handles exactly (Decimal's 28 digits, datetime's years 1-9999 after time zones).
+MAX_QUANTITY = Decimal(10) ** 9
+EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 Activity = Mapping[str, Any]
 Params = Mapping[str, Decimal]
 
@@ -282,6 +286,10 @@ def to_decimal(
         raise ActivityError(name, Text(f"{name} 必须是数字", f"{name} must be a number")) from None
     if not value.is_finite():
         raise ActivityError(name, Text(f"{name} 必须是有限数字", f"{name} must be a finite number"))
+    if abs(value) > MAX_QUANTITY:
+        raise ActivityError(
+            name, Text(f"{name} 超出可处理的范围", f"{name} is out of the range handled")
+        )
     return value
 
 
@@ -301,6 +309,14 @@ def parse_time(activity: Activity, name: str) -> datetime:
             ) from None
     if value.tzinfo is None:
         value = value.replace(tzinfo=LOCAL_TZ)
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ActivityError(
+            name,
+            Text(
+                f"{name} 的年份须在 {EARLIEST_YEAR}–{LATEST_YEAR} 之间",
+                f"{name} must fall between {EARLIEST_YEAR} and {LATEST_YEAR}",
+            ),
+        )
     return value.astimezone(UTC)
 
 

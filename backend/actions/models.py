@@ -16,12 +16,14 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    Boolean,
     ForeignKey,
     Index,
     Integer,
     String,
     Text,
     UniqueConstraint,
+    false,
     text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
@@ -116,6 +118,10 @@ class Reduction(db.Model):
     reduction_g: Mapped[int] = mapped_column(BigInteger)  # what the methodology gives
     credited_g: Mapped[int] = mapped_column(BigInteger)  # after the daily cap
     points: Mapped[int] = mapped_column(BigInteger)
+    # The programme's daily points cap gave fewer points than the points rule would
+    # (``recompute --check`` then expects fewer, never more).
+    programme_capped: Mapped[bool] = mapped_column(Boolean, default=False,
+                                                   server_default=false())
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     local_day: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

@@ -42,6 +42,13 @@ REASONS: dict[str, Text] = {
         "核验人员记录量异常，转人工审核",
         "The verifier credited far more than peers: sent to review",
     ),
+    "consent_withdrawn": Text(
+        "该数据来源已解除绑定或撤回授权，不再计入",
+        "This data source was unlinked or its consent withdrawn: not counted",
+    ),
+    "speed_implausible": Text(
+        "平均速度超出合理范围，转人工审核", "Implausible average speed: sent to review"
+    ),
     "self_report": Text("自主申报需人工审核", "Self-reports are reviewed by the programme office"),
 }
 

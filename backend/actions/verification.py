@@ -32,10 +32,16 @@ from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_version, points_for
 from ..settings.services import get_setting
 from ..timeutil import utcnow
-from .models import ActivityRecord, Channel, Outcome, Reduction
+from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
 from .reasons import reason
 
 ACCEPTED = (Outcome.CREDITED, Outcome.REVIEW)
+# What a malformed activity may raise inside a methodology (ActivityError is a ValueError);
+# ArithmeticError is the last guard: one bad record never stops its chunk.
+MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError)
+# Rule rejections that are anomalies to look at rather than certain refusals: the record goes
+# to the review queue with the rule's reason, and an administrator may approve it.
+TO_REVIEW = frozenset({"speed_implausible"})
 RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 RECORDS = ActivityRecord.__table__
 
@@ -66,6 +72,8 @@ class Item:
     channel: Channel
     activity: dict[str, Any]
     verifier_id: int | None
+    partner_id: int | None = None
+    identity_hash: str | None = None
     occurred_start: datetime | None = None
     occurred_end: datetime | None = None
     local_day: str | None = None
@@ -137,7 +145,7 @@ def _prepare(item: Item) -> bool:
     module = methodologies.get(item.action)
     try:
         window = module.window(item.activity)
-    except (ActivityError, TypeError, ValueError, AttributeError) as exc:
+    except MALFORMED as exc:
         _reject(item, "malformed_record", _malformed(exc))
         return False
     item.occurred_start, item.occurred_end = window.start, window.end
@@ -216,11 +224,27 @@ def _verifier_outliers(items: list[Item]) -> set[int]:
 def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
     rows = db.session.execute(select(
         ActivityRecord.id, ActivityRecord.resident_id, ActivityRecord.action,
-        ActivityRecord.channel, ActivityRecord.activity, ActivityRecord.verifier_id).where(
+        ActivityRecord.channel, ActivityRecord.activity, ActivityRecord.verifier_id,
+        ActivityRecord.partner_id, ActivityRecord.identity_hash).where(
         ActivityRecord.id.in_(record_ids), ActivityRecord.outcome == wanted,
         ActivityRecord.resident_id.is_not(None)).order_by(ActivityRecord.id))
     return [Item(row.id, row.resident_id, row.action, row.channel, row.activity or {},
-                 row.verifier_id) for row in rows]
+                 row.verifier_id, row.partner_id, row.identity_hash) for row in rows]
+
+
+def _consent_withdrawn(items: list[Item]) -> set[int]:
+    """Partner records whose identity binding is no longer active for their resident (the
+    resident unlinked it, or withdrew consent, after the record was matched): earn nothing."""
+    partner_items = [i for i in items if i.channel is Channel.PARTNER]
+    if not partner_items:
+        return set()
+    active = set(db.session.execute(select(
+        IdentityBinding.partner_id, IdentityBinding.identity_hash, IdentityBinding.resident_id)
+        .where(IdentityBinding.status == BindingStatus.ACTIVE,
+               IdentityBinding.identity_hash.in_({i.identity_hash for i in partner_items}))
+    ).all())
+    return {i.id for i in partner_items
+            if (i.partner_id, i.identity_hash, i.resident_id) not in active}
 
 
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
@@ -237,9 +261,13 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     accounts = resident_accounts(resident_ids)
     lock_accounts(accounts.values())  # then read: another worker may just have committed
     items = _load(record_ids, wanted)
+    withdrawn = _consent_withdrawn(items)
     groups: dict[int, list[Item]] = defaultdict(list)
     for item in items:
-        if _prepare(item):
+        if item.id in withdrawn:
+            _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
+            summary.rejected += 1
+        elif _prepare(item):
             groups[item.resident_id].append(item)
         else:
             summary.rejected += 1
@@ -316,16 +344,20 @@ def _verify_resident(items: list[Item], ctx: _Context,
         params = _params(version)
         try:
             rejections = module.validate(item.activity, params)
-        except ActivityError as exc:
+        except MALFORMED as exc:
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
-        if rejections:
-            _reject(item, rejections[0].code, rejections[0].reason.as_dict())
+        hard = [r for r in rejections if r.code not in TO_REVIEW]
+        if hard:
+            _reject(item, hard[0].code, hard[0].reason.as_dict())
             summary.rejected += 1
             continue
         day_key = item.local_day or ""
-        if not approve_review:
+        if not approve_review:  # an administrator who approves has seen the signals
+            for rejection in rejections:
+                item.flags.append(rejection.code)
+                item.reason = rejection.reason.as_dict()
             if ctx.actions_per_day[day_key] >= config["BURST_LIMIT"]:
                 item.flags.append("burst")
             if item.verifier_id in outliers:
@@ -335,10 +367,15 @@ def _verify_resident(items: list[Item], ctx: _Context,
         ctx.actions_per_day[day_key] += 1
         if item.flags:
             item.outcome, item.reason_code = Outcome.REVIEW, item.flags[0]
-            item.reason = reason(item.flags[0])
+            item.reason = item.reason or reason(item.flags[0])
             summary.review += 1
             continue
-        result = module.quantify(item.activity, params)
+        try:
+            result = module.quantify(item.activity, params)
+        except MALFORMED as exc:
+            _reject(item, "malformed_record", _malformed(exc))
+            summary.rejected += 1
+            continue
         factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD \
             else Decimal(1)
         day = ctx.days[(item.action, day_key)]
@@ -352,7 +389,7 @@ def _verify_resident(items: list[Item], ctx: _Context,
             summary.rejected += 1
             continue
         credited = min(result.reduction_g, remaining)
-        points = points_for(version, credited)
+        points = full_points = points_for(version, credited)
         if points_cap:
             earned_today = ctx.points_per_day[day_key]
             if earned_today >= points_cap:
@@ -370,6 +407,7 @@ def _verify_resident(items: list[Item], ctx: _Context,
             "activity": dict(item.activity), "baseline_g": result.baseline_g,
             "project_g": result.project_g, "reduction_g": result.reduction_g,
             "credited_g": credited, "points": points,
+            "programme_capped": points < full_points,
             "steps": [], "local_day": day_key}  # steps are re-derived on display
         summary.credited += 1
         summary.reduction_g += credited

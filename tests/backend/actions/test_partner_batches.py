@@ -119,12 +119,12 @@ def test_csv_batches_use_the_same_rules(transit, rider):
                 "identity": "CARD0001",
                 "activity": {
                     "mode": "bus",
-                    "distance_km": 30,
+                    "distance_km": 1e30,
                     "started_at": "2026-11-25T08:00:00+08:00",
                     "ended_at": "2026-11-25T08:05:00+08:00",
                 },
             },
-            "speed_implausible",
+            "malformed_record",
         ),
     ],
 )
