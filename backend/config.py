@@ -85,7 +85,7 @@ class Config:
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
     BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))
-    INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "1000"))
+    INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "5000"))
     # Anomaly flags: more actions than this on one local day sends the rest to review ...
     BURST_LIMIT = int(os.environ.get("BURST_LIMIT", "15"))
     # ... and a verifier crediting this many times the median of peers (and at least

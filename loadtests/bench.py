@@ -188,7 +188,7 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
     peak, total, seconds = 0, 0, 0.0
     for code, path in files.items():
         proc = subprocess.Popen([str(BIN / "flask"), "partners", "import", path, "--partner",
-                                 code, "--chunk", "2000", "--workers", str(workers), "--json"],
+                                 code, "--chunk", "10000", "--workers", str(workers), "--json"],
                                 cwd=ROOT, env=env(), stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
         with RssWatch([proc.pid]) as watch:

@@ -177,6 +177,11 @@ class Methodology(ABC):
     dedupe_group: ClassVar[str]  # actions of one group that overlap in time are one action
     activity_schema: ClassVar[dict[str, Any]]  # JSON Schema of the activity contract
     parameters: ClassVar[tuple[Parameter, ...]]
+    # The activity fields ``quantify`` reads, when it reads only some (a trip's mode and
+    # distance, not its times): results may then be reused for activities that agree on
+    # them. None: every field may matter. tests/methodologies/test_methodologies_contract.py
+    # checks each module reads no other field.
+    quantity_fields: ClassVar[tuple[str, ...] | None] = None
 
     @classmethod
     def default_params(cls) -> dict[str, Decimal]:

@@ -116,6 +116,7 @@ class BikeSharing(Methodology):
             "ended_at": schema_time("lock time"),
         },
     }
+    quantity_fields: ClassVar[tuple[str, ...] | None] = ("bike_type", "distance_km")
     parameters: ClassVar[tuple[Parameter, ...]] = (
         share("bus", "0.40", "公交", "bus", _SHARES_NOTE),
         share("taxi", "0.10", "出租车/网约车", "taxi / ride-hailing", _SHARES_NOTE),

@@ -347,6 +347,7 @@ class PublicTransit(Methodology):
             "line": {"type": "string"},
         },
     }
+    quantity_fields: ClassVar[tuple[str, ...] | None] = ("mode", "distance_km")
     parameters: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "baseline_method",

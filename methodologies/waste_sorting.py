@@ -203,6 +203,7 @@ class WasteSorting(Methodology):
             },
         },
     }
+    quantity_fields: ClassVar[tuple[str, ...] | None] = ("items",)
     parameters: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "baseline_landfill_share",

@@ -22,7 +22,7 @@ def register(partners_cli: click.Group, methodologies_cli: click.Group) -> None:
     @partners_cli.command("import")
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--partner", "partner_code", required=True, help="the partner's code")
-    @click.option("--chunk", default=2000, show_default=True, help="records per transaction")
+    @click.option("--chunk", default=10000, show_default=True, help="records per transaction")
     @click.option("--workers", default=1, show_default=True,
                   help="parallel processes, each taking a share of the residents")
     @click.option("--shard", default=None, hidden=True, help="k/n: this process's share")

@@ -21,8 +21,9 @@ from typing import IO, Any
 from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select, text
+from sqlalchemy.exc import IntegrityError
 
-from ..bulk import insert_returning
+from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
 from ..partners.models import Partner, PartnerKind
@@ -39,7 +40,7 @@ from .models import (
     PartnerBatch,
 )
 from .reasons import reason
-from .verification import Summary, verify_records
+from .verification import Summary, verify_new
 
 ALLOWED_ACTIONS = {
     PartnerKind.TRANSIT: {"public_transit"},
@@ -147,15 +148,33 @@ def _row(
     return row
 
 
-def _insert(rows: list[dict[str, Any]]) -> list[tuple[int, str | None]]:
-    """Insert, skipping (partner, record id) pairs already received; returns what went in."""
-    return [(int(row_id), key) for row_id, key in insert_returning(
-        ActivityRecord.__table__, rows, conflict=["partner_id", "partner_record_id"],
-        returning=["id", "partner_record_id"])]
+def _received(partner: Partner, keys: list[str]) -> set[str]:
+    """Which of these record ids the partner has sent before."""
+    if not keys:
+        return set()
+    return set(db.session.scalars(select(ActivityRecord.partner_record_id).where(
+        ActivityRecord.partner_id == partner.id,
+        any_of(ActivityRecord.partner_record_id, keys))))
 
 
 def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
-    """Store, match, verify and credit one chunk of a partner's records; commits once."""
+    """Store, match, verify and credit one chunk of a partner's records; commits once.
+
+    Records are decided before they are stored (``verify_new``), so each is written once
+    with its outcome. Should another process store one of the same record ids meanwhile
+    (the same record in two batches at once), the unique (partner, record id) refuses the
+    chunk; it is rolled back and taken again, and the record is then a resend."""
+    for attempt in (1, 2):
+        try:
+            return _ingest_chunk(partner, batch, raws)
+        except IntegrityError:
+            db.session.rollback()
+            if attempt == 2:
+                raise
+    raise AssertionError("unreachable")
+
+
+def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
     hashes = {
         identity_hash(partner, str(r["identity"]))
         for r in raws
@@ -167,7 +186,7 @@ def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summ
                 select(IdentityBinding.identity_hash, IdentityBinding.resident_id).where(
                     IdentityBinding.partner_id == partner.id,
                     IdentityBinding.status == BindingStatus.ACTIVE,
-                    IdentityBinding.identity_hash.in_(hashes),
+                    any_of(IdentityBinding.identity_hash, hashes),
                 )
             ).all()
         )
@@ -184,34 +203,21 @@ def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summ
         if key is not None:
             seen.add(key)
         rows.append(row)
-    inserted = _insert(rows) if rows else []
-    got = {record_id for _, record_id in inserted}
-    resent += [
-        r["partner_record_id"]
-        for r in rows
-        if r["partner_record_id"] is not None and r["partner_record_id"] not in got
-    ]
+    before = _received(partner, sorted(seen))
+    resent += [r["partner_record_id"] for r in rows if r["partner_record_id"] in before]
+    rows = [r for r in rows if r["partner_record_id"] not in before]
+    # decided on receipt (verification counts what it decides)
+    rejected = sum(1 for r in rows if r["outcome"] is Outcome.REJECTED)
+    unmatched = sum(1 for r in rows if r["outcome"] is Outcome.UNMATCHED)
+    summary = verify_new(rows)  # inserts the records, their reductions and ledger credits
     batch.processed = batch.processed + len(raws)
     if resent:
         batch.resent = [*batch.resent, *resent]
-    summary = verify_records(
-        _pending_ids(inserted, rows)
-    )  # commits the chunk (records, reductions, ledger)
     db.session.commit()
-    stored = {key for _, key in inserted}
-    for row in rows:
-        if row["partner_record_id"] is None or row["partner_record_id"] in stored:
-            if row["outcome"] is Outcome.REJECTED:
-                summary.rejected += 1
-            elif row["outcome"] is Outcome.UNMATCHED:
-                summary.unmatched += 1
+    summary.rejected += rejected
+    summary.unmatched += unmatched
     summary.duplicate += len(resent)
     return summary
-
-
-def _pending_ids(inserted: list[tuple[int, str | None]], rows: list[dict[str, Any]]) -> list[int]:
-    pending_keys = {r["partner_record_id"] for r in rows if r["outcome"] is Outcome.PENDING}
-    return [record_id for record_id, key in inserted if key in pending_keys]
 
 
 # --- API batches (RQ) ------------------------------------------------------------------------
@@ -466,7 +472,7 @@ def import_file(
     partner: Partner,
     path: str,
     *,
-    chunk_size: int = 2000,
+    chunk_size: int = 10_000,
     progress: Callable[[int], None] | None = None,
     shard: tuple[int, int] | None = None,
 ) -> tuple[PartnerBatch, Summary]:

@@ -10,7 +10,9 @@ killed half-way leaves nothing; re-running is safe because only PENDING records 
 
 from __future__ import annotations
 
+import json
 from collections import defaultdict
+from collections.abc import Hashable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -21,10 +23,10 @@ from flask import current_app
 from sqlalchemy import bindparam, func, select, update
 
 import methodologies
-from methodologies import ActivityError
+from methodologies import ActivityError, Methodology, Quantification
 from methodologies.base import local_day
 
-from ..bulk import insert_rows, update_rows
+from ..bulk import allocate_ids, any_of, insert_rows, update_rows
 from ..extensions import db
 from ..ledger.services import credit_many, lock_accounts, resident_accounts
 from ..methodology_versions.exceptions import NoActiveVersion
@@ -127,6 +129,33 @@ def _params(version: MethodologyVersion) -> dict[str, Decimal]:
     return _PARAMS[key]
 
 
+_RESULTS: dict[Hashable, Quantification] = {}
+
+
+def _quantify(module: Methodology, version: MethodologyVersion, activity: dict[str, Any],
+              params: dict[str, Decimal]) -> Quantification:
+    """``module.quantify``, reused for activities that agree on the module's declared
+    ``quantity_fields`` under the same version (a city's bus trips repeat a few hundred
+    distances). Pure functions of frozen versions, so reuse gives the same grams; the
+    stored inputs are re-derived in full by ``recompute --check``."""
+    fields = module.quantity_fields
+    if fields is None:
+        return module.quantify(activity, params)
+    values = [activity.get(name) for name in fields]
+    key: Hashable
+    try:
+        key = (version.id, version.params_hash, *((type(v), v) for v in values))
+        result = _RESULTS.get(key)
+    except TypeError:  # a list or an object among them (waste items)
+        key = (version.id, version.params_hash, json.dumps(values, sort_keys=True, default=str))
+        result = _RESULTS.get(key)
+    if result is None:
+        if len(_RESULTS) >= 50_000:
+            _RESULTS.clear()
+        result = _RESULTS[key] = module.quantify(activity, params)
+    return result
+
+
 def _versions() -> dict[str, MethodologyVersion | None]:
     out: dict[str, MethodologyVersion | None] = {}
     for code in RESIDENT_ACTIONS:
@@ -176,7 +205,7 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
     # Two plain IN lists (indexable, cheap to plan) select a superset of the pairs; a chunk
     # usually holds one or two days, so the superset is small.
     residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
-    on_days = ActivityRecord.resident_id.in_(residents) & ActivityRecord.local_day.in_(days)
+    on_days = any_of(ActivityRecord.resident_id, residents) & ActivityRecord.local_day.in_(days)
     for row in db.session.execute(select(
             ActivityRecord.resident_id, ActivityRecord.dedupe_group,
             ActivityRecord.occurred_start, ActivityRecord.occurred_end, ActivityRecord.id,
@@ -192,7 +221,7 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
             select(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day,
                    func.count(), func.coalesce(func.sum(Reduction.credited_g), 0),
                    func.coalesce(func.sum(Reduction.points), 0))
-            .where(Reduction.resident_id.in_(residents), Reduction.local_day.in_(days))
+            .where(any_of(Reduction.resident_id, residents), Reduction.local_day.in_(days))
             .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)):
         ctx = contexts[resident_id]
         ctx.days[(action, day)] = _Day(int(count), int(grams))
@@ -226,7 +255,7 @@ def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
         ActivityRecord.id, ActivityRecord.resident_id, ActivityRecord.action,
         ActivityRecord.channel, ActivityRecord.activity, ActivityRecord.verifier_id,
         ActivityRecord.partner_id, ActivityRecord.identity_hash).where(
-        ActivityRecord.id.in_(record_ids), ActivityRecord.outcome == wanted,
+        any_of(ActivityRecord.id, record_ids), ActivityRecord.outcome == wanted,
         ActivityRecord.resident_id.is_not(None)).order_by(ActivityRecord.id))
     return [Item(row.id, row.resident_id, row.action, row.channel, row.activity or {},
                  row.verifier_id, row.partner_id, row.identity_hash) for row in rows]
@@ -241,20 +270,20 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
     active = set(db.session.execute(select(
         IdentityBinding.partner_id, IdentityBinding.identity_hash, IdentityBinding.resident_id)
         .where(IdentityBinding.status == BindingStatus.ACTIVE,
-               IdentityBinding.identity_hash.in_({i.identity_hash for i in partner_items}))
+               any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}))
     ).all())
     return {i.id for i in partner_items
             if (i.partner_id, i.identity_hash, i.resident_id) not in active}
 
 
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
-    """Verify records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once."""
+    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once."""
     summary = Summary()
     if not record_ids or get_setting("crediting_paused"):
         return summary  # when paused, records stay pending until crediting resumes
     wanted = Outcome.REVIEW if approve_review else Outcome.PENDING
     resident_ids = sorted(set(db.session.scalars(select(ActivityRecord.resident_id).where(
-        ActivityRecord.id.in_(record_ids), ActivityRecord.outcome == wanted,
+        any_of(ActivityRecord.id, record_ids), ActivityRecord.outcome == wanted,
         ActivityRecord.resident_id.is_not(None)))))
     if not resident_ids:
         return summary
@@ -262,12 +291,73 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     lock_accounts(accounts.values())  # then read: another worker may just have committed
     items = _load(record_ids, wanted)
     withdrawn = _consent_withdrawn(items)
-    groups: dict[int, list[Item]] = defaultdict(list)
     for item in items:
         if item.id in withdrawn:
             _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
             summary.rejected += 1
-        elif _prepare(item):
+    entry_of, superseded = _decide(items, accounts, approve_review, summary)
+    now = utcnow()
+    update_rows(RECORDS, "id", [{"id": i.id, **_outcome(i, now)} for i in items])
+    _write(items, entry_of, superseded, now)
+    db.session.commit()
+    return summary
+
+
+def verify_new(rows: list[dict[str, Any]]) -> Summary:
+    """Records not stored yet (a partner's chunk, matched to residents by ``ingest``): those
+    still PENDING are decided in memory, then every row is inserted once, with its outcome,
+    and the reductions and ledger credits with it. The caller commits, and must have made
+    sure no row's (partner, record id) is stored already: the unique constraint refuses a
+    concurrent copy, and the whole chunk then rolls back (nothing is credited twice)."""
+    summary = Summary()
+    if not rows:
+        return summary
+    for row, record_id in zip(rows, allocate_ids(RECORDS, len(rows)), strict=True):
+        row.update({key: None for key in FRESH_KEYS if key not in row}, id=record_id)
+    pending = [row for row in rows if row["outcome"] is Outcome.PENDING]
+    entry_of: dict[int, int] = {}
+    superseded: list[tuple[int, int]] = []
+    items: list[Item] = []
+    if pending and not get_setting("crediting_paused"):
+        accounts = resident_accounts({row["resident_id"] for row in pending})
+        lock_accounts(accounts.values())
+        items = [Item(row["id"], row["resident_id"], row["action"], row["channel"],
+                      row["activity"], None, row["partner_id"], row["identity_hash"])
+                 for row in pending]
+        entry_of, superseded = _decide(items, accounts, False, summary)
+        now = utcnow()
+        decided = {item.id: item for item in items}
+        for row in pending:
+            row.update(_outcome(decided[row["id"]], now))
+    # a duplicate may point at a record of the same chunk: that one goes in first
+    insert_rows(RECORDS, sorted(rows, key=lambda row: row["duplicate_of_id"] is not None))
+    _write(items, entry_of, superseded, utcnow())
+    return summary
+
+
+# The columns verification fills in; a fresh row carries them all (COPY needs every key).
+FRESH_KEYS = ("occurred_start", "occurred_end", "local_day", "dedupe_group",
+              "duplicate_of_id", "verified_at", "verifier_id")
+
+
+def _outcome(item: Item, now: datetime) -> dict[str, Any]:
+    return {"outcome": item.outcome, "reason_code": item.reason_code, "reason": item.reason,
+            "duplicate_of_id": item.duplicate_of_id, "flags": item.flags,
+            "occurred_start": item.occurred_start, "occurred_end": item.occurred_end,
+            "local_day": item.local_day, "dedupe_group": item.dedupe_group,
+            "verified_at": now}
+
+
+def _decide(items: list[Item], accounts: dict[int, Any], approve_review: bool,
+            summary: Summary) -> tuple[dict[int, int], list[tuple[int, int]]]:
+    """Decide every PENDING item (the caller holds the residents' account locks) and post
+    one ledger credit per resident; returns the entry of each resident credited and the
+    self-reports superseded by operator data."""
+    groups: dict[int, list[Item]] = defaultdict(list)
+    for item in items:
+        if item.outcome is not Outcome.PENDING:  # consent withdrawn
+            continue
+        if _prepare(item):
             groups[item.resident_id].append(item)
         else:
             summary.rejected += 1
@@ -287,20 +377,12 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
                             f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}"))
     entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
     entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
-    _write(items, entry_of, [rid for ctx in contexts.values() for rid in ctx.superseded])
-    db.session.commit()
-    return summary
+    return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]
 
 
-def _write(items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]]) -> None:
-    """Outcomes and reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
-    now = utcnow()
-    update_rows(RECORDS, "id", [
-        {"id": i.id, "outcome": i.outcome, "reason_code": i.reason_code, "reason": i.reason,
-         "duplicate_of_id": i.duplicate_of_id, "flags": i.flags,
-         "occurred_start": i.occurred_start, "occurred_end": i.occurred_end,
-         "local_day": i.local_day, "dedupe_group": i.dedupe_group, "verified_at": now}
-        for i in items])
+def _write(items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]],
+           now: datetime) -> None:
+    """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
     if superseded:
         # Self-reports overtaken by operator data: duplicates of the record that counted.
         db.session.execute(
@@ -371,7 +453,7 @@ def _verify_resident(items: list[Item], ctx: _Context,
             summary.review += 1
             continue
         try:
-            result = module.quantify(item.activity, params)
+            result = _quantify(module, version, item.activity, params)
         except MALFORMED as exc:
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1

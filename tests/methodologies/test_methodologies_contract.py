@@ -191,3 +191,39 @@ def test_parameter_check_finds_unknown_missing_and_bad_values():
     transit = methodologies.registry.get_class("public_transit")
     switched = {k: str(v) for k, v in transit.default_params().items()} | {"baseline_method": "2"}
     assert any("baseline_method" in p for p in transit.check_params(switched))
+
+
+class _Reads(dict):
+    """An activity that remembers which fields were read."""
+
+    def __init__(self, data):
+        super().__init__(data)
+        self.read = set()
+
+    def get(self, key, default=None):
+        self.read.add(key)
+        return super().get(key, default)
+
+    def __getitem__(self, key):
+        self.read.add(key)
+        return super().__getitem__(key)
+
+    def __contains__(self, key):
+        self.read.add(key)
+        return super().__contains__(key)
+
+
+@pytest.mark.parametrize("code", RESIDENT)
+def test_quantify_reads_only_its_declared_quantity_fields(code):
+    module = methodologies.get(code)
+    activity = _Reads(EXAMPLES[code])
+    module.quantify(activity, module.default_params())
+    assert activity.read, "the wrapper saw no read at all"
+    if module.quantity_fields is None:
+        return  # every field may matter; results are never reused
+    assert activity.read <= set(module.quantity_fields)
+    # and agreeing on those fields means the same result, whatever the others say
+    other = {**EXAMPLES[code], "started_at": "2030-01-01T00:00:00+08:00", "note": "x"}
+    assert module.quantify(other, module.default_params()) == module.quantify(
+        EXAMPLES[code], module.default_params()
+    )

@@ -245,15 +245,15 @@ def test_a_job_that_crashes_half_way_reruns_without_double_credit(
     partner, pusher = transit
     app.config["INGEST_CHUNK"] = 2
     calls = {"n": 0}
-    real = ingest.verify_records
+    real = ingest.verify_new
 
-    def flaky(ids, **kwargs):
+    def flaky(rows):
         calls["n"] += 1
         if calls["n"] == 2:
             raise RuntimeError("worker killed")
-        return real(ids, **kwargs)
+        return real(rows)
 
-    monkeypatch.setattr(ingest, "verify_records", flaky)
+    monkeypatch.setattr(ingest, "verify_new", flaky)
     trips = [
         bus(
             f"r-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00", end=f"2026-11-25T{h:02d}:25:00+08:00"
