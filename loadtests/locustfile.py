@@ -133,7 +133,10 @@ class Resident(FastHttpUser):
     @tag("write")
     @task(1)
     def claim(self) -> None:
-        code = self.client.post("/api/v1/me/claim-codes", headers=self.headers,
+        # A claim code is rate-limited per resident (30 a minute, as a phone would never
+        # need more): closed-loop users take the next pre-issued resident token each time.
+        headers = _bearer("residents") or self.headers
+        code = self.client.post("/api/v1/me/claim-codes", headers=headers,
                                 name="resident:claim-code")
         if code.status_code != 201:
             return
@@ -171,7 +174,8 @@ class MerchantStaff(FastHttpUser):
             code = OPEN_CODES.get(timeout=1)
         except Empty:
             return
-        self.client.post("/api/v1/merchant/fulfil", json={"code": code}, headers=self.headers,
+        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        self.client.post("/api/v1/merchant/fulfil", json={"code": code}, headers=headers,
                          name="merchant:fulfil")
 
     @tag("read")
