@@ -68,11 +68,19 @@ def allocate_ids(table: Table, count: int) -> list[int]:
 
 
 def _copy(table_name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
+    # Columns are uniform (every row built the same way): those whose first value needs
+    # converting (an enum, a JSON document) are converted; the rest go to psycopg as they are.
+    convert = [i for i, column in enumerate(columns)
+               if type(next((r[column] for r in rows if r.get(column) is not None), None))
+               not in _PLAIN]
     connection = db.session.connection().connection.driver_connection
     with connection.cursor() as cursor, cursor.copy(
             f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row([_value(row.get(column)) for column in columns])
+            values = [row.get(column) for column in columns]
+            for i in convert:
+                values[i] = _value(values[i])
+            copy.write_row(values)
 
 
 def _check(table: Table, columns: Sequence[str]) -> None:

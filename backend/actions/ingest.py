@@ -98,7 +98,8 @@ def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
 
 
 def _row(
-    partner: Partner, batch: PartnerBatch, raw: Any, residents: dict[str, int]
+    partner: Partner, batch: PartnerBatch, raw: Any, residents: dict[str, int],
+    digests: dict[str, str],
 ) -> dict[str, Any]:
     """The insert row for one received record, its outcome decided where it can be already."""
     row: dict[str, Any] = {  # every row has every key: they are copied in bulk
@@ -135,7 +136,7 @@ def _row(
             reason=reason("action_not_allowed"),
         )
         return row
-    digest = identity_hash(partner, str(identity))
+    digest = digests[str(identity)]
     row["identity_hash"] = digest
     if digest in residents:
         row["resident_id"] = residents[digest]
@@ -175,11 +176,9 @@ def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summ
 
 
 def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
-    hashes = {
-        identity_hash(partner, str(r["identity"]))
-        for r in raws
-        if isinstance(r, dict) and r.get("identity")
-    }
+    identities = {str(r["identity"]) for r in raws if isinstance(r, dict) and r.get("identity")}
+    digests = {identity: identity_hash(partner, identity) for identity in identities}
+    hashes = set(digests.values())
     residents = (
         dict(
             db.session.execute(
@@ -195,7 +194,7 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
     )
     rows, seen, resent = [], set(), []
     for raw in raws:
-        row = _row(partner, batch, raw, residents)
+        row = _row(partner, batch, raw, residents, digests)
         key = row["partner_record_id"]
         if key is not None and key in seen:
             resent.append(key)  # the same record twice in one chunk
