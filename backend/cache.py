@@ -14,6 +14,7 @@ from flask import current_app
 T = TypeVar("T")
 _STORE: dict[Hashable, tuple[float, object]] = {}
 _LOCK = threading.Lock()
+LIMIT = 2048  # entries per process (a chart is ~10 KB)
 
 
 def cached(key: Hashable, compute: Callable[[], T], seconds: int | None = None) -> T:
@@ -28,7 +29,9 @@ def cached(key: Hashable, compute: Callable[[], T], seconds: int | None = None) 
     value = compute()
     with _LOCK:
         _STORE[key] = (now + ttl, value)
-        if len(_STORE) > 1024:  # keep it small: drop what has expired
+        if len(_STORE) > LIMIT:  # keep it small: drop what has expired, or else everything
             for stale in [k for k, (expires, _) in _STORE.items() if expires <= now]:
                 del _STORE[stale]
+            if len(_STORE) > LIMIT:
+                _STORE.clear()
     return value

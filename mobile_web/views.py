@@ -15,7 +15,7 @@ from backend.auth import home_url, page_roles
 from backend.cache import cached
 from backend.errors import DomainError
 from backend.extensions import limiter
-from backend.i18n import action_name
+from backend.i18n import action_name, current_lang
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
 from methodologies import available as methodology_available
@@ -97,7 +97,10 @@ def home() -> Any:
     from backend.ledger.queries import resident_balance
 
     summary = resident_summary(current_user.id)
-    return render_template("mobile/home.html", s=summary, charts=home_charts(summary),
+    # the charts are a pure function of their figures and the language: reused as they are
+    charts = cached(("home-charts", current_lang(), tuple(summary.breakdown.items()),
+                     tuple(summary.months), tuple(summary.trend)), lambda: home_charts(summary))
+    return render_template("mobile/home.html", s=summary, charts=charts,
                            balance=resident_balance(current_user.id),
                            recent=actions_of(current_user.id, 5),
                            expiring=upcoming_expiries(current_user.id)[:2],
