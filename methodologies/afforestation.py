@@ -103,7 +103,8 @@ AR_CM_001 = Source(
 
 
 def _growth_source(note: str) -> Source:
-    return Source(f"{_REF} §3.4 illustrative Richards curve", 2026, "D", note, illustrative=True)
+    document = "衢州碳普惠平台提议的 Richards 生长曲线 Illustrative Richards growth curve"
+    return Source(document, 2026, "D", note, illustrative=True)
 
 
 FIR_CURVE = _growth_source(

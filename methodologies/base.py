@@ -31,6 +31,9 @@ LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Bounds of what an activity may say, far beyond any real action but well inside what the
 # arithmetic handles exactly (Decimal's 28 digits, datetime's years 1-9999 after time zones).
 MAX_QUANTITY = Decimal(10) ** 9
+# The document of a parameter the programme proposes where nothing is published (marked
+# illustrative: a later version replaces it with a local or official figure).
+PROGRAMME_PROPOSAL = "衢州碳普惠平台提议值 Quzhou programme proposal (no published value)"
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
 Activity = Mapping[str, Any]
 Params = Mapping[str, Decimal]

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    PROGRAMME_PROPOSAL,
     Activity,
     Methodology,
     Parameter,
@@ -79,7 +80,7 @@ _SHARES_NOTE = (
 
 
 def _proposal(note: str) -> Source:
-    return Source("Own proposal (reference §2.5: no published value)", 2025, "D", note, True)
+    return Source(PROGRAMME_PROPOSAL, 2025, "D", note, True)
 
 
 @register

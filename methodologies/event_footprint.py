@@ -96,7 +96,8 @@ NDRC_NOT_IN_REF = Source(
     illustrative=True,
 )
 FUEL_DENSITY = Source(
-    "typical fuel density", 2026, "D", f"{_REF} [D]: proposed default.", illustrative=True
+    "常用燃料密度 Typical fuel density", 2026, "D", f"{_REF} [D]: proposed default.",
+    illustrative=True,
 )
 CPCD_2023 = Source(
     "中国产品全生命周期温室气体排放系数库 (CPCD) 2023",

@@ -28,6 +28,7 @@ from typing import Any, ClassVar
 
 from .base import (
     LOCAL_TZ,
+    PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
     Methodology,
@@ -64,7 +65,7 @@ SLOT_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", OTHER: 
 
 
 def _proposal(note: str) -> Source:
-    return Source("Own proposal (reference §4.5 / §7: no published value)", 2025, "D", note, True)
+    return Source(PROGRAMME_PROPOSAL, 2025, "D", note, True)
 
 
 def _slot_span(moment: datetime) -> tuple[str, datetime, datetime]:

@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    PROGRAMME_PROPOSAL,
     Activity,
     Methodology,
     Parameter,
@@ -58,7 +59,7 @@ D = Decimal
 
 
 def _proposal(note: str, year: int = 2025) -> Source:
-    return Source("Own proposal (reference §1.5 / §7: no published value)", year, "D", note, True)
+    return Source(PROGRAMME_PROPOSAL, year, "D", note, True)
 
 
 # --- mode factors, shared with bike_sharing ---------------------------------------------
@@ -97,7 +98,7 @@ EF_CAR = Parameter(
     D("122.2"),
     "gCO2/pkm",
     Source(
-        "Own derivation from IPCC 2006 Vol.2 gasoline defaults (reference §1.3)",
+        "Derived from IPCC 2006 Guidelines Vol.2 gasoline defaults",
         2006,
         "D",
         "7 L/100 km × 2.27 kgCO2/L / 1.3 occupancy = 122.2 (rounded down); low end of the "
@@ -111,7 +112,7 @@ EF_TAXI = Parameter(
     D("158.9"),
     "gCO2/pkm",
     Source(
-        "Own derivation from IPCC 2006 Vol.2 gasoline defaults (reference §1.3)",
+        "Derived from IPCC 2006 Guidelines Vol.2 gasoline defaults",
         2006,
         "D",
         "7 L/100 km × 2.27 kgCO2/L / 1 paying passenger; empty running not counted "

@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
     Methodology,
@@ -104,7 +105,7 @@ def _factor(name: str, value: str, document: str, year: int, grade: str, note: s
 
 
 def _proposal(note: str) -> Source:
-    return Source("Own proposal (reference §3.5 / §7: no published value)", 2025, "D", note, True)
+    return Source(PROGRAMME_PROPOSAL, 2025, "D", note, True)
 
 
 def parse_items(activity: Activity) -> list[tuple[str, Decimal]]:
