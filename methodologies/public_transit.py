@@ -11,6 +11,10 @@ A CDM TOOL18-style substitution variant (``baseline_method = 1``) uses
 ``EF_BL = Σ_i s_i × EF_i`` over the modes a rider would otherwise have used, with
 non-motorised travel kept at EF = 0 (the conservative survey variant).
 
+``d_trip`` is the operator's reported ``distance_km``; an operator that reports the boarding
+and alighting stops' coordinates instead gets the great-circle distance between them, which
+is never longer than the route (conservative, like the Shenzhen method's station distance).
+
 Illustrative values (to replace by a new version once Quzhou data exist): every factor here.
 The bus factor is Beijing's (grade B), the rail factor a derivation from a Beijing figure
 (Quzhou has no metro), the mean baseline, the car/taxi/motorcycle/e-bike factors and the
@@ -22,6 +26,7 @@ shared with ``bike_sharing``: both belong to the ``travel`` dedupe group.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
@@ -29,6 +34,7 @@ from typing import Any, ClassVar
 from .base import (
     PROGRAMME_PROPOSAL,
     Activity,
+    ActivityError,
     Methodology,
     Parameter,
     Params,
@@ -187,6 +193,39 @@ def substitution_factor(params: Params, modes: Sequence[Mode], steps: list[Step]
     return total
 
 
+# --- distance from the stops --------------------------------------------------------------
+
+STOP_FIELDS = ("boarding_lat", "boarding_lon", "alighting_lat", "alighting_lon")
+EARTH_RADIUS_KM = 6371.0088  # IUGG mean radius
+
+
+def stop_distance(activity: Activity) -> Decimal | None:
+    """The great-circle distance between the boarding and alighting stops' coordinates (WGS84
+    degrees), to the metre; None unless all four are given. The straight line is never longer
+    than the route, so crediting it is conservative when an operator sends stops, not km."""
+    if not all(activity.get(name) is not None for name in STOP_FIELDS):
+        return None
+    lat1, lon1, lat2, lon2 = (to_decimal(activity, name) for name in STOP_FIELDS)
+    for name, value, limit in zip(STOP_FIELDS, (lat1, lon1, lat2, lon2), (90, 180, 90, 180),
+                                  strict=True):
+        if abs(value) > limit:
+            raise ActivityError(name, Text(f"{name} 不是有效坐标", f"{name} is not a coordinate"))
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    h = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    km = 2 * EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(h)))
+    return Decimal(f"{km:.3f}")
+
+
+def trip_distance(activity: Activity) -> Decimal:
+    """The operator's reported ``distance_km``, or else the distance between the stops."""
+    if activity.get("distance_km") is None:
+        from_stops = stop_distance(activity)
+        if from_stops is not None:
+            return from_stops
+    return to_decimal(activity, "distance_km")
+
+
 # --- trip rules, shared with bike_sharing -------------------------------------------------
 
 
@@ -337,10 +376,18 @@ class PublicTransit(Methodology):
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "public_transit activity",
         "type": "object",
-        "required": ["mode", "distance_km", "started_at", "ended_at"],
+        "required": ["mode", "started_at", "ended_at"],
+        "anyOf": [{"required": ["distance_km"]}, {"required": list(STOP_FIELDS)}],
         "properties": {
             "mode": {"enum": list(TRANSIT_MODES), "description": "bus or rail"},
-            "distance_km": schema_number("network distance between boarding and alighting"),
+            "distance_km": schema_number(
+                "network distance between boarding and alighting (the operator's km); "
+                "without it, the straight line between the stops' coordinates"
+            ),
+            "boarding_lat": schema_number("boarding stop latitude, WGS84 degrees"),
+            "boarding_lon": schema_number("boarding stop longitude, WGS84 degrees"),
+            "alighting_lat": schema_number("alighting stop latitude, WGS84 degrees"),
+            "alighting_lon": schema_number("alighting stop longitude, WGS84 degrees"),
             "started_at": schema_time("boarding time"),
             "ended_at": schema_time("alighting time"),
             "boarding_stop": {"type": "string"},
@@ -348,7 +395,7 @@ class PublicTransit(Methodology):
             "line": {"type": "string"},
         },
     }
-    quantity_fields: ClassVar[tuple[str, ...] | None] = ("mode", "distance_km")
+    quantity_fields: ClassVar[tuple[str, ...] | None] = ("mode", "distance_km", *STOP_FIELDS)
     parameters: ClassVar[tuple[Parameter, ...]] = (
         Parameter(
             "baseline_method",
@@ -443,7 +490,7 @@ class PublicTransit(Methodology):
     def validate(self, activity: Activity, params: Params) -> list[Rejection]:
         activity = as_mapping(activity)
         mode = choice(activity, "mode", TRANSIT_MODES)
-        distance = to_decimal(activity, "distance_km")
+        distance = trip_distance(activity)
         out = trip_rejections(
             distance,
             trip_span(activity),
@@ -473,7 +520,19 @@ class PublicTransit(Methodology):
         activity = as_mapping(activity)
         mode = choice(activity, "mode", TRANSIT_MODES)
         steps: list[Step] = []
-        d = credited_distance(to_decimal(activity, "distance_km"), params["max_distance_km"], steps)
+        distance = trip_distance(activity)
+        if activity.get("distance_km") is None:
+            steps.append(
+                step(
+                    "无上报里程：按上下车站点间的直线距离计（不长于实际线路，偏保守）",
+                    "No reported km: the straight line between the stops (never longer than "
+                    "the route: conservative)",
+                    "distance_km = great-circle(boarding, alighting)",
+                    distance,
+                    "km",
+                )
+            )
+        d = credited_distance(distance, params["max_distance_km"], steps)
         method = params["baseline_method"]
         if method == 0:
             ef_bl = params["ef_baseline_mean_g_pkm"]

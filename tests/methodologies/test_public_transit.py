@@ -147,3 +147,35 @@ def test_window_is_the_trip():
     assert w.overlaps(bike.window(ride))
     later = {**ride, "started_at": (START + timedelta(minutes=20)).isoformat()}
     assert not w.overlaps(bike.window(later))  # touching ends do not overlap
+
+
+def stops(lat1: object, lon1: object, lat2: object, lon2: object, minutes: float = 20):
+    activity = trip("bus", None, minutes, boarding_lat=lat1, boarding_lon=lon1,
+                    alighting_lat=lat2, alighting_lon=lon2)
+    del activity["distance_km"]
+    return activity
+
+
+def test_distance_from_the_stops_when_no_km_is_reported():
+    # 0.05° of latitude on the mean-radius sphere: 6371.0088 km × 0.05 × π/180 = 5.560 km
+    activity = stops(28.95, 118.87, 29.00, 118.87)
+    assert M.validate(activity, params()) == []
+    result = M.quantify(activity, params())
+    # (100 - 56.2) g/pkm × 5.560 km = 243.528 -> 244 g; baseline 556, project 312.472 -> 312
+    assert (result.baseline_g, result.project_g, result.reduction_g) == (556, 312, 244)
+    assert "great-circle" in result.steps[0].expression and result.steps[0].value == "5.56"
+    # a reported distance wins over the stops
+    assert M.quantify({**activity, "distance_km": 8.2}, params()).reduction_g == 359
+
+
+@pytest.mark.parametrize(
+    "activity",
+    [
+        stops(95, 118.87, 29.0, 118.87),  # not a latitude
+        stops(28.95, "east", 29.0, 118.87),
+        {**stops(28.95, 118.87, 29.0, 118.87), "alighting_lon": None},  # incomplete
+    ],
+)
+def test_bad_or_missing_stop_coordinates_are_malformed(activity):
+    with pytest.raises(ActivityError):
+        M.validate(activity, params())
