@@ -58,6 +58,13 @@ class Config:
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
+    # Per signed-in user on the pages, the numbers of their API twins (per token there): a
+    # claim QR (``/my-qr``), a counter confirmation (fulfil's number, the stricter of the two
+    # things it can do), a self-report, a household card.
+    RATELIMIT_CLAIM_CODE = os.environ.get("RATELIMIT_CLAIM_CODE", "30 per minute")
+    RATELIMIT_COUNTER = os.environ.get("RATELIMIT_COUNTER", "60 per minute")
+    RATELIMIT_SELF_REPORT = os.environ.get("RATELIMIT_SELF_REPORT", "20 per hour")
+    RATELIMIT_CARD = os.environ.get("RATELIMIT_CARD", "5 per hour")
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

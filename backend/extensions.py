@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from flask_babel import Babel
@@ -66,12 +67,14 @@ def init_redis(app: Any) -> None:
 
 
 def caller_key() -> str:
-    """Rate-limit key for authenticated API calls: the caller's token or partner key, so one
-    busy caller cannot exhaust the limit of everyone behind the same address (a campus NAT,
-    an operator's gateway); anonymous calls fall back to the address."""
+    """Rate-limit key for authenticated calls: the caller's token or partner key (API), or the
+    signed-in user (pages), so one busy caller cannot exhaust the limit of everyone behind
+    the same address (a campus NAT, an operator's gateway); anonymous calls fall back to the
+    address."""
     import hashlib
 
     from flask import request
+    from flask_login import current_user
 
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
@@ -79,4 +82,18 @@ def caller_key() -> str:
         return "partner:" + value.split("key_id=", 1)[1].split(",", 1)[0]
     if scheme.lower() == "bearer" and value:
         return "token:" + hashlib.sha256(value.encode()).hexdigest()[:32]
+    if current_user and current_user.is_authenticated:
+        return f"user:{current_user.id}"
     return "ip:" + str(get_remote_address())
+
+
+def limit_setting(name: str) -> Callable[[], str]:
+    """A rate limit read from the configuration when a request is checked, for
+    ``limiter.limit(limit_setting("RATELIMIT_CARD"), key_func=caller_key)``."""
+
+    def value() -> str:
+        from flask import current_app
+
+        return str(current_app.config[name])
+
+    return value

@@ -14,6 +14,7 @@ from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
 from backend.auth import page_roles
 from backend.errors import DomainError
+from backend.extensions import caller_key, limit_setting, limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, make_token, qr_svg
 from backend.uploads import image_path
@@ -79,6 +80,7 @@ def log_action() -> Any:
 
 @bp.get("/my-qr")
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_CLAIM_CODE"), key_func=caller_key)
 def my_qr() -> Any:
     claim = claims.new_claim_code(current_user)
     token = make_token("claim", claim.resident_id, claim.nonce)
@@ -92,6 +94,7 @@ def my_qr() -> Any:
 
 @bp.route("/report", methods=["GET", "POST"])
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_SELF_REPORT"), key_func=caller_key, methods=["POST"])
 def self_report() -> Any:
     error = None
     if request.method == "POST":
@@ -186,6 +189,7 @@ def revoke_source(binding_id: int) -> Any:
 
 @bp.route("/card", methods=["GET", "POST"])
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_CARD"), key_func=caller_key, methods=["POST"])
 def household_card() -> Any:
     card = claims.active_card(current_user.id)
     if request.method == "POST":

@@ -14,6 +14,7 @@ from backend.actions import queries as action_queries
 from backend.actions.claims import STATION_ACTIONS
 from backend.auth import page_roles
 from backend.errors import DomainError
+from backend.extensions import caller_key, limit_setting, limiter
 from backend.i18n import current_lang
 from backend.ledger.queries import merchant_balance
 from backend.merchants.counter import confirm_at_counter
@@ -38,6 +39,7 @@ def merchant_home() -> Any:
 
 @bp.post("/merchant/confirm")
 @staff_only
+@limiter.limit(limit_setting("RATELIMIT_COUNTER"), key_func=caller_key)
 def merchant_confirm() -> Any:
     merchant = current_user.merchant
     action_code = STATION_ACTIONS.get(merchant.kind)
