@@ -6,11 +6,12 @@ import logging
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g, request
+from flask import Flask, Request, g, request
 from flask_babel import format_datetime
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
+from werkzeug.wsgi import LimitedStream
 
 from . import errors, i18n, security
 from .config import INSTANCE, ROOT, Config, TestConfig, config_for_env
@@ -27,8 +28,26 @@ from .extensions import (
 from .schemas import MAX_INT
 
 
+class BoundedRequest(Request):
+    """A streamed (chunked) body longer than ``MAX_CONTENT_LENGTH`` is refused with 413 like
+    one that declares its length. Werkzeug stops reading such a body at the maximum but hands
+    the first ``MAX_CONTENT_LENGTH`` bytes to the view as if they were all of it (an invalid
+    JSON, a wrong signature); one byte more is read here, which raises 413 instead."""
+
+    def get_data(self, *args: Any, **kwargs: Any) -> Any:
+        data = super().get_data(*args, **kwargs)
+        stream = self.stream
+        # a streamed body that reached the maximum: reading on raises RequestEntityTooLarge
+        if self.content_length is None and isinstance(stream, LimitedStream) and (
+            stream.is_exhausted
+        ):
+            stream.read(1)
+        return data
+
+
 def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     app = Flask(__name__, instance_path=str(INSTANCE))
+    app.request_class = BoundedRequest
     app.url_map.converters.update(int=IdConverter, bigid=BigIdConverter)  # before any rule
     if isinstance(config, dict):
         app.config.from_object(TestConfig)

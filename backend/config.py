@@ -103,6 +103,9 @@ class Config:
     RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
+    # Checked from the header before decoding: a 5 MB PNG can declare ~178 M pixels, which
+    # decoding would allocate (GBs). 40 M pixels is far more than a phone photo (12 M).
+    MAX_IMAGE_PIXELS = int(os.environ.get("MAX_IMAGE_PIXELS", str(40_000_000)))
 
     API_TITLE = "衢州碳普惠 API"
     API_VERSION = "v1"

@@ -13,6 +13,7 @@ from typing import Any
 
 from flask import Flask, Response, jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
+from flask_wtf.csrf import CSRFError
 from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -87,6 +88,10 @@ HTTP_CODES: dict[int, tuple[str, Any]] = {
     ),
 }
 MALFORMED_JSON = ("malformed_json", _l("The request body is not valid JSON."))
+CSRF_FAILED = (
+    "csrf_failed",
+    _l("This form has expired or was not sent from this site. Reload the page and try again."),
+)
 
 
 def wants_json() -> bool:
@@ -115,6 +120,8 @@ def error_response(
 
 def _http_details(exc: HTTPException) -> tuple[str, str, Any]:
     code, message = HTTP_CODES.get(exc.code or 500, ("error", exc.description))
+    if isinstance(exc, CSRFError):  # a missing, stale or foreign form token
+        code, message = CSRF_FAILED
     details = None
     data = getattr(exc, "data", None) or {}
     messages = data.get("messages") if isinstance(data, dict) else None

@@ -8,7 +8,6 @@ redemption's state change, or a unique nonce for claims), never by the client.
 
 from __future__ import annotations
 
-import io
 import secrets
 from typing import Any
 
@@ -108,10 +107,12 @@ def qr_svg(data: str) -> str:
 def decode_image(data: bytes) -> str:
     """The text of the first QR code in a photo (decoded on the server with zxing-cpp)."""
     import zxingcpp
-    from PIL import Image, UnidentifiedImageError
+    from PIL import UnidentifiedImageError
+
+    from .uploads import open_image
 
     try:
-        image = Image.open(io.BytesIO(data))
+        image = open_image(data)  # refuses more pixels than MAX_IMAGE_PIXELS before decoding
         image.load()
     except (UnidentifiedImageError, OSError):
         raise UnreadableImage() from None

@@ -25,6 +25,12 @@ class InvalidImage(DomainError):
     message = _l("Upload a JPEG, PNG or WebP photo of at most %(mb)s MB.")
 
 
+class ImageTooLarge(DomainError):
+    code = "image_too_large"
+    status = 422
+    message = _l("This photo has too many pixels. Upload one of at most %(mp)s megapixels.")
+
+
 def _root() -> Path:
     root = Path(current_app.config["UPLOAD_DIR"])
     root.mkdir(parents=True, exist_ok=True)
@@ -39,17 +45,32 @@ def read_image(upload: Any) -> tuple[bytes, str]:
     if not data or len(data) > limit:
         raise InvalidImage(mb=mb)
     try:
-        image = Image.open(io.BytesIO(data))
+        image = open_image(data)
         if image.format not in ALLOWED_FORMATS:
             raise InvalidImage(mb=mb)
         image.load()
-    except (UnidentifiedImageError, OSError, Image.DecompressionBombError):
+    except (UnidentifiedImageError, OSError):
         raise InvalidImage(mb=mb) from None
     image = image.convert("RGB")  # drops EXIF (location) and any alpha
     image.thumbnail((MAX_SIDE, MAX_SIDE))
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=82)
     return out.getvalue(), hashlib.sha256(data).hexdigest()
+
+
+def open_image(data: bytes) -> Image.Image:
+    """The image in ``data``, its header read but not decoded (``load()`` decodes it), or
+    ``ImageTooLarge`` when it declares more than ``MAX_IMAGE_PIXELS``: a few kilobytes of PNG
+    can declare 20000 x 20000 pixels, and decoding them would take gigabytes of memory."""
+    limit = current_app.config["MAX_IMAGE_PIXELS"]
+    too_large = ImageTooLarge(mp=limit // 1_000_000)
+    try:
+        image = Image.open(io.BytesIO(data))
+    except Image.DecompressionBombError:  # Pillow's own limit (~179 M pixels), far above ours
+        raise too_large from None
+    if image.width * image.height > limit:
+        raise too_large
+    return image
 
 
 def store_image(upload: Any, folder: str) -> tuple[str, str]:
