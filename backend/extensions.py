@@ -67,10 +67,10 @@ def init_redis(app: Any) -> None:
 
 
 def caller_key() -> str:
-    """Rate-limit key for authenticated calls: the caller's token or partner key (API), or the
-    signed-in user (pages), so one busy caller cannot exhaust the limit of everyone behind
-    the same address (a campus NAT, an operator's gateway); anonymous calls fall back to the
-    address."""
+    """Rate-limit key for authenticated calls: the user behind a bearer token (however many
+    tokens they hold), the signed-in user (pages) or the partner's key, so one busy caller
+    cannot exhaust the limit of everyone behind the same address (a campus NAT, an
+    operator's gateway); anonymous calls fall back to the address."""
     import hashlib
 
     from flask import request
@@ -81,7 +81,13 @@ def caller_key() -> str:
     if scheme == "HMAC-SHA256" and "key_id=" in value:
         return "partner:" + value.split("key_id=", 1)[1].split(",", 1)[0]
     if scheme.lower() == "bearer" and value:
-        return "token:" + hashlib.sha256(value.encode()).hexdigest()[:32]
+        from .auth import api_user
+        from .errors import DomainError
+
+        try:  # per user, however many tokens they hold (the view reuses the lookup)
+            return f"user:{api_user().id}"
+        except DomainError:  # an invalid token: the view answers 401 after the count
+            return "token:" + hashlib.sha256(value.encode()).hexdigest()[:32]
     if current_user and current_user.is_authenticated:
         return f"user:{current_user.id}"
     return "ip:" + str(get_remote_address())
