@@ -247,6 +247,21 @@ def test_each_api_limit_answers_429_per_caller(limited, what):
     assert other.status_code != 429  # another caller has a count of its own
 
 
+def test_a_users_tokens_share_one_count(limited):
+    """Signing in again for a fresh token does not buy a fresh limit."""
+    limit, method, url, _ = API_LIMITS["claim code (QR)"]
+    callers = Callers(limited)
+    resident = callers.user("resident", 1)
+    tokens = [issue_token(resident)[0] for _ in range(2)]
+    client = limited.test_client()
+    for n in range(parse(limit).amount):
+        bearer = {"Authorization": f"Bearer {tokens[n % 2]}"}
+        assert _send(client, method, url, json={}, headers=bearer).status_code == 201
+    third = {"Authorization": f"Bearer {issue_token(resident)[0]}"}
+    _assert_rate_limited(_send(client, method, url, json={}, headers=third),
+                         parse(limit).get_expiry(), json_body=True)
+
+
 @pytest.mark.parametrize("what", PAGE_LIMITS)
 def test_each_page_limit_answers_a_localized_429_page_per_user(limited, what):
     setting, limit, method, url, kind = PAGE_LIMITS[what]
