@@ -78,8 +78,14 @@ def caller_key() -> str:
 
     header = request.headers.get("Authorization", "")
     scheme, _, value = header.partition(" ")
-    if scheme == "HMAC-SHA256" and "key_id=" in value:
-        return "partner:" + value.split("key_id=", 1)[1].split(",", 1)[0]
+    if scheme == "HMAC-SHA256":
+        from .errors import DomainError
+        from .partners.auth import authenticated_partner
+
+        try:  # only a valid signature counts against a partner's own limit
+            return f"partner:{authenticated_partner().id}"
+        except DomainError:  # forged or stale: counted against the sender's address
+            return "ip:" + str(get_remote_address())
     if scheme.lower() == "bearer" and value:
         from .auth import api_user
         from .errors import DomainError

@@ -25,9 +25,10 @@ def current_partner() -> Partner:
     return partner
 
 
-def partner_required(func: F) -> F:
-    @wraps(func)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
+def authenticated_partner() -> Partner:
+    """The partner whose valid signature the request carries, verified once per request
+    (the rate limiter asks first, the view after it); 401 if none."""
+    if "partner" not in g:
         g.partner = verify_signed_request(
             request.method,
             signed_path(),
@@ -35,6 +36,13 @@ def partner_required(func: F) -> F:
             request.get_data(cache=True),
             request.headers.get("Authorization"),
         )
+    return current_partner()
+
+
+def partner_required(func: F) -> F:
+    @wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        authenticated_partner()
         return func(*args, **kwargs)
 
     _add_doc(wrapper, security=[{"partnerHmac": []}], responses={"401": "UNAUTHORIZED"})

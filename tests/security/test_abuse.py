@@ -262,6 +262,25 @@ def test_a_users_tokens_share_one_count(limited):
                          parse(limit).get_expiry(), json_body=True)
 
 
+def test_forged_pushes_do_not_use_up_a_partners_limit(limited):
+    """Knowing a partner's key id is not enough to spend its limit: only valid signatures
+    count against the partner; forged ones count against their sender's address."""
+    limit, method, url, _ = API_LIMITS["partner push"]
+    callers = Callers(limited)
+    key_id, _secret = callers.partners[0]
+    client = limited.test_client()
+    forged = {"Authorization": f"HMAC-SHA256 key_id={key_id},signature=00",
+              "X-Timestamp": "0", "Content-Type": "application/json"}
+    attacker = {"REMOTE_ADDR": "198.51.100.7"}
+    for _ in range(parse(limit).amount):
+        assert _send(client, method, url, data=b"{}", headers=forged,
+                     environ_base=attacker).status_code == 401
+    _assert_rate_limited(_send(client, method, url, data=b"{}", headers=forged,
+                               environ_base=attacker), parse(limit).get_expiry(), json_body=True)
+    signed = _send(client, method, url, **callers.api_request("partner", 1, url, 0))
+    assert signed.status_code == 202
+
+
 @pytest.mark.parametrize("what", PAGE_LIMITS)
 def test_each_page_limit_answers_a_localized_429_page_per_user(limited, what):
     setting, limit, method, url, kind = PAGE_LIMITS[what]
