@@ -2,9 +2,10 @@
 
 * SQLite (a temporary file) by default; real PostgreSQL when ``TEST_DATABASE_URL`` is set
   and real Redis when ``TEST_REDIS_URL`` is set.
-* ``--require-services`` (CI) turns a missing PostgreSQL, Redis or Chromium (the ``e2e``
-  browser journeys) into a failure instead of a skip, so a broken CI machine cannot pass
-  silently.
+* ``--require-services`` (CI) turns a missing PostgreSQL, Redis, Chromium (the ``e2e``
+  browser journeys) or PDF tool chain (the ``pdf`` tests: WeasyPrint's Pango, a Simplified
+  Chinese font, poppler; see ``missing_pdf_tools``) into a failure instead of a skip, so a
+  broken CI machine cannot pass silently.
 * The ``db`` fixture binds every session to one connection inside an outer transaction and
   lets services ``commit()`` into savepoints: commit semantics stay real, and the outer
   rollback leaves the database clean for the next test.
@@ -12,7 +13,10 @@
 
 from __future__ import annotations
 
+import functools
 import os
+import shutil
+import subprocess
 from collections.abc import Iterator
 from typing import Any
 
@@ -29,6 +33,39 @@ from backend.extensions import db as _db
 from .factories import Factories
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")  # Debian's; see tests/e2e
+# The families backend/templates/reports/print.css asks for (Simplified Chinese glyph forms).
+PDF_FONTS = ("Noto Sans CJK SC", "WenQuanYi Micro Hei")
+PDF_READERS = ("pdftotext", "pdftoppm", "pdffonts")  # poppler: the tests read PDFs back
+
+
+@functools.cache
+def missing_pdf_tools() -> tuple[str, ...]:
+    """What the ``pdf`` tests need from the system and this machine lacks (empty: all there).
+
+    They render PDFs with WeasyPrint (Pango, with a Simplified Chinese font) and read them
+    back with poppler. ``.ci/run`` installs all of it; ``make test`` on a bare machine skips
+    those tests with this list as the reason (a failure with ``--require-services``)."""
+    missing: list[str] = []
+    try:
+        import weasyprint  # noqa: F401  - loads Pango (cffi dlopen) on import
+    except OSError:
+        missing.append("Pango for WeasyPrint (apt-get install libpango-1.0-0 libpangoft2-1.0-0)")
+    if shutil.which("fc-list") is None:
+        missing.append("fontconfig's fc-list, to find a Chinese font (apt-get install fontconfig)")
+    else:
+        listed = subprocess.run(
+            ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
+        ).stdout
+        families = {name.strip() for line in listed.splitlines() for name in line.split(",")}
+        if not families.intersection(PDF_FONTS):
+            missing.append(
+                f"a Simplified Chinese font ({' or '.join(PDF_FONTS)}; "
+                "apt-get install fonts-noto-cjk)"
+            )
+    lacking = [tool for tool in PDF_READERS if shutil.which(tool) is None]
+    if lacking:
+        missing.append(f"poppler's {', '.join(lacking)} (apt-get install poppler-utils)")
+    return tuple(missing)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -57,6 +94,9 @@ def pytest_configure(config: pytest.Config) -> None:
         ]
         if missing:
             raise pytest.UsageError(f"--require-services: {', '.join(missing)} not set")
+    config.addinivalue_line(
+        "markers", "pdf: renders PDFs and reads them back (Pango, a CJK font, poppler)"
+    )
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -83,13 +123,18 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(f"e2e tests need Chromium at {CHROMIUM}")
             item.add_marker(pytest.mark.skip(
                 reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"))
+        if item.get_closest_marker("pdf") is not None and missing_pdf_tools():
+            reason = "needs " + "; ".join(missing_pdf_tools())
+            if required:
+                raise pytest.UsageError(f"pdf tests {reason}")
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     """Say which database and Redis the suite ran on, and how many service-bound tests ran
     (CI must show that the PostgreSQL-backed tests really ran)."""
     passed = terminalreporter.stats.get("passed", [])
-    for marker in ("postgres", "redis", "e2e"):
+    for marker in ("postgres", "redis", "e2e", "pdf"):
         ran = sum(1 for report in passed if marker in report.keywords)
         terminalreporter.write_line(f"{marker}-marked tests passed: {ran}")
     for line in pytest_report_header(config):

@@ -3,14 +3,11 @@ pdftotext) carry the Chinese headings, the figures and the methodology versions.
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 
 import pytest
 
 from backend.admin_console.reports import UnknownReportPeriod, report_period
-
-pytestmark = pytest.mark.skipif(shutil.which("pdftotext") is None, reason="needs poppler-utils")
 
 HEADINGS = (
     "衢州市碳普惠",
@@ -31,6 +28,7 @@ def _pdf_text(data: bytes, tmp_path) -> str:
     return " ".join(out.stdout.decode("utf-8").split())
 
 
+@pytest.mark.pdf  # WeasyPrint, a CJK font and pdftotext: see tests/conftest.py
 def test_monthly_report_page_and_pdf(client, auth, programme, frozen_now, tmp_path):
     auth.login_page(programme.admin, admin=True)
     page = client.get("/admin/reports/2026-02")
@@ -56,6 +54,7 @@ def test_monthly_report_page_and_pdf(client, auth, programme, frozen_now, tmp_pa
     assert "现行有效版本" in text and "v1" in text
 
 
+@pytest.mark.pdf
 def test_annual_report_has_both_months(client, auth, programme, frozen_now, tmp_path):
     auth.login_page(programme.admin, admin=True)
     pdf = client.get("/admin/reports/2026.pdf")

@@ -203,6 +203,7 @@ def test_certificate_api_and_public_verification(client, auth, organiser, admin)
     assert client.get("/api/v1/certificates/nope").status_code == 404
 
 
+@pytest.mark.pdf
 def test_certificate_pdf_has_a_qr_to_the_verification_page(client, organiser, admin, tmp_path):
     import zxingcpp
 

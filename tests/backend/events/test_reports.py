@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 import subprocess
 
+import pytest
+
 from backend.events import reports, services
 from backend.events.models import FootprintStage
 
@@ -18,6 +20,7 @@ def _pdf_text(data: bytes, tmp_path) -> str:
     return out.stdout.decode("utf-8")
 
 
+@pytest.mark.pdf
 def test_report_pdf_renders_chinese_sources_and_results(client, auth, organiser, tmp_path):
     event = worked_event(organiser, FootprintStage.ACTUAL)
     auth.login_page(organiser)
