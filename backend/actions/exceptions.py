@@ -29,7 +29,18 @@ class UnknownBinding(NotFound):
 class InvalidBatch(DomainError):
     code = "invalid_batch"
     status = 422
-    message = _l('The batch must be {"records": [...]} in JSON or a CSV with the agreed columns.')
+    message = _l(
+        'The batch must be JSON ({"records": [...]} or an array of records) or a CSV with the '
+        'agreed columns, as the body or as the one file of the form field "file".'
+    )
+
+
+class UnsupportedBatchFile(DomainError):
+    code = "unsupported_batch_file"
+    status = 415
+    message = _l(
+        "Upload the batch as a CSV (.csv, text/csv) or JSON (.json, application/json) file."
+    )
 
 
 class BatchTooLarge(DomainError):

@@ -4,8 +4,16 @@ outcomes are the same.
 
 A record is ``{"record_id", "action", "identity", "activity": {...}}``; in CSV the columns
 are ``record_id,action,identity`` followed by the activity fields (waste items as
-``category:kg;category:kg``). Re-sending a record id is idempotent: the unique constraint on
-(partner, record id) keeps the first, and the resend is reported as a duplicate.
+``category:kg;category:kg``). A request carries them as a JSON object ``{"records": [...]}``,
+a bare JSON array, a raw CSV body, or a multipart/form-data upload whose one file field
+``file`` holds the CSV or JSON (see ``BATCH_TYPES`` and ``upload_format``); the signature
+covers the request body as sent, whatever its type.
+
+Re-sending a record id is idempotent: the unique constraint on (partner, record id) keeps the
+first, and the resend is reported as a duplicate. A batch counts its resends
+(``resent_count``) and lists the ids of the first ones (``resent``), at most as many as one
+request may carry, so an API batch's outcomes are listed whole while a re-imported file of
+millions keeps a bounded row, rewritten only until the list is full.
 """
 
 from __future__ import annotations
@@ -22,13 +30,20 @@ from flask import current_app
 from redis.exceptions import RedisError
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import FileStorage, MultiDict
 
 from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
 from ..partners.models import Partner, PartnerKind
 from ..timeutil import utcnow
-from .exceptions import BatchTooLarge, InvalidBatch, JobsUnavailable, UnknownBatch
+from .exceptions import (
+    BatchTooLarge,
+    InvalidBatch,
+    JobsUnavailable,
+    UnknownBatch,
+    UnsupportedBatchFile,
+)
 from .identities import identity_hash
 from .models import (
     ActivityRecord,
@@ -49,6 +64,13 @@ ALLOWED_ACTIONS = {
     PartnerKind.RESTAURANT: {"food_waste"},
 }
 CSV_FIXED = ("record_id", "action", "identity")
+MULTIPART = "multipart/form-data"
+BATCH_TYPES = ("application/json", "text/csv", MULTIPART)  # what POST /partner/batches takes
+UPLOAD_FIELD = "file"
+# An uploaded file's type, by its part's content type, else by its name (browsers and curl
+# send a .csv as text/csv, application/vnd.ms-excel or application/octet-stream).
+CSV_TYPES = {"text/csv", "application/csv", "application/vnd.ms-excel"}
+JSON_TYPES = {"application/json", "text/json"}
 
 
 # --- parsing -------------------------------------------------------------------------------
@@ -67,7 +89,8 @@ def csv_row_to_record(row: dict[str, str | None]) -> dict[str, Any]:
 
 
 def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
-    """The records of a request body (JSON object with ``records``, or CSV)."""
+    """The records of a body: CSV for ``text/csv``, else JSON (``{"records": [...]}`` or a
+    bare array of records)."""
     limit = current_app.config["BATCH_MAX_RECORDS"]
     try:
         text = body.decode("utf-8-sig")
@@ -87,11 +110,39 @@ def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
         data = json.loads(text)
     except ValueError:
         raise InvalidBatch() from None
-    if not isinstance(data, dict) or not isinstance(data.get("records"), list):
+    records = data.get("records") if isinstance(data, dict) else data
+    if not isinstance(records, list):
         raise InvalidBatch()
-    if len(data["records"]) > limit:
+    if len(records) > limit:
         raise BatchTooLarge(limit=limit)
-    return list(data["records"])
+    return list(records)
+
+
+def upload_format(content_type: str, filename: str) -> str | None:
+    """``"csv"`` or ``"json"`` for an uploaded file: by its content type, else by its name."""
+    content_type = content_type.lower()
+    if content_type in CSV_TYPES:
+        return "csv"
+    if content_type in JSON_TYPES:
+        return "json"
+    name = filename.lower()
+    if name.endswith(".csv"):
+        return "csv"
+    if name.endswith(".json"):
+        return "json"
+    return None
+
+
+def _uploaded(files: MultiDict[str, FileStorage] | None) -> tuple[bytes, str]:
+    """The body and format of a multipart request's one ``file`` upload."""
+    uploads = files.getlist(UPLOAD_FIELD) if files is not None else []
+    if len(uploads) != 1:
+        raise InvalidBatch(details={"field": UPLOAD_FIELD})
+    upload = uploads[0]
+    kind = upload_format(upload.mimetype or "", upload.filename or "")
+    if kind is None:
+        raise UnsupportedBatchFile(details={"field": UPLOAD_FIELD})
+    return upload.read(), kind
 
 
 # --- one chunk -----------------------------------------------------------------------------
@@ -210,8 +261,11 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
     unmatched = sum(1 for r in rows if r["outcome"] is Outcome.UNMATCHED)
     summary = verify_new(rows)  # inserts the records, their reductions and ledger credits
     batch.processed = batch.processed + len(raws)
-    if resent:
-        batch.resent = [*batch.resent, *resent]
+    if resent:  # counted whole, listed up to one request's worth: a bounded, rarely written row
+        batch.resent_count = (batch.resent_count or 0) + len(resent)
+        room = current_app.config["BATCH_MAX_RECORDS"] - len(batch.resent)
+        if room > 0:
+            batch.resent = [*batch.resent, *resent[:room]]
     db.session.commit()
     summary.rejected += rejected
     summary.unmatched += unmatched
@@ -222,16 +276,29 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
 # --- API batches (RQ) ------------------------------------------------------------------------
 
 
-def receive_batch(partner: Partner, body: bytes, content_type: str) -> PartnerBatch:
-    """Check the body's shape, store it and queue its processing; answers at once."""
-    records = parse_body(body, content_type or "application/json")
+def receive_batch(
+    partner: Partner,
+    body: bytes,
+    content_type: str,
+    files: MultiDict[str, FileStorage] | None = None,
+) -> PartnerBatch:
+    """Check the records' shape, store them and queue their processing; answers at once.
+
+    ``body`` is JSON (object or array) or, for ``text/csv``, CSV; for ``multipart/form-data``
+    the records are the ``file`` upload among ``files`` instead (CSV or JSON, see
+    ``upload_format``), and that file is what is stored."""
+    source = "csv" if (content_type or "").startswith("text/csv") else "json"
+    if (content_type or "").startswith(MULTIPART):
+        body, source = _uploaded(files)
+    records = parse_body(body, "text/csv" if source == "csv" else "application/json")
     batch = PartnerBatch(
         partner_id=partner.id,
         status=BatchStatus.QUEUED,
-        source="csv" if (content_type or "").startswith("text/csv") else "json",
+        source=source,
         total=len(records),
         processed=0,
         resent=[],
+        resent_count=0,
         payload=body.decode("utf-8-sig"),
     )
     db.session.add(batch)
@@ -374,7 +441,10 @@ def get_batch(partner: Partner, batch_id: int) -> PartnerBatch:
 
 
 def batch_outcomes(batch: PartnerBatch, page: int, per_page: int) -> list[dict[str, Any]]:
-    """Per-record outcomes in order received, then the re-sent record ids (duplicates)."""
+    """Per-record outcomes in order received, then the listed re-sent record ids (duplicates).
+
+    Every resend is counted in ``batch.resent_count``; only the first ones are listed (all of
+    an API batch's, see ``ingest_chunk``), so the answer says both (``resent_summary``)."""
     records = db.session.scalars(
         select(ActivityRecord)
         .where(ActivityRecord.batch_id == batch.id)
@@ -407,6 +477,11 @@ def batch_outcomes(batch: PartnerBatch, page: int, per_page: int) -> list[dict[s
             for key in batch.resent[skip : skip + room]
         ]
     return out
+
+
+def resent_summary(batch: PartnerBatch) -> dict[str, int]:
+    """How many of the batch's records were resends, and how many of them are listed."""
+    return {"count": batch.resent_count or 0, "listed": len(batch.resent)}
 
 
 # --- streaming file import (CLI) -------------------------------------------------------------
@@ -484,6 +559,7 @@ def import_file(
         total=0,
         processed=0,
         resent=[],
+        resent_count=0,
     )
     db.session.add(batch)
     db.session.commit()

@@ -187,7 +187,10 @@ class PartnerBatch(db.Model):
     total: Mapped[int] = mapped_column(Integer, default=0)
     processed: Mapped[int] = mapped_column(Integer, default=0)
     payload: Mapped[str | None] = mapped_column(Text)  # the body as received, until processed
-    resent: Mapped[list[str]] = mapped_column(JSON, default=list)  # record ids seen before
+    # Records of this batch already received (earlier, or twice in it): all are counted, the
+    # first ones listed, at most as many as one request may carry (``ingest.ingest_chunk``).
+    resent: Mapped[list[str]] = mapped_column(JSON, default=list)  # the listed record ids
+    resent_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
     received_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     finished_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     error: Mapped[str | None] = mapped_column(Text)

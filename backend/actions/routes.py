@@ -20,6 +20,7 @@ from ..partners.auth import current_partner, partner_required
 from ..partners.models import Partner
 from ..partners.services import create_partner, rotate_partner_key
 from ..qr import format_short_code, make_token
+from ..schemas import ErrorSchema
 from . import claims, identities, ingest, queries, self_reports
 from .exceptions import InvalidActivity
 from .schemas import (
@@ -51,40 +52,77 @@ resident_only = api_roles(Role.RESIDENT)
 staff_only = api_roles(Role.MERCHANT_STAFF)
 admin_only = api_roles(Role.ADMIN)
 
+BATCH_RECORD = {
+    "type": "object",
+    "properties": {
+        "record_id": {"type": "string", "description": "your own id; a resend is a duplicate"},
+        "action": {"type": "string", "description": "public_transit, bike_sharing, ..."},
+        "identity": {"type": "string", "description": "your id of the resident (card, account)"},
+        "activity": {"type": "object", "description": "the methodology's activity fields"},
+    },
+}
+BATCH_RECORDS = {"type": "array", "maxItems": 10000, "items": BATCH_RECORD}
+BATCH_CSV = "a header row record_id,action,identity, then the activity fields (UTF-8)"
 BATCH_BODY = {
+    "description": (
+        "Up to 10,000 records, in any of four forms: a JSON object with `records`, a bare JSON "
+        "array of records, a CSV body, or a multipart/form-data upload with one file in the "
+        "field `file` (CSV or JSON, told by the part's content type, else by a .csv or .json "
+        "name). The signature's body hash is over the request body exactly as sent (for an "
+        "upload, the whole multipart body)."
+    ),
+    "required": True,
     "content": {
         "application/json": {
             "schema": {
+                "oneOf": [
+                    {
+                        "type": "object",
+                        "required": ["records"],
+                        "properties": {"records": BATCH_RECORDS},
+                    },
+                    BATCH_RECORDS,
+                ]
+            }
+        },
+        "text/csv": {"schema": {"type": "string", "description": BATCH_CSV}},
+        ingest.MULTIPART: {
+            "schema": {
                 "type": "object",
+                "required": [ingest.UPLOAD_FIELD],
                 "properties": {
-                    "records": {
-                        "type": "array",
-                        "maxItems": 10000,
-                        "items": {
-                            "type": "object",
-                            "properties": {
-                                "record_id": {"type": "string"},
-                                "action": {"type": "string"},
-                                "identity": {"type": "string"},
-                                "activity": {"type": "object"},
-                            },
-                        },
+                    ingest.UPLOAD_FIELD: {
+                        "type": "string",
+                        "format": "binary",
+                        "description": f"the records as a CSV ({BATCH_CSV}) or JSON file",
                     }
                 },
-            }
+            },
+            "encoding": {
+                ingest.UPLOAD_FIELD: {
+                    "contentType": "text/csv, application/json, application/octet-stream"
+                }
+            },
         },
-        "text/csv": {
-            "schema": {
-                "type": "string",
-                "description": "record_id,action,identity, then the activity fields",
-            }
-        },
-    }
+    },
+}
+BATCH_ERRORS = {
+    413: "more than 10,000 records (`batch_too_large`) or a body over the size limit",
+    415: "another content type, or an uploaded file neither CSV nor JSON",
+    422: "the body or the uploaded file is not records in an accepted form (`invalid_batch`)",
+    429: "more than 120 batches a minute",
+    503: "the processing queue is unavailable; nothing was stored, retry later",
 }
 
 
 class PhotoFormSchema(Schema):
     photo = Upload(required=True)
+
+
+def batch_errors(func: Any) -> Any:
+    for status, description in BATCH_ERRORS.items():
+        func = blp.alt_response(status, schema=ErrorSchema, description=description)(func)
+    return func
 
 
 @blp.route("/partner/batches")
@@ -94,12 +132,22 @@ class Batches(MethodView):
     @partner_required
     @blp.doc(requestBody=BATCH_BODY)
     @blp.response(202, BatchAcceptedSchema)
+    @batch_errors
     def post(self) -> dict[str, Any]:
-        """Push up to 10,000 activity records (JSON or CSV); processed in the background."""
+        """Push up to 10,000 activity records (JSON, CSV or a file upload); processed later.
+
+        Send a JSON object `{"records": [...]}`, a bare JSON array of records, a CSV body
+        (`Content-Type: text/csv`) or a multipart/form-data upload with the file in the field
+        `file`. Sign the request over the body bytes as sent. The answer comes at once with
+        the batch id; `GET /partner/batches/{batch_id}` shows progress and outcomes.
+        """
         content_type = (request.mimetype or "").lower()
-        if content_type not in ("application/json", "text/csv"):
+        if content_type not in ingest.BATCH_TYPES:
             raise UnsupportedMediaType()
-        batch = ingest.receive_batch(current_partner(), request.get_data(cache=True), content_type)
+        files = request.files if content_type == ingest.MULTIPART else None
+        batch = ingest.receive_batch(
+            current_partner(), request.get_data(cache=True), content_type, files
+        )
         db.session.refresh(batch)
         return {"batch_id": batch.id, "status": batch.status.value, "received": batch.total}
 
@@ -117,6 +165,7 @@ class Batch(MethodView):
             "status": batch.status.value,
             "progress": {"processed": batch.processed, "total": batch.total},
             "outcomes": ingest.batch_outcomes(batch, args["page"], args["per_page"]),
+            "resent": ingest.resent_summary(batch),
             "page": args["page"],
             "per_page": args["per_page"],
         }

@@ -29,11 +29,29 @@ class ProgressSchema(Schema):
     total = fields.Integer()
 
 
+class ResentSchema(Schema):
+    count = fields.Integer(
+        metadata={"description": "records of the batch received before (or twice in it)"}
+    )
+    listed = fields.Integer(
+        metadata={
+            "description": "how many of them the outcomes list, after the stored records, as "
+            "`duplicate` / `resent_record`: all of an API batch's; of a large file import the "
+            "first ones only"
+        }
+    )
+
+
 class BatchSchema(Schema):
     batch_id = fields.Integer()
     status = fields.String(metadata={"enum": ["queued", "processing", "done", "failed"]})
     progress = fields.Nested(ProgressSchema)
-    outcomes = fields.List(fields.Nested(OutcomeSchema))
+    outcomes = fields.List(
+        fields.Nested(OutcomeSchema),
+        metadata={"description": "one page: the stored records in order received, then the "
+                  "listed resends"},
+    )
+    resent = fields.Nested(ResentSchema)
     page = fields.Integer()
     per_page = fields.Integer()
 

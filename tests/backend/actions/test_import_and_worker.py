@@ -164,3 +164,45 @@ def test_shards_split_residents_and_cover_every_record():
     assert sum(len(s) for s in shards) == 500
     assert all(shards)  # every process gets work
     assert in_shard(records[0], None)
+
+
+def test_reimporting_a_file_keeps_the_batch_row_bounded(app, transit, rider, tmp_path, db):
+    """Every resend is counted, only the first ones (one request's worth) are listed, and the
+    list is written only until it is full, not once per chunk: memory and writes stay bounded
+    however large the file. The API says how many resends there were."""
+    from sqlalchemy import event
+
+    _, pusher = transit
+    path = tmp_path / "day.csv"
+    path.write_text("\n".join(_trip_rows(30)) + "\n")
+    first = app.test_cli_runner().invoke(
+        args=["partners", "import", str(path), "--partner", "bus-co"]
+    )
+    assert "credited 30" in first.output, first.output
+    writes: list[str] = []
+
+    def spy(conn, cursor, statement, parameters, context, executemany):
+        if statement.startswith("UPDATE partner_batches") and " resent=" in statement:
+            writes.append(statement)
+
+    app.config["BATCH_MAX_RECORDS"] = 4
+    engine = _db.engine
+    event.listen(engine, "before_cursor_execute", spy)
+    try:
+        again = app.test_cli_runner().invoke(
+            args=["partners", "import", str(path), "--partner", "bus-co", "--chunk", "3"]
+        )
+    finally:
+        event.remove(engine, "before_cursor_execute", spy)
+        app.config["BATCH_MAX_RECORDS"] = 10000
+    assert "credited 0" in again.output and "duplicate 30" in again.output, again.output
+    batch = _db.session.scalars(select(PartnerBatch).order_by(PartnerBatch.id.desc())).first()
+    assert batch.resent_count == 30 and batch.resent == ["f-0", "f-1", "f-2", "f-3"]
+    assert len(writes) == 2  # chunk 1 (3 ids), chunk 2 (the 4th); chunks 3-10 only count
+    status = pusher.get(batch.id, "per_page=10").get_json()
+    assert status["progress"] == {"processed": 30, "total": 30}
+    assert status["resent"] == {"count": 30, "listed": 4}
+    assert [(o["record_id"], o["outcome"]) for o in status["outcomes"]] == [
+        (f"f-{i}", "duplicate") for i in range(4)
+    ]
+    assert resident_balance(rider.id) == 30 * 359

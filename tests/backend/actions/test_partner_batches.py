@@ -1,16 +1,24 @@
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
 from sqlalchemy import func, select
 
 from backend.actions.identities import revoke_binding
-from backend.actions.models import ActivityRecord, IdentityBinding, Outcome, Reduction
+from backend.actions.models import (
+    ActivityRecord,
+    IdentityBinding,
+    Outcome,
+    PartnerBatch,
+    Reduction,
+)
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 
-from .conftest import Pusher, bus
+from ...helpers import as_json, signed_headers
+from .conftest import BATCHES, Pusher, bus
 
 
 def test_a_signed_batch_credits_a_bound_resident(transit, rider, db):
@@ -139,7 +147,8 @@ def test_bad_records_are_rejected_with_a_reason(transit, rider, record, reason):
     ("body", "content_type", "status", "code"),
     [
         (b'{"records": 5}', "application/json", 422, "invalid_batch"),
-        (b"[1, 2]", "application/json", 422, "invalid_batch"),
+        (b'"records"', "application/json", 422, "invalid_batch"),
+        (b'{"rows": []}', "application/json", 422, "invalid_batch"),
         (b"not json", "application/json", 422, "invalid_batch"),
         (b"a,b\n1,2\n", "text/csv", 422, "invalid_batch"),
         (b"<xml/>", "application/xml", 415, "unsupported_media_type"),
@@ -304,3 +313,166 @@ def test_programme_wide_daily_points_cap_and_pause(transit, rider, make, db):
     ).get_json()["batch_id"]
     assert pusher.get(paused).get_json()["outcomes"][0]["outcome"] == "pending"
     set_setting(admin, "crediting_paused", 0)
+
+
+# --- the four forms of a batch (issue 5: "JSON array or CSV upload") ----------------------
+
+CSV_TRIPS = (
+    b"record_id,action,identity,mode,distance_km,started_at,ended_at\n"
+    b"%s-1,public_transit,CARD0001,bus,8.2,2026-11-25T08:00:00+08:00,2026-11-25T08:25:00+08:00\n"
+    b"%s-2,public_transit,CARD0001,bus,-3,2026-11-25T09:00:00+08:00,2026-11-25T09:10:00+08:00\n"
+)
+
+
+def _multipart(*parts: tuple[str, bytes, str, str | None]) -> tuple[bytes, str]:
+    """A multipart/form-data body of (field, data, filename, content type) files."""
+    from werkzeug.datastructures import FileStorage, MultiDict
+    from werkzeug.test import encode_multipart
+
+    values = MultiDict(
+        [
+            (field, FileStorage(io.BytesIO(data), filename=name, content_type=ctype))
+            for field, data, name, ctype in parts
+        ]
+    )
+    boundary, body = encode_multipart(values)
+    return body, f"multipart/form-data; boundary={boundary}"
+
+
+def _outcomes(pusher: Pusher, response) -> list[tuple[str, str, str | None]]:
+    assert response.status_code == 202, response.get_json()
+    status = pusher.get(response.get_json()["batch_id"]).get_json()
+    return [(o["record_id"], o["outcome"], o["reason"]) for o in status["outcomes"]]
+
+
+def test_a_bare_json_array_is_a_batch(transit, rider, db):
+    _, pusher = transit
+    records = [bus("a-1"), {"record_id": "a-2", "action": "public_transit"}]
+    response = pusher.push(body=as_json(records))
+    assert response.get_json()["received"] == 2
+    assert _outcomes(pusher, response) == [
+        ("a-1", "credited", None),
+        ("a-2", "rejected", "malformed_record"),
+    ]
+    assert db.session.scalar(select(PartnerBatch.source)) == "json"
+    assert resident_balance(rider.id) == 359
+
+
+@pytest.mark.parametrize(
+    ("filename", "content_type"),
+    [
+        ("day.csv", "text/csv"),
+        ("day.csv", "application/vnd.ms-excel"),  # what Windows browsers send for a .csv
+        ("day.csv", "application/octet-stream"),  # told by the name
+        ("export", "application/csv"),  # told by the content type
+    ],
+)
+def test_a_csv_file_upload_is_a_batch(transit, rider, db, filename, content_type):
+    _, pusher = transit
+    body, multipart = _multipart(("file", CSV_TRIPS % (b"u", b"u"), filename, content_type))
+    response = pusher.push(body=body, content_type=multipart)
+    assert _outcomes(pusher, response) == [
+        ("u-1", "credited", None),
+        ("u-2", "rejected", "non_positive_distance"),
+    ]
+    batch = db.session.scalar(select(PartnerBatch))
+    assert batch.source == "csv" and batch.total == 2
+    assert resident_balance(rider.id) == 359
+
+
+@pytest.mark.parametrize(
+    ("document", "filename", "content_type"),
+    [
+        ({"records": [bus("v-1")]}, "day.json", "application/json"),
+        ([bus("v-1")], "day.json", "application/octet-stream"),
+        ([bus("v-1")], "upload.bin", "application/json"),
+    ],
+)
+def test_a_json_file_upload_is_a_batch(transit, rider, db, document, filename, content_type):
+    _, pusher = transit
+    body, multipart = _multipart(("file", as_json(document), filename, content_type))
+    response = pusher.push(body=body, content_type=multipart)
+    assert _outcomes(pusher, response) == [("v-1", "credited", None)]
+    assert db.session.scalar(select(PartnerBatch.source)) == "json"
+
+
+@pytest.mark.parametrize(
+    ("parts", "status", "code"),
+    [
+        ([("records", CSV_TRIPS % (b"w", b"w"), "day.csv", "text/csv")], 422, "invalid_batch"),
+        (
+            [
+                ("file", CSV_TRIPS % (b"w", b"w"), "a.csv", "text/csv"),
+                ("file", CSV_TRIPS % (b"x", b"x"), "b.csv", "text/csv"),
+            ],
+            422,
+            "invalid_batch",
+        ),
+        ([("file", b"\x89PNG\r\n", "day.png", "image/png")], 415, "unsupported_batch_file"),
+        ([("file", b"a,b\n1,2\n", "day.csv", "text/csv")], 422, "invalid_batch"),
+        ([("file", b"{not json", "day.json", "application/json")], 422, "invalid_batch"),
+        ([], 422, "invalid_batch"),
+    ],
+)
+def test_bad_uploads_are_refused_and_store_nothing(transit, db, parts, status, code):
+    _, pusher = transit
+    body, multipart = _multipart(*parts)
+    response = pusher.push(body=body, content_type=multipart)
+    assert response.status_code == status, response.get_json()
+    assert response.get_json()["code"] == code
+    assert db.session.scalar(select(func.count()).select_from(PartnerBatch)) == 0
+    assert db.session.scalar(select(func.count()).select_from(ActivityRecord)) == 0
+
+
+def test_an_upload_over_the_limit_is_refused(transit, app):
+    _, pusher = transit
+    app.config["BATCH_MAX_RECORDS"] = 3
+    try:
+        body, multipart = _multipart(
+            ("file", as_json([bus(f"y-{i}") for i in range(4)]), "day.json", "application/json")
+        )
+        response = pusher.push(body=body, content_type=multipart)
+    finally:
+        app.config["BATCH_MAX_RECORDS"] = 10000
+    assert response.status_code == 413 and response.get_json()["code"] == "batch_too_large"
+
+
+def test_the_signature_covers_the_whole_multipart_body(client, transit, rider, db):
+    """The body hash is over the request body as sent: signing only the file, or another
+    file in the same envelope, is refused."""
+    partner, pusher = transit
+    body, multipart = _multipart(("file", CSV_TRIPS % (b"s", b"s"), "day.csv", "text/csv"))
+    forged = body.replace(b"8.2", b"9.9")
+    headers = signed_headers(pusher.key_id, pusher.secret, "POST", BATCHES, body,
+                             content_type=multipart)
+    assert client.post(BATCHES, data=forged, headers=headers).status_code == 401
+    file_only = signed_headers(pusher.key_id, pusher.secret, "POST", BATCHES,
+                               CSV_TRIPS % (b"s", b"s"), content_type=multipart)
+    refused = client.post(BATCHES, data=body, headers=file_only)
+    assert refused.status_code == 401 and refused.get_json()["code"] == "invalid_signature"
+    assert db.session.scalar(select(func.count()).select_from(PartnerBatch)) == 0
+    accepted = client.post(BATCHES, data=body, headers=headers)  # the untouched request
+    assert accepted.status_code == 202, accepted.get_json()
+
+
+def test_outcomes_page_through_stored_records_then_resends(transit, rider):
+    _, pusher = transit
+    pusher.push([bus("q-1", start="2026-11-25T07:00:00+08:00", end="2026-11-25T07:20:00+08:00"),
+                 bus("q-2")])
+    again = pusher.push(
+        body=as_json(
+            [
+                bus("q-3", start="2026-11-25T10:00:00+08:00", end="2026-11-25T10:20:00+08:00"),
+                bus("q-1"),
+                bus("q-3"),
+                bus("q-2"),
+            ]
+        )
+    ).get_json()["batch_id"]
+    pages = [pusher.get(again, f"page={page}&per_page=2").get_json() for page in (1, 2, 3)]
+    assert [[(o["record_id"], o["outcome"]) for o in p["outcomes"]] for p in pages] == [
+        [("q-3", "credited"), ("q-3", "duplicate")],
+        [("q-1", "duplicate"), ("q-2", "duplicate")],
+        [],
+    ]
+    assert all(p["resent"] == {"count": 3, "listed": 3} for p in pages)
