@@ -1,9 +1,17 @@
 """Counter-signed claims: the resident shows a dynamic QR (or its short code, or a printed
 household card at a staffed station); station or restaurant staff weigh the waste or confirm
-the meal, and the staff member is recorded as the verifier."""
+the meal, and the staff member is recorded as the verifier.
+
+A claim sent with an ``Idempotency-Key`` stores the key (unique per staff member) in the same
+transaction as the record and its credit: a retry with the same key, however late, returns the
+first record and credits nothing more. Without a key, or with another key, the verification's
+dedupe rules decide.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import json
 from datetime import timedelta
 from typing import Any
 
@@ -13,12 +21,14 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..audit.services import record_audit
+from ..errors import DomainError
 from ..extensions import db
+from ..ledger.exceptions import IdempotencyConflict
 from ..merchants.models import MerchantKind
 from ..qr import new_nonce, new_short_code, normalise_short_code, read_token
 from ..timeutil import utcnow
 from .exceptions import ClaimCodeInvalid, InvalidActivity, WrongStation
-from .models import ActivityRecord, Channel, ClaimCode, HouseholdCard
+from .models import ActivityRecord, Channel, ClaimCode, ClaimKey, HouseholdCard
 from .verification import verify_records
 
 STATION_ACTIONS = {
@@ -125,6 +135,32 @@ def _with_defaults(action: str, activity: dict[str, Any]) -> dict[str, Any]:
     return activity
 
 
+def _request_hash(
+    activity: dict[str, Any], token: str | None, code: str | None, card: str | None
+) -> str:
+    """What a retry repeats: the code (as typed or scanned) and the activity as sent."""
+    request = {
+        "token": token,
+        "code": normalise_short_code(code),
+        "card": card,
+        "activity": activity,
+    }
+    canonical = json.dumps(request, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _claimed_with(staff: User, key: str, request_hash: str) -> ActivityRecord | None:
+    """The record a staff member's earlier claim with this key made, if any."""
+    claim_key = db.session.scalar(
+        select(ClaimKey).where(ClaimKey.staff_id == staff.id, ClaimKey.key == key)
+    )
+    if claim_key is None:
+        return None
+    if claim_key.request_hash != request_hash:
+        raise IdempotencyConflict()
+    return claim_key.record
+
+
 def submit_claim(
     staff: User,
     activity: dict[str, Any],
@@ -132,14 +168,22 @@ def submit_claim(
     token: str | None = None,
     code: str | None = None,
     card: str | None = None,
+    idempotency_key: str | None = None,
 ) -> ActivityRecord:
-    """Staff confirm a resident's action; verified at once, the staff member as verifier."""
+    """Staff confirm a resident's action; verified at once, the staff member as verifier.
+
+    A repeated ``idempotency_key`` from the same staff member returns the first record."""
     merchant = staff.merchant
     action = STATION_ACTIONS.get(merchant.kind) if merchant else None
     if action is None or (card and merchant.kind is not MerchantKind.WASTE_STATION):
         raise WrongStation()
     if not isinstance(activity, dict):
         raise InvalidActivity(problem="activity", field="activity")
+    request_hash = _request_hash(activity, token, code, card)
+    if idempotency_key:
+        first = _claimed_with(staff, idempotency_key, request_hash)
+        if first is not None:
+            return first
     try:
         if card:
             resident_id, channel = _use_card(card), Channel.CARD
@@ -156,8 +200,29 @@ def submit_claim(
         )
         db.session.add(record)
         db.session.flush()
+        if idempotency_key:
+            # A concurrent request with the same key waits here for the first to commit,
+            # then fails on the unique (staff, key) and answers with the first record.
+            db.session.add(
+                ClaimKey(
+                    staff_id=staff.id,
+                    key=idempotency_key,
+                    request_hash=request_hash,
+                    record_id=record.id,
+                )
+            )
+            db.session.flush()
         record_audit(staff, "claim.submit", "activity_record", record.id, channel=channel.value)
         verify_records([record.id])  # commits the claim use, the record and any credit
+        db.session.commit()  # the same when crediting is paused and the record stays pending
+    except (DomainError, IntegrityError):
+        db.session.rollback()
+        # The same key raced in from another request and won (its claim code is used now,
+        # or its key row is there): answer with its result.
+        first = _claimed_with(staff, idempotency_key, request_hash) if idempotency_key else None
+        if first is None:
+            raise
+        return first
     except Exception:
         db.session.rollback()
         raise

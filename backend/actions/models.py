@@ -224,3 +224,25 @@ class HouseholdCard(db.Model):
     nonce: Mapped[str] = mapped_column(String(32), unique=True)
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+
+class ClaimKey(db.Model):
+    """The ``Idempotency-Key`` a staff member sent with a claim, and the record it made.
+
+    Unique per staff member, so a retry with the same key finds the first record (and its
+    credit) instead of crediting again, across restarts; ``request_hash`` tells a retry from
+    another claim sent with a reused key.
+    """
+
+    __tablename__ = "claim_keys"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    staff_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    record_id: Mapped[int] = mapped_column(ForeignKey("activity_records.id"), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    record: Mapped[ActivityRecord] = relationship()
+
+    __table_args__ = (UniqueConstraint("staff_id", "key", name="uq_claim_key_staff"),)

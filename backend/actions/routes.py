@@ -20,7 +20,7 @@ from ..partners.auth import current_partner, partner_required
 from ..partners.models import Partner
 from ..partners.services import create_partner, rotate_partner_key
 from ..qr import format_short_code, make_token
-from ..schemas import ErrorSchema
+from ..schemas import ErrorSchema, IdempotencyHeaderSchema
 from . import claims, identities, ingest, queries, self_reports
 from .exceptions import InvalidActivity
 from .schemas import (
@@ -241,11 +241,22 @@ class Claims(MethodView):
 
     @staff_only
     @blp.arguments(ClaimSchema)
+    @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(201, ActionSchema)
-    def post(self, data: dict[str, Any]) -> Any:
-        """Station or restaurant staff confirm a resident's action by QR, code or card."""
+    def post(self, data: dict[str, Any], headers: dict[str, Any]) -> Any:
+        """Station or restaurant staff confirm a resident's action by QR, code or card.
+
+        Send an Idempotency-Key: repeating the request with the same key returns the first
+        result and credits nothing more (the key is kept per staff member; reusing it for a
+        different claim is a 409 idempotency_conflict). Without a key, or with a new one, the
+        dedupe rules decide, e.g. a second claim with the same household card."""
         return claims.submit_claim(
-            api_user(), data["activity"], token=data["token"], code=data["code"], card=data["card"]
+            api_user(),
+            data["activity"],
+            token=data["token"],
+            code=data["code"],
+            card=data["card"],
+            idempotency_key=headers["idempotency_key"],
         )
 
 

@@ -89,7 +89,10 @@ class Redemption(db.Model):
     fulfil_key: Mapped[str | None] = mapped_column(String(160))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
-    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # fulfilled, cancelled, expired
+    # Set once by a refund; the settlement shows the refund in the period of this time, while
+    # the fulfilment stays in the period of ``closed_at``.
+    refunded_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     fulfilled_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     refund_reason: Mapped[str] = mapped_column(String(200), default="")
 
@@ -99,5 +102,6 @@ class Redemption(db.Model):
     __table_args__ = (
         CheckConstraint("points > 0", name="points_positive"),
         Index("ix_redemptions_merchant_closed", "merchant_id", "closed_at"),
+        Index("ix_redemptions_merchant_refunded", "merchant_id", "refunded_at"),
         Index("ix_redemptions_status_expires", "status", "expires_at"),
     )
