@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import or_, select
@@ -12,6 +13,16 @@ from sqlalchemy.orm import joinedload
 from ..extensions import db
 from ..timeutil import LOCAL_TZ, local, utcnow
 from .models import Offer, OfferStatus, Redemption, RedemptionStatus
+
+
+@dataclass(frozen=True)
+class SettlementRow:
+    """One line of a settlement: a fulfilment (points > 0) or a refund (points < 0)."""
+
+    redemption: Redemption
+    event: str  # "fulfilled" | "refunded"
+    at: datetime
+    points: int
 
 
 def offers_for_residents(now: datetime | None = None) -> list[Offer]:
@@ -80,44 +91,70 @@ def merchant_day(merchant_id: int, day: datetime | None = None) -> list[Redempti
     )
 
 
-def settlement_csv(merchant_id: int, start: datetime, end: datetime) -> str:
-    """Fulfilled and refunded redemptions of a period, for the merchant's settlement."""
-    rows = db.session.scalars(
+def settlement_rows(merchant_id: int, start: datetime, end: datetime) -> list[SettlementRow]:
+    """What a period settles: each fulfilment in it (+points), each refund in it (-points).
+
+    A fulfilment stays in the period it happened in even when it is refunded later; the
+    refund is its own negative row in the period of ``refunded_at``, so a period's figures
+    never change afterwards and add up, across periods, to the merchant's ledger account.
+    """
+    fulfilled = db.session.scalars(
         select(Redemption)
+        .options(joinedload(Redemption.offer))
         .where(
             Redemption.merchant_id == merchant_id,
             Redemption.closed_at >= start,
             Redemption.closed_at < end,
             Redemption.status.in_((RedemptionStatus.FULFILLED, RedemptionStatus.REFUNDED)),
         )
-        .order_by(Redemption.closed_at)
     )
+    refunded = db.session.scalars(
+        select(Redemption)
+        .options(joinedload(Redemption.offer))
+        .where(
+            Redemption.merchant_id == merchant_id,
+            Redemption.refunded_at >= start,
+            Redemption.refunded_at < end,
+            Redemption.status == RedemptionStatus.REFUNDED,
+        )
+    )
+    # (the WHERE clauses guarantee the timestamps; the checks are for the type checker)
+    rows = [SettlementRow(r, "fulfilled", r.closed_at, r.points) for r in fulfilled if r.closed_at]
+    rows += [
+        SettlementRow(r, "refunded", r.refunded_at, -r.points) for r in refunded if r.refunded_at
+    ]
+    rows.sort(key=lambda row: (row.at, row.redemption.id, row.points < 0))
+    return rows
+
+
+def settlement_csv(merchant_id: int, start: datetime, end: datetime) -> str:
+    """The settlement CSV of a period: one row per fulfilment or refund, then the total."""
     out = io.StringIO()
     writer = csv.writer(out)
     writer.writerow(
         [
             "redemption_id",
-            "fulfilled_at_local",
+            "event",
+            "at_local",
             "offer_id",
             "offer_title",
-            "status",
             "points",
             "points_settled",
         ]
     )
     total = 0
-    for r in rows:
-        settled = r.points if r.status is RedemptionStatus.FULFILLED else 0
-        total += settled
+    for row in settlement_rows(merchant_id, start, end):
+        total += row.points
+        r = row.redemption
         writer.writerow(
             [
                 r.id,
-                local(r.closed_at).strftime("%Y-%m-%d %H:%M:%S") if r.closed_at else "",
+                row.event,
+                local(row.at).strftime("%Y-%m-%d %H:%M:%S"),
                 r.offer_id,
                 r.offer.title_zh,
-                r.status.value,
                 r.points,
-                settled,
+                row.points,
             ]
         )
     writer.writerow(["total", "", "", "", "", "", total])

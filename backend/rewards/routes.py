@@ -35,6 +35,7 @@ from .schemas import (
     ReviewOfferSchema,
     SettlementArgsSchema,
     StaffCreateSchema,
+    StateIdempotencyHeaderSchema,
 )
 
 blp = Blueprint(
@@ -127,9 +128,13 @@ class MyRedemption(MethodView):
 @blp.route("/redemptions/<int:redemption_id>/cancel")
 class CancelRedemption(MethodView):
     @resident_only
+    @blp.arguments(StateIdempotencyHeaderSchema, location="headers")
     @blp.response(200, RedemptionSchema)
-    def post(self, redemption_id: int) -> Any:
-        """Cancel a held redemption; the points come back (cancelling twice is harmless)."""
+    def post(self, headers: dict[str, Any], redemption_id: int) -> Any:
+        """Cancel a held redemption; the points come back.
+
+        Idempotent by state, so the Idempotency-Key is optional: cancelling again, with the
+        same key or none, returns the cancelled redemption and changes nothing."""
         return services.cancel_redemption(api_user(), redemption_id)
 
 
@@ -180,9 +185,13 @@ class MerchantToday(MethodView):
 class Refund(MethodView):
     @staff_only
     @blp.arguments(RefundSchema)
+    @blp.arguments(StateIdempotencyHeaderSchema, location="headers")
     @blp.response(200, RedemptionSchema)
-    def post(self, data: dict[str, Any], redemption_id: int) -> Any:
-        """Give a fulfilled redemption's points back to the resident (reversing entry)."""
+    def post(self, data: dict[str, Any], headers: dict[str, Any], redemption_id: int) -> Any:
+        """Give a fulfilled redemption's points back to the resident (reversing entry).
+
+        Idempotent by state, so the Idempotency-Key is optional: refunding again, with the
+        same key or none, returns the refunded redemption and moves no points."""
         return services.refund_redemption(api_user(), redemption_id, data["reason"])
 
 

@@ -7,6 +7,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..i18n import current_lang
 from ..qr import format_short_code, make_token
+from ..schemas import IdempotencyHeaderSchema
 from .models import RedemptionStatus
 
 
@@ -63,6 +64,7 @@ class RedemptionSchema(Schema):
     created_at = fields.DateTime()
     expires_at = fields.DateTime()
     closed_at = fields.DateTime(allow_none=True)
+    refunded_at = fields.DateTime(allow_none=True)
 
 
 class ResidentRedemptionSchema(RedemptionSchema):
@@ -92,6 +94,21 @@ class FulfilSchema(Schema):
         load_default=None,
         allow_none=True,
         metadata={"description": "the QR token read by a scanner"},
+    )
+
+
+class StateIdempotencyHeaderSchema(IdempotencyHeaderSchema):
+    """An optional ``Idempotency-Key`` where the redemption's state already makes a repeat
+    harmless: a repeat, with the same key or none, returns the redemption as the first left it."""
+
+    idempotency_key = fields.String(
+        data_key="Idempotency-Key",
+        load_default=None,
+        validate=validate.Length(min=1, max=100),
+        metadata={
+            "description": "optional; the redemption's state makes this request idempotent: "
+            "a repeat returns the first result and changes nothing"
+        },
     )
 
 

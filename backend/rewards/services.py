@@ -389,6 +389,8 @@ def _release(redemption: Redemption, status: RedemptionStatus, actor: User | Non
 
 
 def cancel_redemption(resident: User, redemption_id: int) -> Redemption:
+    """The resident cancels a held redemption. Idempotent by state: cancelling a cancelled
+    redemption returns it unchanged."""
     redemption = own_redemption(resident, redemption_id)
     if not _release(redemption, RedemptionStatus.CANCELLED, resident):
         db.session.rollback()
@@ -418,7 +420,10 @@ def expire_redemptions(now: datetime | None = None) -> int:
 
 
 def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemption:
-    """The merchant gives the points back with a reversing entry linked to the settlement."""
+    """The merchant gives the points back with a reversing entry linked to the settlement.
+
+    Idempotent by state: refunding a refunded redemption returns it unchanged. The refund is
+    dated (``refunded_at``) so the settlement shows it in its own period."""
     redemption = get_redemption(redemption_id)
     if redemption.merchant_id != staff.merchant_id:
         raise OtherMerchant()
@@ -426,7 +431,11 @@ def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemptio
     changed = db.session.execute(
         update(Redemption)
         .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.FULFILLED)
-        .values(status=RedemptionStatus.REFUNDED, refund_reason=reason.strip()[:200])
+        .values(
+            status=RedemptionStatus.REFUNDED,
+            refund_reason=reason.strip()[:200],
+            refunded_at=utcnow(),
+        )
     )
     if changed.rowcount == 0 or settle is None:
         db.session.rollback()
