@@ -239,15 +239,20 @@ class SurvivalCheck(db.Model):
 class ReductionRetirement(db.Model):
     """The retirement register: verified 碳普惠 reductions retired to neutralise an event.
 
-    Decision: this register *is* the retirement ledger. Points are not grams, and a resident's
-    points were already issued for the reduction; retiring the reduction for an event must not
-    take points back from the resident, so no points move and no RETIRE ledger entry is
-    posted. What must hold instead, and does in the database:
+    Each row is also a RETIRE ledger entry, posted in the same transaction and keyed by the
+    row's serial number, moving its grams from the ledger's reduction pool to the retirement
+    account. Those two accounts count grams CO2e, not points (ledger/models.py, 5.): a
+    resident's points were issued for the action and stay theirs, so no points move; the
+    reduction itself is what the platform retires. ``flask ledger reconcile`` checks that the
+    register and the entries agree. What must hold, and does in the database:
 
     * each reduction is retired at most once (``reduction_id`` UNIQUE), whole (``grams`` is its
-      ``credited_g``);
+      ``credited_g``): the last reduction of a request may retire more than was asked, and
+      where retirements go beyond the footprint the pages, the report and the certificate say
+      by how much (``queries.Standing.retired_beyond_g``);
     * every retirement has a unique public serial number ``QZCI-R-<year>-<nnnnnn>`` (the
-      Asia/Shanghai year of retirement, numbered from 1 each year; UNIQUE (year, number));
+      Asia/Shanghai year of retirement, numbered from 1 each year; UNIQUE (year, number)),
+      which is also its ledger entry's unique idempotency key;
     * rows are append-only: never updated or deleted (a trigger on PostgreSQL, as for the
       ledger). A mistaken retirement stays retired; the event simply over-covers.
     """

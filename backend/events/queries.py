@@ -136,6 +136,14 @@ class Standing:
         return self.emissions_g is not None and self.covered_g >= self.emissions_g > 0
 
     @property
+    def retired_beyond_g(self) -> int:
+        """Grams retired beyond the footprint. Reductions are retired whole, so the last one
+        may over-cover it: shown wherever the coverage is, never hidden."""
+        if self.emissions_g is None:
+            return 0
+        return max(0, self.retired_g - self.emissions_g)
+
+    @property
     def shortfall_g(self) -> int:
         return max(0, (self.emissions_g or 0) - self.covered_g)
 
@@ -228,6 +236,7 @@ class Standing:
             "emissions_g": self.emissions_g,
             "basis": self.basis.value if self.basis else None,
             "retired_g": self.retired_g,
+            "retired_beyond_g": self.retired_beyond_g,
             "retirements": len(serials),
             "retirement_serials": [serials[0], serials[-1]] if serials else [],
             "committed_g": self.committed_g,

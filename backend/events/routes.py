@@ -117,8 +117,10 @@ class Retirements(MethodView):
     @blp.response(201, RetirementSchema(many=True))
     def post(self, data: dict[str, Any], headers: dict[str, Any], event_id: int) -> Any:
         """Retire verified 碳普惠 reductions from the pool (oldest first, each whole and at most
-        once) to cover ``grams`` of the footprint. A repeated Idempotency-Key returns the
-        first result."""
+        once) to cover ``grams`` of the footprint; each retirement is also a RETIRE ledger
+        entry (grams CO2e, pool -> retirement) keyed by its serial number. The grams returned
+        may exceed ``grams``: the last reduction is retired whole. A repeated Idempotency-Key
+        returns the first result."""
         return services.retire_reductions(
             api_user(), event_id, data["grams"], headers["idempotency_key"]
         )

@@ -7,6 +7,17 @@ part of the footprint. An administrator approves or returns the plan, records wh
 planted and later survival checks, and issues the certificate once the actual footprint is
 covered. Residents donate points to approved plans (planting projects).
 
+Retirements: each retired reduction is a row of the register (``ReductionRetirement``, with
+its serial number) and, in the same transaction, a RETIRE ledger entry keyed by that serial
+moving its grams from the ledger's reduction pool to the retirement account
+(``ledger.services.post_retirements``). The ledger counts these two accounts in grams CO2e,
+not points (ledger/models.py, 5.): the register is in grams, and residents keep the points
+they earned. Reductions are retired whole, oldest first, so the last one may retire more
+than was asked: the rows returned say what was retired, and where retirements go beyond the
+footprint the standing, the pages, the report and the certificate show by how much
+(``Standing.retired_beyond_g``). Retiring part of a reduction instead would leave a
+remainder that no retirement could take (each reduction is retired at most once).
+
 Every footprint and plan stores the methodology version id and parameter hash in force when
 it was computed (reproducible reports). Every function validates all input before it adds
 anything to the session, and rolls back on any error: nothing is saved half-way.
@@ -40,7 +51,14 @@ from ..errors import Conflict, DomainError, Forbidden
 from ..extensions import db
 from ..ledger.exceptions import IdempotencyConflict
 from ..ledger.models import AccountKind, EntryKind
-from ..ledger.services import Leg, post_entry, resident_account, system_account
+from ..ledger.services import (
+    Leg,
+    Retired,
+    post_entry,
+    post_retirements,
+    resident_account,
+    system_account,
+)
 from ..methodology_versions.services import active_version
 from ..timeutil import local, utcnow
 from ..uploads import read_image, store_image
@@ -595,6 +613,10 @@ def _insert_retirements(
         db.session.add(item)
         out.append(item)
     db.session.flush()
+    post_retirements(
+        [Retired(r.serial, r.grams, r.resident_id, r.reduction_id) for r in out],
+        memo=f"retired for event {event.id}",
+    )
     return out
 
 
@@ -603,7 +625,9 @@ def retire_reductions(
 ) -> list[ReductionRetirement]:
     """Retire verified reductions from the platform's pool to cover ``grams`` of the event's
     footprint: unretired reductions, oldest first, each retired whole, each at most once,
-    each with a serial number. A repeated ``request_key`` returns the first result."""
+    each with a serial number and its RETIRE ledger entry (pool -> retirement, in grams).
+    The rows' grams may add up to more than ``grams`` (the last reduction is retired whole).
+    A repeated ``request_key`` returns the first result."""
     key = f"retire:{event_id}:{request_key or uuid.uuid4().hex}"
     for _attempt in range(3):
         try:

@@ -24,6 +24,7 @@ def reconcile_command() -> None:
         f"points issued: {report.points_issued}  "
         f"held by residents and merchants: {report.points_in_circulation}"
     )
+    click.echo(f"reductions retired: {report.grams_retired} g CO2e")
     if report.clean:
         click.echo("reconcile: clean")
         return

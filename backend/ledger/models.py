@@ -1,4 +1,4 @@
-"""The points ledger: double-entry, append-only, integer points.
+"""The points ledger: double-entry, append-only, integer points (and retired grams, 5.).
 
 Invariants (DESIGN.md, tested, and enforced by the database where it can):
 1. Every entry's postings sum to zero (a deferred constraint trigger on PostgreSQL).
@@ -10,6 +10,17 @@ Invariants (DESIGN.md, tested, and enforced by the database where it can):
    System accounts (issuance, holds, expiry, forest fund, retirement) keep no cached balance:
    they take part in every credit and would serialise all writes; their balance is the sum of
    their postings.
+5. One exception to the unit: the two reduction accounts (``GRAMS_KINDS``) count grams CO2e,
+   not points. A retirement of a verified reduction for an event (the events' retirement
+   register) is one RETIRE entry keyed by its serial number, moving the retired grams from the
+   reduction pool to the retirement account; RETIRE is the only kind that touches them and
+   touches nothing else, so no entry mixes grams and points and each still sums to zero.
+   Residents' points do not move: they were earned for the action, the reduction is the
+   platform's to retire. The pool is a contra account, as issuance is for points: minus its
+   balance is what was retired from it; what is left is the verified reductions' credited
+   grams less that (``events.services.pool_g``). Grams, not a points equivalent: the
+   register counts grams, a points rule may change between versions and a capped reduction
+   earned fewer points than its rule gives, so grams are the one amount both sides agree on.
 """
 
 from __future__ import annotations
@@ -32,10 +43,12 @@ class AccountKind(enum.StrEnum):
     HOLDS = "holds"  # points held for pending redemptions
     EXPIRY = "expiry"  # expired points end here
     FOREST_FUND = "forest_fund"  # residents' donations to the 碳中和林
-    RETIREMENT = "retirement"  # reductions retired for event neutrality
+    RETIREMENT = "retirement"  # grams of reductions retired for event neutrality
+    REDUCTION_POOL = "reduction_pool"  # grams: the verified reductions retirements draw on
 
 
 CACHED_KINDS = (AccountKind.RESIDENT, AccountKind.MERCHANT)
+GRAMS_KINDS = (AccountKind.REDUCTION_POOL, AccountKind.RETIREMENT)  # grams CO2e, not points
 
 
 class EntryKind(enum.StrEnum):
@@ -46,7 +59,7 @@ class EntryKind(enum.StrEnum):
     REFUND = "refund"  # merchant -> resident, reversing a settlement
     EXPIRE = "expire"  # resident -> expiry
     DONATE = "donate"  # resident -> forest fund
-    RETIRE = "retire"  # retirement of reductions for an event
+    RETIRE = "retire"  # reduction pool -> retirement, in grams: a reduction retired for an event
     REVERSAL = "reversal"  # correction of an earlier entry
 
 

@@ -1,13 +1,14 @@
-"""Reconciliation: recompute every balance from postings and check the invariants."""
+"""Reconciliation: recompute every balance from postings and check the invariants, and that
+the events' retirement register and the ledger's RETIRE entries agree (models.py, 5.)."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sqlalchemy import func, select
+from sqlalchemy import and_, func, or_, select
 
 from ..extensions import db
-from .models import CACHED_KINDS, Account, AccountKind, LedgerEntry, Posting
+from .models import CACHED_KINDS, GRAMS_KINDS, Account, AccountKind, EntryKind, LedgerEntry, Posting
 
 
 @dataclass
@@ -17,6 +18,7 @@ class Report:
     postings: int = 0
     points_issued: int = 0
     points_in_circulation: int = 0
+    grams_retired: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -47,6 +49,8 @@ def reconcile() -> Report:
             report.points_in_circulation += computed
         elif account.kind is AccountKind.ISSUANCE:
             report.points_issued = -computed
+        elif account.kind is AccountKind.RETIREMENT:
+            report.grams_retired = computed
     unbalanced = db.session.execute(
         select(Posting.entry_id, func.sum(Posting.amount))
         .group_by(Posting.entry_id)
@@ -69,4 +73,50 @@ def reconcile() -> Report:
     total = db.session.scalar(select(func.coalesce(func.sum(Posting.amount), 0)))
     if total:
         report.problems.append(f"all postings sum to {total}, not 0")
+    _check_retirements(report)
     return report
+
+
+def _check_retirements(report: Report) -> None:
+    """Grams and points never meet in an entry; every retirement has its RETIRE entry of the
+    same grams, keyed by its serial, and the retirement account holds no more than those."""
+    mixed = db.session.scalar(
+        select(func.count(func.distinct(Posting.entry_id)))
+        .join(Account, Account.id == Posting.account_id)
+        .where(
+            or_(
+                and_(Posting.kind == EntryKind.RETIRE, Account.kind.not_in(GRAMS_KINDS)),
+                and_(Posting.kind != EntryKind.RETIRE, Account.kind.in_(GRAMS_KINDS)),
+            )
+        )
+    )
+    if mixed:
+        report.problems.append(f"{mixed} entries mix grams (retirements) and points")
+    # The register is the events' table; read through the metadata, the ledger imports no
+    # feature.
+    register = db.metadata.tables.get("reduction_retirements")
+    if register is None:
+        return
+    retirement = (
+        select(Posting.amount, LedgerEntry.idempotency_key)
+        .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(LedgerEntry.kind == EntryKind.RETIRE, Account.kind == AccountKind.RETIREMENT)
+        .subquery()
+    )
+    unposted = db.session.scalars(
+        select(register.c.serial)
+        .outerjoin(retirement, retirement.c.idempotency_key == register.c.serial)
+        .where(or_(retirement.c.amount.is_(None), retirement.c.amount != register.c.grams))
+        .order_by(register.c.serial)
+        .limit(5)
+    ).all()
+    for serial in unposted:
+        report.problems.append(f"retirement {serial}: no RETIRE entry of its grams")
+    registered = int(
+        db.session.scalar(select(func.coalesce(func.sum(register.c.grams), 0))) or 0
+    )
+    if registered != report.grams_retired:
+        report.problems.append(
+            f"retirement account holds {report.grams_retired} g, the register {registered} g"
+        )

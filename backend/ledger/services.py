@@ -263,3 +263,46 @@ def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Acc
     for user_id, _, _ in todo:
         db.session.expire(accounts[user_id], ["balance"])
     return {**done, **ids}
+
+
+@dataclass(frozen=True)
+class Retired:
+    """One reduction retired for an event, as the ledger records it (see models.py, 5.)."""
+
+    serial: str  # the retirement's serial number: the entry's idempotency key
+    grams: int
+    resident_id: int  # whose reduction it was (partition key)
+    reduction_id: int
+
+
+def post_retirements(retired: Sequence[Retired], *, memo: str = "") -> list[int]:
+    """One RETIRE entry per retired reduction, reduction pool -> retirement, in grams CO2e;
+    returns the entry ids in order. Written in bulk (multi-row INSERTs: an event may retire
+    thousands of small reductions at once). A serial already in the ledger is refused
+    (IntegrityError), never skipped: the caller's register row and its entry go together or
+    not at all. Neither account keeps a cached balance, so nothing is locked. The caller
+    commits."""
+    from sqlalchemy import insert
+
+    from ..bulk import allocate_ids
+    from ..timeutil import utcnow
+
+    if any(item.grams <= 0 or not isinstance(item.grams, int) for item in retired):
+        raise InvalidAmount()
+    if not retired:
+        return []
+    pool = system_account(AccountKind.REDUCTION_POOL)
+    retirement = system_account(AccountKind.RETIREMENT)
+    now = utcnow()
+    ids = allocate_ids(LedgerEntry.__table__, len(retired))
+    db.session.execute(insert(LedgerEntry.__table__), [
+        {"id": entry_id, "kind": EntryKind.RETIRE, "idempotency_key": item.serial,
+         "resident_id": item.resident_id, "memo": memo[:200], "created_at": now,
+         "reverses_id": None, "ref_type": "reduction", "ref_id": str(item.reduction_id)}
+        for entry_id, item in zip(ids, retired, strict=True)])
+    db.session.execute(insert(Posting.__table__), [
+        {"entry_id": entry_id, "account_id": account.id, "amount": sign * item.grams,
+         "kind": EntryKind.RETIRE, "created_at": now}
+        for entry_id, item in zip(ids, retired, strict=True)
+        for account, sign in ((pool, -1), (retirement, 1))])
+    return ids

@@ -10,6 +10,8 @@ from backend.accounts.models import User
 from backend.events import services
 from backend.events.models import ReductionRetirement
 from backend.extensions import db
+from backend.ledger.models import EntryKind, LedgerEntry
+from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ...conftest import run_parallel
@@ -44,6 +46,34 @@ def test_parallel_retirements_never_share_a_reduction(committed):
     assert len(rows) == 2 * outcomes.count("ok")
     numbers = sorted(r.serial_no for r in rows)
     assert numbers == list(range(1, len(rows) + 1))  # no gaps, no repeats
+    # every retirement, and only those, is a RETIRE entry keyed by its serial
+    keys = db.session.scalars(
+        select(LedgerEntry.idempotency_key).where(LedgerEntry.kind == EntryKind.RETIRE)
+    ).all()
+    assert sorted(keys) == sorted(r.serial for r in rows)
+    assert reconcile().clean
+
+
+def test_two_organisers_race_for_the_last_reduction(committed):
+    make = Factories()
+    seed_versions()
+    reduction(make.resident(), 1_000)
+    events = []
+    for _ in range(2):
+        organiser = make.user("organiser")
+        events.append((organiser.id, worked_event(organiser).id))
+
+    def retire(pair: tuple[int, int]) -> list[ReductionRetirement]:
+        organiser_id, event_id = pair
+        return services.retire_reductions(db.session.get(User, organiser_id), event_id, 1_000)
+
+    results = run_parallel(committed, retire, events)
+    outcomes = sorted("ok" if isinstance(r, list) else r.code for r in results)
+    assert outcomes in (["insufficient_pool", "ok"], ["ok", "retirement_race"]), outcomes
+    assert db.session.scalar(select(func.count()).select_from(ReductionRetirement)) == 1
+    retire_entries = select(func.count()).where(LedgerEntry.kind == EntryKind.RETIRE)
+    assert db.session.scalar(retire_entries) == 1
+    assert reconcile().clean
 
 
 def test_the_register_is_append_only(committed):
