@@ -65,6 +65,10 @@ class Config:
     RATELIMIT_COUNTER = os.environ.get("RATELIMIT_COUNTER", "60 per minute")
     RATELIMIT_SELF_REPORT = os.environ.get("RATELIMIT_SELF_REPORT", "20 per hour")
     RATELIMIT_CARD = os.environ.get("RATELIMIT_CARD", "5 per hour")
+    # Redemption QR codes, on the pages and the API alike: a new redemption (points held) and
+    # a redemption opened again (a fresh signed QR token each time).
+    RATELIMIT_REDEEM = os.environ.get("RATELIMIT_REDEEM", "30 per minute")
+    RATELIMIT_REDEMPTION_QR = os.environ.get("RATELIMIT_REDEMPTION_QR", "60 per minute")
 
     BABEL_DEFAULT_LOCALE = "zh_CN"
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"

@@ -12,6 +12,7 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.auth import page_roles
 from backend.errors import DomainError
+from backend.extensions import caller_key, limit_setting, limiter
 from backend.ledger.expiry import upcoming_expiries
 from backend.ledger.queries import history, resident_balance
 from backend.qr import format_short_code, make_token, qr_svg
@@ -68,6 +69,7 @@ def offer_image(offer_id: int) -> Any:
 
 @bp.post("/offers/<int:offer_id>/redeem")
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_REDEEM"), key_func=caller_key)
 def redeem(offer_id: int) -> Any:
     from flask import request
 
@@ -91,6 +93,7 @@ def redemptions() -> Any:
 
 @bp.get("/redemptions/<int:redemption_id>")
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_REDEMPTION_QR"), key_func=caller_key)
 def redemption(redemption_id: int) -> Any:
     item = services.own_redemption(current_user, redemption_id)
     qr = None

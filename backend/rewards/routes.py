@@ -13,7 +13,7 @@ from marshmallow import Schema
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
-from ..extensions import caller_key, limiter
+from ..extensions import caller_key, limit_setting, limiter
 from ..ledger.expiry import upcoming_expiries
 from ..ledger.queries import history, resident_balance
 from ..merchants.models import Merchant
@@ -99,6 +99,8 @@ class OfferDetail(MethodView):
 
 @blp.route("/offers/<int:offer_id>/redeem")
 class Redeem(MethodView):
+    decorators = [limiter.limit(limit_setting("RATELIMIT_REDEEM"), key_func=caller_key)]
+
     @resident_only
     @blp.arguments(IdempotencyHeaderSchema, location="headers")
     @blp.response(201, ResidentRedemptionSchema)
@@ -118,6 +120,8 @@ class MyRedemptions(MethodView):
 
 @blp.route("/redemptions/<int:redemption_id>")
 class MyRedemption(MethodView):
+    decorators = [limiter.limit(limit_setting("RATELIMIT_REDEMPTION_QR"), key_func=caller_key)]
+
     @resident_only
     @blp.response(200, ResidentRedemptionSchema)
     def get(self, redemption_id: int) -> Any:

@@ -143,6 +143,8 @@ API_LIMITS = {
     "fulfil": ("60 per minute", "POST", "/api/v1/merchant/fulfil", "station staff"),
     "fulfil by photo": ("30 per minute", "POST", "/api/v1/merchant/fulfil/photo", "station staff"),
     "partner push": ("120 per minute", "POST", "/api/v1/partner/batches", "partner"),
+    "redemption (QR)": ("30 per minute", "POST", "/api/v1/offers/999999/redeem", "resident"),
+    "redemption QR again": ("60 per minute", "GET", "/api/v1/redemptions/999999", "resident"),
 }
 # what -> (setting, limit, method, url, caller); pages count per signed-in user
 PAGE_LIMITS = {
@@ -154,6 +156,10 @@ PAGE_LIMITS = {
     "household card": ("RATELIMIT_CARD", "5 per hour", "POST", "/card", "resident"),
     "counter": ("RATELIMIT_COUNTER", "60 per minute", "POST", "/merchant/confirm",
                 "station staff"),
+    "redemption QR": ("RATELIMIT_REDEEM", "30 per minute", "POST", "/offers/999999/redeem",
+                      "resident"),
+    "redemption QR again": ("RATELIMIT_REDEMPTION_QR", "60 per minute", "GET",
+                            "/redemptions/999999", "resident"),
 }
 # page endpoint -> its API twin, limited alike
 TWINS = {
@@ -163,6 +169,8 @@ TWINS = {
     "mobile.self_report": "actions.SelfReports",
     "mobile.household_card": "actions.Card",
     "mobile.merchant_confirm": "rewards.Fulfil",
+    "mobile.redeem": "rewards.Redeem",
+    "mobile.redemption": "rewards.MyRedemption",
 }
 SENT = {"requests": 0}
 
