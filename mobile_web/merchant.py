@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -75,7 +76,7 @@ def _counter_page(record: Any) -> Any:
         lang=current_lang(), today_rows=queries.merchant_day(merchant.id),
         today_actions=action_queries.verified_by(current_user.id),
         balance=merchant_balance(merchant.id), today=local(utcnow()).date().isoformat(),
-        format_code=format_short_code)
+        format_code=format_short_code, confirm_key=uuid.uuid4().hex)
 
 
 @bp.post("/merchant/redemptions/<int:redemption_id>/refund")

@@ -40,7 +40,8 @@ def confirm_at_counter(staff: User, *, code: str | None = None, token: str | Non
                 staff, token=token, idempotency_key=idempotency_key))
         if purpose in ("claim", "card") and confirms_actions:
             kind = "card" if purpose == "card" else "token"
-            return CounterResult(record=submit_claim(staff, activity or {}, **{kind: token}))
+            return CounterResult(record=submit_claim(staff, activity or {}, **{kind: token},
+                                                     idempotency_key=idempotency_key))
         raise InvalidQr()
     normalised = normalise_short_code(code)
     voucher = db.session.scalar(select(Redemption.id).where(
@@ -50,4 +51,5 @@ def confirm_at_counter(staff: User, *, code: str | None = None, token: str | Non
             raise UnknownRedemption(field="code")
         return CounterResult(redemption=fulfil_redemption(
             staff, code=normalised, idempotency_key=idempotency_key))
-    return CounterResult(record=submit_claim(staff, activity or {}, code=normalised))
+    return CounterResult(record=submit_claim(staff, activity or {}, code=normalised,
+                                             idempotency_key=idempotency_key))

@@ -50,3 +50,37 @@ def test_a_shop_only_takes_vouchers(make, db):
     claim = new_claim_code(make.resident())
     with pytest.raises(UnknownRedemption):
         confirm_at_counter(staff, code=claim.code)
+
+
+def test_a_resent_counter_form_confirms_once(make, station, client, app, db):
+    """The counter form carries one key per page shown: a double tap or a resend after a
+    lost answer returns the first result and records nothing more (a household card can
+    be shown again and again, so the card alone would not stop a second record)."""
+    from sqlalchemy import func, select
+
+    from backend.actions.claims import issue_card
+    from backend.actions.models import ActivityRecord
+    from backend.ledger.queries import resident_balance
+
+    from ..helpers import Auth
+
+    _, staff = station
+    resident = make.resident()
+    card = issue_card(resident)
+    with app.test_request_context():
+        token = make_token("card", resident.id, card.nonce)
+    Auth(client, make).login_page(staff)
+    assert 'name="key"' in client.get("/merchant").get_data(as_text=True)
+    records = select(func.count()).select_from(ActivityRecord).where(
+        ActivityRecord.resident_id == resident.id)
+
+    form = {"token": token, "key": "counter-key-1", "weight_paper": "2"}
+    for _ in range(2):
+        assert client.post("/merchant/confirm", data=form).status_code in (200, 302)
+    assert db.session.scalar(records) == 1
+    credited = resident_balance(resident.id)
+    assert credited > 0
+
+    # a new page (a new key) with the same card is judged by the dedupe rules instead
+    client.post("/merchant/confirm", data={**form, "key": "counter-key-2"})
+    assert db.session.scalar(records) == 2 and resident_balance(resident.id) == credited
