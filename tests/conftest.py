@@ -38,21 +38,28 @@ PDF_FONTS = ("Noto Sans CJK SC", "WenQuanYi Micro Hei")
 PDF_READERS = ("pdftotext", "pdftoppm", "pdffonts")  # poppler: the tests read PDFs back
 
 
+PDF_NEEDS = ("pango", "font", "poppler")
+
+
 @functools.cache
-def missing_pdf_tools() -> tuple[str, ...]:
+def missing_pdf_tools(needs: tuple[str, ...] = PDF_NEEDS) -> tuple[str, ...]:
     """What the ``pdf`` tests need from the system and this machine lacks (empty: all there).
 
-    They render PDFs with WeasyPrint (Pango, with a Simplified Chinese font) and read them
-    back with poppler. ``.ci/run`` installs all of it; ``make test`` on a bare machine skips
+    They render PDFs with WeasyPrint ("pango"), with a Simplified Chinese font ("font"), and
+    read them back with poppler ("poppler"); ``@pytest.mark.pdf("pango")`` asks for less
+    than all three. ``.ci/run`` installs all of it; ``make test`` on a bare machine skips
     those tests with this list as the reason (a failure with ``--require-services``)."""
     missing: list[str] = []
-    try:
-        import weasyprint  # noqa: F401  - loads Pango (cffi dlopen) on import
-    except OSError:
-        missing.append("Pango for WeasyPrint (apt-get install libpango-1.0-0 libpangoft2-1.0-0)")
-    if shutil.which("fc-list") is None:
+    if "pango" in needs:
+        try:
+            import weasyprint  # noqa: F401  - loads Pango (cffi dlopen) on import
+        except OSError:
+            missing.append(
+                "Pango for WeasyPrint (apt-get install libpango-1.0-0 libpangoft2-1.0-0)"
+            )
+    if "font" in needs and shutil.which("fc-list") is None:
         missing.append("fontconfig's fc-list, to find a Chinese font (apt-get install fontconfig)")
-    else:
+    elif "font" in needs:
         listed = subprocess.run(
             ["fc-list", ":lang=zh-cn", "family"], capture_output=True, text=True, check=False
         ).stdout
@@ -63,7 +70,7 @@ def missing_pdf_tools() -> tuple[str, ...]:
                 "apt-get install fonts-noto-cjk)"
             )
     lacking = [tool for tool in PDF_READERS if shutil.which(tool) is None]
-    if lacking:
+    if "poppler" in needs and lacking:
         missing.append(f"poppler's {', '.join(lacking)} (apt-get install poppler-utils)")
     return tuple(missing)
 
@@ -95,7 +102,9 @@ def pytest_configure(config: pytest.Config) -> None:
         if missing:
             raise pytest.UsageError(f"--require-services: {', '.join(missing)} not set")
     config.addinivalue_line(
-        "markers", "pdf: renders PDFs and reads them back (Pango, a CJK font, poppler)"
+        "markers",
+        "pdf(*needs): renders PDFs and reads them back; needs 'pango', 'font', 'poppler' "
+        "(all three unless named)",
     )
 
 
@@ -123,8 +132,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
                 raise pytest.UsageError(f"e2e tests need Chromium at {CHROMIUM}")
             item.add_marker(pytest.mark.skip(
                 reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"))
-        if item.get_closest_marker("pdf") is not None and missing_pdf_tools():
-            reason = "needs " + "; ".join(missing_pdf_tools())
+        pdf = item.get_closest_marker("pdf")
+        if pdf is not None and missing_pdf_tools(tuple(pdf.args) or PDF_NEEDS):
+            reason = "needs " + "; ".join(missing_pdf_tools(tuple(pdf.args) or PDF_NEEDS))
             if required:
                 raise pytest.UsageError(f"pdf tests {reason}")
             item.add_marker(pytest.mark.skip(reason=reason))

@@ -181,6 +181,7 @@ def people(app, db, make, tmp_path, monkeypatch):
     }
 
 
+@pytest.mark.pdf("pango")  # the reports' PDFs are among the screens
 def test_every_admin_screen_shows_phone_numbers_masked(app, client, auth, make, people):
     users, ids = people
     admin = make.user(Role.ADMIN)
