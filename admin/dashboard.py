@@ -12,6 +12,7 @@ from backend.admin_console.tables import cell_text, to_csv
 from backend.cache import cached
 from backend.config import DISTRICTS
 from backend.errors import NotFound
+from backend.i18n import current_lang
 from backend.timeutil import local, utcnow
 
 from . import bp
@@ -32,7 +33,8 @@ def dashboard() -> Any:
         filters = parse_filters(request.args, _today())
     except InvalidFilters as exc:
         filters, error = default_filters(_today()), exc.localized_message()
-    dash = cached(("dashboard", filters), lambda: queries.dashboard(filters))
+    # the tables carry names in the request's language (action types, reasons, "Total")
+    dash = cached(("dashboard", current_lang(), filters), lambda: queries.dashboard(filters))
     return render_template(
         "admin/dashboard.html",
         dash=dash,
