@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, get_template_attribute, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
@@ -199,7 +199,8 @@ def settings() -> Any:
         except DomainError as exc:
             error = exc.localized_message()
         else:
-            flash(_("%(key)s is now %(value)s.", key=key, value=value), "success")
+            name = get_template_attribute("admin/_status.html", "setting_name")(key)
+            flash(_("%(key)s is now %(value)s.", key=str(name).strip(), value=value), "success")
             return redirect(url_for("admin.settings"))
     rows = [
         {"key": key, "value": get_setting(key), "default": default, "description": description}

@@ -98,7 +98,7 @@ DEFINITIONS: list[tuple[Any, Any]] = [
         _l("Anomaly flags"),
         _l(
             "Records received in the period that verification sent to review as unusual: "
-            "too many actions in a day (burst) or a verifier far above peers."
+            "too many actions in a day, or a verifier far above peers."
         ),
     ),
 ]
