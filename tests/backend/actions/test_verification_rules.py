@@ -114,3 +114,27 @@ def test_absurd_numbers_and_dates_are_rejected_and_the_rest_of_the_chunk_is_cred
         ("credited", None),
     ]
     assert resident_balance(rider.id) == 359 and reconcile().clean
+
+
+def test_a_verifier_crediting_far_more_than_peers_is_sent_to_review(
+    make, app, db, seeded, monkeypatch
+):
+    from backend.actions.claims import new_claim_code, submit_claim
+    from backend.merchants.models import MerchantKind
+
+    monkeypatch.setitem(app.config, "VERIFIER_MIN", 4)  # (20 by default) judged at 4 today
+    weighed = {"items": [{"category": "paper", "weight_kg": 2}]}
+    busy, quiet = (make.staff(make.merchant(kind=MerchantKind.WASTE_STATION)) for _ in "ab")
+
+    def claim(staff):
+        resident = make.resident()
+        return submit_claim(staff, dict(weighed), code=new_claim_code(resident).code)
+
+    assert claim(quiet).outcome is Outcome.CREDITED
+    outcomes = [claim(busy).outcome for _ in range(5)]
+    # 4 credited today, the peers' median is 1 and 4 > 3 × 1: the fifth goes to review
+    assert outcomes == [Outcome.CREDITED] * 4 + [Outcome.REVIEW]
+    flagged = db.session.scalars(select(ActivityRecord).where(
+        ActivityRecord.outcome == Outcome.REVIEW)).one()
+    assert flagged.flags == ["verifier_outlier"] and flagged.verifier_id == busy.id
+    assert claim(quiet).outcome is Outcome.CREDITED  # the quiet attendant is not affected
