@@ -107,6 +107,7 @@ def _parallel(path: str, partner_code: str, chunk: int, workers: int) -> dict[st
         total["batches"].append(part.pop("batches"))
         # the slowest shard's own clock: the work, without the processes' start-up
         total["work_seconds"] = max(total.get("work_seconds", 0.0), part.pop("seconds", 0.0))
+        part.pop("work_seconds", None)  # the same clock again: not a count to add up
         for key, value in part.items():
             total[key] = total.get(key, 0) + value
     total["batches"] = ",".join(total["batches"])
