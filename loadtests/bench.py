@@ -416,7 +416,7 @@ def main() -> int:
     parser.add_argument("--smoke", action="store_true", help="small sizes, short runs (CI)")
     parser.add_argument("--growth", default="10000,100000,1000000",
                         help="import sizes, comma separated")
-    parser.add_argument("--api-records", type=int, default=100_000)
+    parser.add_argument("--api-records", type=int, default=1_000_000)
     parser.add_argument("--residents", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=20)
