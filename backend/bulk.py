@@ -155,3 +155,22 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
     sets = ", ".join(f"{c} = t.{c}" for c in columns if c != key)
     sql = f"UPDATE {table.name} AS r SET {sets} FROM {temp} AS t WHERE r.{key} = t.{key}"  # noqa: S608
     db.session.execute(text(sql))
+
+
+def add_to_column(table: Table, key: str, column: str, deltas: Sequence[tuple[Any, int]]) -> None:
+    """``column = column + delta`` for each (key, delta), in one statement on PostgreSQL (a
+    COPY into a temp table, then UPDATE … FROM); one key must not appear twice."""
+    if not deltas:
+        return
+    _check(table, [key, column])
+    if not _is_postgres():
+        db.session.execute(
+            text(f"UPDATE {table.name} SET {column} = {column} + :delta "  # noqa: S608
+                 f"WHERE {key} = :key"),
+            [{"key": k, "delta": d} for k, d in deltas])
+        return
+    temp = _temp(table, [key, column])
+    _copy(temp, [key, column], [{key: k, column: d} for k, d in deltas])
+    db.session.execute(text(
+        f"UPDATE {table.name} AS r SET {column} = r.{column} + t.{column} "  # noqa: S608
+        f"FROM {temp} AS t WHERE r.{key} = t.{key}"))

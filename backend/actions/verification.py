@@ -28,7 +28,7 @@ from methodologies.base import local_day
 
 from ..bulk import allocate_ids, any_of, insert_rows, update_rows
 from ..extensions import db
-from ..ledger.services import credit_many, lock_accounts, resident_accounts
+from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
 from ..methodology_versions.exceptions import NoActiveVersion
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_version, points_for
@@ -287,8 +287,8 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
         ActivityRecord.resident_id.is_not(None)))))
     if not resident_ids:
         return summary
-    accounts = resident_accounts(resident_ids)
-    lock_accounts(accounts.values())  # then read: another worker may just have committed
+    accounts = resident_account_ids(resident_ids)
+    lock_account_ids(accounts.values())  # then read: another worker may just have committed
     items = _load(record_ids, wanted)
     withdrawn = _consent_withdrawn(items)
     for item in items:
@@ -319,8 +319,8 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
     superseded: list[tuple[int, int]] = []
     items: list[Item] = []
     if pending and not get_setting("crediting_paused"):
-        accounts = resident_accounts({row["resident_id"] for row in pending})
-        lock_accounts(accounts.values())
+        accounts = resident_account_ids({row["resident_id"] for row in pending})
+        lock_account_ids(accounts.values())
         items = [Item(row["id"], row["resident_id"], row["action"], row["channel"],
                       row["activity"], None, row["partner_id"], row["identity_hash"])
                  for row in pending]
@@ -348,7 +348,7 @@ def _outcome(item: Item, now: datetime) -> dict[str, Any]:
             "verified_at": now}
 
 
-def _decide(items: list[Item], accounts: dict[int, Any], approve_review: bool,
+def _decide(items: list[Item], accounts: dict[int, int], approve_review: bool,
             summary: Summary) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit per resident; returns the entry of each resident credited and the

@@ -202,41 +202,61 @@ def credit_points(
     )
 
 
-def resident_accounts(user_ids: Iterable[int]) -> dict[int, Account]:
-    """The ledger accounts of many residents, created where missing (one round trip each)."""
+def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
+    """User id -> ledger account id for many residents, accounts created where missing (a
+    few statements however many residents; plain rows, no ORM objects)."""
     from sqlalchemy.dialects import postgresql, sqlite
 
+    from ..bulk import any_of
+
     ids = sorted(set(user_ids))
-    found = {a.user_id: a for a in db.session.scalars(select(Account).where(
-        Account.user_id.in_(ids)))}
-    missing = [i for i in ids if i not in found]
+    if not ids:
+        return {}
+
+    def found(among: list[int]) -> dict[int, int]:
+        rows = db.session.execute(select(Account.user_id, Account.id).where(
+            any_of(Account.user_id, among)))
+        return {int(user_id): int(account_id) for user_id, account_id in rows}
+
+    accounts = found(ids)
+    missing = [i for i in ids if i not in accounts]
     if missing:
         dialect = db.session.get_bind().dialect.name
         module = postgresql if dialect == "postgresql" else sqlite
         db.session.execute(module.insert(Account).on_conflict_do_nothing(), [
             {"code": f"resident:{i}", "kind": AccountKind.RESIDENT, "user_id": i, "balance": 0}
             for i in missing])
-        found.update({a.user_id: a for a in db.session.scalars(select(Account).where(
-            Account.user_id.in_(missing)))})
-    return {i: found[i] for i in ids}
+        accounts.update(found(missing))
+    return accounts
 
 
-def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Account], *,
+def lock_account_ids(account_ids: Iterable[int]) -> None:
+    """Row-lock cached accounts by id, in ascending order (so two writers never deadlock)."""
+    from ..bulk import any_of
+
+    ids = sorted(set(account_ids))
+    if ids:
+        db.session.execute(select(Account.id).where(any_of(Account.id, ids))
+                           .order_by(Account.id).with_for_update())
+
+
+def credit_many(credits: Sequence[tuple[int, int, str]], account_ids: dict[int, int], *,
                 memo: str = "") -> dict[str, int]:
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
-    The caller holds the row locks of ``accounts`` (``lock_accounts``) and commits. Keys
-    already used are skipped; returns idempotency key -> entry id for every credit. Entries,
-    postings and the new cached balances are written in bulk (COPY on PostgreSQL).
+    ``account_ids`` maps each user id to its account (``resident_account_ids``); the caller
+    holds their row locks (``lock_account_ids``) and commits. Keys already used are skipped;
+    returns idempotency key -> entry id for every credit. Entries and postings are written in
+    bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
     """
-    from ..bulk import insert_returning, insert_rows, update_rows
+    from ..bulk import add_to_column, any_of, insert_returning, insert_rows
     from ..timeutil import utcnow
 
     if any(points <= 0 for _, points, _ in credits):
         raise InvalidAmount()
     keys = [key for _, _, key in credits]
     done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
-        LedgerEntry.idempotency_key.in_(keys))).all())
+        any_of(LedgerEntry.idempotency_key, keys))).all())
     todo = [(user_id, points, key) for user_id, points, key in credits if key not in done]
     if not todo:
         return done
@@ -253,15 +273,12 @@ def credit_many(credits: Sequence[tuple[int, int, str]], accounts: dict[int, Acc
     for user_id, points, key in todo:
         postings.append({"entry_id": ids[key], "account_id": issuance.id, "amount": -points,
                          "kind": EntryKind.CREDIT, "created_at": now})
-        postings.append({"entry_id": ids[key], "account_id": accounts[user_id].id,
+        postings.append({"entry_id": ids[key], "account_id": account_ids[user_id],
                          "amount": points, "kind": EntryKind.CREDIT, "created_at": now})
     insert_rows(Posting.__table__, postings)
-    balances = lock_accounts(accounts[user_id] for user_id, _, _ in todo)  # already ours
-    update_rows(Account.__table__, "id", [
-        {"id": accounts[user_id].id, "balance": balances[accounts[user_id].id] + points}
-        for user_id, points, _ in todo])
-    for user_id, _, _ in todo:
-        db.session.expire(accounts[user_id], ["balance"])
+    add_to_column(Account.__table__, "id", "balance",
+                  [(account_ids[user_id], points) for user_id, points, _ in todo])
+    db.session.expire_all()  # ORM copies of these accounts hold old balances
     return {**done, **ids}
 
 
