@@ -254,20 +254,17 @@ def credit_many(credits: Sequence[tuple[int, int, str]], account_ids: dict[int, 
 
     if any(points <= 0 for _, points, _ in credits):
         raise InvalidAmount()
-    keys = [key for _, _, key in credits]
-    done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
-        any_of(LedgerEntry.idempotency_key, keys))).all())
-    todo = [(user_id, points, key) for user_id, points, key in credits if key not in done]
-    if not todo:
-        return done
     now = utcnow()
     created = insert_returning(LedgerEntry.__table__, [
         {"kind": EntryKind.CREDIT, "idempotency_key": key, "resident_id": user_id,
          "memo": memo[:200], "created_at": now, "reverses_id": None, "ref_type": None,
-         "ref_id": None} for user_id, _, key in todo],
+         "ref_id": None} for user_id, _, key in credits],
         conflict=["idempotency_key"], returning=["idempotency_key", "id"])
     ids = {key: int(entry_id) for key, entry_id in created}
-    todo = [credit for credit in todo if credit[2] in ids]
+    used = [key for _, _, key in credits if key not in ids]  # posted before: nothing to do
+    done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
+        any_of(LedgerEntry.idempotency_key, used))).all()) if used else {}
+    todo = [credit for credit in credits if credit[2] in ids]
     issuance = system_account(AccountKind.ISSUANCE)
     postings = []
     for user_id, points, key in todo:
