@@ -1,7 +1,14 @@
 // Service worker: keeps the app shell for offline use and shows an offline page when the
 // network is gone. Pages are always fetched fresh first (points and QR codes must be live).
-const CACHE = "carbon-shell-v1";
-const SHELL = ["/offline", "/static/app.css", "/static/logo.svg", "/static/icon-192.png"];
+// VERSION is the hash of the static files, filled in when /sw.js is served (backend/pwa.py):
+// the pages ask for /static/<file>?v=VERSION, so a deploy brings new URLs, a new worker and
+// a new cache, and the old caches are deleted when it activates.
+const VERSION = "__STATIC_VERSION__";
+const PREFIX = "carbon-shell-";
+const CACHE = PREFIX + VERSION;
+const SHELL = ["/offline"].concat(
+  ["app.css", "logo.svg", "icon-192.png", "pwa.js"].map((f) => "/static/" + f + "?v=" + VERSION)
+);
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(CACHE).then((cache) => cache.addAll(SHELL)).then(() => self.skipWaiting()));
@@ -10,25 +17,30 @@ self.addEventListener("install", (event) => {
 self.addEventListener("activate", (event) => {
   event.waitUntil(
     caches.keys()
-      .then((keys) => Promise.all(keys.filter((k) => k !== CACHE).map((k) => caches.delete(k))))
+      .then((keys) => Promise.all(
+        keys.filter((k) => k.startsWith(PREFIX) && k !== CACHE).map((k) => caches.delete(k))
+      ))
       .then(() => self.clients.claim())
   );
 });
 
 self.addEventListener("fetch", (event) => {
   const request = event.request;
-  if (request.method !== "GET" || new URL(request.url).origin !== self.location.origin) {
+  const url = new URL(request.url);
+  if (request.method !== "GET" || url.origin !== self.location.origin) {
     return;
   }
   if (request.mode === "navigate") {
     event.respondWith(fetch(request).catch(() => caches.match("/offline")));
     return;
   }
-  if (request.url.includes("/static/")) {
+  if (url.pathname.startsWith("/static/")) {
     event.respondWith(
       caches.match(request).then((hit) => hit || fetch(request).then((response) => {
-        const copy = response.clone();
-        caches.open(CACHE).then((cache) => cache.put(request, copy));
+        if (response.ok) {
+          const copy = response.clone();
+          caches.open(CACHE).then((cache) => cache.put(request, copy));
+        }
         return response;
       }))
     );
