@@ -1,4 +1,6 @@
-"""Keyboard only: the sign-in page and the resident's home can be worked with Tab and Enter.
+"""Keyboard only: the sign-in and registration pages, the resident's home, the offers list to a
+redeemed voucher, the merchant staff's counter, an organiser's new-event form and the admin
+console's sign-in and dashboard filters can be worked with Tab, arrows and Enter.
 
 Every stop is visible on the 360 px screen, has an accessible name and a focus ring, the
 order follows the page (skip link first, no positive tabindex), and a form error is
@@ -10,19 +12,23 @@ from __future__ import annotations
 import re
 from typing import Any
 
+import pyotp
 import pytest
 from playwright.sync_api import expect
 
-from .conftest import sign_in
+from .conftest import DEMO_PASSWORD, ORGANISER, STAFF, sign_in
 
 pytestmark = pytest.mark.e2e
 
 RESIDENT = "13800000001"  # the demo resident
+ADMIN = "13800000031"  # the demo administrator
 
 FOCUSED = """(step) => {
   const el = document.activeElement;
   if (!el || el === document.body) return null;
-  if (el.hasAttribute("data-tab-step")) return {revisit: true};
+  if (el.hasAttribute("data-tab-step")) {
+    return {revisit: true, step: Number(el.getAttribute("data-tab-step"))};
+  }
   el.setAttribute("data-tab-step", step);
   const r = el.getBoundingClientRect();
   const style = getComputedStyle(el);
@@ -46,6 +52,8 @@ def tab_through(page: Any, limit: int = 80) -> list[dict[str, Any]]:
     for step in range(limit):
         page.keyboard.press("Tab")
         stop = page.evaluate(FOCUSED, step)
+        if stop and stop.get("revisit") and stops and stop["step"] == stops[-1]["step"]:
+            continue  # the next part of the same field (a date's year, month and day)
         if stop is None or stop.get("revisit"):
             break  # back to the browser chrome, or round to an element already visited
         focused = page.locator(":focus")
@@ -64,6 +72,37 @@ def tab_through(page: Any, limit: int = 80) -> list[dict[str, Any]]:
 
 def _names(stops: list[dict[str, Any]]) -> list[str]:
     return [s["id"] or s["href"] or s["tag"] for s in stops]
+
+
+def tab_to(page: Any, selector: str, limit: int = 80) -> None:
+    """Press Tab (from wherever focus is) until the element matching ``selector`` has it."""
+    for _ in range(limit):
+        page.keyboard.press("Tab")
+        if page.evaluate("(s) => !!document.activeElement?.matches(s)", selector):
+            return
+    pytest.fail(f"{selector} is not reachable by Tab")
+
+
+def date_keys(page: Any) -> str:
+    """The digits to type for 2027-10-10 into a date field: Chromium orders its parts by the
+    browser's own locale (not the page's), so ask a blank page of the same browser."""
+    probe = page.context.new_page()
+    try:
+        probe.set_content("<input type=date id=d>")
+        probe.locator("#d").focus()
+        probe.keyboard.type("20271010")
+        year_first = probe.locator("#d").input_value() == "2027-10-10"
+    finally:
+        probe.close()
+    return "20271010" if year_first else "10102027"
+
+
+def assert_in_order(names: list[str], expected: list[str]) -> None:
+    """``expected`` are tab stops in this order (other stops may come between them)."""
+    at = 0
+    for name in expected:
+        assert name in names[at:], f"{name!r} missing after stop {at}: {names}"
+        at = names.index(name, at) + 1
 
 
 def test_sign_in_page_by_keyboard(open_page, journey_data):
@@ -127,3 +166,160 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     assert any(re.fullmatch(r"/actions/\d+", n) for n in names[13:])
     current = page.locator(".tabs a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
+
+
+def test_offers_to_a_redeemed_voucher_by_keyboard(open_page, journey_data):
+    page = open_page()
+    sign_in(page, RESIDENT)
+    page.goto("/offers")
+    offer = f"/offers/{journey_data.offer_id}"
+    names = _names(tab_through(page))
+    assert_in_order(names, ["#main", "/", "?lang=en", "/home", "/offers", "button", offer])
+    tab_to(page, f"a[href='{offer}']")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(f"{offer}$"))
+
+    names = _names(tab_through(page))
+    redeem = page.get_by_role("button", name="用 200 积分兑换")
+    assert_in_order(names, ["#main", "button", "/offers", "button"])
+    tab_to(page, "main form button[type=submit]")
+    expect(redeem).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/redemptions/\d+$"))
+    expect(page.locator(".short-code")).to_have_text(re.compile(r"[A-Z0-9]{4}-[A-Z0-9]{4}"))
+
+
+def test_merchant_counter_by_keyboard(open_page, journey_data):
+    resident = open_page()
+    sign_in(resident, RESIDENT)
+    resident.goto(f"/offers/{journey_data.offer_id}")
+    resident.locator("main form button[type=submit]").click()
+    code = resident.locator(".short-code").inner_text().strip()
+
+    page = open_page()
+    sign_in(page, STAFF)
+    expect(page).to_have_url(re.compile(r"/merchant$"))
+    names = _names(tab_through(page))
+    counter = "#main / ?lang=en /merchant /merchant/offers button photo code button from to button"
+    assert_in_order(names, counter.split())
+
+    page.locator("body").focus()
+    tab_to(page, "#code")
+    page.keyboard.type(code)
+    page.keyboard.press("Enter")  # submits the counter's form
+    expect(page.locator(".flash-success")).to_contain_text("书店帆布书签")
+    refund = page.locator(".today-row button")
+    expect(refund).to_have_accessible_name(re.compile(re.escape(code)))  # which voucher
+    tab_through(page)  # the refund comes between the code box and the settlement
+    step = {
+        sel: int(page.locator(sel).get_attribute("data-tab-step") or -1)
+        for sel in ("#code", ".today-row button", "#from")
+    }
+    assert step["#code"] < step[".today-row button"] < step["#from"], step
+
+
+def test_organiser_creates_an_event_by_keyboard(open_page, journey_data):
+    page = open_page()
+    sign_in(page, ORGANISER)
+    page.goto("/organiser/events/new")
+    names = _names(tab_through(page))
+    fields = ["name", "venue", "district", "starts_on", "ends_on", "expected_participants"]
+    assert_in_order(
+        names, ["#main", "/", "?lang=en", "/organiser", "button", "/organiser", *fields, "button"]
+    )
+
+    # Enter on an empty form: the message is announced and tied to the field it is about
+    page.locator("body").focus()
+    tab_to(page, "#name")
+    page.keyboard.press("Enter")
+    error = page.locator("[role=alert]")
+    expect(error).to_be_visible()
+    invalid = page.locator("[aria-invalid=true]")
+    expect(invalid).to_have_count(1)
+    expect(invalid).to_have_accessible_description(re.compile(re.escape(error.inner_text())))
+
+    page.locator("body").focus()
+    tab_to(page, "#name")
+    page.keyboard.type("衢州马拉松（键盘）")
+    page.keyboard.press("Tab")
+    page.keyboard.type("衢州体育中心")
+    page.keyboard.press("Tab")
+    page.keyboard.press("ArrowDown")  # the first district
+    expect(page.locator("#district")).to_have_value("柯城区")
+    keys = date_keys(page)
+    for day in ("starts_on", "ends_on"):
+        tab_to(page, f"#{day}")
+        page.keyboard.type(keys)  # each part of the date moves on to the next
+        expect(page.locator(f"#{day}")).to_have_value("2027-10-10")
+    tab_to(page, "#expected_participants")
+    page.keyboard.type("500")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/organiser/events/\d+/footprint/planned$"))
+    expect(page.locator("#participants")).to_have_value("500")
+
+
+def test_admin_sign_in_and_dashboard_filters_by_keyboard(open_page, journey_data):
+    page = open_page()
+    page.goto("/admin/login")
+    names = _names(tab_through(page))
+    assert names == ["#main", "/admin/", "?lang=en", "phone", "password", "button"]
+
+    page.locator("body").focus()
+    tab_to(page, "#phone")
+    page.keyboard.type(ADMIN)
+    page.keyboard.press("Tab")
+    page.keyboard.type("not-the-password")
+    page.keyboard.press("Enter")
+    alert = page.get_by_role("alert")
+    expect(alert).to_be_visible()
+    for field in ("#phone", "#password"):
+        expect(page.locator(field)).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(field)).to_have_accessible_description(
+            re.compile(re.escape(alert.inner_text().strip()))
+        )
+
+    page.locator("body").focus()
+    tab_to(page, "#password")
+    page.keyboard.type(DEMO_PASSWORD)
+    page.keyboard.press("Enter")
+    # first sign-in: the authenticator is set up from the key shown, by keyboard as well
+    expect(page).to_have_url(re.compile(r"/admin/2fa/setup"))
+    names = _names(tab_through(page))
+    assert_in_order(names, ["#main", "/admin/", "?lang=en", "code", "button", "button"])
+    secret = page.locator(".totp-secret code").inner_text().replace(" ", "")
+    page.locator("body").focus()
+    tab_to(page, "#code")
+    page.keyboard.type("000000")
+    page.keyboard.press("Enter")
+    alert = page.get_by_role("alert")
+    expect(alert).to_be_visible()
+    expect(page.locator("#code")).to_have_accessible_description(
+        re.compile(re.escape(alert.inner_text().strip()))
+    )
+    page.locator("body").focus()
+    tab_to(page, "#code")
+    page.keyboard.press("ControlOrMeta+a")
+    page.keyboard.type(pyotp.TOTP(secret).now())
+    page.keyboard.press("Enter")
+    expect(page.locator(".recovery-codes li")).not_to_have_count(0)
+    page.locator("body").focus()
+    tab_to(page, "main a.button")
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"/admin/$"))
+
+    stops = tab_through(page, limit=150)
+    names = _names(stops)
+    tabs = "#main /admin/ ?lang=en /admin/ /admin/reports /admin/review button /admin/reports"
+    assert_in_order(names, [*tabs.split(), "f-from", "f-to", "f-district", "button"])
+    csv = [n for n in names if n.startswith("/admin/export/")]
+    assert csv and names.index(csv[0]) > names.index("f-district")
+
+    page.locator("body").focus()
+    tab_to(page, "#f-district")
+    page.keyboard.press("ArrowDown")  # from all districts to the first
+    expect(page.locator("#f-district")).to_have_value("柯城区")
+    page.keyboard.press("Tab")
+    expect(page.get_by_role("button", name="应用")).to_be_focused()
+    page.keyboard.press("Enter")
+    expect(page).to_have_url(re.compile(r"district=%E6%9F%AF%E5%9F%8E%E5%8C%BA"))
+    expect(page.locator("#f-district")).to_have_value("柯城区")
