@@ -150,7 +150,7 @@ def _quantify(module: Methodology, version: MethodologyVersion, activity: dict[s
         key = (version.id, version.params_hash, json.dumps(values, sort_keys=True, default=str))
         result = _RESULTS.get(key)
     if result is None:
-        if len(_RESULTS) >= 50_000:
+        if len(_RESULTS) >= 4096:  # bounded memory: a city has a few hundred distances
             _RESULTS.clear()
         result = _RESULTS[key] = module.quantify(activity, params)
     return result
