@@ -290,7 +290,7 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
              "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
              "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
              "BENCH_ADMINS": meta.get("admins", ""), "BENCH_TOKENS": meta["tokens"],
-             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", "")}
+             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""), "BENCH_CLASSES": classes}
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"
     command = [str(BIN / "locust"), "-f", "loadtests/locustfile.py", "--headless",

@@ -259,3 +259,12 @@ class Insert(FastHttpUser):
     @task
     def insert(self) -> None:
         self.client.get("/insert", name="ceiling:insert")
+
+
+# The personas of this run. Locust's worker processes (--processes) do not receive the class
+# names given on the command line and would run every persona, the ceilings' among them:
+# ``BENCH_CLASSES`` (set by loadtests/bench.py) makes every other class abstract in each process.
+_ONLY = {name for name in os.environ.get("BENCH_CLASSES", "").split(",") if name}
+for _persona in (Resident, MerchantStaff, Partner, Administrator, Hello, Insert):
+    if _ONLY and _persona.__name__ not in _ONLY:
+        _persona.abstract = True
