@@ -466,8 +466,8 @@ def main() -> int:
     hello_rps, insert_rps = total_rps(hello), total_rps(insert)
     read_rps = total_rps(reads, "resident:home") + total_rps(reads, "resident:offers")
     reads_total = total_rps(reads)
-    writes_total = total_rps(writes, "resident:redeem") + total_rps(writes, "station:claim") \
-        + total_rps(writes, "merchant:fulfil")
+    writes_total = round(total_rps(writes, "resident:redeem") + total_rps(writes, "station:claim")
+                         + total_rps(writes, "merchant:fulfil"), 1)
     read_p99 = worst_p99(mix, ("resident:home", "resident:offers", "resident:history"))
     write_p99 = worst_p99(mix, ("resident:redeem", "station:claim", "merchant:fulfil"))
     biggest = growth[-1]
