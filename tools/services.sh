@@ -6,8 +6,22 @@ set -euo pipefail
 W=${SERVICES_DIR:-/tmp/carbon-services}
 PGPORT=${PGPORT:-15432}
 REDISPORT=${REDISPORT:-16379}
-PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 PGOPTS="-p $PGPORT -k $W/pgsock -c listen_addresses=127.0.0.1 -c max_connections=200"
+
+# A fresh machine: install Debian's servers when we may (root with apt-get), else say what to do.
+if ! ls -d /usr/lib/postgresql/*/bin >/dev/null 2>&1 || ! command -v redis-server >/dev/null; then
+  if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's postgresql and redis-server"
+    apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+      postgresql redis-server >/dev/null
+  else
+    echo "tools/services.sh: needs Debian's postgresql and redis-server" \
+      "(sudo apt-get install postgresql redis-server)" >&2
+    exit 2
+  fi
+fi
+PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 start() {
   mkdir -p "$W/pg" "$W/pgsock"
