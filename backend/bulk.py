@@ -8,6 +8,10 @@ stored by value and dicts/lists as JSON, as the models declare.
 ``insert_returning`` and ``update_rows`` go through a temporary table filled by COPY, so
 ``ON CONFLICT``/``RETURNING`` and per-row UPDATEs still run as one statement each.
 PostgreSQL only: the session must be in a transaction (temp tables are dropped at commit).
+``add_to_column`` moves a counter (an account balance) for many rows the same way.
+
+``any_of`` is ``column IN (...)`` for long lists (one array parameter on PostgreSQL), and
+``allocate_ids`` draws primary keys ahead, so rows written together can refer to each other.
 """
 
 from __future__ import annotations

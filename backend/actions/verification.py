@@ -3,9 +3,12 @@
 ``verify_records`` works on a chunk of records at a time (DESIGN.md "batch, don't loop"): it
 row-locks the residents' ledger accounts (so two workers never verify the same resident at
 once), loads what it needs in a few queries per chunk, decides each record in memory, then
-writes the outcomes with one executemany UPDATE, inserts the reductions in one statement,
-posts one ledger credit per resident per chunk, and commits the whole chunk once. A worker
-killed half-way leaves nothing; re-running is safe because only PENDING records are taken.
+writes the outcomes in one bulk UPDATE, inserts the reductions in one statement, posts one
+ledger credit per resident per chunk, and commits the whole chunk once. A worker killed
+half-way leaves nothing; re-running is safe because only PENDING records are taken.
+
+``verify_new`` does the same for a partner's records not stored yet: they are decided first
+and written once, with their outcomes, by COPY (no UPDATE pass, no re-read).
 """
 
 from __future__ import annotations
@@ -142,13 +145,12 @@ def _quantify(module: Methodology, version: MethodologyVersion, activity: dict[s
     if fields is None:
         return module.quantify(activity, params)
     values = [activity.get(name) for name in fields]
-    key: Hashable
+    key: Hashable = (version.id, version.params_hash, *((type(v), v) for v in values))
     try:
-        key = (version.id, version.params_hash, *((type(v), v) for v in values))
-        result = _RESULTS.get(key)
+        hash(key)
     except TypeError:  # a list or an object among them (waste items)
         key = (version.id, version.params_hash, json.dumps(values, sort_keys=True, default=str))
-        result = _RESULTS.get(key)
+    result = _RESULTS.get(key)
     if result is None:
         if len(_RESULTS) >= 4096:  # bounded memory: a city has a few hundred distances
             _RESULTS.clear()
