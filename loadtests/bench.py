@@ -43,6 +43,10 @@ BIN = Path(sys.executable).parent
 PGPORT = int(os.environ.get("PGPORT", "15432"))
 REDISPORT = int(os.environ.get("REDISPORT", "16379"))
 DB = "carbon_bench"
+# Counter staff of the bench's merchant and of its recycling station. The API limits each
+# staff account (120 claims, 60 fulfilments a minute: more than one counter ever does), so
+# the closed-loop runs need as many counters as a busy evening in a district has.
+STAFF = 100
 WEB_PORT = 18080
 CEILING_PORT = 18081
 TARGETS = {
@@ -157,12 +161,12 @@ def prepare(residents: int, fresh: bool = True) -> dict[str, Any]:
     flask("db", "upgrade")
     log(f"generating {residents} residents, partners, merchants and offers")
     out = json.loads(flask("demo", "generate", "--residents", str(residents), "--records", "0",
-                           "--json").strip().splitlines()[-1])
+                           "--staff", str(STAFF), "--json").strip().splitlines()[-1])
     from backend.demo.generate import BENCH_TOTP_SECRET
 
     tokens = RESULTS / "tokens.json"
     run([sys.executable, "-m", "loadtests.tokens", str(tokens), "--residents",
-         str(min(residents, 500))])
+         str(min(residents, 500)), "--staff", str(STAFF)])
     partners = {code: tuple(pair) for code, pair in out["partners"].items()}
     if "bench-bus" not in partners:  # reused database: the secret was shown once; rotate
         lines = dict(line.split(": ", 1) for line in flask("partners", "rotate", "bench-bus")
@@ -290,7 +294,8 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
              "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
              "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
              "BENCH_ADMINS": meta.get("admins", ""), "BENCH_TOKENS": meta["tokens"],
-             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""), "BENCH_CLASSES": classes}
+             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""), "BENCH_CLASSES": classes,
+             "BENCH_STAFF": str(STAFF)}
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"
     command = [str(BIN / "locust"), "-f", "loadtests/locustfile.py", "--headless",
@@ -314,7 +319,12 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
                 "requests": count, "rps": round(float(row["Requests/s"]), 1),
                 "p50_ms": float(row["50%"] or 0), "p95_ms": float(row["95%"] or 0),
                 "p99_ms": float(row["99%"] or 0),
-                "error_rate": round(int(row["Failure Count"]) / count, 4) if count else 0.0}
+                "error_rate": round(int(row["Failure Count"]) / count, 4) if count else 0.0,
+                "failures": {}}
+    with open(f"{prefix}_failures.csv", encoding="utf-8") as handle:
+        for row in csv.DictReader(handle):
+            if row["Name"] in stats:
+                stats[row["Name"]]["failures"][row["Error"][:120]] = int(row["Occurrences"])
     return stats
 
 
@@ -377,6 +387,15 @@ def markdown(result: dict[str, Any]) -> str:
     for name, s in sorted(r["mix"].items()):
         lines.append(f"| {name} | {s['requests']} | {s['rps']} | {s['p50_ms']} | {s['p95_ms']} | "
                      f"{s['p99_ms']} | {s['error_rate']:.2%} |")
+    failures = [(run, name, error, count) for run in ("reads", "writes", "mix")
+                for name, s in sorted(r[run].items())
+                for error, count in s.get("failures", {}).items()]
+    lines += ["", "## Failed requests", ""]
+    if failures:
+        lines += ["| run | endpoint | error | occurrences |", "|---|---|---|---|"]
+        lines += [f"| {run} | {name} | {error} | {count} |" for run, name, error, count in failures]
+    else:
+        lines.append("None in any run.")
     lines += ["", "## Ingestion growth (streaming import)", "",
               "| records | seconds | records/s | µs per record | peak RSS MB per process |",
               "|---|---|---|---|---|"]

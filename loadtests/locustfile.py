@@ -140,7 +140,9 @@ class Resident(FastHttpUser):
                                 name="resident:claim-code")
         if code.status_code != 201:
             return
-        self.client.post("/api/v1/claims", headers=self.station, name="station:claim", json={
+        # Each counter account is limited too (120 claims a minute): take the next counter's.
+        station = _bearer("station") or self.station
+        self.client.post("/api/v1/claims", headers=station, name="station:claim", json={
             "code": code.json()["code"],
             "activity": {"items": [{"category": "paper", "weight_kg": 1.2}],
                          "collected_at": datetime.now(UTC).isoformat()}})
@@ -174,7 +176,8 @@ class MerchantStaff(FastHttpUser):
             code = OPEN_CODES.get(timeout=1)
         except Empty:
             return
-        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        # Each staff account is limited (60 fulfilments a minute): take the next one's token.
+        headers = {**(_bearer("merchant") or self.headers), "Idempotency-Key": uuid.uuid4().hex}
         self.client.post("/api/v1/merchant/fulfil", json={"code": code}, headers=headers,
                          name="merchant:fulfil")
 
@@ -224,7 +227,10 @@ class Administrator(FastHttpUser):
         if ADMINS and ADMIN_TOTP:
             import pyotp
 
-            phone = ADMINS[next(_next_admin) % len(ADMINS)]
+            # Each load-generator process takes its own accounts (a code replayed on one
+            # account by another process would be refused).
+            process = getattr(self.environment.runner, "worker_index", 0)
+            phone = ADMINS[(process * 4 + next(_next_admin)) % len(ADMINS)]
             self.ready = _page_login(self, phone, "/admin/login", "admin")
             page = self.client.get("/admin/2fa", name="admin:2fa-page")
             match = CSRF.search(page.text or "")

@@ -15,6 +15,7 @@ and for tests).
 
 from __future__ import annotations
 
+import base64
 import hmac
 import secrets
 from datetime import datetime
@@ -185,7 +186,9 @@ def reset(actor: User | None, user: User) -> None:
 
 def install_secret(user: User, secret: str) -> None:
     """Give an administrator a known, confirmed secret: the development demo and tests only
-    (production secrets are made on the setup page)."""
+    (production secrets are made on the setup page). The secret must be valid base32, as an
+    authenticator app reads it."""
+    base64.b32decode(secret, casefold=True)  # binascii.Error (a ValueError) if not
     user.totp_secret_encrypted = encrypt(secret)
     user.totp_confirmed_at = utcnow()
     user.totp_last_step = None

@@ -28,15 +28,18 @@ def load(allow_production: bool) -> None:
 @click.option("--out", default="instance/generated", show_default=True,
               help="directory for the generated partner files (JSON Lines)")
 @click.option("--seed", type=int, default=42, show_default=True)
+@click.option("--staff", type=click.IntRange(1, 100), default=4, show_default=True,
+              help="merchant staff, and as many recycling-station staff")
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def generate_command(residents: int, records: int, out: str, seed: int, as_json: bool) -> None:
+def generate_command(residents: int, records: int, out: str, seed: int, staff: int,
+                     as_json: bool) -> None:
     """Synthetic residents, bindings, partners, offers and partner records for load tests."""
     import dataclasses
     import json
 
     from .generate import BENCH_PASSWORD, generate
 
-    result = generate(residents, records, out, seed=seed)
+    result = generate(residents, records, out, seed=seed, staff=staff)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(result)))
         return
