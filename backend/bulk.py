@@ -8,7 +8,9 @@ stored by value and dicts/lists as JSON, as the models declare.
 ``insert_returning`` and ``update_rows`` go through a temporary table filled by COPY, so
 ``ON CONFLICT``/``RETURNING`` and per-row UPDATEs still run as one statement each.
 PostgreSQL only: the session must be in a transaction (temp tables are dropped at commit).
-``add_to_column`` moves a counter (an account balance) for many rows the same way.
+``add_to_column`` moves a counter (an account balance) for many rows the same way. A few
+rows (one counter claim) skip the temp table, whose catalog writes would cost more than
+the rows: they go as plain executemany statements, as on SQLite.
 
 ``any_of`` is ``column IN (...)`` for long lists (one array parameter on PostgreSQL), and
 ``allocate_ids`` draws primary keys ahead, so rows written together can refer to each other.
@@ -18,7 +20,8 @@ from __future__ import annotations
 
 import enum
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -94,18 +97,22 @@ def _check(table: Table, columns: Sequence[str]) -> None:
         raise ValueError(f"not columns of {table.name}: {sorted(unknown)}")
 
 
-def _temp(table: Table, columns: Sequence[str]) -> str:
-    """A temp table with just these columns of ``table`` (types only, no constraints); it is
-    dropped at commit."""
-    _TEMP_COUNTER[0] += 1
-    name = f"tmp_{table.name}_{_TEMP_COUNTER[0]}"
+# Below this many rows the temp-table statements are not worth their catalog writes.
+FEW = 50
+
+
+@contextmanager
+def _temp(table: Table, columns: Sequence[str]) -> Iterator[str]:
+    """A temp table with just these columns of ``table`` (types only, no constraints), dropped
+    once used. One name per table, so the same few SQL texts recur (and stay in SQLAlchemy's
+    statement cache) however long the process runs; should the statement fail, the rollback
+    takes the table with it."""
+    name = f"tmp_{table.name}"
     sql = (f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "  # noqa: S608 - names from our models
            f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA")
     db.session.execute(text(sql))
-    return name
-
-
-_TEMP_COUNTER = [0]
+    yield name
+    db.session.execute(text(f"DROP TABLE {name}"))
 
 
 def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> None:
@@ -124,20 +131,22 @@ def insert_returning(table: Table, rows: Sequence[dict[str, Any]], *, conflict: 
     if not rows:
         return []
     columns = list(rows[0])
-    if not _is_postgres():
-        from sqlalchemy.dialects import sqlite
+    postgres = _is_postgres()
+    if not postgres or len(rows) <= FEW:
+        from sqlalchemy.dialects import postgresql, sqlite
 
-        stmt = (sqlite.insert(table).on_conflict_do_nothing(index_elements=list(conflict))
+        dialect_insert = postgresql.insert if postgres else sqlite.insert
+        stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
                 .returning(*[table.c[c] for c in returning]))
         return [tuple(row) for row in db.session.execute(stmt, list(rows))]
     _check(table, [*columns, *conflict, *returning])
-    temp = _temp(table, columns)
-    _copy(temp, columns, rows)
-    names = ", ".join(columns)
-    sql = (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "  # noqa: S608
-           f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING RETURNING {', '.join(returning)}")
-    result = db.session.execute(text(sql))
-    return [tuple(row) for row in result]
+    with _temp(table, columns) as temp:
+        _copy(temp, columns, rows)
+        names = ", ".join(columns)
+        sql = (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "  # noqa: S608
+               f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING "
+               f"RETURNING {', '.join(returning)}")
+        return [tuple(row) for row in db.session.execute(text(sql))]
 
 
 def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
@@ -145,7 +154,7 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     columns = list(rows[0])
-    if not _is_postgres():
+    if not _is_postgres() or len(rows) <= FEW:
         from sqlalchemy import bindparam, update
 
         values = {c: bindparam(f"b_{c}") for c in columns if c != key}
@@ -154,11 +163,12 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
                            [{f"b_{c}": row[c] for c in columns} for row in rows])
         return
     _check(table, columns)
-    temp = _temp(table, columns)
-    _copy(temp, columns, rows)
-    sets = ", ".join(f"{c} = t.{c}" for c in columns if c != key)
-    sql = f"UPDATE {table.name} AS r SET {sets} FROM {temp} AS t WHERE r.{key} = t.{key}"  # noqa: S608
-    db.session.execute(text(sql))
+    with _temp(table, columns) as temp:
+        _copy(temp, columns, rows)
+        sets = ", ".join(f"{c} = t.{c}" for c in columns if c != key)
+        db.session.execute(text(
+            f"UPDATE {table.name} AS r SET {sets} FROM {temp} AS t "  # noqa: S608
+            f"WHERE r.{key} = t.{key}"))
 
 
 def add_to_column(table: Table, key: str, column: str, deltas: Sequence[tuple[Any, int]]) -> None:
@@ -167,14 +177,14 @@ def add_to_column(table: Table, key: str, column: str, deltas: Sequence[tuple[An
     if not deltas:
         return
     _check(table, [key, column])
-    if not _is_postgres():
+    if not _is_postgres() or len(deltas) <= FEW:
         db.session.execute(
             text(f"UPDATE {table.name} SET {column} = {column} + :delta "  # noqa: S608
                  f"WHERE {key} = :key"),
             [{"key": k, "delta": d} for k, d in deltas])
         return
-    temp = _temp(table, [key, column])
-    _copy(temp, [key, column], [{key: k, column: d} for k, d in deltas])
-    db.session.execute(text(
-        f"UPDATE {table.name} AS r SET {column} = r.{column} + t.{column} "  # noqa: S608
-        f"FROM {temp} AS t WHERE r.{key} = t.{key}"))
+    with _temp(table, [key, column]) as temp:
+        _copy(temp, [key, column], [{key: k, column: d} for k, d in deltas])
+        db.session.execute(text(
+            f"UPDATE {table.name} AS r SET {column} = r.{column} + t.{column} "  # noqa: S608
+            f"FROM {temp} AS t WHERE r.{key} = t.{key}"))

@@ -1,0 +1,45 @@
+"""The bulk writers take two ways on PostgreSQL: a temp table filled by COPY for many rows,
+plain executemany statements for a few. Both must write the same thing, and may run any
+number of times in one transaction (the temp table's name is reused)."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import select
+
+from backend.bulk import FEW, add_to_column, insert_returning, update_rows
+from backend.ledger.models import Account, AccountKind
+from backend.timeutil import utcnow
+
+ACCOUNTS = Account.__table__
+
+
+def _rows(prefix: str, count: int) -> list[dict[str, object]]:
+    return [{"code": f"bulk:{prefix}-{i}", "kind": AccountKind.RESIDENT, "balance": i,
+             "created_at": utcnow()} for i in range(count)]
+
+
+@pytest.mark.parametrize("count", [3, FEW + 20], ids=["few", "many"])
+def test_insert_update_and_add_write_the_same_either_way(db, count):
+    for round_ in range(2):  # twice in one transaction: the temp table is made again
+        prefix = f"{count}-{round_}"
+        created = insert_returning(ACCOUNTS, _rows(prefix, count), conflict=["code"],
+                                   returning=["id", "code"])
+        assert len(created) == count
+        again = insert_returning(ACCOUNTS, _rows(prefix, count), conflict=["code"],
+                                 returning=["id"])
+        assert again == []  # ON CONFLICT DO NOTHING: nothing returned for existing codes
+        ids = [row[0] for row in created]
+        update_rows(ACCOUNTS, "id", [{"id": i, "balance": 1000} for i in ids])
+        add_to_column(ACCOUNTS, "id", "balance", [(i, n) for n, i in enumerate(ids)])
+        balances = dict(db.session.execute(
+            select(Account.id, Account.balance).where(Account.id.in_(ids))).all())
+        assert balances == {i: 1000 + n for n, i in enumerate(ids)}
+        db.session.commit()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("count", [3, FEW + 20], ids=["few", "many"])
+def test_on_postgresql_too(db, count):
+    assert db.session.get_bind().dialect.name == "postgresql"
+    test_insert_update_and_add_write_the_same_either_way(db, count)
