@@ -91,6 +91,9 @@ class Config:
 
     # Leaderboard and admin dashboard figures are recomputed at most this often per process.
     READ_CACHE_SECONDS = int(os.environ.get("READ_CACHE_SECONDS", "300"))
+    # The offers list is the same for every resident: each process serves one copy per
+    # language for this long (stock shown may lag a few seconds; redeeming checks it).
+    OFFERS_CACHE_SECONDS = int(os.environ.get("OFFERS_CACHE_SECONDS", "5"))
     POINTS_EXPIRY_MONTHS = int(os.environ.get("POINTS_EXPIRY_MONTHS", "24"))
     REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
@@ -157,6 +160,7 @@ class TestConfig(Config):
     LOGIN_MAX_FAILURES = 3
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
     READ_CACHE_SECONDS = 0  # tests check exact figures
+    OFFERS_CACHE_SECONDS = 0
 
 
 CONFIGS: dict[str, type[Config]] = {

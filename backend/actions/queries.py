@@ -40,17 +40,6 @@ def verified_by(staff_id: int, limit: int = 30) -> list[ActivityRecord]:
     )
 
 
-def totals_of(resident_id: int) -> tuple[int, int]:
-    """(credited grams, points earned) over all of a resident's reductions."""
-    grams, points = db.session.execute(
-        select(
-            func.coalesce(func.sum(Reduction.credited_g), 0),
-            func.coalesce(func.sum(Reduction.points), 0),
-        ).where(Reduction.resident_id == resident_id)
-    ).one()
-    return int(grams), int(points)
-
-
 def review_queue(limit: int = 100) -> list[ActivityRecord]:
     return list(
         db.session.scalars(
@@ -107,29 +96,14 @@ def _month(day_column: Any, month: str) -> Any:
     return day_column.like(f"{month}-%")
 
 
-def month_grams(resident_id: int, month: str) -> int:
-    """Credited grams in one local month ("YYYY-MM")."""
-    return int(db.session.scalar(select(func.coalesce(func.sum(Reduction.credited_g), 0)).where(
-        Reduction.resident_id == resident_id, _month(Reduction.local_day, month))) or 0)
-
-
-def breakdown(resident_id: int) -> dict[str, int]:
-    """Credited grams by methodology over all time."""
-    return {code: int(grams) for code, grams in db.session.execute(
-        select(Reduction.methodology_code, func.sum(Reduction.credited_g))
+def grams_by_action_and_month(resident_id: int) -> dict[tuple[str, str], int]:
+    """Credited grams per (methodology, local month "YYYY-MM"): one grouped query from which
+    the home's total, months, trend and breakdown are all summed."""
+    month = func.substr(Reduction.local_day, 1, 7)
+    return {(code, str(m)): int(grams) for code, m, grams in db.session.execute(
+        select(Reduction.methodology_code, month, func.sum(Reduction.credited_g))
         .where(Reduction.resident_id == resident_id)
-        .group_by(Reduction.methodology_code).order_by(Reduction.methodology_code))}
-
-
-def monthly(resident_id: int, months: list[str]) -> list[int]:
-    """Credited grams for each of the given local months."""
-    totals: dict[str, int] = {}
-    for day, grams in db.session.execute(  # per day, summed into months here (portable SQL)
-            select(Reduction.local_day, func.sum(Reduction.credited_g))
-            .where(Reduction.resident_id == resident_id, Reduction.local_day >= f"{months[0]}-01")
-            .group_by(Reduction.local_day)):
-        totals[day[:7]] = totals.get(day[:7], 0) + int(grams)
-    return [totals.get(month, 0) for month in months]
+        .group_by(Reduction.methodology_code, month))}
 
 
 def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, int]]:
@@ -175,12 +149,18 @@ def resident_summary(resident_id: int) -> ResidentSummary:
     from ..methodology_versions.services import active_version
 
     months = last_months(12)
-    grams, _ = totals_of(resident_id)
+    cells = grams_by_action_and_month(resident_id)
+    by_month: dict[str, int] = {}
+    by_action: dict[str, int] = {}
+    for (code, month), grams in cells.items():
+        by_month[month] = by_month.get(month, 0) + grams
+        by_action[code] = by_action.get(code, 0) + grams
+    total = sum(cells.values())
     try:
-        trees = forest.trees_equivalent(grams, active_version("afforestation").decimal_params())
+        trees = forest.trees_equivalent(total, active_version("afforestation").decimal_params())
     except NoActiveVersion:
         trees = None
-    return ResidentSummary(grams=grams, this_month_g=month_grams(resident_id, months[-1]),
-                           last_month_g=month_grams(resident_id, months[-2]), trees=trees,
-                           breakdown=breakdown(resident_id), months=months,
-                           trend=monthly(resident_id, months))
+    return ResidentSummary(grams=total, this_month_g=by_month.get(months[-1], 0),
+                           last_month_g=by_month.get(months[-2], 0), trees=trees,
+                           breakdown=dict(sorted(by_action.items())), months=months,
+                           trend=[by_month.get(month, 0) for month in months])

@@ -30,11 +30,11 @@ from methodologies import ActivityError, Methodology, Quantification
 from methodologies.base import local_day
 
 from ..bulk import allocate_ids, any_of, insert_rows, update_rows
+from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
-from ..methodology_versions.exceptions import NoActiveVersion
 from ..methodology_versions.models import MethodologyVersion
-from ..methodology_versions.services import active_version, points_for
+from ..methodology_versions.services import active_versions, points_for
 from ..settings.services import get_setting
 from ..timeutil import utcnow
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
@@ -159,13 +159,7 @@ def _quantify(module: Methodology, version: MethodologyVersion, activity: dict[s
 
 
 def _versions() -> dict[str, MethodologyVersion | None]:
-    out: dict[str, MethodologyVersion | None] = {}
-    for code in RESIDENT_ACTIONS:
-        try:
-            out[code] = active_version(code)
-        except NoActiveVersion:
-            out[code] = None
-    return out
+    return active_versions(RESIDENT_ACTIONS)
 
 
 def _prepare(item: Item) -> bool:
@@ -235,13 +229,17 @@ def _verifier_outliers(items: list[Item]) -> set[int]:
     verifiers = {i.verifier_id for i in items if i.verifier_id}
     if not verifiers:
         return set()
-    counts = dict(db.session.execute(
+    config = current_app.config
+    today = local_day(utcnow())
+    # Today's credits per verifier: a scan of the day that grows with it, so each process
+    # counts again at most once a minute (a statistical signal; a minute late is in time).
+    counts: dict[int, int] = cached(("verifier_counts", today), lambda: dict(db.session.execute(
         select(ActivityRecord.verifier_id, func.count()).where(
-            ActivityRecord.local_day == local_day(utcnow()),
+            ActivityRecord.local_day == today,
             ActivityRecord.verifier_id.is_not(None),
             ActivityRecord.outcome == Outcome.CREDITED)
-        .group_by(ActivityRecord.verifier_id)).all())
-    config = current_app.config
+        .group_by(ActivityRecord.verifier_id)).all()),
+        seconds=min(60, config["READ_CACHE_SECONDS"]))
     outliers = set()
     for verifier in verifiers:
         own = counts.get(verifier, 0)

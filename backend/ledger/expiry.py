@@ -10,8 +10,10 @@ points are spent first. A credit reversal counts as spending (it consumes the ol
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from flask import current_app
 from sqlalchemy import select
@@ -58,11 +60,14 @@ class ExpiryState:
 
 
 def expiry_state(account: Account) -> ExpiryState:
-    rows = db.session.execute(
+    return _state(db.session.execute(
         select(Posting.kind, Posting.amount, Posting.created_at).where(
             Posting.account_id == account.id
         )
-    )
+    ))
+
+
+def _state(rows: Iterable[Any]) -> ExpiryState:  # rows of (kind, amount, created_at)
     buckets: dict[datetime, int] = defaultdict(int)
     spent = expired = 0
     for kind, amount, created_at in rows:
@@ -76,10 +81,13 @@ def expiry_state(account: Account) -> ExpiryState:
 
 
 def upcoming_expiries(user_id: int, now: datetime | None = None) -> list[tuple[datetime, int]]:
-    account = db.session.scalar(select(Account).where(Account.user_id == user_id))
-    if account is None:
-        return []
-    return expiry_state(account).schedule(now or utcnow())
+    """A resident's points that will expire, by date (one query: the account's postings)."""
+    rows = db.session.execute(
+        select(Posting.kind, Posting.amount, Posting.created_at)
+        .join(Account, Account.id == Posting.account_id)
+        .where(Account.user_id == user_id)
+    )
+    return _state(rows).schedule(now or utcnow())
 
 
 def expire_account(account: Account, now: datetime) -> int:

@@ -7,6 +7,7 @@ Every quantification goes through ``quantify_activity`` so it records the versio
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -248,6 +249,25 @@ def active_version(code: str, at: datetime | None = None) -> MethodologyVersion:
     if version is None:
         raise NoActiveVersion()
     return version
+
+
+def active_versions(codes: Iterable[str], at: datetime | None = None
+                    ) -> dict[str, MethodologyVersion | None]:
+    """``active_version`` of several codes in one query (None where none is in force)."""
+    codes = list(codes)
+    out: dict[str, MethodologyVersion | None] = dict.fromkeys(codes)
+    for version in db.session.scalars(
+        select(MethodologyVersion)
+        .where(
+            MethodologyVersion.code.in_(codes),
+            MethodologyVersion.status == VersionStatus.APPROVED,
+            MethodologyVersion.effective_from <= (at or utcnow()),
+        )
+        .order_by(MethodologyVersion.effective_from.desc(), MethodologyVersion.number.desc())
+    ):
+        if out[version.code] is None:
+            out[version.code] = version
+    return out
 
 
 def points_for(version: MethodologyVersion, reduction_g: int) -> int:

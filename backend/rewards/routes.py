@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app, jsonify
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -13,7 +13,9 @@ from marshmallow import Schema
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
+from ..cache import cached
 from ..extensions import caller_key, limit_setting, limiter
+from ..i18n import current_lang
 from ..ledger.expiry import upcoming_expiries
 from ..ledger.queries import history, resident_balance
 from ..merchants.models import Merchant
@@ -84,7 +86,14 @@ class Offers(MethodView):
     @blp.response(200, OfferSchema(many=True))
     def get(self) -> Any:
         """Live offers, cheapest first."""
-        return queries.offers_for_residents()
+
+        def body() -> bytes:
+            offers = OfferSchema(many=True).dump(queries.offers_for_residents())
+            return bytes(jsonify(offers).get_data())
+
+        data = cached(("offers", current_lang()), body,
+                      seconds=current_app.config["OFFERS_CACHE_SECONDS"])
+        return Response(data, mimetype="application/json")
 
 
 @blp.route("/offers/<int:offer_id>")
