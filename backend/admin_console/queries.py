@@ -32,7 +32,18 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import String, and_, case, cast, distinct, func, literal_column, select
+from sqlalchemy import (
+    String,
+    and_,
+    case,
+    cast,
+    distinct,
+    func,
+    literal,
+    literal_column,
+    select,
+    union_all,
+)
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
@@ -185,13 +196,41 @@ def reductions_in(filters: Filters, *columns: Any) -> Any:
     return query
 
 
-def _active(filters: Filters, key: Any | None = None) -> dict[Any, int]:
-    """Distinct residents with a reduction in the period, overall (key None) or per key."""
-    count = func.count(distinct(Reduction.resident_id))
-    if key is None:
-        return {TOTAL: int(db.session.scalar(reductions_in(filters, count)) or 0)}
-    rows = db.session.execute(reductions_in(filters, key, count).group_by(key))
-    return {k: int(n) for k, n in rows}
+@dataclass(frozen=True)
+class Active:
+    """Distinct residents with a reduction in the period: overall, per district, per month."""
+
+    total: int
+    by_district: dict[str, int]
+    by_month: dict[str, int]
+
+
+def _active(filters: Filters) -> Active:
+    """One pass over the period's reductions: their distinct (resident, month) pairs, then
+    three small counts of those (a count of distinct residents over every reduction row,
+    three times over, cost the dashboard seconds at a few million rows)."""
+    month = month_of(Reduction.local_day)
+    pairs = (
+        reductions_in(filters, Reduction.resident_id.label("rid"),
+                      User.district.label("district"), month.label("month"))
+        .group_by(Reduction.resident_id, User.district, month)
+        .cte("active_pairs")
+    )
+    rows = db.session.execute(union_all(
+        select(literal("total"), literal(None, String), func.count(distinct(pairs.c.rid))),
+        select(literal("district"), pairs.c.district, func.count(distinct(pairs.c.rid)))
+        .group_by(pairs.c.district),
+        select(literal("month"), pairs.c.month, func.count()).group_by(pairs.c.month),
+    ))
+    total, by_district, by_month = 0, {}, {}
+    for kind, key, count in rows:
+        if kind == "total":
+            total = int(count)
+        elif kind == "district":
+            by_district[key or NO_DISTRICT] = int(count)
+        else:
+            by_month[key] = int(count)
+    return Active(total, by_district, by_month)
 
 
 def reduction_tables(filters: Filters) -> list[Table]:
@@ -224,9 +263,9 @@ def reduction_tables(filters: Filters) -> list[Table]:
         total[0] += count
         total[1] += grams
         total[2] += points
-    active_total = _active(filters)[TOTAL]
-    active_district = {k or NO_DISTRICT: v for k, v in _active(filters, User.district).items()}
-    active_month = _active(filters, month)
+    active = _active(filters)
+    active_total, active_district, active_month = (active.total, active.by_district,
+                                                   active.by_month)
     codes = _action_codes(set(by_action))
 
     actions = Table(
@@ -450,7 +489,8 @@ def residents_table(filters: Filters) -> Table:
         d or NO_DISTRICT: (int(n), int(new or 0), int(s or 0))
         for d, n, new, s in db.session.execute(query)
     }
-    active = {k or NO_DISTRICT: v for k, v in _active(filters, User.district).items()}
+    period_active = _active(filters)
+    active = period_active.by_district
     table = Table(
         "residents_by_district",
         _l("Residents by district"),
@@ -482,7 +522,7 @@ def residents_table(filters: Filters) -> Table:
         total["registered"] += registered
         total["new"] += new
         total["suspended"] += suspended
-    total["active"] = _active(filters)[TOTAL]
+    total["active"] = period_active.total
     table.total = total
     return table
 
