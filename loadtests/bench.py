@@ -212,14 +212,19 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
 def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
              worker_count: int) -> dict[str, Any]:
     """Push the files through the signed API in 10,000-record batches; RQ workers process
-    them; timed until every batch is done."""
+    them; timed until every batch is done.
+
+    Each batch holds one of ``worker_count`` identity shards (``in_shard``, as the import's
+    ``--workers``), the shards taken in turn, as an operator exporting by card range would:
+    workers on consecutive batches then touch different residents. Batches that mix every
+    resident make the workers take turns on the residents' account locks (docs/scaling.md)."""
     batches, total = 0, 0
     with serving("backend.wsgi:app", WEB_PORT), workers(worker_count) as procs, \
             RssWatch([p.pid for p in procs]) as watch:
         started = time.perf_counter()
         for code, path in files.items():
             key_id, secret = partners[code]
-            for chunk in _chunks(path, 10_000):
+            for chunk in _sharded_chunks(path, 10_000, worker_count):
                 _post(key_id, secret, chunk)
                 batches, total = batches + 1, total + len(chunk)
         accepted = time.perf_counter() - started
@@ -229,6 +234,24 @@ def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
             "accepted_in_s": round(accepted, 2), "seconds": round(seconds, 2),
             "records_per_s": round(total / seconds, 1),
             "peak_rss_mb_per_worker": round(watch.peak / max(1, worker_count) / 2**20, 1)}
+
+
+def _sharded_chunks(path: str, size: int, shards: int) -> Iterator[list[Any]]:
+    """Chunks of ``size`` records of one identity shard each, the shards in turn."""
+    from backend.actions.ingest import in_shard
+
+    pending: list[list[Any]] = [[] for _ in range(shards)]
+    for chunk in _chunks(path, size):
+        for record in chunk:
+            shard = next(k for k in range(shards) if in_shard(record, (k, shards)))
+            pending[shard].append(record)
+        while all(len(p) >= size for p in pending):
+            for k in range(shards):
+                yield pending[k][:size]
+                pending[k] = pending[k][size:]
+    for rest in pending:
+        for start in range(0, len(rest), size):
+            yield rest[start:start + size]
 
 
 def _chunks(path: str, size: int) -> Iterator[list[Any]]:

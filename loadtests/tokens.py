@@ -1,8 +1,9 @@
-"""Bearer tokens for the load test's simulated users, issued ahead through the service layer
-(signing in once per user would measure argon2, not the endpoints).
+"""Bearer tokens and page sessions for the load test's simulated users, issued ahead through
+the service layer (signing in once per user would measure argon2, not the endpoints).
 
 ``python -m loadtests.tokens OUT.json --residents N`` (bench environment) writes
-{"residents": [...], "merchant": [...], "station": [...]}.
+{"residents": [...], "merchant": [...], "station": [...], "sessions": [...]}: "sessions" are
+the signed session cookies of the same residents, as a sign-in on /login would set them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 
+from flask import Flask
 from sqlalchemy import select
 
 from backend.accounts.models import User
@@ -24,15 +26,27 @@ def tokens_for(phones: list[str]) -> list[str]:
     return [issue_token(user)[0] for user in users]
 
 
+def sessions_for(app: Flask, phones: list[str]) -> list[str]:
+    """Cookie values of signed-in page sessions (Flask's signed cookie, Flask-Login's
+    ``<id>:<session_version>``), one per resident."""
+    serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
+    users = db.session.scalars(select(User).where(User.phone.in_(phones))).all()
+    return [str(serializer.dumps({"_user_id": f"{user.id}:{user.session_version}",
+                                  "_fresh": False})) for user in users]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("out")
     parser.add_argument("--residents", type=int, default=200)
     parser.add_argument("--staff", type=int, default=4)
     args = parser.parse_args()
-    with create_app().app_context():
+    app = create_app()
+    with app.app_context():
+        residents = [resident_phone(i) for i in range(args.residents)]
         data = {
-            "residents": tokens_for([resident_phone(i) for i in range(args.residents)]),
+            "residents": tokens_for(residents),
+            "sessions": sessions_for(app, residents),
             "merchant": tokens_for([str(STAFF_BASE + i) for i in range(args.staff)]),
             "station": tokens_for([str(STATION_STAFF_BASE + i) for i in range(args.staff)]),
         }
