@@ -9,10 +9,9 @@ from flask import Response, redirect, render_template, request, url_for
 from backend.admin_console import charts, queries, reports
 from backend.admin_console.filters import InvalidFilters, default_filters, parse_filters
 from backend.admin_console.tables import cell_text, to_csv
-from backend.cache import cached
+from backend.cache import shared
 from backend.config import DISTRICTS
 from backend.errors import NotFound
-from backend.i18n import current_lang
 from backend.timeutil import local, utcnow
 
 from . import bp
@@ -34,7 +33,9 @@ def dashboard() -> Any:
     except InvalidFilters as exc:
         filters, error = default_filters(_today()), exc.localized_message()
     # the tables carry names in the request's language (action types, reasons, "Total")
-    dash = cached(("dashboard", current_lang(), filters), lambda: queries.dashboard(filters))
+    # Seconds of aggregation at a city's volume: shared by every process through Redis, and
+    # the default view refreshed ahead by a periodic job (queries.refresh_dashboard).
+    dash = shared(queries.dashboard_key(filters), lambda: queries.dashboard(filters))
     return render_template(
         "admin/dashboard.html",
         dash=dash,

@@ -485,6 +485,10 @@ def main() -> int:
         clean_after_ingest = reconcile()
     else:
         growth, api, clean_after_ingest = ingest(args, meta)
+    # What the scheduler (rq cron backend/cron.py) would have run by now; among them the
+    # admin dashboard's refresh-ahead, which a fresh database has not had yet.
+    log("periodic jobs")
+    flask("jobs", "run-periodic")
     log("ceilings and personas")
     with serving("loadtests.ceiling_app:app", CEILING_PORT):
         hello = locust("Hello", "", args.users, args.seconds, CEILING_PORT,

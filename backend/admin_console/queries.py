@@ -31,6 +31,7 @@ from datetime import date, datetime, timedelta
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     String,
@@ -870,6 +871,27 @@ def dashboard(filters: Filters, now: datetime | None = None) -> Dashboard:
     now = now or utcnow()
     tables = [table for _names, make in TABLE_GROUPS for table in make(filters, now)]
     return Dashboard(filters, now, {t.name: t for t in tables})
+
+
+def dashboard_key(filters: Filters) -> tuple[str, str, Filters]:
+    """The cache key of a dashboard: its tables carry names in the request's language."""
+    return ("dashboard", current_lang(), filters)
+
+
+def refresh_dashboard() -> int:
+    """The periodic job: compute the default dashboard (this year, every district) in each
+    language and put it in the shared cache, so no administrator waits for it. Returns how
+    many were stored."""
+    from flask_babel import force_locale
+
+    from ..cache import store
+    from .filters import default_filters
+
+    filters = default_filters(local(utcnow()).date())
+    for language in current_app.config["LANGUAGES"]:
+        with force_locale(language):
+            store(dashboard_key(filters), dashboard(filters))
+    return len(current_app.config["LANGUAGES"])
 
 
 def table(name: str, filters: Filters, now: datetime | None = None) -> Table:

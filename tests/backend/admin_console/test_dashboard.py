@@ -351,3 +351,25 @@ def test_bad_filters_are_refused(client, auth, make, args):
 def test_unknown_export_is_404(client, auth, make):
     auth.login_page(make.user("admin"), admin=True)
     assert client.get("/admin/export/users.csv").status_code == 404
+
+
+def test_the_default_dashboard_is_refreshed_ahead_and_shared(app, client, auth, programme,
+                                                              monkeypatch):
+    """The periodic job puts the default dashboard, in both languages, in the shared cache;
+    the page then serves it without aggregating anything on the request."""
+    import fakeredis
+
+    monkeypatch.setitem(app.extensions, "redis", fakeredis.FakeStrictRedis())
+    monkeypatch.setitem(app.config, "READ_CACHE_SECONDS", 60)
+    assert queries.refresh_dashboard() == 2
+    keys = {k.decode() for k in app.extensions["redis"].keys("cache:*")}
+    assert len(keys) == 2 and all("dashboard" in k for k in keys)
+    assert {"'en'" in k for k in keys} == {True, False}  # one in English, one in Chinese
+
+    def no_aggregation(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the request aggregated instead of using the shared cache")
+
+    monkeypatch.setattr(queries, "dashboard", no_aggregation)
+    auth.login_page(programme.admin, admin=True)
+    page = client.get("/admin/")
+    assert page.status_code == 200 and "reductions_by_action" in page.get_data(as_text=True)
