@@ -106,8 +106,10 @@ def _temp(table: Table, columns: Sequence[str]) -> Iterator[str]:
     """A temp table with just these columns of ``table`` (types only, no constraints), dropped
     once used. One name per table, so the same few SQL texts recur (and stay in SQLAlchemy's
     statement cache) however long the process runs; should the statement fail, the rollback
-    takes the table with it."""
+    takes the table with it (and one left by a caller that caught an error and carried on is
+    dropped first)."""
     name = f"tmp_{table.name}"
+    db.session.execute(text(f"DROP TABLE IF EXISTS {name}"))
     sql = (f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "  # noqa: S608 - names from our models
            f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA")
     db.session.execute(text(sql))

@@ -43,3 +43,13 @@ def test_insert_update_and_add_write_the_same_either_way(db, count):
 def test_on_postgresql_too(db, count):
     assert db.session.get_bind().dialect.name == "postgresql"
     test_insert_update_and_add_write_the_same_either_way(db, count)
+
+
+@pytest.mark.postgres
+def test_a_temp_table_left_behind_in_the_transaction_is_replaced(db):
+    from sqlalchemy import text
+
+    db.session.execute(text("CREATE TEMP TABLE tmp_ledger_accounts (id integer)"))
+    created = insert_returning(ACCOUNTS, _rows("left", FEW + 5), conflict=["code"],
+                               returning=["id"])
+    assert len(created) == FEW + 5
