@@ -214,7 +214,7 @@ def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
     """Push the files through the signed API in 10,000-record batches; RQ workers process
     them; timed until every batch is done.
 
-    Each batch holds one of ``worker_count`` identity shards (``in_shard``, as the import's
+    Each batch holds one of ``worker_count`` identity shards (``shard_of``, as the import's
     ``--workers``), the shards taken in turn, as an operator exporting by card range would:
     workers on consecutive batches then touch different residents. Batches that mix every
     resident make the workers take turns on the residents' account locks (docs/scaling.md)."""
@@ -238,13 +238,12 @@ def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
 
 def _sharded_chunks(path: str, size: int, shards: int) -> Iterator[list[Any]]:
     """Chunks of ``size`` records of one identity shard each, the shards in turn."""
-    from backend.actions.ingest import in_shard
+    from backend.actions.ingest import shard_of
 
     pending: list[list[Any]] = [[] for _ in range(shards)]
     for chunk in _chunks(path, size):
         for record in chunk:
-            shard = next(k for k in range(shards) if in_shard(record, (k, shards)))
-            pending[shard].append(record)
+            pending[shard_of(record, shards)].append(record)
         while all(len(p) >= size for p in pending):
             for k in range(shards):
                 yield pending[k][:size]

@@ -533,13 +533,16 @@ def _chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
         yield chunk
 
 
+def shard_of(record: Any, shards: int) -> int:
+    """Which of ``shards`` identity shards a record falls in (0 … shards - 1)."""
+    identity = str(record.get("identity") or "") if isinstance(record, dict) else ""
+    return zlib.crc32(identity.encode()) % shards
+
+
 def in_shard(record: Any, shard: tuple[int, int] | None) -> bool:
     """Whether a record belongs to shard (k, n): records are split by their identity, so the
     processes of a parallel import never touch the same resident."""
-    if shard is None:
-        return True
-    identity = str(record.get("identity") or "") if isinstance(record, dict) else ""
-    return zlib.crc32(identity.encode()) % shard[1] == shard[0]
+    return shard is None or shard_of(record, shard[1]) == shard[0]
 
 
 def import_file(

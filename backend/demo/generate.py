@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func, insert, select
 
@@ -57,21 +58,26 @@ def resident_phone(index: int) -> str:
     return str(PHONE_BASE + index)
 
 
+def _insert_users(rows: list[dict[str, Any]]) -> None:
+    """Synthetic accounts in bulk, in inserts of 5,000, all with one hash of the bench
+    password (argon2 once, not per account)."""
+    common = {"password_hash": hash_password(BENCH_PASSWORD), "created_at": utcnow(),
+              "failed_logins": 0, "session_version": 1, "locale": "zh_CN"}
+    for start in range(0, len(rows), 5000):
+        db.session.execute(insert(User), [{**common, **row} for row in rows[start:start + 5000]])
+    db.session.commit()
+
+
 def _residents(count: int) -> list[int]:
     """Create the missing synthetic residents in bulk; returns all their ids in order."""
     existing = db.session.scalar(select(func.count()).select_from(User).where(
         User.phone.like("170%"))) or 0
     if existing < count:
-        password = hash_password(BENCH_PASSWORD)
-        now = utcnow()
-        for start in range(existing, count, 5000):
-            db.session.execute(insert(User), [
-                {"phone": resident_phone(i), "password_hash": password, "role": Role.RESIDENT,
-                 "district": DISTRICTS[i % len(DISTRICTS)], "nickname": f"居民{i}",
-                 "leaderboard_opt_in": i % 10 == 0, "created_at": now, "failed_logins": 0,
-                 "session_version": 1, "locale": "zh_CN"}
-                for i in range(start, min(count, start + 5000))])
-        db.session.commit()
+        _insert_users([
+            {"phone": resident_phone(i), "role": Role.RESIDENT,
+             "district": DISTRICTS[i % len(DISTRICTS)], "nickname": f"居民{i}",
+             "leaderboard_opt_in": i % 10 == 0}
+            for i in range(existing, count)])
     return list(db.session.scalars(select(User.id).where(User.phone.like("170%"))
                                    .order_by(User.phone).limit(count)))
 
@@ -123,17 +129,13 @@ def _admins(generated: Generated, count: int) -> None:
 
 def _staff(base: int, count: int, merchant_id: int) -> list[str]:
     """Staff accounts of one merchant (phones base, base + 1, ...), the missing ones created
-    in one insert with one password hash between them, as residents are."""
+    in bulk, as residents are."""
     phones = [str(base + i) for i in range(count)]
     have = set(db.session.scalars(select(User.phone).where(User.phone.in_(phones))))
     missing = [phone for phone in phones if phone not in have]
     if missing:
-        password = hash_password(BENCH_PASSWORD)
-        db.session.execute(insert(User), [
-            {"phone": phone, "password_hash": password, "role": Role.MERCHANT_STAFF,
-             "merchant_id": merchant_id, "created_at": utcnow(), "failed_logins": 0,
-             "session_version": 1, "locale": "zh_CN"} for phone in missing])
-        db.session.commit()
+        _insert_users([{"phone": phone, "role": Role.MERCHANT_STAFF, "merchant_id": merchant_id}
+                       for phone in missing])
     return phones
 
 
