@@ -38,6 +38,7 @@ test: $(STAMP) $(MO)
 
 lint: $(STAMP)
 	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 
 ## translations: extract messages and update the zh_CN catalog (then translate the new entries)

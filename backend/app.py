@@ -38,8 +38,10 @@ class BoundedRequest(Request):
         data = super().get_data(*args, **kwargs)
         stream = self.stream
         # a streamed body that reached the maximum: reading on raises RequestEntityTooLarge
-        if self.content_length is None and isinstance(stream, LimitedStream) and (
-            stream.is_exhausted
+        if (
+            self.content_length is None
+            and isinstance(stream, LimitedStream)
+            and (stream.is_exhausted)
         ):
             stream.read(1)
         return data

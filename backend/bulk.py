@@ -67,8 +67,10 @@ def allocate_ids(table: Table, count: int) -> list[int]:
         return []
     (key,) = table.primary_key.columns
     if _is_postgres():
-        sql = (f"SELECT nextval(pg_get_serial_sequence('{table.name}', '{key.name}')) "  # noqa: S608
-               "FROM generate_series(1, :n)")
+        sql = (
+            f"SELECT nextval(pg_get_serial_sequence('{table.name}', '{key.name}')) "  # noqa: S608
+            "FROM generate_series(1, :n)"
+        )
         return [int(i) for i in db.session.scalars(text(sql), {"n": count})]
     first = int(db.session.scalar(select(func.coalesce(func.max(key), 0))) or 0) + 1
     return list(range(first, first + count))
@@ -77,12 +79,16 @@ def allocate_ids(table: Table, count: int) -> list[int]:
 def _copy(table_name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]]) -> None:
     # Columns are uniform (every row built the same way): those whose first value needs
     # converting (an enum, a JSON document) are converted; the rest go to psycopg as they are.
-    convert = [i for i, column in enumerate(columns)
-               if type(next((r[column] for r in rows if r.get(column) is not None), None))
-               not in _PLAIN]
+    convert = [
+        i
+        for i, column in enumerate(columns)
+        if type(next((r[column] for r in rows if r.get(column) is not None), None)) not in _PLAIN
+    ]
     connection = db.session.connection().connection.driver_connection
-    with connection.cursor() as cursor, cursor.copy(
-            f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy:
+    with (
+        connection.cursor() as cursor,
+        cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy,
+    ):
         for row in rows:
             values = [row.get(column) for column in columns]
             for i in convert:
@@ -110,8 +116,10 @@ def _temp(table: Table, columns: Sequence[str]) -> Iterator[str]:
     dropped first)."""
     name = f"tmp_{table.name}"
     db.session.execute(text(f"DROP TABLE IF EXISTS {name}"))
-    sql = (f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "  # noqa: S608 - names from our models
-           f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA")
+    sql = (
+        f"CREATE TEMP TABLE {name} ON COMMIT DROP AS "  # noqa: S608 - names from our models
+        f"SELECT {', '.join(columns)} FROM {table.name} WITH NO DATA"
+    )
     db.session.execute(text(sql))
     yield name
     db.session.execute(text(f"DROP TABLE {name}"))
@@ -127,8 +135,13 @@ def insert_rows(table: Table, rows: Sequence[dict[str, Any]]) -> None:
     _copy(table.name, list(rows[0]), rows)
 
 
-def insert_returning(table: Table, rows: Sequence[dict[str, Any]], *, conflict: Sequence[str],
-                     returning: Sequence[str]) -> list[tuple[Any, ...]]:
+def insert_returning(
+    table: Table,
+    rows: Sequence[dict[str, Any]],
+    *,
+    conflict: Sequence[str],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
     """INSERT ... ON CONFLICT (conflict) DO NOTHING RETURNING (returning), in bulk."""
     if not rows:
         return []
@@ -138,16 +151,21 @@ def insert_returning(table: Table, rows: Sequence[dict[str, Any]], *, conflict: 
         from sqlalchemy.dialects import postgresql, sqlite
 
         dialect_insert = postgresql.insert if postgres else sqlite.insert
-        stmt = (dialect_insert(table).on_conflict_do_nothing(index_elements=list(conflict))
-                .returning(*[table.c[c] for c in returning]))
+        stmt = (
+            dialect_insert(table)
+            .on_conflict_do_nothing(index_elements=list(conflict))
+            .returning(*[table.c[c] for c in returning])
+        )
         return [tuple(row) for row in db.session.execute(stmt, list(rows))]
     _check(table, [*columns, *conflict, *returning])
     with _temp(table, columns) as temp:
         _copy(temp, columns, rows)
         names = ", ".join(columns)
-        sql = (f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "  # noqa: S608
-               f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING "
-               f"RETURNING {', '.join(returning)}")
+        sql = (
+            f"INSERT INTO {table.name} ({names}) SELECT {names} FROM {temp} "  # noqa: S608
+            f"ON CONFLICT ({', '.join(conflict)}) DO NOTHING "
+            f"RETURNING {', '.join(returning)}"
+        )
         return [tuple(row) for row in db.session.execute(text(sql))]
 
 
@@ -160,17 +178,21 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
         from sqlalchemy import bindparam, update
 
         values = {c: bindparam(f"b_{c}") for c in columns if c != key}
-        db.session.execute(update(table).where(table.c[key] == bindparam(f"b_{key}"))
-                           .values(**values),
-                           [{f"b_{c}": row[c] for c in columns} for row in rows])
+        db.session.execute(
+            update(table).where(table.c[key] == bindparam(f"b_{key}")).values(**values),
+            [{f"b_{c}": row[c] for c in columns} for row in rows],
+        )
         return
     _check(table, columns)
     with _temp(table, columns) as temp:
         _copy(temp, columns, rows)
         sets = ", ".join(f"{c} = t.{c}" for c in columns if c != key)
-        db.session.execute(text(
-            f"UPDATE {table.name} AS r SET {sets} FROM {temp} AS t "  # noqa: S608
-            f"WHERE r.{key} = t.{key}"))
+        db.session.execute(
+            text(
+                f"UPDATE {table.name} AS r SET {sets} FROM {temp} AS t "  # noqa: S608
+                f"WHERE r.{key} = t.{key}"
+            )
+        )
 
 
 def add_to_column(table: Table, key: str, column: str, deltas: Sequence[tuple[Any, int]]) -> None:
@@ -181,12 +203,18 @@ def add_to_column(table: Table, key: str, column: str, deltas: Sequence[tuple[An
     _check(table, [key, column])
     if not _is_postgres() or len(deltas) <= FEW:
         db.session.execute(
-            text(f"UPDATE {table.name} SET {column} = {column} + :delta "  # noqa: S608
-                 f"WHERE {key} = :key"),
-            [{"key": k, "delta": d} for k, d in deltas])
+            text(
+                f"UPDATE {table.name} SET {column} = {column} + :delta "  # noqa: S608
+                f"WHERE {key} = :key"
+            ),
+            [{"key": k, "delta": d} for k, d in deltas],
+        )
         return
     with _temp(table, [key, column]) as temp:
         _copy(temp, [key, column], [{key: k, column: d} for k, d in deltas])
-        db.session.execute(text(
-            f"UPDATE {table.name} AS r SET {column} = r.{column} + t.{column} "  # noqa: S608
-            f"FROM {temp} AS t WHERE r.{key} = t.{key}"))
+        db.session.execute(
+            text(
+                f"UPDATE {table.name} AS r SET {column} = r.{column} + t.{column} "  # noqa: S608
+                f"FROM {temp} AS t WHERE r.{key} = t.{key}"
+            )
+        )

@@ -37,8 +37,14 @@ def label_width(label: str, px: float = LABEL_PX) -> float:
     return px * sum(_char_em(char) for char in label)
 
 
-def clean_svg(svg: str, title: str, description: str, *, element_id: str = "chart",
-              texts: dict[str, list[str]] | None = None) -> Markup:
+def clean_svg(
+    svg: str,
+    title: str,
+    description: str,
+    *,
+    element_id: str = "chart",
+    texts: dict[str, list[str]] | None = None,
+) -> Markup:
     """``texts`` replaces pygal labels that read as one of its keys with the key's lines."""
     ET.register_namespace("", SVG_NS)
     ET.register_namespace("xlink", "http://www.w3.org/1999/xlink")
@@ -48,9 +54,14 @@ def clean_svg(svg: str, title: str, description: str, *, element_id: str = "char
         for child in list(parent):
             tag = child.tag.rsplit("}", 1)[-1]
             classes = (child.get("class") or "").split()
-            if (tag in ("script", "style", "defs", "title", "desc") and parent is root
-                    or tag in ("script", "style") or "tooltip-overlay" in classes
-                    or tag == "desc" and child.text in texts):
+            if (
+                tag in ("script", "style", "defs", "title", "desc")
+                and parent is root
+                or tag in ("script", "style")
+                or "tooltip-overlay" in classes
+                or tag == "desc"
+                and child.text in texts
+            ):
                 parent.remove(child)
     for element in root.iter():
         element.attrib.pop("style", None)
@@ -86,18 +97,31 @@ def wrap_label(label: str, max_width: float) -> list[str]:
     space (or before a bracket) that makes the wider line narrowest."""
     if label_width(label) <= max_width:
         return [label]
-    splits = [(label[:i].rstrip(), label[i:].lstrip()) for i, char in enumerate(label)
-              if i and (char == " " or char in "（(")]
+    splits = [
+        (label[:i].rstrip(), label[i:].lstrip())
+        for i, char in enumerate(label)
+        if i and (char == " " or char in "（(")
+    ]
     if not splits:
         return [label]
     return list(min(splits, key=lambda pair: max(map(label_width, pair))))
 
 
 def _options(**extra: Any) -> dict[str, Any]:
-    return {"disable_xml_declaration": True, "js": [], "css": [], "no_prefix": True,
-            "explicit_size": False, "show_legend": False, "margin": 6, "spacing": 6,
-            "dynamic_print_values": False, "truncate_label": -1, "truncate_legend": -1,
-            **extra}
+    return {
+        "disable_xml_declaration": True,
+        "js": [],
+        "css": [],
+        "no_prefix": True,
+        "explicit_size": False,
+        "show_legend": False,
+        "margin": 6,
+        "spacing": 6,
+        "dynamic_print_values": False,
+        "truncate_label": -1,
+        "truncate_legend": -1,
+        **extra,
+    }
 
 
 def nice_ticks(top: float, room: float) -> list[float]:
@@ -114,9 +138,17 @@ def nice_ticks(top: float, room: float) -> list[float]:
     return [0.0, top]
 
 
-def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, description: str,
-              element_id: str, horizontal: bool = False, width: int = 360,
-              height: int = 220) -> Markup:
+def bar_chart(
+    labels: Sequence[str],
+    values: Sequence[float],
+    *,
+    title: str,
+    description: str,
+    element_id: str,
+    horizontal: bool = False,
+    width: int = 360,
+    height: int = 220,
+) -> Markup:
     """Bars with plain numbers on the value axis (the unit belongs in the title).
 
     A horizontal chart's labels get the room their text really takes (pygal guesses 0.6 em
@@ -132,8 +164,10 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, des
     x_labels = list(labels)
     if horizontal and labels:
         x_labels = [f"#{i}" for i in range(len(labels))]
-        texts = {key: wrap_label(label, width * 0.38)
-                 for key, label in zip(x_labels, labels, strict=True)}
+        texts = {
+            key: wrap_label(label, width * 0.38)
+            for key, label in zip(x_labels, labels, strict=True)
+        }
         options = _options()
         reserved = options["spacing"] + PYGAL_CHAR_EM * PYGAL_LABEL_PX * max(map(len, x_labels))
         widest = max(label_width(line) for lines in texts.values() for line in lines)
@@ -143,24 +177,49 @@ def bar_chart(labels: Sequence[str], values: Sequence[float], *, title: str, des
         ticks = nice_ticks(max(values, default=0), plot)
         # the last tick's number is centred on the plot's right edge: room for its half
         extra["margin_right"] = max(options["margin"], label_width(f"{ticks[-1]:g}") / 2 + 2)
-        extra["y_labels"] = nice_ticks(max(values, default=0),
-                                       plot + options["margin"] - extra["margin_right"])
-    chart = kind(**_options(width=width, height=height, print_values=False,
-                            value_formatter=lambda v: f"{v:g}", **extra))
+        extra["y_labels"] = nice_ticks(
+            max(values, default=0), plot + options["margin"] - extra["margin_right"]
+        )
+    chart = kind(
+        **_options(
+            width=width,
+            height=height,
+            print_values=False,
+            value_formatter=lambda v: f"{v:g}",
+            **extra,
+        )
+    )
     chart.x_labels = x_labels
     chart.add(title, list(values))
-    return clean_svg(chart.render(is_unicode=True), title, description, element_id=element_id,
-                     texts=texts)
+    return clean_svg(
+        chart.render(is_unicode=True), title, description, element_id=element_id, texts=texts
+    )
 
 
-def line_chart(labels: Sequence[str], series: dict[str, Sequence[float]], *, title: str,
-               description: str, element_id: str, width: int = 360,
-               height: int = 220) -> Markup:
+def line_chart(
+    labels: Sequence[str],
+    series: dict[str, Sequence[float]],
+    *,
+    title: str,
+    description: str,
+    element_id: str,
+    width: int = 360,
+    height: int = 220,
+) -> Markup:
     import pygal
 
-    chart = pygal.Line(**_options(width=width, height=height, show_dots=True, dots_size=3,
-                                  x_label_rotation=0, show_minor_x_labels=False,
-                                  show_legend=len(series) > 1, legend_at_bottom=True))
+    chart = pygal.Line(
+        **_options(
+            width=width,
+            height=height,
+            show_dots=True,
+            dots_size=3,
+            x_label_rotation=0,
+            show_minor_x_labels=False,
+            show_legend=len(series) > 1,
+            legend_at_bottom=True,
+        )
+    )
     chart.x_labels = list(labels)
     chart.x_labels_major = list(labels)[::3]
     for name, values in series.items():

@@ -53,23 +53,38 @@ WEB_PORT = 18080
 CEILING_PORT = 18081
 
 
-
 def log(message: str) -> None:
     print(f"[bench {datetime.now().strftime('%H:%M:%S')}] {message}", flush=True)
 
 
 def env(**extra: str) -> dict[str, str]:
     url = f"postgresql+psycopg://postgres@127.0.0.1:{PGPORT}/{DB}"
-    return {**os.environ, "APP_ENV": "production", "SECRET_KEY": "bench-secret-key",
-            "IDENTITY_KEY": "bench-identity-key", "DATABASE_URL": url,
-            "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/3", "SESSION_COOKIE_SECURE": "false",
-            "FLASK_APP": "backend.app:create_app", "RATELIMIT_LOGIN": "100000 per minute",
-            "RATELIMIT_ENABLED": "true", "PYTHONPATH": str(ROOT), **extra}
+    return {
+        **os.environ,
+        "APP_ENV": "production",
+        "SECRET_KEY": "bench-secret-key",
+        "IDENTITY_KEY": "bench-identity-key",
+        "DATABASE_URL": url,
+        "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/3",
+        "SESSION_COOKIE_SECURE": "false",
+        "FLASK_APP": "backend.app:create_app",
+        "RATELIMIT_LOGIN": "100000 per minute",
+        "RATELIMIT_ENABLED": "true",
+        "PYTHONPATH": str(ROOT),
+        **extra,
+    }
 
 
 def run(args: list[str], **kwargs: Any) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(args, cwd=ROOT, env=kwargs.pop("env", env()), check=True, text=True,
-                          capture_output=True, **kwargs)
+    return subprocess.run(
+        args,
+        cwd=ROOT,
+        env=kwargs.pop("env", env()),
+        check=True,
+        text=True,
+        capture_output=True,
+        **kwargs,
+    )
 
 
 def flask(*args: str) -> str:
@@ -83,15 +98,23 @@ def flask(*args: str) -> str:
 def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app],
-        cwd=ROOT, env=env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers)),
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        cwd=ROOT,
+        env=env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers)),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
     try:
         import urllib.request
 
         for _ in range(100):
             try:
-                urllib.request.urlopen(f"http://127.0.0.1:{port}/hello" if "ceiling" in app  # noqa: S310
-                                       else f"http://127.0.0.1:{port}/healthz", timeout=1)
+                urllib.request.urlopen(
+                    f"http://127.0.0.1:{port}/hello"
+                    if "ceiling" in app  # noqa: S310
+                    else f"http://127.0.0.1:{port}/healthz",
+                    timeout=1,
+                )
                 break
             except OSError:
                 time.sleep(0.2)
@@ -103,10 +126,17 @@ def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[
 
 @contextmanager
 def workers(count: int) -> Iterator[list[subprocess.Popen[bytes]]]:
-    procs = [subprocess.Popen([str(BIN / "flask"), "jobs", "worker", "ingest", "default"],
-                              cwd=ROOT, env=env(), stdout=subprocess.DEVNULL,
-                              stderr=subprocess.DEVNULL, start_new_session=True)
-             for _ in range(count)]
+    procs = [
+        subprocess.Popen(
+            [str(BIN / "flask"), "jobs", "worker", "ingest", "default"],
+            cwd=ROOT,
+            env=env(),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        for _ in range(count)
+    ]
     try:
         yield procs
     finally:
@@ -129,7 +159,8 @@ class RssWatch:
                 try:
                     proc = psutil.Process(pid)
                     rss = proc.memory_info().rss + sum(
-                        c.memory_info().rss for c in proc.children(recursive=True))
+                        c.memory_info().rss for c in proc.children(recursive=True)
+                    )
                     self.peak = max(self.peak, rss)
                 except psutil.Error:
                     pass
@@ -149,31 +180,69 @@ class RssWatch:
 
 def prepare(residents: int, fresh: bool = True) -> dict[str, Any]:
     log("services, database, migrations" if fresh else "services (reusing the database)")
-    run(["bash", "tools/services.sh", "start"], env={**os.environ, "PGPORT": str(PGPORT),
-                                                     "REDISPORT": str(REDISPORT)})
+    run(
+        ["bash", "tools/services.sh", "start"],
+        env={**os.environ, "PGPORT": str(PGPORT), "REDISPORT": str(REDISPORT)},
+    )
     if fresh:
         for sql in (f"DROP DATABASE IF EXISTS {DB}", f"CREATE DATABASE {DB}"):
-            subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres",
-                            "-qc", sql], check=True, capture_output=True)
-        subprocess.run(["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"], check=True,
-                       capture_output=True)
+            subprocess.run(
+                ["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-qc", sql],
+                check=True,
+                capture_output=True,
+            )
+        subprocess.run(
+            ["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"],
+            check=True,
+            capture_output=True,
+        )
     flask("db", "upgrade")
     log(f"generating {residents} residents, partners, merchants and offers")
-    out = json.loads(flask("demo", "generate", "--residents", str(residents), "--records", "0",
-                           "--staff", str(STAFF), "--json").strip().splitlines()[-1])
+    out = json.loads(
+        flask(
+            "demo",
+            "generate",
+            "--residents",
+            str(residents),
+            "--records",
+            "0",
+            "--staff",
+            str(STAFF),
+            "--json",
+        )
+        .strip()
+        .splitlines()[-1]
+    )
     from backend.demo.generate import BENCH_TOTP_SECRET
 
     tokens = RESULTS / "tokens.json"
-    run([sys.executable, "-m", "loadtests.tokens", str(tokens), "--residents",
-         str(min(residents, 500)), "--staff", str(STAFF)])
+    run(
+        [
+            sys.executable,
+            "-m",
+            "loadtests.tokens",
+            str(tokens),
+            "--residents",
+            str(min(residents, 500)),
+            "--staff",
+            str(STAFF),
+        ]
+    )
     partners = {code: tuple(pair) for code, pair in out["partners"].items()}
     if "bench-bus" not in partners:  # reused database: the secret was shown once; rotate
-        lines = dict(line.split(": ", 1) for line in flask("partners", "rotate", "bench-bus")
-                     .splitlines() if ": " in line)
+        lines = dict(
+            line.split(": ", 1)
+            for line in flask("partners", "rotate", "bench-bus").splitlines()
+            if ": " in line
+        )
         partners["bench-bus"] = (lines["key_id"], lines["secret"])
-    return {"tokens": str(tokens), "partners": partners,
-            "offers": ",".join(str(o) for o in out["offers"]),
-            "admins": ",".join(out["admins"]), "admin_totp": BENCH_TOTP_SECRET}
+    return {
+        "tokens": str(tokens),
+        "partners": partners,
+        "offers": ",".join(str(o) for o in out["offers"]),
+        "admins": ",".join(out["admins"]),
+        "admin_totp": BENCH_TOTP_SECRET,
+    }
 
 
 def write_files(records: int, residents: int, seed: int, days_back: int) -> dict[str, str]:
@@ -190,10 +259,26 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
     of a small file is not inflated by a constant."""
     peak, total, seconds = 0, 0, 0.0
     for code, path in files.items():
-        proc = subprocess.Popen([str(BIN / "flask"), "partners", "import", path, "--partner",
-                                 code, "--chunk", "10000", "--workers", str(workers), "--json"],
-                                cwd=ROOT, env=env(), stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True)
+        proc = subprocess.Popen(
+            [
+                str(BIN / "flask"),
+                "partners",
+                "import",
+                path,
+                "--partner",
+                code,
+                "--chunk",
+                "10000",
+                "--workers",
+                str(workers),
+                "--json",
+            ],
+            cwd=ROOT,
+            env=env(),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.DEVNULL,
+            text=True,
+        )
         with RssWatch([proc.pid]) as watch:
             output, _ = proc.communicate()
         if proc.returncode:
@@ -202,14 +287,19 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
         seconds += float(result["work_seconds"])
         peak = max(peak, watch.peak // workers if workers > 1 else watch.peak)
         total += int(result["records"])
-    return {"records": total, "seconds": round(seconds, 2), "workers": workers,
-            "records_per_s": round(total / seconds, 1),
-            "peak_rss_mb_per_process": round(peak / 2**20, 1),
-            "us_per_record": round(seconds / total * 1e6, 1)}
+    return {
+        "records": total,
+        "seconds": round(seconds, 2),
+        "workers": workers,
+        "records_per_s": round(total / seconds, 1),
+        "peak_rss_mb_per_process": round(peak / 2**20, 1),
+        "us_per_record": round(seconds / total * 1e6, 1),
+    }
 
 
-def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
-             worker_count: int) -> dict[str, Any]:
+def push_api(
+    files: dict[str, str], partners: dict[str, tuple[str, str]], worker_count: int
+) -> dict[str, Any]:
     """Push the files through the signed API in 10,000-record batches; RQ workers process
     them; timed until every batch is done.
 
@@ -218,8 +308,11 @@ def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
     workers on consecutive batches then touch different residents. Batches that mix every
     resident make the workers take turns on the residents' account locks (docs/scaling.md)."""
     batches, total = 0, 0
-    with serving("backend.wsgi:app", WEB_PORT), workers(worker_count) as procs, \
-            RssWatch([p.pid for p in procs]) as watch:
+    with (
+        serving("backend.wsgi:app", WEB_PORT),
+        workers(worker_count) as procs,
+        RssWatch([p.pid for p in procs]) as watch,
+    ):
         started = time.perf_counter()
         for code, path in files.items():
             key_id, secret = partners[code]
@@ -229,10 +322,15 @@ def push_api(files: dict[str, str], partners: dict[str, tuple[str, str]],
         accepted = time.perf_counter() - started
         _wait_batches(batches)
         seconds = time.perf_counter() - started
-    return {"records": total, "batches": batches, "workers": worker_count,
-            "accepted_in_s": round(accepted, 2), "seconds": round(seconds, 2),
-            "records_per_s": round(total / seconds, 1),
-            "peak_rss_mb_per_worker": round(watch.peak / max(1, worker_count) / 2**20, 1)}
+    return {
+        "records": total,
+        "batches": batches,
+        "workers": worker_count,
+        "accepted_in_s": round(accepted, 2),
+        "seconds": round(seconds, 2),
+        "records_per_s": round(total / seconds, 1),
+        "peak_rss_mb_per_worker": round(watch.peak / max(1, worker_count) / 2**20, 1),
+    }
 
 
 def _sharded_chunks(path: str, size: int, shards: int) -> Iterator[list[Any]]:
@@ -249,7 +347,7 @@ def _sharded_chunks(path: str, size: int, shards: int) -> Iterator[list[Any]]:
                 pending[k] = pending[k][size:]
     for rest in pending:
         for start in range(0, len(rest), size):
-            yield rest[start:start + size]
+            yield rest[start : start + size]
 
 
 def _chunks(path: str, size: int) -> Iterator[list[Any]]:
@@ -273,17 +371,25 @@ def _post(key_id: str, secret: str, records: list[Any]) -> int:
     path = "/api/v1/partner/batches"
     stamp = str(int(time.time()))
     request = urllib.request.Request(
-        f"http://127.0.0.1:{WEB_PORT}{path}", data=body, method="POST",
-        headers={"Content-Type": "application/json", "X-Timestamp": stamp,
-                 "Authorization": f"HMAC-SHA256 key_id={key_id},"
-                                  f"signature={sign(secret, 'POST', path, stamp, body)}"})
+        f"http://127.0.0.1:{WEB_PORT}{path}",
+        data=body,
+        method="POST",
+        headers={
+            "Content-Type": "application/json",
+            "X-Timestamp": stamp,
+            "Authorization": f"HMAC-SHA256 key_id={key_id},"
+            f"signature={sign(secret, 'POST', path, stamp, body)}",
+        },
+    )
     with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310 - localhost
         return int(json.loads(response.read())["batch_id"])
 
 
 def _wait_batches(count: int) -> None:
-    query = ("SELECT count(*) FROM partner_batches WHERE source <> 'file' "
-             "AND status IN ('done', 'failed')")
+    query = (
+        "SELECT count(*) FROM partner_batches WHERE source <> 'file' "
+        "AND status IN ('done', 'failed')"
+    )
     while True:
         done = int(psql(query))
         if done >= count:
@@ -292,44 +398,82 @@ def _wait_batches(count: int) -> None:
 
 
 def psql(query: str) -> str:
-    return subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-d",
-                           DB, "-tAc", query], check=True, capture_output=True,
-                          text=True).stdout.strip()
+    return subprocess.run(
+        ["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-d", DB, "-tAc", query],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
 
 
 def reconcile() -> bool:
-    result = subprocess.run([str(BIN / "flask"), "ledger", "reconcile"], cwd=ROOT, env=env(),
-                            capture_output=True, text=True)
+    result = subprocess.run(
+        [str(BIN / "flask"), "ledger", "reconcile"],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
     return result.returncode == 0
 
 
-def locust(classes: str, tags: str, users: int, seconds: int, port: int, processes: int,
-           meta: dict[str, Any], throughput: bool) -> dict[str, Any]:
+def locust(
+    classes: str,
+    tags: str,
+    users: int,
+    seconds: int,
+    port: int,
+    processes: int,
+    meta: dict[str, Any],
+    throughput: bool,
+) -> dict[str, Any]:
     """A headless locust run of some persona classes; per-request-name stats from its CSV.
 
     Statistics are reset once every user has spawned (sign-ins with argon2 happen in
     on_start and are not what is being measured)."""
     prefix = RESULTS / "locust" / f"{classes}-{tags}".replace(",", "-")
     prefix.parent.mkdir(parents=True, exist_ok=True)
-    extra = {"BENCH_RESIDENTS": str(meta["residents"]), "BENCH_OFFERS": meta["offers"],
-             "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
-             "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
-             "BENCH_ADMINS": meta.get("admins", ""), "BENCH_TOKENS": meta["tokens"],
-             "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""), "BENCH_CLASSES": classes,
-             "BENCH_STAFF": str(STAFF)}
+    extra = {
+        "BENCH_RESIDENTS": str(meta["residents"]),
+        "BENCH_OFFERS": meta["offers"],
+        "BENCH_PARTNER_KEY_ID": meta["partners"]["bench-bus"][0],
+        "BENCH_PARTNER_SECRET": meta["partners"]["bench-bus"][1],
+        "BENCH_ADMINS": meta.get("admins", ""),
+        "BENCH_TOKENS": meta["tokens"],
+        "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""),
+        "BENCH_CLASSES": classes,
+        "BENCH_STAFF": str(STAFF),
+    }
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"
-    command = [str(BIN / "locust"), "-f", "loadtests/locustfile.py", "--headless",
-               "-u", str(users), "-r", str(users), "-t", f"{seconds}s",
-               "-H", f"http://127.0.0.1:{port}", "--csv", str(prefix), "--only-summary",
-               "--stop-timeout", "5", "--reset-stats"]
+    command = [
+        str(BIN / "locust"),
+        "-f",
+        "loadtests/locustfile.py",
+        "--headless",
+        "-u",
+        str(users),
+        "-r",
+        str(users),
+        "-t",
+        f"{seconds}s",
+        "-H",
+        f"http://127.0.0.1:{port}",
+        "--csv",
+        str(prefix),
+        "--only-summary",
+        "--stop-timeout",
+        "5",
+        "--reset-stats",
+    ]
     if tags:
         command += ["--tags", *tags.split(",")]
     command += classes.split(",")
     if processes > 1:
         command += ["--processes", str(processes)]
-    subprocess.run(command, cwd=ROOT, env=env(**extra), capture_output=True, text=True,
-                   timeout=seconds + 120)
+    subprocess.run(
+        command, cwd=ROOT, env=env(**extra), capture_output=True, text=True, timeout=seconds + 120
+    )
     stats: dict[str, dict[str, Any]] = {}
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -337,11 +481,14 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
                 continue
             count = int(row["Request Count"])
             stats[row["Name"]] = {
-                "requests": count, "rps": round(float(row["Requests/s"]), 1),
-                "p50_ms": float(row["50%"] or 0), "p95_ms": float(row["95%"] or 0),
+                "requests": count,
+                "rps": round(float(row["Requests/s"]), 1),
+                "p50_ms": float(row["50%"] or 0),
+                "p95_ms": float(row["95%"] or 0),
                 "p99_ms": float(row["99%"] or 0),
                 "error_rate": round(int(row["Failure Count"]) / count, 4) if count else 0.0,
-                "failures": {}}
+                "failures": {},
+            }
     with open(f"{prefix}_failures.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
             if row["Name"] in stats:
@@ -351,22 +498,54 @@ def locust(classes: str, tags: str, users: int, seconds: int, port: int, process
 
 def contention(meta: dict[str, Any], concurrency: int, redemptions: int) -> dict[str, Any]:
     """Concurrent redemptions through the service layer on PostgreSQL (loadtests/contention)."""
-    result = run([sys.executable, "-m", "loadtests.contention", "--offer",
-                  meta["offers"].split(",")[0], "--concurrency", str(concurrency),
-                  "--redemptions", str(redemptions)])
+    result = run(
+        [
+            sys.executable,
+            "-m",
+            "loadtests.contention",
+            "--offer",
+            meta["offers"].split(",")[0],
+            "--concurrency",
+            str(concurrency),
+            "--redemptions",
+            str(redemptions),
+        ]
+    )
     data: dict[str, Any] = json.loads(result.stdout.strip().splitlines()[-1])
     return data
 
 
 def machine() -> dict[str, Any]:
-    pg = subprocess.run(["psql", "-h", "127.0.0.1", "-p", str(PGPORT), "-U", "postgres", "-tAc",
-                         "show server_version"], capture_output=True, text=True).stdout.strip()
-    redis = subprocess.run(["redis-server", "--version"], capture_output=True,
-                           text=True).stdout.split()[2].removeprefix("v=")
-    return {"cpus": os.cpu_count(), "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
-            "cpu": platform.processor() or platform.machine(), "python": platform.python_version(),
-            "os": platform.platform(), "postgresql": pg, "redis": redis,
-            "note": "load generator, gunicorn, RQ workers, PostgreSQL and Redis share the cores"}
+    pg = subprocess.run(
+        [
+            "psql",
+            "-h",
+            "127.0.0.1",
+            "-p",
+            str(PGPORT),
+            "-U",
+            "postgres",
+            "-tAc",
+            "show server_version",
+        ],
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    redis = (
+        subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
+        .stdout.split()[2]
+        .removeprefix("v=")
+    )
+    return {
+        "cpus": os.cpu_count(),
+        "memory_gb": round(psutil.virtual_memory().total / 2**30, 1),
+        "cpu": platform.processor() or platform.machine(),
+        "python": platform.python_version(),
+        "os": platform.platform(),
+        "postgresql": pg,
+        "redis": redis,
+        "note": "load generator, gunicorn, RQ workers, PostgreSQL and Redis share the cores",
+    }
 
 
 def ingest(args: Any, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
@@ -387,17 +566,21 @@ def ingest(args: Any, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="small sizes, short runs (CI)")
-    parser.add_argument("--growth", default="10000,100000,1000000",
-                        help="import sizes, comma separated")
+    parser.add_argument(
+        "--growth", default="10000,100000,1000000", help="import sizes, comma separated"
+    )
     parser.add_argument("--api-records", type=int, default=1_000_000)
     parser.add_argument("--residents", type=int, default=20_000)
     parser.add_argument("--users", type=int, default=50)
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--locust-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
-    parser.add_argument("--reuse", metavar="RESULT.json",
-                        help="keep that run's database, ingestion and contention figures; "
-                             "measure the ceilings and personas again")
+    parser.add_argument(
+        "--reuse",
+        metavar="RESULT.json",
+        help="keep that run's database, ingestion and contention figures; "
+        "measure the ceilings and personas again",
+    )
     args = parser.parse_args()
     if args.smoke:
         args.growth, args.api_records, args.residents = "2000,10000", 10_000, 1000
@@ -411,8 +594,9 @@ def main() -> int:
         # the smallest size is quick: measure it again with the current clock
         size = growth[0]["records"]
         log(f"import {size} records (again)")
-        growth[0] = import_files(write_files(size, args.residents, seed=300, days_back=400),
-                                 args.workers)
+        growth[0] = import_files(
+            write_files(size, args.residents, seed=300, days_back=400), args.workers
+        )
         clean_after_ingest = reconcile()
     else:
         growth, api, clean_after_ingest = ingest(args, meta)
@@ -422,34 +606,70 @@ def main() -> int:
     flask("jobs", "run-periodic")
     log("ceilings and personas")
     with serving("loadtests.ceiling_app:app", CEILING_PORT):
-        hello = locust("Hello", "", args.users, args.seconds, CEILING_PORT,
-                       args.locust_processes, meta, True)
-        insert = locust("Insert", "", args.users, args.seconds, CEILING_PORT,
-                        args.locust_processes, meta, True)
+        hello = locust(
+            "Hello", "", args.users, args.seconds, CEILING_PORT, args.locust_processes, meta, True
+        )
+        insert = locust(
+            "Insert", "", args.users, args.seconds, CEILING_PORT, args.locust_processes, meta, True
+        )
     with serving("backend.wsgi:app", WEB_PORT), workers(args.workers):
-        reads = locust("Resident", "read", args.users, args.seconds, WEB_PORT,
-                       args.locust_processes, meta, True)
-        writes = locust("Resident,MerchantStaff", "write", args.users, args.seconds, WEB_PORT,
-                        args.locust_processes, meta, True)
-        mix = locust("Resident,MerchantStaff,Partner,Administrator", "", args.users,
-                     args.seconds * 2, WEB_PORT, args.locust_processes, meta, False)
+        reads = locust(
+            "Resident",
+            "read",
+            args.users,
+            args.seconds,
+            WEB_PORT,
+            args.locust_processes,
+            meta,
+            True,
+        )
+        writes = locust(
+            "Resident,MerchantStaff",
+            "write",
+            args.users,
+            args.seconds,
+            WEB_PORT,
+            args.locust_processes,
+            meta,
+            True,
+        )
+        mix = locust(
+            "Resident,MerchantStaff,Partner,Administrator",
+            "",
+            args.users,
+            args.seconds * 2,
+            WEB_PORT,
+            args.locust_processes,
+            meta,
+            False,
+        )
     if previous:
         contended = previous["contention"]
     else:
         log("ledger contention")
-        contended = contention(meta, 50 if not args.smoke else 10,
-                               1000 if not args.smoke else 100)
+        contended = contention(meta, 50 if not args.smoke else 10, 1000 if not args.smoke else 100)
     clean = reconcile() and clean_after_ingest and contended["reconcile_clean"]
     read_rps = total_rps(reads, "resident:home") + total_rps(reads, "resident:offers")
     table = summary(hello, insert, reads, writes, mix, growth, api, clean)
-    result = {"date": date.today().isoformat(), "smoke": args.smoke,
-              "command": " ".join(["make bench"] + (["smoke"] if args.smoke else [])),
-              "machine": machine(), "users": args.users, "seconds": args.seconds,
-              "locust_processes": args.locust_processes, "summary": table,
-              "ceilings": {"hello": hello, "insert": insert}, "reads": reads, "writes": writes,
-              "mix": mix, "growth": growth, "api_ingestion": api, "contention": contended,
-              "read_home_offers_rps": read_rps,
-              "wall_seconds": round(time.perf_counter() - began, 1)}
+    result = {
+        "date": date.today().isoformat(),
+        "smoke": args.smoke,
+        "command": " ".join(["make bench"] + (["smoke"] if args.smoke else [])),
+        "machine": machine(),
+        "users": args.users,
+        "seconds": args.seconds,
+        "locust_processes": args.locust_processes,
+        "summary": table,
+        "ceilings": {"hello": hello, "insert": insert},
+        "reads": reads,
+        "writes": writes,
+        "mix": mix,
+        "growth": growth,
+        "api_ingestion": api,
+        "contention": contended,
+        "read_home_offers_rps": read_rps,
+        "wall_seconds": round(time.perf_counter() - began, 1),
+    }
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"{result['date']}{'-smoke' if args.smoke else ''}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))

@@ -14,12 +14,14 @@ from sqlalchemy import create_engine, text
 from backend.config import database_url
 
 app = Flask(__name__)
-engine = create_engine(database_url(os.environ.get("DATABASE_URL"), "sqlite://"),
-                       pool_size=10, pool_pre_ping=True)
+engine = create_engine(
+    database_url(os.environ.get("DATABASE_URL"), "sqlite://"), pool_size=10, pool_pre_ping=True
+)
 
 with engine.begin() as conn:
-    conn.execute(text("CREATE TABLE IF NOT EXISTS bench_hits (id BIGSERIAL PRIMARY KEY, "
-                      "name TEXT NOT NULL)"))
+    conn.execute(
+        text("CREATE TABLE IF NOT EXISTS bench_hits (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)")
+    )
 
 
 @app.get("/hello")

@@ -54,8 +54,12 @@ def _race(app: Any, offer_id: int, user_ids: list[int], concurrency: int) -> dic
     with ThreadPoolExecutor(concurrency) as pool:
         list(pool.map(work, user_ids))
     seconds = time.perf_counter() - started
-    return {"attempts": len(user_ids), "successes": successes, "seconds": round(seconds, 2),
-            "redemptions_per_s": round(successes / seconds, 1)}
+    return {
+        "attempts": len(user_ids),
+        "successes": successes,
+        "seconds": round(seconds, 2),
+        "redemptions_per_s": round(successes / seconds, 1),
+    }
 
 
 def main() -> None:
@@ -69,16 +73,30 @@ def main() -> None:
     with app.app_context():
         phone = f"179{int(time.time()) % 10**8:08d}"  # a fresh resident: no earlier points
         first = register_resident(phone, "bench2026x", "柯城区").id
-        many = list(db.session.scalars(db.select(User.id).where(User.phone.like("170%"))
-                                       .order_by(User.id).limit(args.redemptions)))
+        many = list(
+            db.session.scalars(
+                db.select(User.id)
+                .where(User.phone.like("170%"))
+                .order_by(User.id)
+                .limit(args.redemptions)
+            )
+        )
     _fund(app, args.offer, [first], args.redemptions // 2)
     one = _race(app, args.offer, [first] * args.redemptions, args.concurrency)
     _fund(app, args.offer, many, 1)
     spread = _race(app, args.offer, many, args.concurrency)
     with app.app_context():
         clean = reconcile().clean
-    print(json.dumps({"one_account": one, "many_accounts": spread, "reconcile_clean": clean,
-                      "concurrency": args.concurrency}))
+    print(
+        json.dumps(
+            {
+                "one_account": one,
+                "many_accounts": spread,
+                "reconcile_clean": clean,
+                "concurrency": args.concurrency,
+            }
+        )
+    )
 
 
 if __name__ == "__main__":

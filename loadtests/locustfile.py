@@ -38,11 +38,11 @@ THROUGHPUT = bool(os.environ.get("BENCH_THROUGHPUT"))
 def think(low: float, high: float) -> object:
     return constant(0) if THROUGHPUT else between(low, high)
 
+
 # Redemptions made by residents, waiting to be fulfilled by merchant staff (per process).
 OPEN_CODES: Queue[str] = Queue()
 # Bearer tokens issued ahead by loadtests/tokens.py: users take them in turn.
-TOKENS: dict[str, list[str]] = {"residents": [], "merchant": [], "station": [],
-                                "sessions": []}
+TOKENS: dict[str, list[str]] = {"residents": [], "merchant": [], "station": [], "sessions": []}
 if os.environ.get("BENCH_TOKENS"):
     with open(os.environ["BENCH_TOKENS"], encoding="utf-8") as _handle:
         TOKENS = json.load(_handle)
@@ -59,17 +59,21 @@ def _resident_phone() -> str:
 
 
 def _token(user: FastHttpUser, phone: str, name: str, **extra: str) -> dict[str, str]:
-    with user.client.post("/api/v1/auth/token", json={"phone": phone, "password": PASSWORD,
-                                                      **extra},
-                          name=f"{name}:token", catch_response=True) as response:
+    with user.client.post(
+        "/api/v1/auth/token",
+        json={"phone": phone, "password": PASSWORD, **extra},
+        name=f"{name}:token",
+        catch_response=True,
+    ) as response:
         if response.status_code != 201:
             response.failure(f"token {response.status_code}")
             return {}
         return {"Authorization": f"Bearer {response.json()['token']}"}
 
 
-def _page_login(user: FastHttpUser, phone: str, path: str, name: str,
-                extra: dict[str, str] | None = None) -> bool:
+def _page_login(
+    user: FastHttpUser, phone: str, path: str, name: str, extra: dict[str, str] | None = None
+) -> bool:
     page = user.client.get(path, name=f"{name}:login-page")
     match = CSRF.search(page.text or "")
     if not match:
@@ -95,7 +99,8 @@ class Resident(FastHttpUser):
         self.phone = _resident_phone()
         self.headers = _bearer("residents") or _token(self, self.phone, "resident")
         self.station = _bearer("station") or _token(
-            self, str(16_000_000_100 + random.randrange(STAFF)), "station")
+            self, str(16_000_000_100 + random.randrange(STAFF)), "station"
+        )
         # The HTML home needs a page session: one issued ahead per resident, as the home is
         # measured, not argon2; sign-ins are a task of their own in the realistic mix.
         self.cookie = _session_cookie()
@@ -117,8 +122,7 @@ class Resident(FastHttpUser):
     @tag("read")
     @task(2)
     def history(self) -> None:
-        self.client.get("/api/v1/me/points?limit=20", headers=self.headers,
-                        name="resident:history")
+        self.client.get("/api/v1/me/points?limit=20", headers=self.headers, name="resident:history")
 
     @tag("signin")
     @task(1)
@@ -136,23 +140,36 @@ class Resident(FastHttpUser):
         # A claim code is rate-limited per resident (30 a minute, as a phone would never
         # need more): closed-loop users take the next pre-issued resident token each time.
         headers = _bearer("residents") or self.headers
-        code = self.client.post("/api/v1/me/claim-codes", headers=headers,
-                                name="resident:claim-code")
+        code = self.client.post(
+            "/api/v1/me/claim-codes", headers=headers, name="resident:claim-code"
+        )
         if code.status_code != 201:
             return
         # Each counter account is limited too (120 claims a minute): take the next counter's.
         station = _bearer("station") or self.station
-        self.client.post("/api/v1/claims", headers=station, name="station:claim", json={
-            "code": code.json()["code"],
-            "activity": {"items": [{"category": "paper", "weight_kg": 1.2}],
-                         "collected_at": datetime.now(UTC).isoformat()}})
+        self.client.post(
+            "/api/v1/claims",
+            headers=station,
+            name="station:claim",
+            json={
+                "code": code.json()["code"],
+                "activity": {
+                    "items": [{"category": "paper", "weight_kg": 1.2}],
+                    "collected_at": datetime.now(UTC).isoformat(),
+                },
+            },
+        )
 
     @tag("write")
     @task(1)
     def redeem(self) -> None:
         headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
-        with self.client.post(f"/api/v1/offers/{random.choice(OFFERS)}/redeem", headers=headers,
-                              name="resident:redeem", catch_response=True) as response:
+        with self.client.post(
+            f"/api/v1/offers/{random.choice(OFFERS)}/redeem",
+            headers=headers,
+            name="resident:redeem",
+            catch_response=True,
+        ) as response:
             if response.status_code == 201:
                 OPEN_CODES.put(response.json()["short_code"])
             elif response.status_code == 409:  # not enough points is a valid answer
@@ -167,7 +184,8 @@ class MerchantStaff(FastHttpUser):
 
     def on_start(self) -> None:
         self.headers = _bearer("merchant") or _token(
-            self, str(16_000_000_000 + random.randrange(STAFF)), "merchant")
+            self, str(16_000_000_000 + random.randrange(STAFF)), "merchant"
+        )
 
     @tag("write")
     @task(3)
@@ -178,14 +196,14 @@ class MerchantStaff(FastHttpUser):
             return
         # Each staff account is limited (60 fulfilments a minute): take the next one's token.
         headers = {**(_bearer("merchant") or self.headers), "Idempotency-Key": uuid.uuid4().hex}
-        self.client.post("/api/v1/merchant/fulfil", json={"code": code}, headers=headers,
-                         name="merchant:fulfil")
+        self.client.post(
+            "/api/v1/merchant/fulfil", json={"code": code}, headers=headers, name="merchant:fulfil"
+        )
 
     @tag("read")
     @task(1)
     def today(self) -> None:
-        self.client.get("/api/v1/merchant/redemptions", headers=self.headers,
-                        name="merchant:today")
+        self.client.get("/api/v1/merchant/redemptions", headers=self.headers, name="merchant:today")
 
 
 class Partner(FastHttpUser):
@@ -201,18 +219,33 @@ class Partner(FastHttpUser):
         records = []
         for _ in range(100):
             start = now - timedelta(days=random.randint(1, 20), minutes=random.randint(0, 600))
-            records.append({"record_id": f"locust-{uuid.uuid4().hex}", "action": "public_transit",
-                            "identity": f"BUS{random.randrange(RESIDENTS):08d}",
-                            "activity": {"mode": "bus", "distance_km": 5.5,
-                                         "started_at": start.isoformat(),
-                                         "ended_at": (start + timedelta(minutes=20)).isoformat()}})
+            records.append(
+                {
+                    "record_id": f"locust-{uuid.uuid4().hex}",
+                    "action": "public_transit",
+                    "identity": f"BUS{random.randrange(RESIDENTS):08d}",
+                    "activity": {
+                        "mode": "bus",
+                        "distance_km": 5.5,
+                        "started_at": start.isoformat(),
+                        "ended_at": (start + timedelta(minutes=20)).isoformat(),
+                    },
+                }
+            )
         body = json.dumps({"records": records}).encode()
         path = "/api/v1/partner/batches"
         stamp = str(int(time.time()))
-        self.client.post(path, data=body, name="partner:push", headers={
-            "Content-Type": "application/json", "X-Timestamp": stamp,
-            "Authorization": f"HMAC-SHA256 key_id={PARTNER_KEY},"
-                             f"signature={sign(PARTNER_SECRET, 'POST', path, stamp, body)}"})
+        self.client.post(
+            path,
+            data=body,
+            name="partner:push",
+            headers={
+                "Content-Type": "application/json",
+                "X-Timestamp": stamp,
+                "Authorization": f"HMAC-SHA256 key_id={PARTNER_KEY},"
+                f"signature={sign(PARTNER_SECRET, 'POST', path, stamp, body)}",
+            },
+        )
 
 
 class Administrator(FastHttpUser):
@@ -235,8 +268,11 @@ class Administrator(FastHttpUser):
             page = self.client.get("/admin/2fa", name="admin:2fa-page")
             match = CSRF.search(page.text or "")
             if self.ready and match:
-                self.client.post("/admin/2fa", name="admin:2fa", data={
-                    "csrf_token": match.group(1), "code": pyotp.TOTP(ADMIN_TOTP).now()})
+                self.client.post(
+                    "/admin/2fa",
+                    name="admin:2fa",
+                    data={"csrf_token": match.group(1), "code": pyotp.TOTP(ADMIN_TOTP).now()},
+                )
 
     @tag("admin")
     @task

@@ -31,8 +31,10 @@ def sessions_for(app: Flask, phones: list[str]) -> list[str]:
     ``<id>:<session_version>``), one per resident."""
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     users = db.session.scalars(select(User).where(User.phone.in_(phones))).all()
-    return [str(serializer.dumps({"_user_id": f"{user.id}:{user.session_version}",
-                                  "_fresh": False})) for user in users]
+    return [
+        str(serializer.dumps({"_user_id": f"{user.id}:{user.session_version}", "_fresh": False}))
+        for user in users
+    ]
 
 
 def main() -> None:

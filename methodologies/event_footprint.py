@@ -96,7 +96,10 @@ NDRC_NOT_IN_REF = Source(
     illustrative=True,
 )
 FUEL_DENSITY = Source(
-    "常用燃料密度 Typical fuel density", 2026, "D", f"{_REF} [D]: proposed default.",
+    "常用燃料密度 Typical fuel density",
+    2026,
+    "D",
+    f"{_REF} [D]: proposed default.",
     illustrative=True,
 )
 CPCD_2023 = Source(

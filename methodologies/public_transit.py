@@ -206,8 +206,9 @@ def stop_distance(activity: Activity) -> Decimal | None:
     if not all(activity.get(name) is not None for name in STOP_FIELDS):
         return None
     lat1, lon1, lat2, lon2 = (to_decimal(activity, name) for name in STOP_FIELDS)
-    for name, value, limit in zip(STOP_FIELDS, (lat1, lon1, lat2, lon2), (90, 180, 90, 180),
-                                  strict=True):
+    for name, value, limit in zip(
+        STOP_FIELDS, (lat1, lon1, lat2, lon2), (90, 180, 90, 180), strict=True
+    ):
         if abs(value) > limit:
             raise ActivityError(name, Text(f"{name} 不是有效坐标", f"{name} is not a coordinate"))
     p1, p2 = math.radians(lat1), math.radians(lat2)

@@ -55,15 +55,25 @@ def merchant_confirm() -> Any:
         photo = request.files.get("photo")
         if not token and photo and photo.filename:
             token = decode_image(photo.read())
-        result = confirm_at_counter(current_user, code=request.form.get("code"), token=token,
-                                    activity=activity, idempotency_key=request.form.get("key"))
+        result = confirm_at_counter(
+            current_user,
+            code=request.form.get("code"),
+            token=token,
+            activity=activity,
+            idempotency_key=request.form.get("key"),
+        )
     except DomainError as exc:
         flash(exc.localized_message(), "error")
         return redirect(url_for("mobile.merchant_home"))
     if result.redemption is not None:
-        flash(_("Fulfilled: %(title)s, %(points)s points.",
-                title=result.redemption.offer.title_zh, points=result.redemption.points),
-              "success")
+        flash(
+            _(
+                "Fulfilled: %(title)s, %(points)s points.",
+                title=result.redemption.offer.title_zh,
+                points=result.redemption.points,
+            ),
+            "success",
+        )
         return redirect(url_for("mobile.merchant_home"))
     return _counter_page(result.record)
 
@@ -71,12 +81,19 @@ def merchant_confirm() -> Any:
 def _counter_page(record: Any) -> Any:
     merchant = current_user.merchant
     return render_template(
-        "mobile/merchant_home.html", merchant=merchant, result=record,
-        action_code=STATION_ACTIONS.get(merchant.kind), categories=WASTE_CATEGORIES,
-        lang=current_lang(), today_rows=queries.merchant_day(merchant.id),
+        "mobile/merchant_home.html",
+        merchant=merchant,
+        result=record,
+        action_code=STATION_ACTIONS.get(merchant.kind),
+        categories=WASTE_CATEGORIES,
+        lang=current_lang(),
+        today_rows=queries.merchant_day(merchant.id),
         today_actions=action_queries.verified_by(current_user.id),
-        balance=merchant_balance(merchant.id), today=local(utcnow()).date().isoformat(),
-        format_code=format_short_code, confirm_key=uuid.uuid4().hex)
+        balance=merchant_balance(merchant.id),
+        today=local(utcnow()).date().isoformat(),
+        format_code=format_short_code,
+        confirm_key=uuid.uuid4().hex,
+    )
 
 
 @bp.post("/merchant/redemptions/<int:redemption_id>/refund")

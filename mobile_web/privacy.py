@@ -25,8 +25,9 @@ resident_only = page_roles(Role.RESIDENT)
 def privacy() -> Any:
     if request.method == "POST":
         try:
-            service.set_leaderboard(current_user, bool(request.form.get("leaderboard")),
-                                    request.form.get("nickname"))
+            service.set_leaderboard(
+                current_user, bool(request.form.get("leaderboard")), request.form.get("nickname")
+            )
             flash(_("Saved."), "success")
         except DomainError as exc:
             flash(exc.localized_message(), "error")
@@ -42,9 +43,14 @@ def export(fmt: str) -> Any:
         mimetype = "application/json"
     else:
         body, mimetype = "\ufeff" + service.export_csv(current_user), "text/csv"
-    return Response(body, mimetype=mimetype, headers={
-        "Content-Disposition": f"attachment; filename=my-carbon-data.{fmt}",
-        "Cache-Control": "no-store"})
+    return Response(
+        body,
+        mimetype=mimetype,
+        headers={
+            "Content-Disposition": f"attachment; filename=my-carbon-data.{fmt}",
+            "Cache-Control": "no-store",
+        },
+    )
 
 
 @bp.post("/privacy/delete")
@@ -56,6 +62,7 @@ def delete_account() -> Any:
         flash(exc.localized_message(), "error")
         return redirect(url_for("mobile.privacy"))
     logout_user()
-    flash(_("Your account was deleted. Your anonymous history stays in the public ledger."),
-          "success")
+    flash(
+        _("Your account was deleted. Your anonymous history stays in the public ledger."), "success"
+    )
     return redirect(url_for("mobile.index"))

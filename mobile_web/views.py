@@ -98,15 +98,28 @@ def home() -> Any:
 
     summary = resident_summary(current_user.id)
     # the charts are a pure function of their figures and the language: reused as they are
-    charts = cached(("home-charts", current_lang(), tuple(summary.breakdown.items()),
-                     tuple(summary.months), tuple(summary.trend)), lambda: home_charts(summary))
-    return render_template("mobile/home.html", s=summary, charts=charts,
-                           balance=resident_balance(current_user.id),
-                           recent=actions_of(current_user.id, 5),
-                           expiring=upcoming_expiries(current_user.id)[:2],
-                           board=cached(("leaderboard", current_user.district, summary.months[-1]),
-                                        lambda: leaderboard(current_user.district,
-                                                            summary.months[-1])))
+    charts = cached(
+        (
+            "home-charts",
+            current_lang(),
+            tuple(summary.breakdown.items()),
+            tuple(summary.months),
+            tuple(summary.trend),
+        ),
+        lambda: home_charts(summary),
+    )
+    return render_template(
+        "mobile/home.html",
+        s=summary,
+        charts=charts,
+        balance=resident_balance(current_user.id),
+        recent=actions_of(current_user.id, 5),
+        expiring=upcoming_expiries(current_user.id)[:2],
+        board=cached(
+            ("leaderboard", current_user.district, summary.months[-1]),
+            lambda: leaderboard(current_user.district, summary.months[-1]),
+        ),
+    )
 
 
 def home_charts(summary: Any) -> dict[str, Any]:
@@ -118,16 +131,26 @@ def home_charts(summary: Any) -> dict[str, Any]:
         names = [action_name(code) for code in summary.breakdown]
         kilos = [grams / 1000 for grams in summary.breakdown.values()]
         charts["breakdown"] = bar_chart(
-            names, kilos, horizontal=True, element_id="breakdown",
-            height=60 + 40 * len(names), title=_("Reductions by action (kg CO2e)"),
-            description=", ".join(f"{n}: {k:.2f} kg" for n, k in zip(names, kilos, strict=True)))
+            names,
+            kilos,
+            horizontal=True,
+            element_id="breakdown",
+            height=60 + 40 * len(names),
+            title=_("Reductions by action (kg CO2e)"),
+            description=", ".join(f"{n}: {k:.2f} kg" for n, k in zip(names, kilos, strict=True)),
+        )
     if any(summary.trend):
         labels = [m[2:] for m in summary.months]
         charts["trend"] = line_chart(
-            labels, {_("kg CO2e"): [g / 1000 for g in summary.trend]}, element_id="trend",
+            labels,
+            {_("kg CO2e"): [g / 1000 for g in summary.trend]},
+            element_id="trend",
             title=_("The last 12 months (kg CO2e)"),
-            description=", ".join(f"{m}: {g / 1000:.2f} kg"
-                                  for m, g in zip(summary.months, summary.trend, strict=True)))
+            description=", ".join(
+                f"{m}: {g / 1000:.2f} kg"
+                for m, g in zip(summary.months, summary.trend, strict=True)
+            ),
+        )
     return charts
 
 

@@ -130,8 +130,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         if "e2e" in item.keywords and not os.access(CHROMIUM, os.X_OK):
             if required:
                 raise pytest.UsageError(f"e2e tests need Chromium at {CHROMIUM}")
-            item.add_marker(pytest.mark.skip(
-                reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)"))
+            item.add_marker(
+                pytest.mark.skip(reason=f"needs Chromium at {CHROMIUM} (apt-get install chromium)")
+            )
         pdf = item.get_closest_marker("pdf")
         if pdf is not None and missing_pdf_tools(tuple(pdf.args) or PDF_NEEDS):
             reason = "needs " + "; ".join(missing_pdf_tools(tuple(pdf.args) or PDF_NEEDS))

@@ -23,15 +23,37 @@ ARGS = [
 PASSWORD = "demo2026"
 PAGES = {
     None: ["/", "/login", "/register", "/?lang=en", "/methodologies", "/offers"],
-    "13800000001": ["/home", "/home?lang=en", "/actions", "/log", "/my-qr", "/report",
-                    "/sources", "/offers", "/points", "/redemptions", "/?lang=zh_CN"],
+    "13800000001": [
+        "/home",
+        "/home?lang=en",
+        "/actions",
+        "/log",
+        "/my-qr",
+        "/report",
+        "/sources",
+        "/offers",
+        "/points",
+        "/redemptions",
+        "/?lang=zh_CN",
+    ],
     "13800000011": ["/merchant", "/merchant/offers"],
     "13800000012": ["/merchant"],
     "13800000021": ["/organiser"],
 }
-ADMIN_PAGES = ["/admin/", "/admin/methodologies", "/admin/review", "/admin/partners",
-               "/admin/batches", "/admin/merchants", "/admin/offers", "/admin/reports",
-               "/admin/people", "/admin/residents", "/admin/audit", "/admin/settings"]
+ADMIN_PAGES = [
+    "/admin/",
+    "/admin/methodologies",
+    "/admin/review",
+    "/admin/partners",
+    "/admin/batches",
+    "/admin/merchants",
+    "/admin/offers",
+    "/admin/reports",
+    "/admin/people",
+    "/admin/residents",
+    "/admin/audit",
+    "/admin/settings",
+]
 
 
 def shoot(out: Path, base: str, extra: list[str]) -> None:

@@ -79,9 +79,7 @@ class InvalidTotp(DomainError):
 class TotpSetupRequired(DomainError):
     code = "totp_setup_required"
     status = 403
-    message = _l(
-        "Set up the authenticator app first: sign in to the admin console in a browser."
-    )
+    message = _l("Set up the authenticator app first: sign in to the admin console in a browser.")
 
 
 class TotpAlreadySetUp(Conflict):

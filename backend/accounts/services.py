@@ -58,6 +58,8 @@ def _dummy_hash() -> str:
     if key not in _DUMMY:
         _DUMMY[key] = _hasher().hash("not-a-real-password-0")
     return _DUMMY[key]
+
+
 PHONE_RE = re.compile(r"^1[3-9]\d{9}$")
 
 
@@ -257,8 +259,11 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
 
 
 def user_for_token(raw: str) -> User:
-    token = db.session.scalar(select(ApiToken).options(joinedload(ApiToken.user))
-                              .where(ApiToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.user))
+        .where(ApiToken.token_hash == _token_hash(raw))
+    )
     if token is None or token.revoked_at is not None or aware(token.expires_at) <= utcnow():
         raise InvalidToken()
     user = token.user

@@ -22,8 +22,11 @@ def calculation(record: ActivityRecord, lang: str) -> dict[str, Any] | None:
     params = version.params if version else {}
     steps = []
     if version is not None and cls.version == reduction.module_version:
-        steps = list(methodologies.get(reduction.methodology_code).quantify(
-            reduction.activity, version.decimal_params()).steps)
+        steps = list(
+            methodologies.get(reduction.methodology_code)
+            .quantify(reduction.activity, version.decimal_params())
+            .steps
+        )
     return {
         "methodology": reduction.methodology_code,
         "name": cls.name.get(lang),
@@ -37,8 +40,12 @@ def calculation(record: ActivityRecord, lang: str) -> dict[str, Any] | None:
         "credited_g": reduction.credited_g,
         "points": reduction.points,
         "steps": [
-            {"label": s.label.get(lang), "expression": s.expression, "value": s.value,
-             "unit": s.unit}
+            {
+                "label": s.label.get(lang),
+                "expression": s.expression,
+                "value": s.value,
+                "unit": s.unit,
+            }
             for s in steps
         ],
         "factors": [

@@ -23,12 +23,17 @@ def register(partners_cli: click.Group, methodologies_cli: click.Group) -> None:
     @click.argument("path", type=click.Path(exists=True, dir_okay=False))
     @click.option("--partner", "partner_code", required=True, help="the partner's code")
     @click.option("--chunk", default=10000, show_default=True, help="records per transaction")
-    @click.option("--workers", default=1, show_default=True,
-                  help="parallel processes, each taking a share of the residents")
+    @click.option(
+        "--workers",
+        default=1,
+        show_default=True,
+        help="parallel processes, each taking a share of the residents",
+    )
     @click.option("--shard", default=None, hidden=True, help="k/n: this process's share")
     @click.option("--json", "as_json", is_flag=True, help="print the summary as JSON")
-    def import_command(path: str, partner_code: str, chunk: int, workers: int,
-                       shard: str | None, as_json: bool) -> None:
+    def import_command(
+        path: str, partner_code: str, chunk: int, workers: int, shard: str | None, as_json: bool
+    ) -> None:
         """Stream a day's file (CSV or JSON Lines) through verification and crediting."""
         partner = partner_by_code(partner_code)
         if partner is None:
@@ -44,11 +49,15 @@ def register(partners_cli: click.Group, methodologies_cli: click.Group) -> None:
             click.echo(json.dumps(result))
             return
         rate = result["records"] / result["seconds"] if result["seconds"] else 0
-        click.echo(f"batch {result['batches']}: {result['records']} records in "
-                   f"{result['seconds']:.1f} s ({rate:,.0f} records/s)")
-        click.echo(f"credited {result['credited']}, rejected {result['rejected']}, "
-                   f"duplicate {result['duplicate']}, review {result['review']}, "
-                   f"unmatched {result['unmatched']}")
+        click.echo(
+            f"batch {result['batches']}: {result['records']} records in "
+            f"{result['seconds']:.1f} s ({rate:,.0f} records/s)"
+        )
+        click.echo(
+            f"credited {result['credited']}, rejected {result['rejected']}, "
+            f"duplicate {result['duplicate']}, review {result['review']}, "
+            f"unmatched {result['unmatched']}"
+        )
         click.echo(f"reduction {result['reduction_g']} g, points {result['points']}")
 
     @methodologies_cli.command("recompute")
@@ -77,14 +86,17 @@ def _shard(raw: str | None) -> tuple[int, int] | None:
     return k, n
 
 
-def _import(partner: Any, path: str, chunk: int, shard: tuple[int, int] | None,
-            show: bool) -> dict[str, Any]:
+def _import(
+    partner: Any, path: str, chunk: int, shard: tuple[int, int] | None, show: bool
+) -> dict[str, Any]:
     try:
         if show:
-            with click.progressbar(length=os.path.getsize(path), label="importing",
-                                   file=sys.stderr) as bar:
-                batch, summary = import_file(partner, path, chunk_size=chunk,
-                                             progress=bar.update, shard=shard)
+            with click.progressbar(
+                length=os.path.getsize(path), label="importing", file=sys.stderr
+            ) as bar:
+                batch, summary = import_file(
+                    partner, path, chunk_size=chunk, progress=bar.update, shard=shard
+                )
         else:
             batch, summary = import_file(partner, path, chunk_size=chunk, shard=shard)
     except DomainError as exc:
@@ -94,10 +106,28 @@ def _import(partner: Any, path: str, chunk: int, shard: tuple[int, int] | None,
 
 def _parallel(path: str, partner_code: str, chunk: int, workers: int) -> dict[str, Any]:
     """Run ``workers`` processes on disjoint shards of the residents and add up their results."""
-    procs = [subprocess.Popen(  # noqa: S603 - our own CLI with our arguments
-        [sys.executable, "-m", "flask", "partners", "import", path, "--partner", partner_code,
-         "--chunk", str(chunk), "--shard", f"{k}/{workers}", "--json"],
-        stdout=subprocess.PIPE, text=True) for k in range(workers)]
+    procs = [
+        subprocess.Popen(  # noqa: S603 - our own CLI with our arguments
+            [
+                sys.executable,
+                "-m",
+                "flask",
+                "partners",
+                "import",
+                path,
+                "--partner",
+                partner_code,
+                "--chunk",
+                str(chunk),
+                "--shard",
+                f"{k}/{workers}",
+                "--json",
+            ],
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        for k in range(workers)
+    ]
     total: dict[str, Any] = {"batches": []}
     for proc in procs:
         output, _ = proc.communicate()

@@ -149,7 +149,10 @@ def _uploaded(files: MultiDict[str, FileStorage] | None) -> tuple[bytes, str]:
 
 
 def _row(
-    partner: Partner, batch: PartnerBatch, raw: Any, residents: dict[str, int],
+    partner: Partner,
+    batch: PartnerBatch,
+    raw: Any,
+    residents: dict[str, int],
     digests: dict[str, str],
 ) -> dict[str, Any]:
     """The insert row for one received record, its outcome decided where it can be already."""
@@ -204,9 +207,14 @@ def _received(partner: Partner, keys: list[str]) -> set[str]:
     """Which of these record ids the partner has sent before."""
     if not keys:
         return set()
-    return set(db.session.scalars(select(ActivityRecord.partner_record_id).where(
-        ActivityRecord.partner_id == partner.id,
-        any_of(ActivityRecord.partner_record_id, keys))))
+    return set(
+        db.session.scalars(
+            select(ActivityRecord.partner_record_id).where(
+                ActivityRecord.partner_id == partner.id,
+                any_of(ActivityRecord.partner_record_id, keys),
+            )
+        )
+    )
 
 
 def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:

@@ -120,8 +120,7 @@ class Reduction(db.Model):
     points: Mapped[int] = mapped_column(BigInteger)
     # The programme's daily points cap gave fewer points than the points rule would
     # (``recompute --check`` then expects fewer, never more).
-    programme_capped: Mapped[bool] = mapped_column(Boolean, default=False,
-                                                   server_default=false())
+    programme_capped: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     local_day: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)

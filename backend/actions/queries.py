@@ -18,9 +18,14 @@ from .models import ActivityRecord, Outcome, PartnerBatch, Reduction
 def actions_of(resident_id: int, limit: int = 50) -> list[ActivityRecord]:
     """A resident's actions, the most recent real-world action first."""
     when = func.coalesce(ActivityRecord.occurred_start, ActivityRecord.received_at)
-    return list(db.session.scalars(
-        select(ActivityRecord).where(ActivityRecord.resident_id == resident_id)
-        .order_by(when.desc(), ActivityRecord.id.desc()).limit(limit)))
+    return list(
+        db.session.scalars(
+            select(ActivityRecord)
+            .where(ActivityRecord.resident_id == resident_id)
+            .order_by(when.desc(), ActivityRecord.id.desc())
+            .limit(limit)
+        )
+    )
 
 
 def verified_by(staff_id: int, limit: int = 30) -> list[ActivityRecord]:
@@ -100,10 +105,14 @@ def grams_by_action_and_month(resident_id: int) -> dict[tuple[str, str], int]:
     """Credited grams per (methodology, local month "YYYY-MM"): one grouped query from which
     the home's total, months, trend and breakdown are all summed."""
     month = func.substr(Reduction.local_day, 1, 7)
-    return {(code, str(m)): int(grams) for code, m, grams in db.session.execute(
-        select(Reduction.methodology_code, month, func.sum(Reduction.credited_g))
-        .where(Reduction.resident_id == resident_id)
-        .group_by(Reduction.methodology_code, month))}
+    return {
+        (code, str(m)): int(grams)
+        for code, m, grams in db.session.execute(
+            select(Reduction.methodology_code, month, func.sum(Reduction.credited_g))
+            .where(Reduction.resident_id == resident_id)
+            .group_by(Reduction.methodology_code, month)
+        )
+    }
 
 
 def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, int]]:
@@ -113,11 +122,17 @@ def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, i
     rows = db.session.execute(
         select(User.nickname, func.sum(Reduction.credited_g).label("grams"))
         .join(Reduction, Reduction.resident_id == User.id)
-        .where(User.district == district, User.leaderboard_opt_in.is_(True),
-               User.nickname.is_not(None), User.deleted_at.is_(None),
-               _month(Reduction.local_day, month))
-        .group_by(User.id, User.nickname).order_by(func.sum(Reduction.credited_g).desc())
-        .limit(limit))
+        .where(
+            User.district == district,
+            User.leaderboard_opt_in.is_(True),
+            User.nickname.is_not(None),
+            User.deleted_at.is_(None),
+            _month(Reduction.local_day, month),
+        )
+        .group_by(User.id, User.nickname)
+        .order_by(func.sum(Reduction.credited_g).desc())
+        .limit(limit)
+    )
     return [(nickname, int(grams)) for nickname, grams in rows]
 
 
@@ -160,7 +175,12 @@ def resident_summary(resident_id: int) -> ResidentSummary:
         trees = forest.trees_equivalent(total, active_version("afforestation").decimal_params())
     except NoActiveVersion:
         trees = None
-    return ResidentSummary(grams=total, this_month_g=by_month.get(months[-1], 0),
-                           last_month_g=by_month.get(months[-2], 0), trees=trees,
-                           breakdown=dict(sorted(by_action.items())), months=months,
-                           trend=[by_month.get(month, 0) for month in months])
+    return ResidentSummary(
+        grams=total,
+        this_month_g=by_month.get(months[-1], 0),
+        last_month_g=by_month.get(months[-2], 0),
+        trees=trees,
+        breakdown=dict(sorted(by_action.items())),
+        months=months,
+        trend=[by_month.get(month, 0) for month in months],
+    )

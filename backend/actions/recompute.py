@@ -63,8 +63,9 @@ def recompute_check(batch: int = 2000) -> RecomputeReport:
             report.differences.append(f"{where}: stored {stored} != recomputed {fresh}")
         rule = points_for(version, reduction.credited_g)
         # the programme's daily points cap may have given fewer points, never more
-        points_ok = (0 < reduction.points < rule if reduction.programme_capped
-                     else reduction.points == rule)
+        points_ok = (
+            0 < reduction.points < rule if reduction.programme_capped else reduction.points == rule
+        )
         if reduction.credited_g > reduction.reduction_g or not points_ok:
             report.differences.append(
                 f"{where}: credited {reduction.credited_g} g / "

@@ -48,8 +48,9 @@ class BatchSchema(Schema):
     progress = fields.Nested(ProgressSchema)
     outcomes = fields.List(
         fields.Nested(OutcomeSchema),
-        metadata={"description": "one page: the stored records in order received, then the "
-                  "listed resends"},
+        metadata={
+            "description": "one page: the stored records in order received, then the listed resends"
+        },
     )
     resent = fields.Nested(ResentSchema)
     page = fields.Integer()

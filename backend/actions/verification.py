@@ -62,8 +62,15 @@ class Summary:
     points: int = 0
 
     def add(self, other: Summary) -> None:
-        for name in ("credited", "rejected", "duplicate", "review", "unmatched",
-                     "reduction_g", "points"):
+        for name in (
+            "credited",
+            "rejected",
+            "duplicate",
+            "review",
+            "unmatched",
+            "reduction_g",
+            "points",
+        ):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
 
@@ -116,8 +123,10 @@ def _reject(item: Item, code: str, text: dict[str, str]) -> None:
 def _malformed(exc: Exception) -> dict[str, str]:
     base = reason("malformed_record")
     if isinstance(exc, ActivityError):
-        return {"zh_CN": f"{base['zh_CN']}：{exc.message.zh_CN}",
-                "en": f"{base['en']}: {exc.message.en}"}
+        return {
+            "zh_CN": f"{base['zh_CN']}：{exc.message.zh_CN}",
+            "en": f"{base['en']}: {exc.message.en}",
+        }
     return base
 
 
@@ -135,8 +144,12 @@ def _params(version: MethodologyVersion) -> dict[str, Decimal]:
 _RESULTS: dict[Hashable, Quantification] = {}
 
 
-def _quantify(module: Methodology, version: MethodologyVersion, activity: dict[str, Any],
-              params: dict[str, Decimal]) -> Quantification:
+def _quantify(
+    module: Methodology,
+    version: MethodologyVersion,
+    activity: dict[str, Any],
+    params: dict[str, Decimal],
+) -> Quantification:
     """``module.quantify``, reused for activities that agree on the module's declared
     ``quantity_fields`` under the same version (a city's bus trips repeat a few hundred
     distances). Pure functions of frozen versions, so reuse gives the same grams; the
@@ -186,8 +199,11 @@ def _day_pairs(groups: dict[int, list[Item]]) -> set[tuple[int, str]]:
         for item in items:
             if item.occurred_start is None or item.occurred_end is None:
                 continue
-            for moment in (item.occurred_start - timedelta(days=1), item.occurred_start,
-                           item.occurred_end):
+            for moment in (
+                item.occurred_start - timedelta(days=1),
+                item.occurred_start,
+                item.occurred_end,
+            ):
                 pairs.add((resident_id, local_day(moment)))
     return pairs
 
@@ -202,23 +218,42 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
     # usually holds one or two days, so the superset is small.
     residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
     on_days = any_of(ActivityRecord.resident_id, residents) & ActivityRecord.local_day.in_(days)
-    for row in db.session.execute(select(
-            ActivityRecord.resident_id, ActivityRecord.dedupe_group,
-            ActivityRecord.occurred_start, ActivityRecord.occurred_end, ActivityRecord.id,
-            ActivityRecord.channel, ActivityRecord.outcome).where(
-            on_days, ActivityRecord.outcome.in_(ACCEPTED))):
+    for row in db.session.execute(
+        select(
+            ActivityRecord.resident_id,
+            ActivityRecord.dedupe_group,
+            ActivityRecord.occurred_start,
+            ActivityRecord.occurred_end,
+            ActivityRecord.id,
+            ActivityRecord.channel,
+            ActivityRecord.outcome,
+        ).where(on_days, ActivityRecord.outcome.in_(ACCEPTED))
+    ):
         if row.id in own:
             continue
         ctx = contexts[row.resident_id]
-        ctx.windows.append((row.dedupe_group, row.occurred_start, row.occurred_end, row.id,
-                            row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW))
+        ctx.windows.append(
+            (
+                row.dedupe_group,
+                row.occurred_start,
+                row.occurred_end,
+                row.id,
+                row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW,
+            )
+        )
         ctx.actions_per_day[local_day(row.occurred_start)] += 1
     for resident_id, action, day, count, grams, points in db.session.execute(
-            select(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day,
-                   func.count(), func.coalesce(func.sum(Reduction.credited_g), 0),
-                   func.coalesce(func.sum(Reduction.points), 0))
-            .where(any_of(Reduction.resident_id, residents), Reduction.local_day.in_(days))
-            .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)):
+        select(
+            Reduction.resident_id,
+            Reduction.methodology_code,
+            Reduction.local_day,
+            func.count(),
+            func.coalesce(func.sum(Reduction.credited_g), 0),
+            func.coalesce(func.sum(Reduction.points), 0),
+        )
+        .where(any_of(Reduction.resident_id, residents), Reduction.local_day.in_(days))
+        .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)
+    ):
         ctx = contexts[resident_id]
         ctx.days[(action, day)] = _Day(int(count), int(grams))
         ctx.points_per_day[day] += int(points)
@@ -233,32 +268,64 @@ def _verifier_outliers(items: list[Item]) -> set[int]:
     today = local_day(utcnow())
     # Today's credits per verifier: a scan of the day that grows with it, so each process
     # counts again at most once a minute (a statistical signal; a minute late is in time).
-    counts: dict[int, int] = cached(("verifier_counts", today), lambda: dict(db.session.execute(
-        select(ActivityRecord.verifier_id, func.count()).where(
-            ActivityRecord.local_day == today,
-            ActivityRecord.verifier_id.is_not(None),
-            ActivityRecord.outcome == Outcome.CREDITED)
-        .group_by(ActivityRecord.verifier_id)).all()),
-        seconds=min(60, config["READ_CACHE_SECONDS"]))
+    counts: dict[int, int] = cached(
+        ("verifier_counts", today),
+        lambda: dict(
+            db.session.execute(
+                select(ActivityRecord.verifier_id, func.count())
+                .where(
+                    ActivityRecord.local_day == today,
+                    ActivityRecord.verifier_id.is_not(None),
+                    ActivityRecord.outcome == Outcome.CREDITED,
+                )
+                .group_by(ActivityRecord.verifier_id)
+            ).all()
+        ),
+        seconds=min(60, config["READ_CACHE_SECONDS"]),
+    )
     outliers = set()
     for verifier in verifiers:
         own = counts.get(verifier, 0)
         peers = [c for v, c in counts.items() if v != verifier]
         if own >= config["VERIFIER_MIN"] and (
-                not peers or own > config["VERIFIER_OUTLIER_FACTOR"] * median(peers)):
+            not peers or own > config["VERIFIER_OUTLIER_FACTOR"] * median(peers)
+        ):
             outliers.add(verifier)
     return outliers
 
 
 def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
-    rows = db.session.execute(select(
-        ActivityRecord.id, ActivityRecord.resident_id, ActivityRecord.action,
-        ActivityRecord.channel, ActivityRecord.activity, ActivityRecord.verifier_id,
-        ActivityRecord.partner_id, ActivityRecord.identity_hash).where(
-        any_of(ActivityRecord.id, record_ids), ActivityRecord.outcome == wanted,
-        ActivityRecord.resident_id.is_not(None)).order_by(ActivityRecord.id))
-    return [Item(row.id, row.resident_id, row.action, row.channel, row.activity or {},
-                 row.verifier_id, row.partner_id, row.identity_hash) for row in rows]
+    rows = db.session.execute(
+        select(
+            ActivityRecord.id,
+            ActivityRecord.resident_id,
+            ActivityRecord.action,
+            ActivityRecord.channel,
+            ActivityRecord.activity,
+            ActivityRecord.verifier_id,
+            ActivityRecord.partner_id,
+            ActivityRecord.identity_hash,
+        )
+        .where(
+            any_of(ActivityRecord.id, record_ids),
+            ActivityRecord.outcome == wanted,
+            ActivityRecord.resident_id.is_not(None),
+        )
+        .order_by(ActivityRecord.id)
+    )
+    return [
+        Item(
+            row.id,
+            row.resident_id,
+            row.action,
+            row.channel,
+            row.activity or {},
+            row.verifier_id,
+            row.partner_id,
+            row.identity_hash,
+        )
+        for row in rows
+    ]
 
 
 def _consent_withdrawn(items: list[Item]) -> set[int]:
@@ -267,13 +334,21 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
     partner_items = [i for i in items if i.channel is Channel.PARTNER]
     if not partner_items:
         return set()
-    active = set(db.session.execute(select(
-        IdentityBinding.partner_id, IdentityBinding.identity_hash, IdentityBinding.resident_id)
-        .where(IdentityBinding.status == BindingStatus.ACTIVE,
-               any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}))
-    ).all())
-    return {i.id for i in partner_items
-            if (i.partner_id, i.identity_hash, i.resident_id) not in active}
+    active = set(
+        db.session.execute(
+            select(
+                IdentityBinding.partner_id,
+                IdentityBinding.identity_hash,
+                IdentityBinding.resident_id,
+            ).where(
+                IdentityBinding.status == BindingStatus.ACTIVE,
+                any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}),
+            )
+        ).all()
+    )
+    return {
+        i.id for i in partner_items if (i.partner_id, i.identity_hash, i.resident_id) not in active
+    }
 
 
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
@@ -282,9 +357,17 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     if not record_ids or get_setting("crediting_paused"):
         return summary  # when paused, records stay pending until crediting resumes
     wanted = Outcome.REVIEW if approve_review else Outcome.PENDING
-    resident_ids = sorted(set(db.session.scalars(select(ActivityRecord.resident_id).where(
-        any_of(ActivityRecord.id, record_ids), ActivityRecord.outcome == wanted,
-        ActivityRecord.resident_id.is_not(None)))))
+    resident_ids = sorted(
+        set(
+            db.session.scalars(
+                select(ActivityRecord.resident_id).where(
+                    any_of(ActivityRecord.id, record_ids),
+                    ActivityRecord.outcome == wanted,
+                    ActivityRecord.resident_id.is_not(None),
+                )
+            )
+        )
+    )
     if not resident_ids:
         return summary
     accounts = resident_account_ids(resident_ids)
@@ -321,9 +404,19 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
     if pending and not get_setting("crediting_paused"):
         accounts = resident_account_ids({row["resident_id"] for row in pending})
         lock_account_ids(accounts.values())
-        items = [Item(row["id"], row["resident_id"], row["action"], row["channel"],
-                      row["activity"], None, row["partner_id"], row["identity_hash"])
-                 for row in pending]
+        items = [
+            Item(
+                row["id"],
+                row["resident_id"],
+                row["action"],
+                row["channel"],
+                row["activity"],
+                None,
+                row["partner_id"],
+                row["identity_hash"],
+            )
+            for row in pending
+        ]
         entry_of, superseded = _decide(items, accounts, False, summary)
         now = utcnow()
         decided = {item.id: item for item in items}
@@ -336,20 +429,35 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
 
 
 # The columns verification fills in; a fresh row carries them all (COPY needs every key).
-FRESH_KEYS = ("occurred_start", "occurred_end", "local_day", "dedupe_group",
-              "duplicate_of_id", "verified_at", "verifier_id")
+FRESH_KEYS = (
+    "occurred_start",
+    "occurred_end",
+    "local_day",
+    "dedupe_group",
+    "duplicate_of_id",
+    "verified_at",
+    "verifier_id",
+)
 
 
 def _outcome(item: Item, now: datetime) -> dict[str, Any]:
-    return {"outcome": item.outcome, "reason_code": item.reason_code, "reason": item.reason,
-            "duplicate_of_id": item.duplicate_of_id, "flags": item.flags,
-            "occurred_start": item.occurred_start, "occurred_end": item.occurred_end,
-            "local_day": item.local_day, "dedupe_group": item.dedupe_group,
-            "verified_at": now}
+    return {
+        "outcome": item.outcome,
+        "reason_code": item.reason_code,
+        "reason": item.reason,
+        "duplicate_of_id": item.duplicate_of_id,
+        "flags": item.flags,
+        "occurred_start": item.occurred_start,
+        "occurred_end": item.occurred_end,
+        "local_day": item.local_day,
+        "dedupe_group": item.dedupe_group,
+        "verified_at": now,
+    }
 
 
-def _decide(items: list[Item], accounts: dict[int, int], approve_review: bool,
-            summary: Summary) -> tuple[dict[int, int], list[tuple[int, int]]]:
+def _decide(
+    items: list[Item], accounts: dict[int, int], approve_review: bool, summary: Summary
+) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit per resident; returns the entry of each resident credited and the
     self-reports superseded by operator data."""
@@ -368,39 +476,67 @@ def _decide(items: list[Item], accounts: dict[int, int], approve_review: bool,
     credits: list[tuple[int, int, str]] = []
     for resident_id in sorted(groups):
         own = groups[resident_id]
-        _verify_resident(own, contexts[resident_id], versions, approve_review, outliers,
-                         points_cap, summary)
+        _verify_resident(
+            own, contexts[resident_id], versions, approve_review, outliers, points_cap, summary
+        )
         credited = sorted(i.id for i in own if i.reduction and i.reduction["points"] > 0)
         points = sum(i.reduction["points"] for i in own if i.reduction)
         if points > 0:
-            credits.append((resident_id, points,
-                            f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}"))
+            credits.append(
+                (
+                    resident_id,
+                    points,
+                    f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}",
+                )
+            )
     entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
     entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
     return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]
 
 
-def _write(items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]],
-           now: datetime) -> None:
+def _write(
+    items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]], now: datetime
+) -> None:
     """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
     if superseded:
         # Self-reports overtaken by operator data: duplicates of the record that counted.
         db.session.execute(
-            update(RECORDS).where(RECORDS.c.id == bindparam("b_id"),
-                                  RECORDS.c.outcome == Outcome.REVIEW)
-            .values(outcome=Outcome.DUPLICATE, duplicate_of_id=bindparam("b_winner"),
-                    reason_code="duplicate_action", reason=reason("duplicate_action")),
-            [{"b_id": loser, "b_winner": winner} for loser, winner in superseded])
-    insert_rows(Reduction.__table__, [
-        {**i.reduction, "record_id": i.id, "resident_id": i.resident_id,
-         "ledger_entry_id": entry_of.get(i.resident_id), "created_at": now}
-        for i in items if i.reduction])
+            update(RECORDS)
+            .where(RECORDS.c.id == bindparam("b_id"), RECORDS.c.outcome == Outcome.REVIEW)
+            .values(
+                outcome=Outcome.DUPLICATE,
+                duplicate_of_id=bindparam("b_winner"),
+                reason_code="duplicate_action",
+                reason=reason("duplicate_action"),
+            ),
+            [{"b_id": loser, "b_winner": winner} for loser, winner in superseded],
+        )
+    insert_rows(
+        Reduction.__table__,
+        [
+            {
+                **i.reduction,
+                "record_id": i.id,
+                "resident_id": i.resident_id,
+                "ledger_entry_id": entry_of.get(i.resident_id),
+                "created_at": now,
+            }
+            for i in items
+            if i.reduction
+        ],
+    )
     db.session.expire_all()  # ORM copies of these records are stale now
 
 
-def _verify_resident(items: list[Item], ctx: _Context,
-                     versions: dict[str, MethodologyVersion | None], approve_review: bool,
-                     outliers: set[int], points_cap: int, summary: Summary) -> None:
+def _verify_resident(
+    items: list[Item],
+    ctx: _Context,
+    versions: dict[str, MethodologyVersion | None],
+    approve_review: bool,
+    outliers: set[int],
+    points_cap: int,
+    summary: Summary,
+) -> None:
     """Dedupe, cap, flag and quantify one resident's items, in time order."""
     config = current_app.config
     items.sort(key=lambda i: (i.occurred_start, i.id))
@@ -410,8 +546,16 @@ def _verify_resident(items: list[Item], ctx: _Context,
             _reject(item, "no_active_methodology", reason("no_active_methodology"))
             summary.rejected += 1
             continue
-        clash = next((w for w in ctx.windows if w[0] == item.dedupe_group
-                      and w[1] < item.occurred_end and item.occurred_start < w[2]), None)
+        clash = next(
+            (
+                w
+                for w in ctx.windows
+                if w[0] == item.dedupe_group
+                and w[1] < item.occurred_end
+                and item.occurred_start < w[2]
+            ),
+            None,
+        )
         if clash is not None and clash[4] and item.channel is not Channel.SELF_REPORT:
             # Operator or counter-signed data beats a self-report still waiting for review.
             ctx.superseded.append((clash[3], item.id))
@@ -444,8 +588,9 @@ def _verify_resident(items: list[Item], ctx: _Context,
                 item.flags.append("burst")
             if item.verifier_id in outliers:
                 item.flags.append("verifier_outlier")
-        ctx.windows.append((item.dedupe_group or "", item.occurred_start, item.occurred_end,
-                            item.id, False))
+        ctx.windows.append(
+            (item.dedupe_group or "", item.occurred_start, item.occurred_end, item.id, False)
+        )
         ctx.actions_per_day[day_key] += 1
         if item.flags:
             item.outcome, item.reason_code = Outcome.REVIEW, item.flags[0]
@@ -458,8 +603,7 @@ def _verify_resident(items: list[Item], ctx: _Context,
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
-        factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD \
-            else Decimal(1)
+        factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD else Decimal(1)
         day = ctx.days[(item.action, day_key)]
         if day.count >= int(params["max_actions_per_day"] * factor):
             _reject(item, "daily_limit_reached", reason("daily_limit_reached"))
@@ -484,13 +628,20 @@ def _verify_resident(items: list[Item], ctx: _Context,
         day.grams += credited
         item.outcome, item.reason_code, item.reason = Outcome.CREDITED, None, None
         item.reduction = {
-            "methodology_code": version.code, "module_version": version.module_version,
-            "version_id": version.id, "params_hash": version.params_hash,
-            "activity": dict(item.activity), "baseline_g": result.baseline_g,
-            "project_g": result.project_g, "reduction_g": result.reduction_g,
-            "credited_g": credited, "points": points,
+            "methodology_code": version.code,
+            "module_version": version.module_version,
+            "version_id": version.id,
+            "params_hash": version.params_hash,
+            "activity": dict(item.activity),
+            "baseline_g": result.baseline_g,
+            "project_g": result.project_g,
+            "reduction_g": result.reduction_g,
+            "credited_g": credited,
+            "points": points,
             "programme_capped": points < full_points,
-            "steps": [], "local_day": day_key}  # steps are re-derived on display
+            "steps": [],
+            "local_day": day_key,
+        }  # steps are re-derived on display
         summary.credited += 1
         summary.reduction_g += credited
         summary.points += points
@@ -499,9 +650,16 @@ def _verify_resident(items: list[Item], ctx: _Context,
 def verify_pending(limit: int = 20_000, chunk: int = 1000) -> int:
     """The periodic job: verify records left pending (crediting was paused, or a methodology
     had no version in force); returns how many were looked at."""
-    ids = list(db.session.scalars(select(ActivityRecord.id).where(
-        ActivityRecord.outcome == Outcome.PENDING, ActivityRecord.resident_id.is_not(None))
-        .order_by(ActivityRecord.id).limit(limit)))
+    ids = list(
+        db.session.scalars(
+            select(ActivityRecord.id)
+            .where(
+                ActivityRecord.outcome == Outcome.PENDING, ActivityRecord.resident_id.is_not(None)
+            )
+            .order_by(ActivityRecord.id)
+            .limit(limit)
+        )
+    )
     for start in range(0, len(ids), chunk):
-        verify_records(ids[start:start + chunk])
+        verify_records(ids[start : start + chunk])
     return len(ids)

@@ -212,17 +212,24 @@ def _active(filters: Filters) -> Active:
     three times over, cost the dashboard seconds at a few million rows)."""
     month = month_of(Reduction.local_day)
     pairs = (
-        reductions_in(filters, Reduction.resident_id.label("rid"),
-                      User.district.label("district"), month.label("month"))
+        reductions_in(
+            filters,
+            Reduction.resident_id.label("rid"),
+            User.district.label("district"),
+            month.label("month"),
+        )
         .group_by(Reduction.resident_id, User.district, month)
         .cte("active_pairs")
     )
-    rows = db.session.execute(union_all(
-        select(literal("total"), literal(None, String), func.count(distinct(pairs.c.rid))),
-        select(literal("district"), pairs.c.district, func.count(distinct(pairs.c.rid)))
-        .group_by(pairs.c.district),
-        select(literal("month"), pairs.c.month, func.count()).group_by(pairs.c.month),
-    ))
+    rows = db.session.execute(
+        union_all(
+            select(literal("total"), literal(None, String), func.count(distinct(pairs.c.rid))),
+            select(
+                literal("district"), pairs.c.district, func.count(distinct(pairs.c.rid))
+            ).group_by(pairs.c.district),
+            select(literal("month"), pairs.c.month, func.count()).group_by(pairs.c.month),
+        )
+    )
     total, by_district, by_month = 0, {}, {}
     for kind, key, count in rows:
         if kind == "total":
@@ -265,8 +272,11 @@ def reduction_tables(filters: Filters) -> list[Table]:
         total[1] += grams
         total[2] += points
     active = _active(filters)
-    active_total, active_district, active_month = (active.total, active.by_district,
-                                                   active.by_month)
+    active_total, active_district, active_month = (
+        active.total,
+        active.by_district,
+        active.by_month,
+    )
     codes = _action_codes(set(by_action))
 
     actions = Table(

@@ -25,14 +25,24 @@ def load(allow_production: bool) -> None:
 @demo_cli.command("generate")
 @click.option("--residents", type=int, default=1000, show_default=True)
 @click.option("--records", type=int, default=10000, show_default=True)
-@click.option("--out", default="instance/generated", show_default=True,
-              help="directory for the generated partner files (JSON Lines)")
+@click.option(
+    "--out",
+    default="instance/generated",
+    show_default=True,
+    help="directory for the generated partner files (JSON Lines)",
+)
 @click.option("--seed", type=int, default=42, show_default=True)
-@click.option("--staff", type=click.IntRange(1, 100), default=4, show_default=True,
-              help="merchant staff, and as many recycling-station staff")
+@click.option(
+    "--staff",
+    type=click.IntRange(1, 100),
+    default=4,
+    show_default=True,
+    help="merchant staff, and as many recycling-station staff",
+)
 @click.option("--json", "as_json", is_flag=True, help="print the result as JSON")
-def generate_command(residents: int, records: int, out: str, seed: int, staff: int,
-                     as_json: bool) -> None:
+def generate_command(
+    residents: int, records: int, out: str, seed: int, staff: int, as_json: bool
+) -> None:
     """Synthetic residents, bindings, partners, offers and partner records for load tests."""
     import dataclasses
     import json
@@ -43,8 +53,10 @@ def generate_command(residents: int, records: int, out: str, seed: int, staff: i
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(result)))
         return
-    click.echo(f"residents: {result.residents} (password {BENCH_PASSWORD}); "
-               f"staff: {', '.join(result.staff)}; offers: {result.offers}")
+    click.echo(
+        f"residents: {result.residents} (password {BENCH_PASSWORD}); "
+        f"staff: {', '.join(result.staff)}; offers: {result.offers}"
+    )
     for code, (key_id, secret) in result.partners.items():
         click.echo(f"partner {code}: key_id={key_id} secret={secret}")
     for code, path in result.files.items():

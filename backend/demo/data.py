@@ -30,8 +30,13 @@ DEMO_MERCHANT = {
     "contact": "0570-0000000",
 }
 DEMO_PARTNER = ("quzhou-bus", "衢州公交集团", "transit")
-DEMO_STATION = {"name": "虎哥回收·府山站", "district": "柯城区", "address": "衢州市柯城区府山街道",
-                "category": "再生资源回收", "contact": "0570-1111111"}
+DEMO_STATION = {
+    "name": "虎哥回收·府山站",
+    "district": "柯城区",
+    "address": "衢州市柯城区府山街道",
+    "category": "再生资源回收",
+    "contact": "0570-1111111",
+}
 DEMO_ATTENDANT = ("13800000012", "回收站值守员")
 DEMO_CARD = "QZ00012345"
 # The demo administrators' authenticator key, in development only, so a developer can sign in
@@ -111,8 +116,9 @@ def _demo_station() -> int:
         created += 1
     phone, nickname = DEMO_ATTENDANT
     if _user(phone) is None:
-        create_user(Role.MERCHANT_STAFF, phone, DEMO_PASSWORD, nickname=nickname,
-                    merchant_id=station.id)
+        create_user(
+            Role.MERCHANT_STAFF, phone, DEMO_PASSWORD, nickname=nickname, merchant_id=station.id
+        )
         created += 1
     return created
 
@@ -128,8 +134,13 @@ def _demo_trips() -> int:
 
     resident = _user(DEMO_USERS[0][1])
     partner = db.session.scalar(select(Partner).where(Partner.code == DEMO_PARTNER[0]))
-    if resident is None or partner is None or db.session.scalar(
-            select(ActivityRecord.id).where(ActivityRecord.partner_record_id == "demo-0")):
+    if (
+        resident is None
+        or partner is None
+        or db.session.scalar(
+            select(ActivityRecord.id).where(ActivityRecord.partner_record_id == "demo-0")
+        )
+    ):
         return 0
     bind_identity(resident, partner.code, DEMO_CARD)
     today = utcnow().astimezone(LOCAL_TZ).replace(hour=8, minute=0, second=0, microsecond=0)
@@ -138,13 +149,27 @@ def _demo_trips() -> int:
         start = today - timedelta(days=day)
         for i, (hour, km) in enumerate(((0, 6.5), (10, 6.8))):
             begin = start + timedelta(hours=hour)
-            records.append({"record_id": f"demo-{len(records)}",
-                            "action": "public_transit", "identity": DEMO_CARD,
-                            "activity": {"mode": "bus", "distance_km": km + i,
-                                         "started_at": begin.isoformat(),
-                                         "ended_at": (begin + timedelta(minutes=22)).isoformat()}})
-    batch = PartnerBatch(partner_id=partner.id, status=BatchStatus.PROCESSING, source="file",
-                         total=len(records), processed=0, resent=[])
+            records.append(
+                {
+                    "record_id": f"demo-{len(records)}",
+                    "action": "public_transit",
+                    "identity": DEMO_CARD,
+                    "activity": {
+                        "mode": "bus",
+                        "distance_km": km + i,
+                        "started_at": begin.isoformat(),
+                        "ended_at": (begin + timedelta(minutes=22)).isoformat(),
+                    },
+                }
+            )
+    batch = PartnerBatch(
+        partner_id=partner.id,
+        status=BatchStatus.PROCESSING,
+        source="file",
+        total=len(records),
+        processed=0,
+        resent=[],
+    )
     db.session.add(batch)
     db.session.commit()
     ingest_chunk(partner, batch, records)
@@ -250,9 +275,7 @@ def _demo_event() -> int:
     if organiser is None:
         return 0
     exists = db.session.scalar(
-        select(Event.id).where(
-            Event.organiser_id == organiser.id, Event.name == DEMO_EVENT["name"]
-        )
+        select(Event.id).where(Event.organiser_id == organiser.id, Event.name == DEMO_EVENT["name"])
     )
     if exists is not None:
         return 0

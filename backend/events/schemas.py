@@ -224,9 +224,7 @@ class ProjectSchema(Schema):
 
 
 class DonateSchema(Schema):
-    points = fields.Integer(
-        required=True, strict=True, validate=validate.Range(min=1, max=MAX_INT)
-    )
+    points = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=MAX_INT))
 
 
 class DonationSchema(Schema):

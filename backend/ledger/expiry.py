@@ -60,11 +60,13 @@ class ExpiryState:
 
 
 def expiry_state(account: Account) -> ExpiryState:
-    return _state(db.session.execute(
-        select(Posting.kind, Posting.amount, Posting.created_at).where(
-            Posting.account_id == account.id
+    return _state(
+        db.session.execute(
+            select(Posting.kind, Posting.amount, Posting.created_at).where(
+                Posting.account_id == account.id
+            )
         )
-    ))
+    )
 
 
 def _state(rows: Iterable[Any]) -> ExpiryState:  # rows of (kind, amount, created_at)

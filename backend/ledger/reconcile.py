@@ -113,9 +113,7 @@ def _check_retirements(report: Report) -> None:
     ).all()
     for serial in unposted:
         report.problems.append(f"retirement {serial}: no RETIRE entry of its grams")
-    registered = int(
-        db.session.scalar(select(func.coalesce(func.sum(register.c.grams), 0))) or 0
-    )
+    registered = int(db.session.scalar(select(func.coalesce(func.sum(register.c.grams), 0))) or 0)
     if registered != report.grams_retired:
         report.problems.append(
             f"retirement account holds {report.grams_retired} g, the register {registered} g"

@@ -214,8 +214,9 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
         return {}
 
     def found(among: list[int]) -> dict[int, int]:
-        rows = db.session.execute(select(Account.user_id, Account.id).where(
-            any_of(Account.user_id, among)))
+        rows = db.session.execute(
+            select(Account.user_id, Account.id).where(any_of(Account.user_id, among))
+        )
         return {int(user_id): int(account_id) for user_id, account_id in rows}
 
     accounts = found(ids)
@@ -223,9 +224,13 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
     if missing:
         dialect = db.session.get_bind().dialect.name
         module = postgresql if dialect == "postgresql" else sqlite
-        db.session.execute(module.insert(Account).on_conflict_do_nothing(), [
-            {"code": f"resident:{i}", "kind": AccountKind.RESIDENT, "user_id": i, "balance": 0}
-            for i in missing])
+        db.session.execute(
+            module.insert(Account).on_conflict_do_nothing(),
+            [
+                {"code": f"resident:{i}", "kind": AccountKind.RESIDENT, "user_id": i, "balance": 0}
+                for i in missing
+            ],
+        )
         accounts.update(found(missing))
     return accounts
 
@@ -236,12 +241,14 @@ def lock_account_ids(account_ids: Iterable[int]) -> None:
 
     ids = sorted(set(account_ids))
     if ids:
-        db.session.execute(select(Account.id).where(any_of(Account.id, ids))
-                           .order_by(Account.id).with_for_update())
+        db.session.execute(
+            select(Account.id).where(any_of(Account.id, ids)).order_by(Account.id).with_for_update()
+        )
 
 
-def credit_many(credits: Sequence[tuple[int, int, str]], account_ids: dict[int, int], *,
-                memo: str = "") -> dict[str, int]:
+def credit_many(
+    credits: Sequence[tuple[int, int, str]], account_ids: dict[int, int], *, memo: str = ""
+) -> dict[str, int]:
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
     ``account_ids`` maps each user id to its account (``resident_account_ids``); the caller
@@ -255,26 +262,66 @@ def credit_many(credits: Sequence[tuple[int, int, str]], account_ids: dict[int, 
     if any(points <= 0 for _, points, _ in credits):
         raise InvalidAmount()
     now = utcnow()
-    created = insert_returning(LedgerEntry.__table__, [
-        {"kind": EntryKind.CREDIT, "idempotency_key": key, "resident_id": user_id,
-         "memo": memo[:200], "created_at": now, "reverses_id": None, "ref_type": None,
-         "ref_id": None} for user_id, _, key in credits],
-        conflict=["idempotency_key"], returning=["idempotency_key", "id"])
+    created = insert_returning(
+        LedgerEntry.__table__,
+        [
+            {
+                "kind": EntryKind.CREDIT,
+                "idempotency_key": key,
+                "resident_id": user_id,
+                "memo": memo[:200],
+                "created_at": now,
+                "reverses_id": None,
+                "ref_type": None,
+                "ref_id": None,
+            }
+            for user_id, _, key in credits
+        ],
+        conflict=["idempotency_key"],
+        returning=["idempotency_key", "id"],
+    )
     ids = {key: int(entry_id) for key, entry_id in created}
     used = [key for _, _, key in credits if key not in ids]  # posted before: nothing to do
-    done = dict(db.session.execute(select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
-        any_of(LedgerEntry.idempotency_key, used))).all()) if used else {}
+    done = (
+        dict(
+            db.session.execute(
+                select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
+                    any_of(LedgerEntry.idempotency_key, used)
+                )
+            ).all()
+        )
+        if used
+        else {}
+    )
     todo = [credit for credit in credits if credit[2] in ids]
     issuance = system_account(AccountKind.ISSUANCE)
     postings = []
     for user_id, points, key in todo:
-        postings.append({"entry_id": ids[key], "account_id": issuance.id, "amount": -points,
-                         "kind": EntryKind.CREDIT, "created_at": now})
-        postings.append({"entry_id": ids[key], "account_id": account_ids[user_id],
-                         "amount": points, "kind": EntryKind.CREDIT, "created_at": now})
+        postings.append(
+            {
+                "entry_id": ids[key],
+                "account_id": issuance.id,
+                "amount": -points,
+                "kind": EntryKind.CREDIT,
+                "created_at": now,
+            }
+        )
+        postings.append(
+            {
+                "entry_id": ids[key],
+                "account_id": account_ids[user_id],
+                "amount": points,
+                "kind": EntryKind.CREDIT,
+                "created_at": now,
+            }
+        )
     insert_rows(Posting.__table__, postings)
-    add_to_column(Account.__table__, "id", "balance",
-                  [(account_ids[user_id], points) for user_id, points, _ in todo])
+    add_to_column(
+        Account.__table__,
+        "id",
+        "balance",
+        [(account_ids[user_id], points) for user_id, points, _ in todo],
+    )
     db.session.expire_all()  # ORM copies of these accounts hold old balances
     return {**done, **ids}
 
@@ -309,14 +356,35 @@ def post_retirements(retired: Sequence[Retired], *, memo: str = "") -> list[int]
     retirement = system_account(AccountKind.RETIREMENT)
     now = utcnow()
     ids = allocate_ids(LedgerEntry.__table__, len(retired))
-    db.session.execute(insert(LedgerEntry.__table__), [
-        {"id": entry_id, "kind": EntryKind.RETIRE, "idempotency_key": item.serial,
-         "resident_id": item.resident_id, "memo": memo[:200], "created_at": now,
-         "reverses_id": None, "ref_type": "reduction", "ref_id": str(item.reduction_id)}
-        for entry_id, item in zip(ids, retired, strict=True)])
-    db.session.execute(insert(Posting.__table__), [
-        {"entry_id": entry_id, "account_id": account.id, "amount": sign * item.grams,
-         "kind": EntryKind.RETIRE, "created_at": now}
-        for entry_id, item in zip(ids, retired, strict=True)
-        for account, sign in ((pool, -1), (retirement, 1))])
+    db.session.execute(
+        insert(LedgerEntry.__table__),
+        [
+            {
+                "id": entry_id,
+                "kind": EntryKind.RETIRE,
+                "idempotency_key": item.serial,
+                "resident_id": item.resident_id,
+                "memo": memo[:200],
+                "created_at": now,
+                "reverses_id": None,
+                "ref_type": "reduction",
+                "ref_id": str(item.reduction_id),
+            }
+            for entry_id, item in zip(ids, retired, strict=True)
+        ],
+    )
+    db.session.execute(
+        insert(Posting.__table__),
+        [
+            {
+                "entry_id": entry_id,
+                "account_id": account.id,
+                "amount": sign * item.grams,
+                "kind": EntryKind.RETIRE,
+                "created_at": now,
+            }
+            for entry_id, item in zip(ids, retired, strict=True)
+            for account, sign in ((pool, -1), (retirement, 1))
+        ],
+    )
     return ids

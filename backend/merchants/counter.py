@@ -29,27 +29,41 @@ class CounterResult:
     record: ActivityRecord | None = None
 
 
-def confirm_at_counter(staff: User, *, code: str | None = None, token: str | None = None,
-                       activity: dict[str, Any] | None = None,
-                       idempotency_key: str | None = None) -> CounterResult:
+def confirm_at_counter(
+    staff: User,
+    *,
+    code: str | None = None,
+    token: str | None = None,
+    activity: dict[str, Any] | None = None,
+    idempotency_key: str | None = None,
+) -> CounterResult:
     confirms_actions = staff.merchant is not None and staff.merchant.kind in STATION_ACTIONS
     if token:
         purpose = token_purpose(token)
         if purpose == "redeem":
-            return CounterResult(redemption=fulfil_redemption(
-                staff, token=token, idempotency_key=idempotency_key))
+            return CounterResult(
+                redemption=fulfil_redemption(staff, token=token, idempotency_key=idempotency_key)
+            )
         if purpose in ("claim", "card") and confirms_actions:
             kind = "card" if purpose == "card" else "token"
-            return CounterResult(record=submit_claim(staff, activity or {}, **{kind: token},
-                                                     idempotency_key=idempotency_key))
+            return CounterResult(
+                record=submit_claim(
+                    staff, activity or {}, **{kind: token}, idempotency_key=idempotency_key
+                )
+            )
         raise InvalidQr()
     normalised = normalise_short_code(code)
-    voucher = db.session.scalar(select(Redemption.id).where(
-        Redemption.short_code == normalised)) if normalised else None
+    voucher = (
+        db.session.scalar(select(Redemption.id).where(Redemption.short_code == normalised))
+        if normalised
+        else None
+    )
     if voucher is not None or not confirms_actions:
         if not normalised:
             raise UnknownRedemption(field="code")
-        return CounterResult(redemption=fulfil_redemption(
-            staff, code=normalised, idempotency_key=idempotency_key))
-    return CounterResult(record=submit_claim(staff, activity or {}, code=normalised,
-                                             idempotency_key=idempotency_key))
+        return CounterResult(
+            redemption=fulfil_redemption(staff, code=normalised, idempotency_key=idempotency_key)
+        )
+    return CounterResult(
+        record=submit_claim(staff, activity or {}, code=normalised, idempotency_key=idempotency_key)
+    )

@@ -251,8 +251,9 @@ def active_version(code: str, at: datetime | None = None) -> MethodologyVersion:
     return version
 
 
-def active_versions(codes: Iterable[str], at: datetime | None = None
-                    ) -> dict[str, MethodologyVersion | None]:
+def active_versions(
+    codes: Iterable[str], at: datetime | None = None
+) -> dict[str, MethodologyVersion | None]:
     """``active_version`` of several codes in one query (None where none is in force)."""
     codes = list(codes)
     out: dict[str, MethodologyVersion | None] = dict.fromkeys(codes)

@@ -91,8 +91,9 @@ class Offers(MethodView):
             offers = OfferSchema(many=True).dump(queries.offers_for_residents())
             return bytes(jsonify(offers).get_data())
 
-        data = cached(("offers", current_lang()), body,
-                      seconds=current_app.config["OFFERS_CACHE_SECONDS"])
+        data = cached(
+            ("offers", current_lang()), body, seconds=current_app.config["OFFERS_CACHE_SECONDS"]
+        )
         return Response(data, mimetype="application/json")
 
 

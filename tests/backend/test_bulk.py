@@ -15,25 +15,35 @@ ACCOUNTS = Account.__table__
 
 
 def _rows(prefix: str, count: int) -> list[dict[str, object]]:
-    return [{"code": f"bulk:{prefix}-{i}", "kind": AccountKind.RESIDENT, "balance": i,
-             "created_at": utcnow()} for i in range(count)]
+    return [
+        {
+            "code": f"bulk:{prefix}-{i}",
+            "kind": AccountKind.RESIDENT,
+            "balance": i,
+            "created_at": utcnow(),
+        }
+        for i in range(count)
+    ]
 
 
 @pytest.mark.parametrize("count", [3, FEW + 20], ids=["few", "many"])
 def test_insert_update_and_add_write_the_same_either_way(db, count):
     for round_ in range(2):  # twice in one transaction: the temp table is made again
         prefix = f"{count}-{round_}"
-        created = insert_returning(ACCOUNTS, _rows(prefix, count), conflict=["code"],
-                                   returning=["id", "code"])
+        created = insert_returning(
+            ACCOUNTS, _rows(prefix, count), conflict=["code"], returning=["id", "code"]
+        )
         assert len(created) == count
-        again = insert_returning(ACCOUNTS, _rows(prefix, count), conflict=["code"],
-                                 returning=["id"])
+        again = insert_returning(
+            ACCOUNTS, _rows(prefix, count), conflict=["code"], returning=["id"]
+        )
         assert again == []  # ON CONFLICT DO NOTHING: nothing returned for existing codes
         ids = [row[0] for row in created]
         update_rows(ACCOUNTS, "id", [{"id": i, "balance": 1000} for i in ids])
         add_to_column(ACCOUNTS, "id", "balance", [(i, n) for n, i in enumerate(ids)])
-        balances = dict(db.session.execute(
-            select(Account.id, Account.balance).where(Account.id.in_(ids))).all())
+        balances = dict(
+            db.session.execute(select(Account.id, Account.balance).where(Account.id.in_(ids))).all()
+        )
         assert balances == {i: 1000 + n for n, i in enumerate(ids)}
         db.session.commit()
 
@@ -50,6 +60,7 @@ def test_a_temp_table_left_behind_in_the_transaction_is_replaced(db):
     from sqlalchemy import text
 
     db.session.execute(text("CREATE TEMP TABLE tmp_ledger_accounts (id integer)"))
-    created = insert_returning(ACCOUNTS, _rows("left", FEW + 5), conflict=["code"],
-                               returning=["id"])
+    created = insert_returning(
+        ACCOUNTS, _rows("left", FEW + 5), conflict=["code"], returning=["id"]
+    )
     assert len(created) == FEW + 5

@@ -40,8 +40,9 @@ def test_a_residents_claim_code_or_token_confirms_the_drop_off(make, station, ap
     second = new_claim_code(resident)
     with app.test_request_context():
         token = make_token("claim", resident.id, second.nonce)
-    by_token = confirm_at_counter(staff, token=token, activity={
-        **WEIGHED, "collected_at": "2026-11-20T09:00:00+08:00"})
+    by_token = confirm_at_counter(
+        staff, token=token, activity={**WEIGHED, "collected_at": "2026-11-20T09:00:00+08:00"}
+    )
     assert by_token.record is not None and by_token.record.verifier_id == staff.id
 
 
@@ -71,8 +72,11 @@ def test_a_resent_counter_form_confirms_once(make, station, client, app, db):
         token = make_token("card", resident.id, card.nonce)
     Auth(client, make).login_page(staff)
     assert 'name="key"' in client.get("/merchant").get_data(as_text=True)
-    records = select(func.count()).select_from(ActivityRecord).where(
-        ActivityRecord.resident_id == resident.id)
+    records = (
+        select(func.count())
+        .select_from(ActivityRecord)
+        .where(ActivityRecord.resident_id == resident.id)
+    )
 
     form = {"token": token, "key": "counter-key-1", "weight_paper": "2"}
     for _ in range(2):

@@ -74,8 +74,11 @@ def test_the_compose_scheduler_starts_and_registers_the_periodic_jobs():
     assert command[:2] == ["rq", "cron"] and "--url" in command  # else adapt _local
     connection = Redis.from_url(url)
     proc = subprocess.Popen(
-        _local(command, url), cwd=COMPOSE.parent, stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT, text=True,
+        _local(command, url),
+        cwd=COMPOSE.parent,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
     )
     try:
         deadline = time.monotonic() + 8

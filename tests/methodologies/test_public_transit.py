@@ -150,8 +150,15 @@ def test_window_is_the_trip():
 
 
 def stops(lat1: object, lon1: object, lat2: object, lon2: object, minutes: float = 20):
-    activity = trip("bus", None, minutes, boarding_lat=lat1, boarding_lon=lon1,
-                    alighting_lat=lat2, alighting_lon=lon2)
+    activity = trip(
+        "bus",
+        None,
+        minutes,
+        boarding_lat=lat1,
+        boarding_lon=lon1,
+        alighting_lat=lat2,
+        alighting_lon=lon2,
+    )
     del activity["distance_km"]
     return activity
 

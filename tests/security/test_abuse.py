@@ -154,12 +154,21 @@ PAGE_LIMITS = {
     "claim QR": ("RATELIMIT_CLAIM_CODE", "30 per minute", "GET", "/my-qr", "resident"),
     "self-report": ("RATELIMIT_SELF_REPORT", "20 per hour", "POST", "/report", "resident"),
     "household card": ("RATELIMIT_CARD", "5 per hour", "POST", "/card", "resident"),
-    "counter": ("RATELIMIT_COUNTER", "60 per minute", "POST", "/merchant/confirm",
-                "station staff"),
-    "redemption QR": ("RATELIMIT_REDEEM", "30 per minute", "POST", "/offers/999999/redeem",
-                      "resident"),
-    "redemption QR again": ("RATELIMIT_REDEMPTION_QR", "60 per minute", "GET",
-                            "/redemptions/999999", "resident"),
+    "counter": ("RATELIMIT_COUNTER", "60 per minute", "POST", "/merchant/confirm", "station staff"),
+    "redemption QR": (
+        "RATELIMIT_REDEEM",
+        "30 per minute",
+        "POST",
+        "/offers/999999/redeem",
+        "resident",
+    ),
+    "redemption QR again": (
+        "RATELIMIT_REDEMPTION_QR",
+        "60 per minute",
+        "GET",
+        "/redemptions/999999",
+        "resident",
+    ),
 }
 # page endpoint -> its API twin, limited alike
 TWINS = {
@@ -201,8 +210,9 @@ class Callers:
         if kind == "partner":
             key_id, secret = self.partners[who - 1]
             body = json.dumps({"records": [], "n": n}).encode()
-            headers = signed_headers(key_id, secret, "POST", url, body,
-                                     content_type="application/json")
+            headers = signed_headers(
+                key_id, secret, "POST", url, body, content_type="application/json"
+            )
             return {"data": body, "headers": headers}
         if (kind, who) not in self.tokens:
             self.tokens[kind, who] = issue_token(self.user(kind, who))[0]
@@ -228,7 +238,10 @@ def _assert_rate_limited(response: Any, window: int, json_body: bool) -> None:
     assert 0 < retry_after <= window
     if json_body:
         assert response.get_json() == {
-            "code": "rate_limited", "message": RATE_LIMITED_ZH, "details": None}
+            "code": "rate_limited",
+            "message": RATE_LIMITED_ZH,
+            "details": None,
+        }
     else:
         page = response.get_data(as_text=True)
         assert response.mimetype == "text/html" and "<html" in page
@@ -266,8 +279,11 @@ def test_a_users_tokens_share_one_count(limited):
         bearer = {"Authorization": f"Bearer {tokens[n % 2]}"}
         assert _send(client, method, url, json={}, headers=bearer).status_code == 201
     third = {"Authorization": f"Bearer {issue_token(resident)[0]}"}
-    _assert_rate_limited(_send(client, method, url, json={}, headers=third),
-                         parse(limit).get_expiry(), json_body=True)
+    _assert_rate_limited(
+        _send(client, method, url, json={}, headers=third),
+        parse(limit).get_expiry(),
+        json_body=True,
+    )
 
 
 def test_forged_pushes_do_not_use_up_a_partners_limit(limited):
@@ -277,14 +293,24 @@ def test_forged_pushes_do_not_use_up_a_partners_limit(limited):
     callers = Callers(limited)
     key_id, _secret = callers.partners[0]
     client = limited.test_client()
-    forged = {"Authorization": f"HMAC-SHA256 key_id={key_id},signature=00",
-              "X-Timestamp": "0", "Content-Type": "application/json"}
+    forged = {
+        "Authorization": f"HMAC-SHA256 key_id={key_id},signature=00",
+        "X-Timestamp": "0",
+        "Content-Type": "application/json",
+    }
     attacker = {"REMOTE_ADDR": "198.51.100.7"}
     for _ in range(parse(limit).amount):
-        assert _send(client, method, url, data=b"{}", headers=forged,
-                     environ_base=attacker).status_code == 401
-    _assert_rate_limited(_send(client, method, url, data=b"{}", headers=forged,
-                               environ_base=attacker), parse(limit).get_expiry(), json_body=True)
+        assert (
+            _send(
+                client, method, url, data=b"{}", headers=forged, environ_base=attacker
+            ).status_code
+            == 401
+        )
+    _assert_rate_limited(
+        _send(client, method, url, data=b"{}", headers=forged, environ_base=attacker),
+        parse(limit).get_expiry(),
+        json_body=True,
+    )
     signed = _send(client, method, url, **callers.api_request("partner", 1, url, 0))
     assert signed.status_code == 202
 
@@ -325,13 +351,20 @@ def test_pages_are_limited_like_their_api_twins(limited):
     with limited.test_request_context():
         for page, api in TWINS.items():
             assert limits(page) and limits(page) == limits(api), (page, api)
-        for page in ("mobile.my_qr", "mobile.self_report", "mobile.household_card",
-                     "mobile.merchant_confirm"):
+        for page in (
+            "mobile.my_qr",
+            "mobile.self_report",
+            "mobile.household_card",
+            "mobile.merchant_confirm",
+        ):
             assert limits(page)[0][2] is caller_key  # counted per signed-in user
     record(
         "abuse",
-        **{"rate limits (API)": len(API_LIMITS), "rate limits (pages)": len(PAGE_LIMITS),
-           "limit requests": SENT["requests"]},
+        **{
+            "rate limits (API)": len(API_LIMITS),
+            "rate limits (pages)": len(PAGE_LIMITS),
+            "limit requests": SENT["requests"],
+        },
     )
 
 
@@ -353,7 +386,8 @@ class Body(io.RawIOBase):
 
     def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
         self.position = {io.SEEK_SET: 0, io.SEEK_CUR: self.position, io.SEEK_END: self.size}[
-            whence] + offset
+            whence
+        ] + offset
         return self.position
 
     def tell(self) -> int:
@@ -416,33 +450,63 @@ def blank_png(width: int, height: int) -> bytes:
     packer = zlib.compressobj(9)
     idat = b"".join(packer.compress(row) for _ in range(height)) + packer.flush()
     header = struct.pack(">IIBBBBB", width, height, 1, 0, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", idat) + _chunk(
-        b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + _chunk(b"IHDR", header)
+        + _chunk(b"IDAT", idat)
+        + _chunk(b"IEND", b"")
+    )
 
 
 # name -> (the upload, the code where it is stored, the code where a QR is read from it)
 BAD_IMAGES = {
     # QR photos have no byte limit of their own (MAX_CONTENT_LENGTH bounds them): a photo
     # of a voucher straight from a camera can be large, and reading it is bounded by pixels
-    "over 5 MB": (lambda: blank_png(64, 64) + b"\0" * (5 * 1024 * 1024),
-                  "invalid_image", "unreadable_image"),
+    "over 5 MB": (
+        lambda: blank_png(64, 64) + b"\0" * (5 * 1024 * 1024),
+        "invalid_image",
+        "unreadable_image",
+    ),
     "49 M pixels": (lambda: blank_png(7000, 7000), "image_too_large", "image_too_large"),
-    "bomb 20000 x 20000": (lambda: blank_png(20000, 20000), "image_too_large",
-                           "image_too_large"),
+    "bomb 20000 x 20000": (lambda: blank_png(20000, 20000), "image_too_large", "image_too_large"),
 }
 # entrance -> (url, role, form, file field, reads a QR, answer: JSON 422, page 422 or flash)
 UPLOADS = {
-    "self-report (API)": ("/api/v1/me/self-reports", RESIDENT,
-                          {"action": "public_transit", "activity": json.dumps(TRIP)}, "photo",
-                          False, "json"),
-    "self-report (page)": ("/report", RESIDENT,
-                           {"action": "public_transit", "distance_km": "8.2",
-                            "started_at": "2026-11-25T08:00", "ended_at": "2026-11-25T08:25"},
-                           "photo", False, "page"),
-    "offer picture (page)": ("/merchant/offers/new", STAFF,
-                             {"title_zh": "杯子", "points_price": "100", "stock": "3",
-                              "valid_from": "2026-11-25T08:00", "valid_until": "2026-12-25T08:00"},
-                             "image", False, "page"),
+    "self-report (API)": (
+        "/api/v1/me/self-reports",
+        RESIDENT,
+        {"action": "public_transit", "activity": json.dumps(TRIP)},
+        "photo",
+        False,
+        "json",
+    ),
+    "self-report (page)": (
+        "/report",
+        RESIDENT,
+        {
+            "action": "public_transit",
+            "distance_km": "8.2",
+            "started_at": "2026-11-25T08:00",
+            "ended_at": "2026-11-25T08:25",
+        },
+        "photo",
+        False,
+        "page",
+    ),
+    "offer picture (page)": (
+        "/merchant/offers/new",
+        STAFF,
+        {
+            "title_zh": "杯子",
+            "points_price": "100",
+            "stock": "3",
+            "valid_from": "2026-11-25T08:00",
+            "valid_until": "2026-12-25T08:00",
+        },
+        "image",
+        False,
+        "page",
+    ),
     "fulfil by photo (API)": ("/api/v1/merchant/fulfil/photo", STAFF, {}, "photo", True, "json"),
     "counter photo (page)": ("/merchant/confirm", STAFF, {}, "photo", True, "flash"),
 }
@@ -480,7 +544,9 @@ def test_bad_images_are_refused_at_every_upload_entrance(
         auth.login_page(user)
     counts = _counts()
     response = client.post(
-        url, headers=headers, content_type="multipart/form-data",
+        url,
+        headers=headers,
+        content_type="multipart/form-data",
         data={**form, field: (io.BytesIO(data()), "photo.png")},
     )
     if answer == "json":
@@ -521,8 +587,9 @@ def tokens(client, auth, make, db):
         "staff": auth.bearer(staff),
         "claim": client.post("/api/v1/me/claim-codes", headers=mine).get_json()["token"],
         "card": client.post("/api/v1/me/household-card", headers=mine).get_json()["token"],
-        "redeem": client.get(f"/api/v1/redemptions/{redemption.id}", headers=mine)
-        .get_json()["qr_token"],
+        "redeem": client.get(f"/api/v1/redemptions/{redemption.id}", headers=mine).get_json()[
+            "qr_token"
+        ],
     }
 
 
@@ -539,11 +606,15 @@ MISUSES = [
 
 def _present(client: Any, tokens: dict[str, Any], token: str, where: str, key: str) -> Any:
     if where == "fulfil":
-        return client.post("/api/v1/merchant/fulfil", json={"token": token},
-                           headers={**tokens["staff"], "Idempotency-Key": key})
+        return client.post(
+            "/api/v1/merchant/fulfil",
+            json={"token": token},
+            headers={**tokens["staff"], "Idempotency-Key": key},
+        )
     field = "token" if where == "claim" else "card"
-    return client.post("/api/v1/claims", json={field: token, "activity": WEIGHED},
-                       headers=tokens["staff"])
+    return client.post(
+        "/api/v1/claims", json={field: token, "activity": WEIGHED}, headers=tokens["staff"]
+    )
 
 
 @pytest.mark.parametrize(("purpose", "where"), MISUSES)
@@ -557,10 +628,13 @@ def test_a_qr_token_works_only_for_its_purpose(client, tokens, purpose, where):
     assert _present(client, tokens, tokens[purpose], right, "right").status_code in (200, 201)
 
 
-@pytest.mark.parametrize(("purpose", "where", "status", "code"), [
-    ("claim", "claim", 422, "claim_code_invalid"),
-    ("redeem", "fulfil", 409, "already_fulfilled"),
-])
+@pytest.mark.parametrize(
+    ("purpose", "where", "status", "code"),
+    [
+        ("claim", "claim", 422, "claim_code_invalid"),
+        ("redeem", "fulfil", 409, "already_fulfilled"),
+    ],
+)
 def test_a_claim_or_voucher_token_works_once(client, tokens, purpose, where, status, code):
     first = _present(client, tokens, tokens[purpose], where, "first")
     assert first.status_code in (200, 201), first.get_json()
@@ -633,8 +707,10 @@ def test_the_same_form_with_its_token_passes(csrf_bound):
     _sign_in(client, resident)
     refused = client.post("/card")
     assert refused.status_code == 400
-    assert client.post("/card", headers={"Accept": "application/json"}).get_json()[
-        "code"] == "csrf_failed"
+    assert (
+        client.post("/card", headers={"Accept": "application/json"}).get_json()["code"]
+        == "csrf_failed"
+    )
     page = client.get("/card").get_data(as_text=True)
     token = re.search(r'name="csrf_token" value="([^"]+)"', page)
     assert token, "the card page carries its form token"

@@ -23,11 +23,23 @@ def _credit_a_trip(client, make, resident):
     from backend.timeutil import local, utcnow
 
     day = local(utcnow()).date().isoformat()
-    body = as_json({"records": [{"record_id": "h-1", "action": "public_transit",
-                                 "identity": "CARD7777", "activity": {
-                                     "mode": "bus", "distance_km": 8.2,
-                                     "started_at": f"{day}T00:01:00+08:00",
-                                     "ended_at": f"{day}T00:26:00+08:00"}}]})
+    body = as_json(
+        {
+            "records": [
+                {
+                    "record_id": "h-1",
+                    "action": "public_transit",
+                    "identity": "CARD7777",
+                    "activity": {
+                        "mode": "bus",
+                        "distance_km": 8.2,
+                        "started_at": f"{day}T00:01:00+08:00",
+                        "ended_at": f"{day}T00:26:00+08:00",
+                    },
+                }
+            ]
+        }
+    )
     path = "/api/v1/partner/batches"
     headers = signed_headers(key_id, secret, "POST", path, body, content_type="application/json")
     response = client.post(path, data=body, headers=headers)
@@ -63,8 +75,9 @@ def test_export_contains_the_residents_data(client, make, auth):
 def test_leaderboard_needs_a_nickname(client, make, auth):
     resident = make.resident()
     auth.login_page(resident)
-    response = client.post("/privacy", data={"leaderboard": "1", "nickname": ""},
-                           follow_redirects=True)
+    response = client.post(
+        "/privacy", data={"leaderboard": "1", "nickname": ""}, follow_redirects=True
+    )
     assert "flash-error" in response.get_data(as_text=True)
 
 
@@ -86,5 +99,10 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, au
     assert again.status_code == 200 and "/home" not in again.headers.get("Location", "")
     assert reconcile().clean  # the points stay in the ledger
     # the number can register again as a new person
-    assert client.post("/api/v1/auth/register", json={"phone": phone, "password": PASSWORD,
-                                                      "district": "柯城区"}).status_code == 201
+    assert (
+        client.post(
+            "/api/v1/auth/register",
+            json={"phone": phone, "password": PASSWORD, "district": "柯城区"},
+        ).status_code
+        == 201
+    )

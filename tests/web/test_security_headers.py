@@ -34,8 +34,11 @@ def test_no_inline_scripts_or_style_attributes_in_templates():
         if ".venv" in path.parts:
             continue
         text = path.read_text(encoding="utf-8")
-        if re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text) or re.search(r"\sstyle=\"", text) \
-                or re.search(r"\son[a-z]+=\"", text):
+        if (
+            re.search(r"<script(?![^>]*\bsrc=)[^>]*>", text)
+            or re.search(r"\sstyle=\"", text)
+            or re.search(r"\son[a-z]+=\"", text)
+        ):
             offenders.append(str(path.relative_to(root)))
     # print templates are rendered by WeasyPrint, not served to browsers
     offenders = [o for o in offenders if "/reports/" not in o]
@@ -43,8 +46,13 @@ def test_no_inline_scripts_or_style_attributes_in_templates():
 
 
 def test_cookies_are_secure_httponly_samesite(database_uri):
-    app = create_app({"SQLALCHEMY_DATABASE_URI": database_uri, "SESSION_COOKIE_SECURE": True,
-                      "WTF_CSRF_ENABLED": True})
+    app = create_app(
+        {
+            "SQLALCHEMY_DATABASE_URI": database_uri,
+            "SESSION_COOKIE_SECURE": True,
+            "WTF_CSRF_ENABLED": True,
+        }
+    )
     client = app.test_client()
     response = client.get("/login?lang=en", base_url="https://carbon.example")
     cookies = response.headers.getlist("Set-Cookie")

@@ -143,8 +143,9 @@ def _lighthouse(url: str, cookie: str, out: Path) -> dict[str, Any]:
         error = report.get("runtimeError") if report else f"exit status {done.returncode}"
         if not error and done.returncode == 0:
             break
-        print(f"  {url}: Lighthouse run failed ({error}), attempt {attempt} of {ATTEMPTS}",
-              flush=True)
+        print(
+            f"  {url}: Lighthouse run failed ({error}), attempt {attempt} of {ATTEMPTS}", flush=True
+        )
     else:
         raise SystemExit(f"Lighthouse failed on {url} {ATTEMPTS} times: {error}")
     if report.get("finalDisplayedUrl") != url:  # e.g. sent to /login: the cookie did not work

@@ -443,11 +443,18 @@ def test_the_signature_covers_the_whole_multipart_body(client, transit, rider, d
     partner, pusher = transit
     body, multipart = _multipart(("file", CSV_TRIPS % (b"s", b"s"), "day.csv", "text/csv"))
     forged = body.replace(b"8.2", b"9.9")
-    headers = signed_headers(pusher.key_id, pusher.secret, "POST", BATCHES, body,
-                             content_type=multipart)
+    headers = signed_headers(
+        pusher.key_id, pusher.secret, "POST", BATCHES, body, content_type=multipart
+    )
     assert client.post(BATCHES, data=forged, headers=headers).status_code == 401
-    file_only = signed_headers(pusher.key_id, pusher.secret, "POST", BATCHES,
-                               CSV_TRIPS % (b"s", b"s"), content_type=multipart)
+    file_only = signed_headers(
+        pusher.key_id,
+        pusher.secret,
+        "POST",
+        BATCHES,
+        CSV_TRIPS % (b"s", b"s"),
+        content_type=multipart,
+    )
     refused = client.post(BATCHES, data=body, headers=file_only)
     assert refused.status_code == 401 and refused.get_json()["code"] == "invalid_signature"
     assert db.session.scalar(select(func.count()).select_from(PartnerBatch)) == 0
@@ -457,8 +464,9 @@ def test_the_signature_covers_the_whole_multipart_body(client, transit, rider, d
 
 def test_outcomes_page_through_stored_records_then_resends(transit, rider):
     _, pusher = transit
-    pusher.push([bus("q-1", start="2026-11-25T07:00:00+08:00", end="2026-11-25T07:20:00+08:00"),
-                 bus("q-2")])
+    pusher.push(
+        [bus("q-1", start="2026-11-25T07:00:00+08:00", end="2026-11-25T07:20:00+08:00"), bus("q-2")]
+    )
     again = pusher.push(
         body=as_json(
             [

@@ -71,8 +71,11 @@ def test_points_trimmed_by_the_programme_cap_still_recompute_cleanly(transit, ri
     set_setting(make.user("admin"), "daily_points_cap", 500)
     pusher.push(
         [
-            bus(f"c-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00",
-                end=f"2026-11-25T{h:02d}:25:00+08:00")
+            bus(
+                f"c-{h}",
+                start=f"2026-11-25T{h:02d}:00:00+08:00",
+                end=f"2026-11-25T{h:02d}:25:00+08:00",
+            )
             for h in (7, 8)
         ]
     )
@@ -134,7 +137,8 @@ def test_a_verifier_crediting_far_more_than_peers_is_sent_to_review(
     outcomes = [claim(busy).outcome for _ in range(5)]
     # 4 credited today, the peers' median is 1 and 4 > 3 × 1: the fifth goes to review
     assert outcomes == [Outcome.CREDITED] * 4 + [Outcome.REVIEW]
-    flagged = db.session.scalars(select(ActivityRecord).where(
-        ActivityRecord.outcome == Outcome.REVIEW)).one()
+    flagged = db.session.scalars(
+        select(ActivityRecord).where(ActivityRecord.outcome == Outcome.REVIEW)
+    ).one()
     assert flagged.flags == ["verifier_outlier"] and flagged.verifier_id == busy.id
     assert claim(quiet).outcome is Outcome.CREDITED  # the quiet attendant is not affected

@@ -353,8 +353,9 @@ def test_unknown_export_is_404(client, auth, make):
     assert client.get("/admin/export/users.csv").status_code == 404
 
 
-def test_the_default_dashboard_is_refreshed_ahead_and_shared(app, client, auth, programme,
-                                                              monkeypatch):
+def test_the_default_dashboard_is_refreshed_ahead_and_shared(
+    app, client, auth, programme, monkeypatch
+):
     """The periodic job puts the default dashboard, in both languages, in the shared cache;
     the page then serves it without aggregating anything on the request."""
     import fakeredis

@@ -86,9 +86,7 @@ def test_a_reduction_is_retired_at_most_once(db, organiser, make, pool):
         services.retire_reductions(second.organiser, second.id, 4_000)
     assert caught.value.params == {"available": "3.000", "requested": "4.000"}
     assert _count(ReductionRetirement) == 2  # nothing saved for the refused request
-    assert _db.session.scalar(
-        select(func.count()).where(LedgerEntry.kind == EntryKind.RETIRE)
-    ) == 2
+    assert _db.session.scalar(select(func.count()).where(LedgerEntry.kind == EntryKind.RETIRE)) == 2
     rows = services.retire_reductions(second.organiser, second.id, 1)
     assert [r.reduction_id for r in rows] == [pool[2].id]
     year = local(utcnow()).year
