@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -72,8 +72,6 @@ def offer_image(offer_id: int) -> Any:
 @resident_only
 @limiter.limit(limit_setting("RATELIMIT_REDEEM"), key_func=caller_key)
 def redeem(offer_id: int) -> Any:
-    from flask import request
-
     try:
         redemption = services.redeem_offer(
             current_user, offer_id, request.form.get("idempotency_key")

@@ -28,6 +28,8 @@ from typing import IO, Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -413,9 +415,6 @@ def recover_batches() -> int:
     (Redis restarted empty), failed for good, or died with its worker (SIGKILL, a lost host).
     RQ itself only notices a dead SimpleWorker's job once its timeout has passed; this runs
     when a worker starts and every few minutes (``backend.jobs``). Returns how many."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
     open_ids = db.session.scalars(
         select(PartnerBatch.id).where(

@@ -32,6 +32,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import force_locale
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import (
     String,
@@ -52,6 +53,7 @@ from ..accounts.models import Role, User
 from ..actions.models import ActivityRecord, BatchStatus, Outcome, PartnerBatch, Reduction
 from ..actions.reasons import REASONS
 from ..actions.self_reports import RESIDENT_ACTIONS
+from ..cache import store
 from ..config import DISTRICTS
 from ..extensions import db
 from ..i18n import action_name, current_lang
@@ -60,7 +62,7 @@ from ..merchants.models import Merchant
 from ..methodology_versions.models import MethodologyVersion
 from ..partners.models import Partner
 from ..timeutil import aware, local, utcnow
-from .filters import Filters
+from .filters import Filters, default_filters
 from .tables import Column, Table, per_day, percent, tonnes
 
 ANOMALY_FLAGS = ("burst", "verifier_outlier")
@@ -892,11 +894,6 @@ def refresh_dashboard() -> int:
     """The periodic job: compute the default dashboard (this year, every district) in each
     language and put it in the shared cache, so no administrator waits for it. Returns how
     many were stored."""
-    from flask_babel import force_locale
-
-    from ..cache import store
-    from .filters import default_filters
-
     filters = default_filters(local(utcnow()).date())
     for language in current_app.config["LANGUAGES"]:
         with force_locale(language):
