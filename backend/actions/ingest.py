@@ -37,8 +37,9 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
-from ..partners.models import Partner, PartnerKind
+from ..partners.models import Partner
 from ..timeutil import utcnow
+from .catalogue import ALLOWED_ACTIONS
 from .exceptions import (
     BatchTooLarge,
     InvalidBatch,
@@ -59,12 +60,6 @@ from .models import (
 from .reasons import reason
 from .verification import Summary, verify_new
 
-ALLOWED_ACTIONS = {
-    PartnerKind.TRANSIT: {"public_transit"},
-    PartnerKind.BIKE_SHARE: {"bike_sharing"},
-    PartnerKind.WASTE_STATION: {"waste_sorting"},
-    PartnerKind.RESTAURANT: {"food_waste"},
-}
 CSV_FIXED = ("record_id", "action", "identity")
 MULTIPART = "multipart/form-data"
 BATCH_TYPES = ("application/json", "text/csv", MULTIPART)  # what POST /partner/batches takes

@@ -17,6 +17,7 @@ from ..audit.services import record_audit
 from ..extensions import db
 from ..timeutil import utcnow
 from ..uploads import image_path, read_image, save_image
+from .catalogue import RESIDENT_ACTIONS
 from .exceptions import (
     AppealNotAllowed,
     InvalidActivity,
@@ -28,8 +29,6 @@ from .exceptions import (
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import reason
 from .verification import verify_records
-
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 
 
 def submit_self_report(

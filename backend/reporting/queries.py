@@ -50,9 +50,9 @@ from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ColumnElement, FunctionElement
 
 from ..accounts.models import Role, User
+from ..actions.catalogue import RESIDENT_ACTIONS
 from ..actions.models import ActivityRecord, BatchStatus, Outcome, PartnerBatch, Reduction
 from ..actions.reasons import REASONS
-from ..actions.self_reports import RESIDENT_ACTIONS
 from ..cache import store
 from ..config import DISTRICTS
 from ..extensions import db
