@@ -20,7 +20,8 @@ from markupsafe import Markup
 from pygal.style import Style
 
 from ..charts import SVG_NS, clean_svg
-from .queries import POINT_FLOWS, Dashboard
+from .activity import POINT_FLOWS
+from .queries import Dashboard
 
 # Dark enough for 3:1 against white (WCAG 1.4.11), distinguishable with colour-blindness.
 PALETTE = ("#1f7a4d", "#2f6fb0", "#b35900", "#7a4d9c", "#a33b3b", "#3d7f7f")
