@@ -23,7 +23,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -38,6 +38,8 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import CursorResult, Result
+from sqlalchemy.orm import QueryableAttribute
 
 from .extensions import db
 
@@ -59,7 +61,9 @@ def _value(value: Any) -> Any:
     return value
 
 
-def any_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[bool]:
+def any_of(
+    column: ColumnElement[Any] | QueryableAttribute[Any], values: Iterable[Any]
+) -> ColumnElement[bool]:
     """``column IN values`` for long lists: on PostgreSQL ``= ANY(array)``, one parameter
     however many values (an expanded IN of 10,000 placeholders costs more to build, send and
     plan than the query itself); elsewhere a plain IN."""
@@ -67,6 +71,12 @@ def any_of(column: ColumnElement[Any], values: Iterable[Any]) -> ColumnElement[b
     if not _is_postgres():
         return column.in_(values)
     return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+
+
+def rowcount(result: Result[Any]) -> int:
+    """How many rows an UPDATE or DELETE changed (its ``CursorResult.rowcount``, which the
+    type of ``Session.execute`` does not show)."""
+    return cast(CursorResult[Any], result).rowcount
 
 
 def allocate_ids(table: Table, count: int) -> list[int]:
@@ -96,7 +106,7 @@ def _copy(table_name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]
         for i, column in enumerate(columns)
         if type(next((r[column] for r in rows if r.get(column) is not None), None)) not in _PLAIN
     ]
-    connection = db.session.connection().connection.driver_connection
+    connection: Any = db.session.connection().connection.driver_connection  # psycopg's
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy,
@@ -185,7 +195,7 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
         return
     columns = list(rows[0])
     if not _is_postgres() or len(rows) <= FEW:
-        values = {c: bindparam(f"b_{c}") for c in columns if c != key}
+        values: dict[str, Any] = {c: bindparam(f"b_{c}") for c in columns if c != key}
         db.session.execute(
             update(table).where(table.c[key] == bindparam(f"b_{key}")).values(**values),
             [{f"b_{c}": row[c] for c in columns} for row in rows],

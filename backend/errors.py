@@ -160,7 +160,7 @@ def register_error_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
         code, message, details = _http_details(exc)
-        headers = exc.get_response().headers
+        headers: Any = exc.get_response().headers
         if exc.code == 429 and "Retry-After" not in headers:
             headers = {**dict(headers), "Retry-After": "60"}
         return error_response(exc.code or 500, code, message, details, headers)

@@ -6,6 +6,7 @@ import hashlib
 import re
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -42,7 +43,7 @@ _DUMMY: dict[tuple[int, int, int], str] = {}
 def _params() -> tuple[int, int, int]:
     """argon2id cost (time, memory KiB, parallelism): RFC 9106 defaults unless configured
     lower (the test suite does, to stay fast; production never should)."""
-    return tuple(current_app.config.get("ARGON2_PARAMS") or (3, 65536, 4))  # type: ignore[return-value]
+    return tuple(current_app.config.get("ARGON2_PARAMS") or (3, 65536, 4))
 
 
 def _hasher() -> PasswordHasher:
@@ -188,7 +189,7 @@ def authenticate(
     except InvalidPhone:
         verify_password(_dummy_hash(), password or "")
         raise InvalidCredentials() from None
-    user = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
+    user: User | None = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
     now = utcnow()
     if user is None or (roles is not None and user.role not in roles):
         verify_password(_dummy_hash(), password or "")
@@ -271,7 +272,7 @@ def user_for_token(raw: str) -> User:
         raise InvalidToken()
     if not user.is_active:
         raise AccountSuspended()
-    return user
+    return cast(User, user)
 
 
 def revoke_token(raw: str) -> None:

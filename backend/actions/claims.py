@@ -13,7 +13,7 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
 from flask import current_app
 from sqlalchemy import select, update
@@ -21,6 +21,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import User
 from ..audit.services import record_audit
+from ..bulk import rowcount
 from ..errors import DomainError
 from ..extensions import db
 from ..ledger.exceptions import IdempotencyConflict
@@ -102,7 +103,7 @@ def _use_claim(*, token: str | None, code: str | None) -> int:
         if not normalised:
             raise ClaimCodeInvalid(field="code")
         condition = ClaimCode.code == normalised
-    claim = db.session.scalar(select(ClaimCode).where(condition))
+    claim: ClaimCode | None = db.session.scalar(select(ClaimCode).where(condition))
     if claim is None:
         raise ClaimCodeInvalid(field="code")
     used = db.session.execute(
@@ -114,7 +115,7 @@ def _use_claim(*, token: str | None, code: str | None) -> int:
         )
         .values(used_at=now)
     )
-    if used.rowcount != 1:
+    if rowcount(used) != 1:
         raise ClaimCodeInvalid(field="code")
     return claim.resident_id
 
@@ -128,7 +129,7 @@ def _use_card(token: str) -> int:
     )
     if card is None:
         raise ClaimCodeInvalid(field="code")
-    return card.resident_id
+    return cast(int, card.resident_id)
 
 
 def _with_defaults(action: str, activity: dict[str, Any]) -> dict[str, Any]:
@@ -165,7 +166,7 @@ def _claimed_with(staff: User, key: str, request_hash: str) -> ActivityRecord | 
         return None
     if claim_key.request_hash != request_hash:
         raise IdempotencyConflict()
-    return claim_key.record
+    return cast(ActivityRecord | None, claim_key.record)
 
 
 def submit_claim(

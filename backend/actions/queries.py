@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -135,7 +135,7 @@ def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, i
         .order_by(func.sum(Reduction.credited_g).desc())
         .limit(limit)
     )
-    return [(nickname, int(grams)) for nickname, grams in rows]
+    return [(cast(str, nickname), int(grams)) for nickname, grams in rows]  # nickname set
 
 
 def last_months(count: int = 12) -> list[str]:

@@ -66,7 +66,9 @@ def issue_certificate(admin: User, event_id: int) -> Certificate:
 
 
 def certificate_by_code(code: str) -> Certificate:
-    cert = db.session.scalar(select(Certificate).where(Certificate.verify_code == code))
+    cert: Certificate | None = db.session.scalar(
+        select(Certificate).where(Certificate.verify_code == code)
+    )
     if cert is None:
         raise UnknownCertificate()
     return cert

@@ -251,7 +251,7 @@ def record_planting(
         area = _area_mu(data, InvalidPlanting)
         seedlings = _whole(data, "seedlings", InvalidPlanting, minimum=1)
         location = _text(data, "location", 200, InvalidPlanting)
-        uploads = [p for p in photos if p is not None and getattr(p, "filename", "")]
+        uploads = [p for p in photos if p is not None and getattr(p, "filename", None)]
         if len(uploads) > MAX_PHOTOS:
             raise InvalidPlanting(problem=_("at most %(n)s photos", n=MAX_PHOTOS), field="photos")
         for upload in uploads:  # validate every photo before storing any

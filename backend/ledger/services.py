@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
@@ -23,7 +24,7 @@ from .models import CACHED_KINDS, Account, AccountKind, EntryKind, LedgerEntry, 
 
 
 def _get_or_create(code: str, kind: AccountKind, **owner: int) -> Account:
-    account = db.session.scalar(select(Account).where(Account.code == code))
+    account: Account | None = db.session.scalar(select(Account).where(Account.code == code))
     if account is not None:
         return account
     try:
@@ -214,7 +215,7 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
         rows = db.session.execute(
             select(Account.user_id, Account.id).where(any_of(Account.user_id, among))
         )
-        return {int(user_id): int(account_id) for user_id, account_id in rows}
+        return {int(cast(int, user_id)): int(account_id) for user_id, account_id in rows}
 
     accounts = found(ids)
     missing = [i for i in ids if i not in accounts]

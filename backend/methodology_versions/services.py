@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import func, select
 
@@ -248,7 +248,7 @@ def active_version(code: str, at: datetime | None = None) -> MethodologyVersion:
     )
     if version is None:
         raise NoActiveVersion()
-    return version
+    return cast(MethodologyVersion, version)
 
 
 def active_versions(

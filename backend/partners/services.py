@@ -14,6 +14,7 @@ import re
 import secrets
 import time
 from datetime import timedelta
+from typing import cast
 
 from redis.exceptions import RedisError
 from sqlalchemy import delete, select
@@ -145,4 +146,4 @@ def verify_signed_request(
         raise InvalidSignature()
     if not _remember_signature(signature):
         raise ReplayedRequest()
-    return key.partner
+    return cast(Partner, key.partner)

@@ -18,6 +18,7 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..audit.services import record_audit
+from ..bulk import rowcount
 from ..errors import DomainError, Forbidden
 from ..extensions import db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
@@ -204,7 +205,7 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
                 .where(Offer.id == offer.id, Offer.stock > 0, Offer.status == OfferStatus.ACTIVE)
                 .values(stock=Offer.stock - 1)
             )
-            if taken.rowcount == 0:
+            if rowcount(taken) == 0:
                 raise OutOfStock()
             db.session.expire(offer, ["stock"])
             hours = current_app.config["REDEMPTION_HOLD_HOURS"]
@@ -340,7 +341,7 @@ def fulfil_redemption(
             fulfil_key=fulfil_key,
         )
     )
-    if changed.rowcount == 0:
+    if rowcount(changed) == 0:
         db.session.rollback()
         db.session.refresh(redemption)
         raise _closed_error(redemption)
@@ -371,7 +372,7 @@ def _release(redemption: Redemption, status: RedemptionStatus, actor: User | Non
         .where(Redemption.id == redemption.id, Redemption.status == RedemptionStatus.HELD)
         .values(status=status, closed_at=now)
     )
-    if changed.rowcount == 0:
+    if rowcount(changed) == 0:
         return False
     db.session.execute(
         update(Offer).where(Offer.id == redemption.offer_id).values(stock=Offer.stock + 1)
@@ -440,7 +441,7 @@ def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemptio
             refunded_at=utcnow(),
         )
     )
-    if changed.rowcount == 0 or settle is None:
+    if rowcount(changed) == 0 or settle is None:
         db.session.rollback()
         db.session.refresh(redemption)
         if redemption.status is RedemptionStatus.REFUNDED:
