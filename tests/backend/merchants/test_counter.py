@@ -63,7 +63,7 @@ def test_a_resent_counter_form_confirms_once(make, station, client, app, db):
     from backend.actions.models import ActivityRecord
     from backend.ledger.queries import resident_balance
 
-    from ..helpers import Auth
+    from ...helpers import Auth
 
     _, staff = station
     resident = make.resident()
