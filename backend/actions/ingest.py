@@ -14,6 +14,9 @@ first, and the resend is reported as a duplicate. A batch counts its resends
 (``resent_count``) and lists the ids of the first ones (``resent``), at most as many as one
 request may carry, so an API batch's outcomes are listed whole while a re-imported file of
 millions keeps a bounded row, rewritten only until the list is full.
+
+One idea, one file (over 500 lines): a partner's records from the bytes received to the
+chunks handed to verification, for the API and the day files alike.
 """
 
 from __future__ import annotations

@@ -9,6 +9,9 @@ half-way leaves nothing; re-running is safe because only PENDING records are tak
 
 ``verify_new`` does the same for a partner's records not stored yet: they are decided first
 and written once, with their outcomes, by COPY (no UPDATE pass, no re-read).
+
+One idea, one file (over 500 lines): the verification pipeline, whose steps share the chunk's
+loaded context and must be read in order; ``self_reports``, ``claims`` and ``ingest`` feed it.
 """
 
 from __future__ import annotations
