@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
@@ -38,6 +37,7 @@ from ..extensions import db
 from ..jobs import enqueue, get_queue
 from ..partners.models import Partner, PartnerKind
 from ..timeutil import aware, utcnow
+from . import numbers
 from .exceptions import (
     BatchTooLarge,
     InvalidBatch,
@@ -108,7 +108,7 @@ def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
                 raise BatchTooLarge(limit=limit)
         return records
     try:
-        data = json.loads(text)
+        data = numbers.loads(text)  # numbers exact, never through float
     except ValueError:
         raise InvalidBatch() from None
     records = data.get("records") if isinstance(data, dict) else data
@@ -547,7 +547,7 @@ def _records(path: str, stream: IO[str]) -> Iterator[Any]:
         for line in stream:
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield numbers.loads(line)
                 except ValueError:
                     yield None  # counted as a malformed record
     else:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
@@ -21,7 +20,7 @@ from ..partners.models import Partner
 from ..partners.services import create_partner, rotate_partner_key
 from ..qr import format_short_code, make_token
 from ..schemas import ErrorSchema, IdempotencyHeaderSchema
-from . import claims, identities, ingest, queries, self_reports
+from . import claims, identities, ingest, numbers, queries, self_reports
 from .exceptions import InvalidActivity
 from .schemas import (
     ActionDetailSchema,
@@ -235,6 +234,16 @@ class Card(MethodView):
         }
 
 
+def _exact_activity(parsed: Any) -> Any:
+    """The request's ``activity`` read again with exact numbers (the schema's JSON parser
+    has turned decimals into floats); what the schema gave when the body is not JSON."""
+    try:
+        body = numbers.loads(request.get_data(cache=True))
+    except ValueError:
+        return parsed
+    return body.get("activity", parsed) if isinstance(body, dict) else parsed
+
+
 @blp.route("/claims")
 class Claims(MethodView):
     decorators = [limiter.limit("120 per minute", key_func=caller_key)]
@@ -252,7 +261,7 @@ class Claims(MethodView):
         dedupe rules decide, e.g. a second claim with the same household card."""
         return claims.submit_claim(
             api_user(),
-            data["activity"],
+            _exact_activity(data["activity"]),
             token=data["token"],
             code=data["code"],
             card=data["card"],
@@ -299,7 +308,7 @@ class SelfReports(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Report an action no partner reports, with a photo; it goes to review."""
         try:
-            activity = json.loads(form["activity"])
+            activity = numbers.loads(form["activity"])  # numbers exact, never through float
         except ValueError:
             raise InvalidActivity(problem="activity is not JSON", field="activity") from None
         return self_reports.submit_self_report(api_user(), form["action"], activity, files["photo"])
