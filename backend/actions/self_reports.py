@@ -15,10 +15,11 @@ from methodologies.base import local_day
 from ..accounts.models import User
 from ..audit.services import record_audit
 from ..extensions import db
-from ..timeutil import utcnow
+from ..timeutil import aware, utcnow
 from ..uploads import image_path, read_image, save_image
 from .exceptions import (
     AppealNotAllowed,
+    AppealTooLate,
     InvalidActivity,
     NotReviewable,
     PhotoReused,
@@ -27,6 +28,7 @@ from .exceptions import (
 )
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import reason
+from .timerules import claim_window
 from .verification import verify_records
 
 RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
@@ -141,6 +143,9 @@ def appeal_record(resident: User, record_id: int, text: str) -> ActivityRecord:
         or not text.strip()
     ):
         raise AppealNotAllowed()
+    window = claim_window(Channel.SELF_REPORT)  # the residents' claim window (timerules)
+    if record.reviewed_at is not None and utcnow() - aware(record.reviewed_at) > window:
+        raise AppealTooLate(days=window.days)
     record.appeal_text = text.strip()[:1000]
     record.appealed_at = utcnow()
     record.outcome = Outcome.REVIEW
