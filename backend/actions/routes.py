@@ -135,6 +135,14 @@ class Batches(MethodView):
         (`Content-Type: text/csv`) or a multipart/form-data upload with the file in the field
         `file`. Sign the request over the body bytes as sent. The answer comes at once with
         the batch id; `GET /partner/batches/{batch_id}` shows progress and outcomes.
+
+        Time rules, judged against the moment the batch arrived: a record dated more than
+        5 minutes after it (`dated_in_future`), more than 30 days before it
+        (`outside_claim_window`), or more than 30 days before the resident linked the identity
+        (`before_consent`) is `rejected` with that reason. Caps count per local (Asia/Shanghai)
+        day of the action's own time, and the action is quantified under the methodology
+        version in force at that time. Numbers are read exactly (a JSON number is never
+        passed through a float; CSV and JSON give the same grams); credits are rounded down.
         """
         content_type = (request.mimetype or "").lower()
         if content_type not in ingest.BATCH_TYPES:
@@ -153,7 +161,14 @@ class Batch(MethodView):
     @blp.arguments(BatchArgsSchema, location="query")
     @blp.response(200, BatchSchema)
     def get(self, args: dict[str, Any], batch_id: int) -> dict[str, Any]:
-        """Progress and per-record outcomes of one of your batches (paginated)."""
+        """Progress and per-record outcomes of one of your batches (paginated).
+
+        `status` is `queued|processing|done|failed`. Each record's `outcome` is exactly one of
+        `credited|rejected|unmatched|duplicate|flagged` (`flagged`: held back, for review or
+        until crediting resumes); why is in `reason`, a stable code (e.g. `dated_in_future`,
+        `outside_claim_window`, `before_consent`, `daily_limit_reached`, `speed_implausible`,
+        `awaiting_verification`). New reasons may appear; new outcome words never do.
+        """
         batch = ingest.get_batch(current_partner(), batch_id)
         return {
             "batch_id": batch.id,
