@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    FLOOR,
     PROGRAMME_PROPOSAL,
     Activity,
     Methodology,
@@ -37,7 +38,6 @@ from .base import (
     Window,
     as_mapping,
     choice,
-    finish,
     fmt,
     schema_number,
     schema_time,
@@ -255,7 +255,17 @@ class BikeSharing(Methodology):
                 )
             )
             pe = emissions(ef_pj, d, "EF_PJ", "项目排放（充电用电）", "Project emissions", steps)
-        return finish(be, pe, steps)
+        return self.finish(be, pe, steps)
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+
+@register
+class BikeSharingV2(BikeSharing):
+    """Module version 2.0.0: the credit is ⌊baseline − project⌋ in whole grams, computed
+    exactly, never rounded up (DESIGN.md invariant 4); the steps show baseline and project
+    with the decimals they have."""
+
+    version: ClassVar[str] = "2.0.0"
+    rounding: ClassVar[str] = FLOOR

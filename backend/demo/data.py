@@ -17,7 +17,13 @@ from ..events.models import Event, FootprintStage
 from ..events.services import create_event, record_footprint
 from ..extensions import db
 from ..merchants.models import Merchant, MerchantKind
-from ..methodology_versions.services import seed_versions
+from ..methodology_versions.models import MethodologyVersion, VersionStatus
+from ..methodology_versions.services import (
+    approve_version,
+    offer_module_versions,
+    seed_versions,
+    submit_version,
+)
 from ..partners.models import Partner
 from ..partners.services import create_partner
 from ..rewards.models import Offer, OfferStatus
@@ -84,6 +90,7 @@ def load_demo() -> int:
             )
         created += 1
     created += seed_versions()
+    created += _demo_module_versions()
     created += _demo_offers(merchant)
     code, name, kind = DEMO_PARTNER
     if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
@@ -95,6 +102,25 @@ def load_demo() -> int:
     created += _demo_event()
     _demo_second_factor()
     return created
+
+
+def _demo_module_versions() -> int:
+    """The newer module versions (2.0.0: credits rounded down; corrected composting factor)
+    offered as drafts, sent for review by one demo administrator and approved by the other
+    (four eyes), in force from now: earlier actions keep the version of their time."""
+    offered = offer_module_versions()
+    proposer, reviewer = (_user(phone) for role, phone, _ in DEMO_USERS if role is Role.ADMIN)
+    assert proposer is not None and reviewer is not None
+    drafts = db.session.scalars(
+        select(MethodologyVersion).where(
+            MethodologyVersion.status == VersionStatus.DRAFT,
+            MethodologyVersion.proposed_by_id.is_(None),
+        )
+    ).all()
+    for draft in drafts:
+        submit_version(proposer, draft.id)
+        approve_version(reviewer, draft.id, "demo: module 2.0.0 approved (rounds down)")
+    return offered
 
 
 def _demo_development() -> bool:
