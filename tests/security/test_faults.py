@@ -22,6 +22,7 @@ import signal
 import subprocess
 import sys
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,7 @@ from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 from backend.rewards import services as rewards
 from backend.rewards.models import Offer, Redemption
+from backend.timeutil import local, utcnow
 
 from ..factories import Factories
 from ..helpers import Auth, as_json, signed_headers
@@ -93,11 +95,15 @@ def assert_books_clean(app: Any) -> None:
 
 def _trips(n: int, residents: int) -> list[dict[str, Any]]:
     """n bus trips of ``residents`` card holders, six a day each (under every cap)."""
+    # Recent days (partner data older than its 30-day claim window earns nothing), ending
+    # two days ago at the latest, so that no trip lies in the future.
+    last = 1 + (n // residents) // 6
+    first = local(utcnow()).date() - timedelta(days=last + 1)
     out = []
     for i in range(n):
         card, slot = i % residents, i // residents
-        day, hour = 1 + slot // 6, 7 + slot % 6 * 2
-        start = f"2026-10-{day:02d}T{hour:02d}:00:00+08:00"
+        day, hour = first + timedelta(days=slot // 6), 7 + slot % 6 * 2
+        start = f"{day.isoformat()}T{hour:02d}:00:00+08:00"
         out.append(
             {
                 "record_id": f"k-{i}",
