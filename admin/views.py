@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 from markupsafe import Markup
@@ -17,6 +17,7 @@ from backend.auth import mark_second_factor, page_roles, second_factor_done
 from backend.errors import DomainError, Forbidden
 from backend.extensions import limiter
 from backend.qr import qr_svg
+from backend.ratelimit import limit_setting
 from mobile_web.forms import LoginForm
 
 from . import bp
@@ -28,8 +29,7 @@ admin_only = page_roles(Role.ADMIN, login_endpoint="admin.login")
 NO_STORE = {"Cache-Control": "no-store"}
 
 
-def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
+_login_limit = limit_setting("RATELIMIT_LOGIN")
 
 
 def _safe_next() -> str | None:

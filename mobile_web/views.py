@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import current_app, flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, login_user, logout_user
 
@@ -22,6 +22,7 @@ from backend.ledger.expiry import upcoming_expiries
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
+from backend.ratelimit import limit_setting
 from methodologies import available as methodology_available
 
 from . import bp
@@ -36,12 +37,10 @@ def _safe_next(default: str) -> str:
     return default
 
 
-def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
+_login_limit = limit_setting("RATELIMIT_LOGIN")
 
 
-def _register_limit() -> str:
-    return str(current_app.config["RATELIMIT_REGISTER"])
+_register_limit = limit_setting("RATELIMIT_REGISTER")
 
 
 @bp.get("/")

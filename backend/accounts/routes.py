@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import current_app, g
+from flask import g
 from flask.views import MethodView
 from flask_smorest import Blueprint
 
 from ..auth import api_roles, api_user, bearer_token
 from ..extensions import limiter
+from ..ratelimit import limit_setting
 from . import services, two_factor
 from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
 
@@ -21,12 +22,10 @@ blp = Blueprint(
 )
 
 
-def _login_limit() -> str:
-    return str(current_app.config["RATELIMIT_LOGIN"])
+_login_limit = limit_setting("RATELIMIT_LOGIN")
 
 
-def _register_limit() -> str:
-    return str(current_app.config["RATELIMIT_REGISTER"])
+_register_limit = limit_setting("RATELIMIT_REGISTER")
 
 
 @blp.route("/auth/register")

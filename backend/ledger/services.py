@@ -4,6 +4,16 @@
 it locks the cached accounts it touches in id order (so two transfers never deadlock),
 re-checks the idempotency key under those locks, refuses to take a resident or merchant
 below zero, inserts the entry and its postings and moves the cached balances.
+
+The writers, each inside its caller's transaction:
+
+* ``post_entry``: one entry (HOLD, RELEASE, SETTLE, REFUND, EXPIRE, DONATE; ``credit_points``
+  and ``reverse_entry`` go through it), for ``rewards.services``, ``events.donations`` and
+  ``ledger.expiry``;
+* ``credit_many``: CREDIT entries in bulk, one per resident and chunk (COPY on PostgreSQL),
+  for ``actions.verification``;
+* ``post_retirements``: RETIRE entries in grams, one per retired reduction (pool ->
+  retirement), for ``events.retirements``.
 """
 
 from __future__ import annotations
