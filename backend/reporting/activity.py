@@ -4,7 +4,7 @@ the methodology versions used), points by flow and month, and residents by distr
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -88,7 +88,21 @@ def _active(filters: Filters) -> Active:
     return Active(total, by_district, by_month)
 
 
-def reduction_tables(filters: Filters) -> list[Table]:
+@dataclass
+class _ReductionSums:
+    """The period's verified reductions summed once, for the three reduction tables:
+    [count, grams, points] per action; [count, grams] per district; grams per action (and
+    the count under ``#count``) per month; [count, grams, points] in all."""
+
+    by_action: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0, 0]))
+    by_district: dict[str, list[int]] = field(default_factory=lambda: defaultdict(lambda: [0, 0]))
+    by_month: dict[str, dict[str, int]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(int))
+    )
+    total: list[int] = field(default_factory=lambda: [0, 0, 0])
+
+
+def _reduction_sums(filters: Filters) -> _ReductionSums:
     month = month_of(Reduction.local_day)
     rows = db.session.execute(
         reductions_in(
@@ -101,32 +115,38 @@ def reduction_tables(filters: Filters) -> list[Table]:
             func.sum(Reduction.points),
         ).group_by(Reduction.methodology_code, User.district, month)
     ).all()
-    by_action: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    by_district: dict[str, list[int]] = defaultdict(lambda: [0, 0])
-    by_month: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
-    total = [0, 0, 0]
+    sums = _ReductionSums()
     for code, district, mon, count, grams, points in rows:
         count, grams, points = int(count), int(grams or 0), int(points or 0)
-        by_action[code][0] += count
-        by_action[code][1] += grams
-        by_action[code][2] += points
+        sums.by_action[code][0] += count
+        sums.by_action[code][1] += grams
+        sums.by_action[code][2] += points
         key = district or NO_DISTRICT
-        by_district[key][0] += count
-        by_district[key][1] += grams
-        by_month[mon][code] += grams
-        by_month[mon]["#count"] += count
-        total[0] += count
-        total[1] += grams
-        total[2] += points
-    active = _active(filters)
-    active_total, active_district, active_month = (
-        active.total,
-        active.by_district,
-        active.by_month,
-    )
-    codes = action_codes(set(by_action))
+        sums.by_district[key][0] += count
+        sums.by_district[key][1] += grams
+        sums.by_month[mon][code] += grams
+        sums.by_month[mon]["#count"] += count
+        sums.total[0] += count
+        sums.total[1] += grams
+        sums.total[2] += points
+    return sums
 
-    actions = Table(
+
+def reduction_tables(filters: Filters) -> list[Table]:
+    """Verified reductions by action, by district and by month: one query for the three."""
+    sums = _reduction_sums(filters)
+    active = _active(filters)
+    codes = action_codes(set(sums.by_action))
+    return [
+        _reductions_by_action(sums, codes),
+        _reductions_by_district(sums, active, filters),
+        _reductions_by_month(sums, active, filters, codes),
+    ]
+
+
+def _reductions_by_action(sums: _ReductionSums, codes: list[str]) -> Table:
+    by_action, total = sums.by_action, sums.total
+    return Table(
         "reductions_by_action",
         _l("Verified reductions by action type"),
         [
@@ -157,7 +177,11 @@ def reduction_tables(filters: Filters) -> list[Table]:
             "points": total[2],
         },
     )
-    districts = Table(
+
+
+def _reductions_by_district(sums: _ReductionSums, active: Active, filters: Filters) -> Table:
+    by_district, total = sums.by_district, sums.total
+    return Table(
         "reductions_by_district",
         _l("Verified reductions by district"),
         [
@@ -173,7 +197,7 @@ def reduction_tables(filters: Filters) -> list[Table]:
                 "reductions": by_district[d][0],
                 "reduction_g": by_district[d][1],
                 "reduction_t": tonnes(by_district[d][1]),
-                "active_residents": active_district.get(d, 0),
+                "active_residents": active.by_district.get(d, 0),
             }
             for d in districts_of(filters, set(by_district))
         ],
@@ -182,9 +206,15 @@ def reduction_tables(filters: Filters) -> list[Table]:
             "reductions": total[0],
             "reduction_g": total[1],
             "reduction_t": tonnes(total[1]),
-            "active_residents": active_total,
+            "active_residents": active.total,
         },
     )
+
+
+def _reductions_by_month(
+    sums: _ReductionSums, active: Active, filters: Filters, codes: list[str]
+) -> Table:
+    by_month, total = sums.by_month, sums.total
     months = Table(
         "reductions_by_month",
         _l("Verified reductions by month (t CO2e)"),
@@ -207,18 +237,18 @@ def reduction_tables(filters: Filters) -> list[Table]:
             reduction_g=grams,
             reduction_t=tonnes(grams),
             reductions=values.get("#count", 0),
-            active_residents=active_month.get(mon, 0),
+            active_residents=active.by_month.get(mon, 0),
         )
         months.rows.append(row)
     months.total = {"month": str(_l("Total"))}
-    months.total.update({f"{code}_t": tonnes(by_action[code][1]) for code in codes})
+    months.total.update({f"{code}_t": tonnes(sums.by_action[code][1]) for code in codes})
     months.total.update(
         reduction_g=total[1],
         reduction_t=tonnes(total[1]),
         reductions=total[0],
-        active_residents=active_total,
+        active_residents=active.total,
     )
-    return [actions, districts, months]
+    return months
 
 
 def versions_used_table(filters: Filters) -> Table:
