@@ -41,22 +41,38 @@ def _reason_names(codes: set[str]) -> dict[str, str]:
     return names
 
 
-def partner_tables(filters: Filters, today: date) -> list[Table]:
-    period = filters.period
-    in_period = (
+def _received_in(period: Any) -> tuple[Any, ...]:
+    return (
         ActivityRecord.received_at >= period.start_utc,
         ActivityRecord.received_at < period.end_utc,
     )
+
+
+def partner_tables(filters: Filters, today: date) -> list[Table]:
+    """Partner batch health, rejections by reason and records per day: the partners and
+    their records' outcomes are read once for the first two."""
     partners = db.session.execute(
         select(Partner.id, Partner.code, Partner.name).order_by(Partner.code)
     ).all()
     outcomes: dict[Any, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for partner_id, outcome, count in db.session.execute(
         select(ActivityRecord.partner_id, ActivityRecord.outcome, func.count())
-        .where(ActivityRecord.partner_id.is_not(None), *in_period)
+        .where(ActivityRecord.partner_id.is_not(None), *_received_in(filters.period))
         .group_by(ActivityRecord.partner_id, ActivityRecord.outcome)
     ):
         outcomes[partner_id][outcome.value] += int(count)
+    codes: dict[Any, str] = {pid: code for pid, code, _name in partners}
+    return [
+        _partner_health(filters, today, partners, outcomes),
+        _partner_rejections(filters, codes, outcomes),
+        _partner_daily(filters, codes),
+    ]
+
+
+def _partner_health(
+    filters: Filters, today: date, partners: Any, outcomes: dict[Any, dict[str, int]]
+) -> Table:
+    period = filters.period
     batches: dict[int, list[int]] = defaultdict(lambda: [0, 0])
     for partner_id, status, count in db.session.execute(
         select(PartnerBatch.partner_id, PartnerBatch.status, func.count())
@@ -115,8 +131,13 @@ def partner_tables(filters: Filters, today: date) -> list[Table]:
     total["rejection_rate"] = percent(total["rejected"], total["records"])
     total["records_per_day"] = per_day(total["records"], days)
     health.total = total
+    return health
 
-    codes: dict[Any, str] = {pid: code for pid, code, _name in partners}
+
+def _partner_rejections(
+    filters: Filters, codes: dict[Any, str], outcomes: dict[Any, dict[str, int]]
+) -> Table:
+    in_period = _received_in(filters.period)
     reasons = db.session.execute(
         select(ActivityRecord.partner_id, ActivityRecord.reason_code, func.count())
         .where(
@@ -151,7 +172,11 @@ def partner_tables(filters: Filters, today: date) -> list[Table]:
                 "share": percent(int(count), records),
             }
         )
+    return rejections
 
+
+def _partner_daily(filters: Filters, codes: dict[Any, str]) -> Table:
+    in_period = _received_in(filters.period)
     day = local_date(ActivityRecord.received_at)
     daily = Table(
         "partner_daily",
@@ -176,7 +201,7 @@ def partner_tables(filters: Filters, today: date) -> list[Table]:
             }
         )
     daily.rows.sort(key=lambda r: (r["partner"], r["day"]))
-    return [health, rejections, daily]
+    return daily
 
 
 AGE_BUCKETS: list[tuple[str, Any, timedelta | None]] = [
