@@ -84,3 +84,14 @@ def signed_headers(
 
 def as_json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
+
+
+def link_proven(resident: User, partner_code: str, identity: str) -> Any:
+    """Link an identity and have the partner confirm it with the link code, as the partner's
+    signed ``POST /partner/links`` does (the tests of that endpoint go through HTTP)."""
+    from backend.actions.identities import bind_identity, confirm_by_partner
+
+    binding = bind_identity(resident, partner_code, identity)
+    if binding.link_code:
+        return confirm_by_partner(binding.partner, identity, binding.link_code)
+    return binding

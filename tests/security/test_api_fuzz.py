@@ -53,7 +53,6 @@ from werkzeug.wrappers import Request
 
 from backend.accounts.models import Role, User
 from backend.accounts.services import issue_token
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.models import ActivityRecord
 from backend.events.services import create_event
@@ -63,6 +62,7 @@ from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
 from backend.partners.services import sign
 from backend.rewards.services import redeem_offer
+from tests.helpers import link_proven
 
 from ..helpers import as_json
 from ..web.test_access_matrix import MATRIX
@@ -161,7 +161,7 @@ def actor(app, db, auth, make):
         ADMIN: make.user(Role.ADMIN),
     }
     partner, key_id, secret = make.partner("fuzz-partner", kind="transit")
-    binding = bind_identity(users[RESIDENT], partner.code, "FUZZCARD1")
+    binding = link_proven(users[RESIDENT], partner.code, "FUZZCARD1")
     make.points(users[RESIDENT], 5000)
     offer = make.offer(merchant)
     redemption = redeem_offer(users[RESIDENT], offer.id)

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.models import ActivityRecord, Reduction
 from backend.app import create_app
@@ -27,6 +26,7 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
+from tests.helpers import link_proven
 
 from ..factories import Factories
 from ..helpers import as_json
@@ -89,7 +89,7 @@ def test_backup_wipe_restore_reconciles(scratch, tmp_path):
     make = Factories()
     partner, _, _ = make.partner("backup-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "backup-bus", "CARD-B1")
+    link_proven(rider, "backup-bus", "CARD-B1")
     trips = [
         {
             "record_id": f"b-{h}",

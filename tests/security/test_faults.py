@@ -28,7 +28,6 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select, text
 
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import recover_batches
 from backend.actions.models import ActivityRecord, BatchStatus, Outcome, PartnerBatch, Reduction
 from backend.app import create_app
@@ -38,6 +37,7 @@ from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 from backend.rewards import services as rewards
 from backend.rewards.models import Offer, Redemption
+from tests.helpers import link_proven
 
 from ..factories import Factories
 from ..helpers import Auth, as_json, signed_headers
@@ -164,7 +164,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_nothing_is_credited_twice(que
     _, *key = make.partner("fault-bus", kind="transit")
     residents = [make.resident() for _ in range(10)]
     for i, resident in enumerate(residents):
-        bind_identity(resident, "fault-bus", f"FAULT-CARD-{i}")
+        link_proven(resident, "fault-bus", f"FAULT-CARD-{i}")
     records = _trips(1500, len(residents))
     response = _push(app, tuple(key), records)
     assert response.status_code == 202, response.get_json()
@@ -345,7 +345,7 @@ def test_redis_stopped_reads_work_jobs_are_refused_and_recover_after_restart(own
     make = Factories()
     _, *key = make.partner("redis-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "redis-bus", "FAULT-CARD-0")
+    link_proven(rider, "redis-bus", "FAULT-CARD-0")
     make.points(rider, 10)
     offer = make.offer(points_price=10)
     client = web.test_client()

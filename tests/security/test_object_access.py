@@ -28,7 +28,6 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from backend.accounts.models import Role
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.self_reports import submit_self_report
 from backend.events.services import create_plan, local_today
@@ -38,6 +37,7 @@ from backend.methodology_versions.services import seed_versions
 from backend.qr import format_short_code
 from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
+from tests.helpers import link_proven
 
 from ..backend.events.helpers import WORKED_LINES, plan_data, worked_event
 from ..conftest import IsolatedClient
@@ -212,7 +212,7 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
     staff = make.staff(merchant)
     organiser = make.user(Role.ORGANISER)
     partner, key_id, secret = make.partner(f"obj-{name}", kind="transit")
-    binding = bind_identity(resident, partner.code, f"CARD-{name}")
+    binding = link_proven(resident, partner.code, f"CARD-{name}")
     make.points(resident, 10_000)
     offer = make.offer(merchant, title_zh=f"{name}侧的优惠券")
     held = redeem_offer(resident, offer.id)

@@ -4,8 +4,8 @@ from typing import Any
 
 import pytest
 
-from backend.actions.identities import bind_identity
 from backend.methodology_versions.services import seed_versions
+from tests.helpers import link_proven
 
 from ...helpers import as_json, signed_headers
 
@@ -63,5 +63,5 @@ def transit(client, make, seeded):
 @pytest.fixture
 def rider(make, transit):
     user = make.resident()
-    bind_identity(user, "bus-co", "CARD0001")
+    link_proven(user, "bus-co", "CARD0001")
     return user

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.actions.identities import bind_identity
 from backend.actions.models import ActivityRecord, Outcome, PartnerBatch
 from backend.extensions import db as _db
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
+from tests.helpers import link_proven
 
 from ...factories import Factories
 from ...helpers import as_json, signed_headers
@@ -96,7 +96,7 @@ def test_a_batch_goes_through_a_real_rq_worker(committed):
     make = Factories()
     partner, key_id, secret = make.partner("rq-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "rq-bus", "CARD0001")
+    link_proven(rider, "rq-bus", "CARD0001")
     app.config["JOBS_INLINE"] = False
     app.extensions.pop("rq_queues", None)
     try:
