@@ -17,6 +17,7 @@ from backend.errors import DomainError
 from backend.extensions import caller_key, limit_setting, limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, make_token, qr_svg
+from backend.timeutil import utcnow
 from backend.uploads import image_path
 
 from . import bp
@@ -148,6 +149,7 @@ def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
 
 @bp.route("/sources", methods=["GET", "POST"])
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key, methods=["POST"])
 def sources() -> Any:
     error = error_field = None
     if request.method == "POST":
@@ -164,7 +166,14 @@ def sources() -> Any:
             except DomainError as exc:
                 error, error_field = exc.localized_message(), exc.field
             else:
-                flash(_("Linked. New records from this source will be credited."), "success")
+                flash(
+                    _(
+                        "Link requested. Confirm it with the link code below in the operator's "
+                        "app or at its counter, or show the card with your QR code at a staffed "
+                        "station. Until then nothing is credited; records wait for you."
+                    ),
+                    "success",
+                )
                 return redirect(url_for("mobile.sources"))
     return render_template(
         "mobile/sources.html",
@@ -173,7 +182,21 @@ def sources() -> Any:
         error=error,
         error_field=error_field,
         card=claims.active_card(current_user.id),
+        now_utc=utcnow(),
+        format_short_code=format_short_code,
     )
+
+
+@bp.post("/sources/<int:binding_id>/code")
+@resident_only
+@limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key)
+def new_link_code(binding_id: int) -> Any:
+    try:
+        identities.new_link_code(current_user, binding_id)
+        flash(_("A new link code is shown below; the previous one no longer works."), "success")
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    return redirect(url_for("mobile.sources"))
 
 
 @bp.post("/sources/<int:binding_id>/revoke")

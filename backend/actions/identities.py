@@ -163,14 +163,14 @@ def bind_identity(resident: User, partner_code: str, identity: str) -> IdentityB
 
 
 def new_link_code(resident: User, binding_id: int) -> IdentityBinding:
-    """A fresh one-time link code for one of the resident's claimed links."""
+    """A fresh one-time link code for one of the resident's claimed links (a link in any
+    other state is answered as it is, without a code)."""
     binding = db.session.get(IdentityBinding, binding_id)
     if binding is None or binding.resident_id != resident.id:
         raise UnknownBinding()
-    if binding.status is not BindingStatus.CLAIMED:
-        raise UnknownBinding()
-    _fresh_code(binding)
-    db.session.commit()
+    if binding.status is BindingStatus.CLAIMED:
+        _fresh_code(binding)
+        db.session.commit()
     return binding
 
 

@@ -102,6 +102,10 @@ OWNED: dict[tuple[str, str], Owned] = {
     ),
     ("DELETE", "/api/v1/me/bindings/<int:binding_id>"): Owned(RESIDENT, {"binding_id": "binding"}),
     ("POST", "/sources/<int:binding_id>/revoke"): Owned(RESIDENT, {"binding_id": "binding"}),
+    ("POST", "/sources/<int:binding_id>/code"): Owned(RESIDENT, {"binding_id": "binding"}),
+    ("POST", "/api/v1/me/bindings/<int:binding_id>/link-code"): Owned(
+        RESIDENT, {"binding_id": "binding"}
+    ),
     # merchants: their redemptions (refund) and offers
     ("POST", "/api/v1/merchant/redemptions/<int:redemption_id>/refund"): Owned(
         STAFF, DONE, json={"reason": "顾客退货"}
