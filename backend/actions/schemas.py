@@ -121,7 +121,7 @@ class LinkConfirmSchema(Schema):
     )
     link_code = fields.String(
         required=True,
-        validate=validate.Length(min=1, max=20),
+        validate=validate.Length(max=20),
         metadata={"description": "the one-time code the resident shows (e.g. K7M2-9QXA)"},
     )
 
