@@ -12,6 +12,7 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
+from backend.actions.review import reported_text
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import caller_key, limit_setting, limiter
@@ -31,7 +32,10 @@ WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 @resident_only
 def actions() -> Any:
     return render_template(
-        "mobile/actions.html", records=queries.actions_of(current_user.id, 100), lang=current_lang()
+        "mobile/actions.html",
+        records=queries.actions_of(current_user.id, 100),
+        lang=current_lang(),
+        reported=reported_text,
     )
 
 
@@ -44,6 +48,7 @@ def action(record_id: int) -> Any:
         r=record,
         lang=current_lang(),
         calc=calculation(record, current_lang()),
+        reported=reported_text,
     )
 
 
@@ -108,7 +113,10 @@ def self_report() -> Any:
         except DomainError as exc:
             error = exc
         else:
-            flash(_("Sent for review. You will see the result under My actions."), "success")
+            if record.outcome.value == "review":
+                flash(_("Sent for review. You will see the result under My actions."), "success")
+            else:  # a waste check-in: recorded, earns no reduction (the reason says why)
+                flash((record.reason or {}).get(current_lang(), ""), "success")
             return redirect(url_for("mobile.action", record_id=record.id))
     return render_template(
         "mobile/report.html", error=error, form=request.form, categories=WASTE_CATEGORIES

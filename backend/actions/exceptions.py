@@ -126,6 +126,14 @@ class InvalidActivity(DomainError):
     message = _l("The activity data is incomplete or malformed: %(problem)s")
 
 
+class ActivityRejected(DomainError):
+    """A rule of the methodology, or a time rule, refuses the activity (message: the rule's
+    own bilingual reason; details: the rule's code and the field)."""
+
+    code = "activity_rejected"
+    status = 422
+
+
 class JobsUnavailable(DomainError):
     code = "jobs_unavailable"
     status = 503

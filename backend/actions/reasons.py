@@ -11,8 +11,8 @@ REASONS: dict[str, Text] = {
         "该合作方不能报送此类行为", "This partner may not report this kind of action"
     ),
     "duplicate_action": Text(
-        "同一行为已通过其他渠道记入，不重复计算",
-        "The same action was already counted through another channel",
+        "同一行为已有一条记录计入（见关联记录），不重复计算",
+        "The same action was already credited in another record (linked): not counted twice",
     ),
     "resent_record": Text(
         "该记录此前已收到，不重复计算", "This record was received before and is not counted again"
