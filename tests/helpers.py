@@ -10,6 +10,7 @@ import pyotp
 
 from backend.accounts.models import Role, User
 from backend.accounts.two_factor import has_totp
+from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.crypto import decrypt
 from backend.extensions import db
 from backend.partners.services import sign
@@ -89,8 +90,6 @@ def as_json(data: Any) -> bytes:
 def link_proven(resident: User, partner_code: str, identity: str) -> Any:
     """Link an identity and have the partner confirm it with the link code, as the partner's
     signed ``POST /partner/links`` does (the tests of that endpoint go through HTTP)."""
-    from backend.actions.identities import bind_identity, confirm_by_partner
-
     binding = bind_identity(resident, partner_code, identity)
     if binding.link_code:
         return confirm_by_partner(binding.partner, identity, binding.link_code)

@@ -62,9 +62,8 @@ from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
 from backend.partners.services import sign
 from backend.rewards.services import redeem_offer
-from tests.helpers import link_proven
 
-from ..helpers import as_json
+from ..helpers import as_json, link_proven
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 

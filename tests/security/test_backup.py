@@ -26,10 +26,9 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
-from tests.helpers import link_proven
 
 from ..factories import Factories
-from ..helpers import as_json
+from ..helpers import as_json, link_proven
 from .figures import record
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -37,10 +37,9 @@ from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 from backend.rewards import services as rewards
 from backend.rewards.models import Offer, Redemption
-from tests.helpers import link_proven
 
 from ..factories import Factories
-from ..helpers import Auth, as_json, signed_headers
+from ..helpers import Auth, as_json, link_proven, signed_headers
 from .figures import record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]

@@ -30,18 +30,18 @@ from werkzeug.datastructures import FileStorage
 from backend.accounts.models import Role
 from backend.actions.ingest import receive_batch
 from backend.actions.self_reports import submit_self_report
-from backend.events.services import create_plan, local_today
+from backend.events.forest import create_plan
+from backend.events.services import local_today
 from backend.extensions import db as _db
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
 from backend.qr import format_short_code
 from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
-from tests.helpers import link_proven
 
 from ..backend.events.helpers import WORKED_LINES, plan_data, worked_event
 from ..conftest import IsolatedClient
-from ..helpers import Auth, as_json, signed_headers
+from ..helpers import Auth, as_json, link_proven, signed_headers
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 

@@ -15,7 +15,8 @@ from backend.actions.models import BatchStatus, PartnerBatch
 from backend.charts import bar_chart, label_width, wrap_label
 from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
-from tests.helpers import link_proven
+
+from ..helpers import link_proven
 
 SVG = "{http://www.w3.org/2000/svg}"
 STATIC = Path(__file__).resolve().parents[2] / "backend" / "static"

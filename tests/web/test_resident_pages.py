@@ -10,10 +10,9 @@ from backend.accounts.models import User
 from backend.actions.models import IdentityBinding
 from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
-from tests.helpers import link_proven
 
 from ..factories import PASSWORD
-from ..helpers import as_json, signed_headers
+from ..helpers import as_json, link_proven, signed_headers
 
 
 def _credit_a_trip(client, make, resident):

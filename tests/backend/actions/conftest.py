@@ -5,9 +5,8 @@ from typing import Any
 import pytest
 
 from backend.methodology_versions.services import seed_versions
-from tests.helpers import link_proven
 
-from ...helpers import as_json, signed_headers
+from ...helpers import as_json, link_proven, signed_headers
 
 BATCHES = "/api/v1/partner/batches"
 

@@ -14,10 +14,9 @@ from backend.extensions import db as _db
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
-from tests.helpers import link_proven
 
 from ...factories import Factories
-from ...helpers import as_json, signed_headers
+from ...helpers import as_json, link_proven, signed_headers
 from .conftest import bus
 
 ROOT = Path(__file__).resolve().parents[3]
