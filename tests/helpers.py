@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import timedelta
 from typing import Any
 
 import pyotp
@@ -14,6 +15,7 @@ from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.crypto import decrypt
 from backend.extensions import db
 from backend.partners.services import sign
+from backend.timeutil import local, utcnow
 
 from .factories import PASSWORD, Factories
 
@@ -94,3 +96,10 @@ def link_proven(resident: User, partner_code: str, identity: str) -> Any:
     if binding.link_code:
         return confirm_by_partner(binding.partner, identity, binding.link_code)
     return binding
+
+
+def local_iso(days_ago: int, hour: int = 8, minute: int = 0) -> str:
+    """An ISO time at hh:mm local time, ``days_ago`` days back (residents' own reports must be
+    within the claim window, so their tests use recent dates)."""
+    day = local(utcnow() - timedelta(days=days_ago))
+    return day.replace(hour=hour, minute=minute, second=0, microsecond=0).isoformat()

@@ -63,7 +63,7 @@ from backend.methodology_versions.services import seed_versions
 from backend.partners.services import sign
 from backend.rewards.services import redeem_offer
 
-from ..helpers import as_json, link_proven
+from ..helpers import as_json, link_proven, local_iso
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 
@@ -164,8 +164,8 @@ def actor(app, db, auth, make):
     make.points(users[RESIDENT], 5000)
     offer = make.offer(merchant)
     redemption = redeem_offer(users[RESIDENT], offer.id)
-    trip = {"mode": "bus", "distance_km": 8.2, "started_at": "2026-11-25T08:00:00+08:00"}
-    trip["ended_at"] = "2026-11-25T08:25:00+08:00"
+    trip = {"mode": "bus", "distance_km": 8.2, "started_at": local_iso(1)}
+    trip["ended_at"] = local_iso(1, minute=25)
     record = {"record_id": "fz-1", "action": "public_transit", "identity": "FUZZCARD1"}
     batch = receive_batch(
         partner, as_json({"records": [{**record, "activity": trip}]}), "application/json"

@@ -41,7 +41,7 @@ from backend.rewards.services import fulfil_redemption, redeem_offer
 
 from ..backend.events.helpers import WORKED_LINES, plan_data, worked_event
 from ..conftest import IsolatedClient
-from ..helpers import Auth, as_json, link_proven, signed_headers
+from ..helpers import Auth, as_json, link_proven, local_iso, signed_headers
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 
@@ -222,8 +222,8 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
     held = redeem_offer(resident, offer.id)
     done = redeem_offer(resident, offer.id)
     fulfil_redemption(staff, code=done.short_code)
-    trip = {"mode": "bus", "distance_km": 8.2, "started_at": "2026-11-25T08:00:00+08:00"}
-    trip["ended_at"] = "2026-11-25T08:25:00+08:00"
+    trip = {"mode": "bus", "distance_km": 8.2, "started_at": local_iso(1)}
+    trip["ended_at"] = local_iso(1, minute=25)
     record = {"record_id": f"{name}-1", "action": "public_transit", "identity": f"CARD-{name}"}
     batch = receive_batch(
         partner, as_json({"records": [{**record, "activity": trip}]}), "application/json"
