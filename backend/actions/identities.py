@@ -85,7 +85,7 @@ def identity_hashes(partner: Partner, identity: object) -> tuple[str, str]:
 
 
 def _active_partner(partner_code: str) -> Partner:
-    partner = db.session.scalar(select(Partner).where(Partner.code == partner_code))
+    partner: Partner | None = db.session.scalar(select(Partner).where(Partner.code == partner_code))
     if partner is None or not partner.is_active:
         raise UnknownPartnerCode(field="partner")
     return partner
@@ -128,7 +128,7 @@ def bind_identity(resident: User, partner_code: str, identity: str) -> IdentityB
     if not IDENTITY_RE.match(normalised):
         raise InvalidIdentity(field="identity")
     digest = identity_hash(partner, normalised)
-    own = db.session.scalar(
+    own: IdentityBinding | None = db.session.scalar(
         select(IdentityBinding).where(
             IdentityBinding.resident_id == resident.id,
             IdentityBinding.partner_id == partner.id,
@@ -156,7 +156,8 @@ def bind_identity(resident: User, partner_code: str, identity: str) -> IdentityB
             db.session.add(binding)
     except IntegrityError:  # the same claim sent twice at once: the first one stands
         db.session.rollback()
-        return bind_identity(resident, partner_code, identity)
+        again: IdentityBinding = bind_identity(resident, partner_code, identity)
+        return again
     record_audit(resident, "binding.claim", "identity_binding", binding.id, partner=partner.code)
     db.session.commit()
     return binding
@@ -336,7 +337,8 @@ def credit_all_waiting() -> int:
         )
         .distinct()
     ).all()
-    return sum(credit_waiting(db.session.get(IdentityBinding, i)) for i in ids)
+    bindings = [db.session.get(IdentityBinding, i) for i in ids]
+    return sum(credit_waiting(b) for b in bindings if b is not None)
 
 
 def revoke_binding(resident: User, binding_id: int) -> IdentityBinding:

@@ -12,7 +12,7 @@ from typing import Any
 from sqlalchemy import func, select
 
 import methodologies
-from methodologies import ActivityError, Text
+from methodologies import ActivityError
 from methodologies.base import parse_time, seconds, to_decimal
 from methodologies.public_transit import stop_distance
 
@@ -119,26 +119,28 @@ def review_signals(record: ActivityRecord, lang: str) -> Signals:
             rejections = module.validate(record.activity or {}, params)
             result = module.quantify(record.activity or {}, params)
         except (ActivityError, *MALFORMED) as exc:
-            text = exc.message if isinstance(exc, ActivityError) else REASONS["malformed_record"]
-            out.blocking.append(text.get(lang) if isinstance(text, Text) else str(text))
+            problem = exc.message if isinstance(exc, ActivityError) else REASONS["malformed_record"]
+            out.blocking.append(problem.get(lang))
             rejections, result = [], None
         lenient = TO_REVIEW if record.channel is not Channel.SELF_REPORT else frozenset()
         for rejection in rejections:
-            text = rejection.reason.get(lang)
-            (words if rejection.code in lenient else out.blocking).append(text)
+            (words if rejection.code in lenient else out.blocking).append(
+                rejection.reason.get(lang)
+            )
         if result is not None and not out.blocking:
             out.credit_g = result.reduction_g
             out.points = points_for(version, result.reduction_g)
     out.signals = list(dict.fromkeys(words))
-    if record.resident_id is not None and record.occurred_start and record.occurred_end:
+    start, end = record.occurred_start, record.occurred_end
+    if record.resident_id is not None and start is not None and end is not None:
         near = db.session.scalars(
             select(ActivityRecord)
             .where(
                 ActivityRecord.resident_id == record.resident_id,
                 ActivityRecord.dedupe_group == record.dedupe_group,
                 ActivityRecord.id != record.id,
-                ActivityRecord.occurred_start < record.occurred_end + NEARBY,
-                ActivityRecord.occurred_end > record.occurred_start - NEARBY,
+                ActivityRecord.occurred_start < end + NEARBY,
+                ActivityRecord.occurred_end > start - NEARBY,
             )
             .order_by(ActivityRecord.occurred_start)
             .limit(20)
@@ -148,8 +150,10 @@ def review_signals(record: ActivityRecord, lang: str) -> Signals:
             r
             for r in near
             if r.outcome is Outcome.CREDITED
-            and r.occurred_start < record.occurred_end
-            and record.occurred_start < r.occurred_end
+            and r.occurred_start is not None
+            and r.occurred_end is not None
+            and r.occurred_start < end
+            and start < r.occurred_end
         ]
     if record.resident_id is not None:
         when = func.coalesce(ActivityRecord.occurred_start, ActivityRecord.received_at)
