@@ -109,12 +109,11 @@ class Config:
     CARD_CAP_FACTOR = os.environ.get("CARD_CAP_FACTOR", "0.5")  # household cards: tighter caps
     # Linking a partner identity (DESIGN.md invariant 6): a claim's one-time link code lasts
     # LINK_CODE_HOURS; a resident makes at most LINK_CLAIMS_PER_DAY claims a day and holds at
-    # most LINK_OPEN_CLAIMS unproven ones; records waiting for a claimed identity are credited
-    # when it is proven within LINK_WAIT_DAYS of the action.
+    # most LINK_OPEN_CLAIMS unproven ones. (Records waiting for a claimed identity are credited
+    # when it is proven within the partner claim window of the action.)
     LINK_CODE_HOURS = int(os.environ.get("LINK_CODE_HOURS", "24"))
     LINK_CLAIMS_PER_DAY = int(os.environ.get("LINK_CLAIMS_PER_DAY", "5"))
     LINK_OPEN_CLAIMS = int(os.environ.get("LINK_OPEN_CLAIMS", "3"))
-    LINK_WAIT_DAYS = int(os.environ.get("LINK_WAIT_DAYS", "30"))
     RATELIMIT_LINK = os.environ.get("RATELIMIT_LINK", "10 per hour")
     RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")

@@ -160,6 +160,7 @@ def sources() -> Any:
         error_field=error_field,
         card=claims.active_card(current_user.id),
         now_utc=utcnow(),
+        wait_days=identities.link_wait().days,
         format_short_code=format_short_code,
     )
 

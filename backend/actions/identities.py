@@ -11,10 +11,11 @@ It is proven by the partner, which confirms it through the signed API with the o
 code the resident shows in the partner's own app or at its counter (``confirm_by_partner``),
 or by station staff who see the card and the resident's QR together (``confirm_at_counter``).
 Records that arrive for a claimed identity wait, unmatched; once the link is proven, those
-dated within ``LINK_WAIT_DAYS`` are verified and credited (``credit_waiting``), the older ones
-are kept with the reason. Several residents may claim one identity, and each gets the same
-answer (nobody learns that a card is someone else's); the proven claimant holds it, and the
-other claims are released (the resident sees why on their sources page).
+dated within the partner claim window (``link_wait``) are verified and credited
+(``credit_waiting``), the older ones are kept with the reason. Several residents may claim
+one identity, and each gets the same answer (nobody learns that a card is someone else's); the
+proven claimant holds it, and the other claims are released (the resident sees why on their
+sources page).
 
 Unlinking revokes consent: later records for that identity arrive as "unmatched" and earn
 nothing.
@@ -82,6 +83,12 @@ def identity_hashes(partner: Partner, identity: object) -> tuple[str, str]:
     if typed == normalised:
         return digest, digest
     return digest, keyed_hash(typed, purpose=f"partner:{partner.code}")
+
+
+def link_wait() -> timedelta:
+    """How old a waiting record's action may be when its link is proven: the claim window
+    for operators' data (``CLAIM_WINDOW_PARTNER_DAYS``, 30 days)."""
+    return timedelta(days=int(current_app.config.get("CLAIM_WINDOW_PARTNER_DAYS", 30)))
 
 
 def _active_partner(partner_code: str) -> Partner:
@@ -284,7 +291,7 @@ def _prove(binding: IdentityBinding, via: str, actor: User | Partner | None) -> 
 
 def credit_waiting(binding: IdentityBinding) -> int:
     """Verify the records that waited for this (now proven) link: those whose action is
-    within LINK_WAIT_DAYS are credited to its resident by the usual rules, older ones are
+    within the partner claim window are credited to its resident by the usual rules, older ones are
     kept with the reason. Returns how many were verified."""
     if binding.status is not BindingStatus.ACTIVE:
         return 0
@@ -300,7 +307,7 @@ def credit_waiting(binding: IdentityBinding) -> int:
     ).all()
     if not records:
         return 0
-    oldest = utcnow() - timedelta(days=current_app.config["LINK_WAIT_DAYS"])
+    oldest = utcnow() - link_wait()
     ids = []
     for record in records:
         record.resident_id = binding.resident_id

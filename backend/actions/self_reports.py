@@ -95,8 +95,8 @@ def time_problem(window: Window, now: datetime) -> tuple[str, str] | None:
     skew) or older than the claim window. The one place for these rules at entry, until the
     time rules of every channel take it over."""
     config = current_app.config
-    skew = timedelta(seconds=int(config.get("CLOCK_SKEW_SECONDS", 300)))
-    days = int(config.get("SELF_REPORT_CLAIM_DAYS", 7))
+    skew = timedelta(seconds=int(config.get("ACTION_CLOCK_SKEW_SECONDS", 300)))
+    days = int(config.get("CLAIM_WINDOW_RESIDENT_DAYS", 7))
     if window.end > now + skew:
         return "future_action", "end"
     if window.start > now + skew:
@@ -129,7 +129,7 @@ def check_self_report(action: str, activity: Any) -> Window:
         code, end = problem
         fields = TIME_FIELDS[action]
         field = fields[-1] if end == "end" else fields[0]
-        days = int(current_app.config.get("SELF_REPORT_CLAIM_DAYS", 7))
+        days = int(current_app.config.get("CLAIM_WINDOW_RESIDENT_DAYS", 7))
         text = ENTRY_REASONS[code]
         text = Text(
             text.zh_CN.replace("%(days)s", str(days)), text.en.replace("%(days)s", str(days))

@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from backend.actions.claims import new_claim_code
-from backend.actions.identities import credit_all_waiting
+from backend.actions.identities import credit_all_waiting, link_wait
 from backend.actions.models import ActivityRecord, BindingStatus, IdentityBinding, Outcome
 from backend.crypto import keyed_hash
 from backend.extensions import db as _db
@@ -174,7 +174,7 @@ def test_waiting_records_older_than_the_wait_are_kept_with_the_reason(
 ):
     rider = make.resident()
     code = link(client, auth, rider, "QZ00123456").get_json()["link_code"]
-    old_day = app.config["LINK_WAIT_DAYS"] + 2
+    old_day = link_wait().days + 2
     operator.outcomes([trip("o-1", "QZ00123456", days_ago=old_day), trip("o-2", "QZ00123456")])
     operator.confirm("QZ00123456", code)
     assert resident_balance(rider.id) == 359
