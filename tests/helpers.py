@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -15,7 +15,7 @@ from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.crypto import decrypt
 from backend.extensions import db
 from backend.partners.services import sign
-from backend.timeutil import local, utcnow
+from backend.timeutil import LOCAL_TZ, local, utcnow
 
 from .factories import PASSWORD, Factories
 
@@ -103,3 +103,17 @@ def local_iso(days_ago: int, hour: int = 8, minute: int = 0) -> str:
     within the claim window, so their tests use recent dates)."""
     day = local(utcnow() - timedelta(days=days_ago))
     return day.replace(hour=hour, minute=minute, second=0, microsecond=0).isoformat()
+
+
+def recent_day(days_ago: int) -> str:
+    """The local (Asia/Shanghai) date ``days_ago`` days before today, YYYY-MM-DD.
+
+    Actions in tests that go through verification are dated on recent days: the time rules
+    refuse actions older than the claim window (7 days for residents, 30 for partners) or
+    dated in the future, so fixed calendar dates would stop being credited as time passes."""
+    return (datetime.now(LOCAL_TZ) - timedelta(days=days_ago)).date().isoformat()
+
+
+DAY = recent_day(2)  # a recent day, inside every claim window
+NEXT_DAY = recent_day(1)
+PREV_DAY = recent_day(3)

@@ -55,7 +55,7 @@ from .models import ActivityRecord, BindingStatus, IdentityBinding, Outcome
 from .reasons import reason
 from .verification import MALFORMED, verify_records
 
-IDENTITY_RE = re.compile(r"^[A-Z0-9]{4,64}$")
+IDENTITY_RE = re.compile(r"^[A-Z0-9]{3,64}$")  # normalised; 4-64 characters as typed
 # Spaces and the separators printed on cards or typed by people: removed before hashing.
 SEPARATORS = re.compile(r"[\s\-_./·:,'\"‐-―−]+")
 OPEN = (BindingStatus.CLAIMED, BindingStatus.ACTIVE)
@@ -88,7 +88,7 @@ def identity_hashes(partner: Partner, identity: object) -> tuple[str, str]:
 def link_wait() -> timedelta:
     """How old a waiting record's action may be when its link is proven: the claim window
     for operators' data (``CLAIM_WINDOW_PARTNER_DAYS``, 30 days)."""
-    return timedelta(days=int(current_app.config.get("CLAIM_WINDOW_PARTNER_DAYS", 30)))
+    return timedelta(days=int(current_app.config["CLAIM_WINDOW_PARTNER_DAYS"]))
 
 
 def _active_partner(partner_code: str) -> Partner:
@@ -132,7 +132,8 @@ def bind_identity(resident: User, partner_code: str, identity: str) -> IdentityB
     answers that link (with a fresh link code if it is still claimed)."""
     partner = _active_partner(partner_code)
     normalised = normalise_identity(identity)
-    if not IDENTITY_RE.match(normalised):
+    typed = re.sub(r"\s", "", str(identity or ""))
+    if not 4 <= len(typed) <= 64 or not IDENTITY_RE.match(normalised):
         raise InvalidIdentity(field="identity")
     digest = identity_hash(partner, normalised)
     own: IdentityBinding | None = db.session.scalar(

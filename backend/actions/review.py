@@ -17,7 +17,8 @@ from methodologies.base import parse_time, seconds, to_decimal
 from methodologies.public_transit import stop_distance
 
 from ..extensions import db
-from ..methodology_versions.services import active_versions, points_for
+from ..methodology_versions.services import history, in_force_at, points_for
+from ..timeutil import utcnow
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import REASONS
 from .verification import MALFORMED, SELF_DECLARED_ONLY, TO_REVIEW
@@ -110,9 +111,12 @@ def review_signals(record: ActivityRecord, lang: str) -> Signals:
     words = [REASONS[f].get(lang) for f in record.flags or [] if f in REASONS]
     if record.channel is Channel.SELF_REPORT and record.action in SELF_DECLARED_ONLY:
         out.blocking.append(REASONS["self_declared_waste"].get(lang))
-    version = active_versions([record.action]).get(record.action)
+    # the version in force when the action took place, as verification picks it
+    version = in_force_at(
+        history([record.action]).get(record.action, []), record.occurred_start or utcnow()
+    )
     if version is not None and record.action in methodologies.available():
-        module = methodologies.get(record.action)
+        module = methodologies.get(version.code, version.module_version)
         out.version = f"{version.code} v{version.number}"
         params = version.decimal_params()
         try:

@@ -14,10 +14,9 @@ duplicate of the hand-over already weighed at a station within ``WASTE_CHECK_IN_
 from __future__ import annotations
 
 import contextlib
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Any
 
-from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
@@ -29,12 +28,14 @@ from ..accounts.models import User
 from ..audit.services import record_audit
 from ..extensions import db
 from ..i18n import current_lang
-from ..methodology_versions.services import active_versions
-from ..timeutil import utcnow
+from ..methodology_versions.services import history, in_force_at
+from ..timeutil import aware, utcnow
 from ..uploads import image_path, read_image, save_image
+from .catalogue import RESIDENT_ACTIONS
 from .exceptions import (
     ActivityRejected,
     AppealNotAllowed,
+    AppealTooLate,
     InvalidActivity,
     NotReviewable,
     PhotoReused,
@@ -43,9 +44,9 @@ from .exceptions import (
 )
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import reason
+from .timerules import FUTURE, activity_problem, claim_window
 from .verification import MALFORMED, SELF_DECLARED_ONLY, verify_records
 
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 # The form field a rule's refusal belongs to (the rest: the activity as a whole).
 RULE_FIELDS = {
     "non_positive_distance": "distance_km",
@@ -68,16 +69,6 @@ TIME_FIELDS = {
     "food_waste": ("meal_at",),
 }
 WASTE_CHECK_IN_WINDOW = timedelta(hours=2)  # a weighed hand-over this near is the same one
-ENTRY_REASONS = {
-    "future_action": Text(
-        "行为时间晚于当前时间，不能申报尚未发生的行为",
-        "The action is dated in the future: only actions that happened can be reported",
-    ),
-    "claim_window_passed": Text(
-        "行为已超过 %(days)s 天的申报期限",
-        "The action is older than the %(days)s-day window for reporting it",
-    ),
-}
 
 
 class _Localised:
@@ -88,22 +79,6 @@ class _Localised:
 
     def __str__(self) -> str:
         return self.text.get(current_lang())
-
-
-def time_problem(window: Window, now: datetime) -> tuple[str, str] | None:
-    """(rule, which end) when a resident's own report is dated in the future (beyond the clock
-    skew) or older than the claim window. The one place for these rules at entry, until the
-    time rules of every channel take it over."""
-    config = current_app.config
-    skew = timedelta(seconds=int(config.get("ACTION_CLOCK_SKEW_SECONDS", 300)))
-    days = int(config.get("CLAIM_WINDOW_RESIDENT_DAYS", 7))
-    if window.end > now + skew:
-        return "future_action", "end"
-    if window.start > now + skew:
-        return "future_action", "start"
-    if window.start < now - timedelta(days=days):
-        return "claim_window_passed", "start"
-    return None
 
 
 def _refuse(rejection: Rejection, field: str) -> ActivityRejected:
@@ -124,24 +99,19 @@ def check_self_report(action: str, activity: Any) -> Window:
         raise InvalidActivity(problem=exc.message.get(current_lang()), field=exc.field) from None
     except (TypeError, AttributeError):
         raise InvalidActivity(problem="activity", field="activity") from None
-    problem = time_problem(window, utcnow())
-    if problem is not None:
-        code, end = problem
+    problem = activity_problem(action, Channel.SELF_REPORT, activity, utcnow())
+    if problem is not None:  # the time rules of every channel (``timerules``)
         fields = TIME_FIELDS[action]
-        field = fields[-1] if end == "end" else fields[0]
-        days = int(current_app.config.get("CLAIM_WINDOW_RESIDENT_DAYS", 7))
-        text = ENTRY_REASONS[code]
-        text = Text(
-            text.zh_CN.replace("%(days)s", str(days)), text.en.replace("%(days)s", str(days))
-        )
-        raise _refuse(Rejection(code, text), field)
+        field = fields[-1] if problem.code == FUTURE else fields[0]
+        raise _refuse(Rejection(problem.code, Text(**problem.reason)), field)
     if action in SELF_DECLARED_ONLY:
         return window  # a check-in: no quantity is claimed, nothing to validate
-    version = active_versions([action])[action]
+    version = in_force_at(history([action]).get(action, []), window.start)
     if version is None:
         return window  # verified once a version is in force
     try:
-        rejections = module.validate(activity, version.decimal_params())
+        rule_module = methodologies.get(version.code, version.module_version)
+        rejections = rule_module.validate(activity, version.decimal_params())
     except ActivityError as exc:
         raise InvalidActivity(problem=exc.message.get(current_lang()), field=exc.field) from None
     except MALFORMED:
@@ -281,6 +251,9 @@ def appeal_record(resident: User, record_id: int, text: str) -> ActivityRecord:
         or not text.strip()
     ):
         raise AppealNotAllowed()
+    window = claim_window(Channel.SELF_REPORT)  # the residents' claim window (timerules)
+    if record.reviewed_at is not None and utcnow() - aware(record.reviewed_at) > window:
+        raise AppealTooLate(days=window.days)
     record.appeal_text = text.strip()[:1000]
     record.appealed_at = utcnow()
     record.outcome = Outcome.REVIEW

@@ -296,9 +296,9 @@ def test_a_weighed_hand_over_self_reported_three_minutes_later_is_not_credited_t
         ({"distance_km": 39, "ended_at": local_iso(1, 8, 3)}, "distance_km", "speed_implausible"),
         ({"ended_at": local_iso(1, 7, 30)}, "ended_at", "invalid_time_order"),
         ({"started_at": local_iso(-1), "ended_at": local_iso(-1, 8, 25)}, "ended_at",
-         "future_action"),
+         "dated_in_future"),
         ({"started_at": local_iso(30), "ended_at": local_iso(30, 8, 25)}, "started_at",
-         "claim_window_passed"),
+         "outside_claim_window"),
         (  # 30 km reported between stops 5.56 km apart
             {
                 "distance_km": 30,
@@ -401,7 +401,7 @@ def test_an_approved_anomaly_is_credited_and_never_called_a_duplicate(world, app
     fast = bus("a-1")
     fast["activity"].update(distance_km=20, ended_at=local_iso(1, 8, 15))  # 80 km/h: a signal
     [flagged] = world.push(fast)
-    assert flagged["outcome"] == "review" and flagged["reason"] == "speed_implausible"
+    assert flagged["outcome"] == "flagged" and flagged["reason"] == "speed_implausible"
     record_id = _db.session.scalar(select(ActivityRecord.id))
     world.auth.login_page(world.admin, admin=True)
     review = world.client.get(f"/admin/review/{record_id}?lang=en").get_data(as_text=True)

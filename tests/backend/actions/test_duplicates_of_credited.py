@@ -79,5 +79,5 @@ def test_operator_km_far_beyond_the_straight_line_between_its_stops_goes_to_revi
     )
     batch = pusher.push([trip]).get_json()["batch_id"]
     outcome = pusher.get(batch).get_json()["outcomes"][0]
-    assert (outcome["outcome"], outcome["reason"]) == ("review", "distance_beyond_stops")
+    assert (outcome["outcome"], outcome["reason"]) == ("flagged", "distance_beyond_stops")
     assert resident_balance(rider.id) == 0

@@ -2,22 +2,20 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import timedelta
 
 import pytest
 from PIL import Image
 
 from backend.ledger.queries import resident_balance
-from backend.timeutil import local, utcnow
 
+from ...helpers import DAY, NEXT_DAY
 
-def morning(days_ago: int, minute: int = 0) -> str:
-    """A local time at 08:mm, days ago (self-reports must be within the claim window)."""
-    day = local(utcnow() - timedelta(days=days_ago))
-    return day.replace(hour=8, minute=minute, second=0, microsecond=0).isoformat()
-
-
-TRIP = {"mode": "bus", "distance_km": 8.2, "started_at": morning(1), "ended_at": morning(1, 25)}
+TRIP = {
+    "mode": "bus",
+    "distance_km": 8.2,
+    "started_at": f"{DAY}T08:00:00+08:00",
+    "ended_at": f"{DAY}T08:25:00+08:00",
+}
 
 
 def photo(seed: int = 0) -> io.BytesIO:
@@ -73,8 +71,8 @@ def test_a_reused_photo_is_refused(client, auth, make, seeded):
         seed=7,
         activity={
             **TRIP,
-            "started_at": morning(2),
-            "ended_at": morning(2, 20),
+            "started_at": f"{NEXT_DAY}T08:00:00+08:00",
+            "ended_at": f"{NEXT_DAY}T08:20:00+08:00",
         },
     )
     assert again.status_code == 409 and again.get_json()["code"] == "photo_reused"
