@@ -11,6 +11,7 @@ from sqlalchemy import select
 
 from backend.actions import queries, self_reports
 from backend.actions.calculation import calculation
+from backend.actions.review import reported_text, review_signals
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import current_lang
@@ -36,6 +37,8 @@ def review_record(record_id: int) -> Any:
         r=record,
         lang=current_lang(),
         calc=calculation(record, current_lang()),
+        signals=review_signals(record, current_lang()),
+        reported=reported_text,
     )
 
 

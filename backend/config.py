@@ -49,6 +49,9 @@ CREDIT_SETTINGS: dict[str, tuple[int, int, str]] = {
     "VERIFIER_OUTLIER_FACTOR": (1, 1000, "times the peers' median that flags a verifier"),
     "VERIFIER_MIN": (1, 1_000_000, "credits a day before a verifier can be an outlier"),
     "REDEMPTION_HOLD_HOURS": (1, 24 * 366, "hours points are held for a redemption"),
+    "LINK_CODE_HOURS": (1, 24 * 30, "hours a link code can confirm a card's link"),
+    "LINK_CLAIMS_PER_DAY": (1, 100, "card or account links a resident may claim a day"),
+    "LINK_OPEN_CLAIMS": (1, 100, "unconfirmed links a resident may hold at once"),
 }
 
 
@@ -141,6 +144,14 @@ class Config:
     ACTION_CLOCK_SKEW_SECONDS = _number("ACTION_CLOCK_SKEW_SECONDS", 300)
     CLAIM_WINDOW_RESIDENT_DAYS = _number("CLAIM_WINDOW_RESIDENT_DAYS", 7)
     CLAIM_WINDOW_PARTNER_DAYS = _number("CLAIM_WINDOW_PARTNER_DAYS", 30)
+    # Linking a partner identity (DESIGN.md invariant 6): a claim's one-time link code lasts
+    # LINK_CODE_HOURS; a resident makes at most LINK_CLAIMS_PER_DAY claims a day and holds at
+    # most LINK_OPEN_CLAIMS unproven ones. (Records waiting for a claimed identity are credited
+    # when it is proven within the partner claim window of the action.)
+    LINK_CODE_HOURS = _number("LINK_CODE_HOURS", 24)
+    LINK_CLAIMS_PER_DAY = _number("LINK_CLAIMS_PER_DAY", 5)
+    LINK_OPEN_CLAIMS = _number("LINK_OPEN_CLAIMS", 3)
+    RATELIMIT_LINK = os.environ.get("RATELIMIT_LINK", "10 per hour")
     RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))

@@ -34,6 +34,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.rewards.services:expire_redemptions", "*/5 * * * *"),
     ("backend.ledger.expiry:expire_due_points", "30 16 * * *"),  # 00:30 Asia/Shanghai
     ("backend.actions.verification:verify_pending", "*/10 * * * *"),
+    ("backend.actions.identities:credit_all_waiting", "*/10 * * * *"),
     ("backend.actions.ingest:recover_batches", "*/5 * * * *"),
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out

@@ -218,6 +218,34 @@ def stop_distance(activity: Activity) -> Decimal | None:
     return Decimal(f"{km:.3f}")
 
 
+# A route is longer than the straight line between its stops, but not without bound: a
+# reported distance above ROUTE_FACTOR_MAX x the straight line + ROUTE_SLACK_KM is implausible
+# (programme proposal, grade D: Quzhou bus routes run about 1.2-1.6 x the straight line; the
+# slack covers loops near the ends of short trips).
+ROUTE_FACTOR_MAX = D(2)
+ROUTE_SLACK_KM = D(1)
+
+
+def stops_rejection(activity: Activity, distance_km: Decimal) -> Rejection | None:
+    """Where a trip names its stops' coordinates and a distance, the distance compared with
+    the straight line between them (None when plausible, or nothing to compare)."""
+    if activity.get("distance_km") is None:
+        return None
+    straight = stop_distance(activity)
+    if straight is None:
+        return None
+    limit = straight * ROUTE_FACTOR_MAX + ROUTE_SLACK_KM
+    if distance_km <= limit:
+        return None
+    return reject(
+        "distance_beyond_stops",
+        f"上报距离 {fmt(distance_km)} km 远超两站之间的直线距离 {fmt(straight)} km"
+        f"（上限 {fmt(limit)} km）",
+        f"Reported distance {fmt(distance_km)} km is far beyond the straight line of "
+        f"{fmt(straight)} km between the stops (limit {fmt(limit)} km)",
+    )
+
+
 def trip_distance(activity: Activity) -> Decimal:
     """The operator's reported ``distance_km``, or else the distance between the stops."""
     if activity.get("distance_km") is None:
@@ -500,6 +528,9 @@ class PublicTransit(Methodology):
             max_speed_kmh=params[f"max_speed_{mode}_kmh"],
             max_duration_min=params["max_duration_min"],
         )
+        beyond = stops_rejection(activity, distance)
+        if beyond is not None:
+            out.append(beyond)
         boarding, alighting = activity.get("boarding_stop"), activity.get("alighting_stop")
         if boarding is not None and boarding == alighting:
             out.append(

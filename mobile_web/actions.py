@@ -12,12 +12,14 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
+from backend.actions.review import reported_text
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, qr_svg
 from backend.ratelimit import caller_key, limit_setting
+from backend.timeutil import utcnow
 from backend.uploads import image_path
 
 from . import bp
@@ -31,7 +33,10 @@ staff_only = page_roles(Role.MERCHANT_STAFF)
 @resident_only
 def actions() -> Any:
     return render_template(
-        "mobile/actions.html", records=queries.actions_of(current_user.id, 100), lang=current_lang()
+        "mobile/actions.html",
+        records=queries.actions_of(current_user.id, 100),
+        lang=current_lang(),
+        reported=reported_text,
     )
 
 
@@ -44,6 +49,7 @@ def action(record_id: int) -> Any:
         r=record,
         lang=current_lang(),
         calc=calculation(record, current_lang()),
+        reported=reported_text,
     )
 
 
@@ -108,7 +114,10 @@ def self_report() -> Any:
         except DomainError as exc:
             error = exc
         else:
-            flash(_("Sent for review. You will see the result under My actions."), "success")
+            if record.outcome.value == "review":
+                flash(_("Sent for review. You will see the result under My actions."), "success")
+            else:  # a waste check-in: recorded, earns no reduction (the reason says why)
+                flash((record.reason or {}).get(current_lang(), ""), "success")
             return redirect(url_for("mobile.action", record_id=record.id))
     return render_template(
         "mobile/report.html", error=error, form=request.form, categories=WASTE_CATEGORIES
@@ -117,6 +126,7 @@ def self_report() -> Any:
 
 @bp.route("/sources", methods=["GET", "POST"])
 @resident_only
+@limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key, methods=["POST"])
 def sources() -> Any:
     error = error_field = None
     if request.method == "POST":
@@ -133,7 +143,14 @@ def sources() -> Any:
             except DomainError as exc:
                 error, error_field = exc.localized_message(), exc.field
             else:
-                flash(_("Linked. New records from this source will be credited."), "success")
+                flash(
+                    _(
+                        "Link requested. Confirm it with the link code below in the operator's "
+                        "app or at its counter, or show the card with your QR code at a staffed "
+                        "station. Until then nothing is credited; records wait for you."
+                    ),
+                    "success",
+                )
                 return redirect(url_for("mobile.sources"))
     return render_template(
         "mobile/sources.html",
@@ -142,7 +159,22 @@ def sources() -> Any:
         error=error,
         error_field=error_field,
         card=claims.active_card(current_user.id),
+        now_utc=utcnow(),
+        wait_days=identities.link_wait().days,
+        format_short_code=format_short_code,
     )
+
+
+@bp.post("/sources/<int:binding_id>/code")
+@resident_only
+@limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key)
+def new_link_code(binding_id: int) -> Any:
+    try:
+        identities.new_link_code(current_user, binding_id)
+        flash(_("A new link code is shown below; the previous one no longer works."), "success")
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    return redirect(url_for("mobile.sources"))
 
 
 @bp.post("/sources/<int:binding_id>/revoke")

@@ -11,6 +11,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.accounts.models import Role
+from backend.actions import identities
 from backend.actions import queries as action_queries
 from backend.actions.catalogue import STATION_ACTIONS
 from backend.auth import page_roles
@@ -76,6 +77,35 @@ def merchant_confirm() -> Any:
         )
         return redirect(url_for("mobile.merchant_home"))
     return _counter_page(result.record)
+
+
+@bp.post("/merchant/link")
+@staff_only
+@limiter.limit(limit_setting("RATELIMIT_COUNTER"), key_func=caller_key)
+def merchant_link() -> Any:
+    """Confirm a resident's card link: the card in hand, the resident's QR or code with it."""
+    try:
+        token = request.form.get("link_token") or None
+        photo = request.files.get("link_photo")
+        if not token and photo and photo.filename:
+            token = decode_image(photo.read())
+        binding = identities.confirm_at_counter(
+            current_user,
+            request.form.get("identity", ""),
+            token=token,
+            code=request.form.get("link_resident_code") or None,
+        )
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    else:
+        flash(
+            _(
+                "Card %(hint)s confirmed for this resident: its records are credited to them.",
+                hint=binding.identity_hint,
+            ),
+            "success",
+        )
+    return redirect(url_for("mobile.merchant_home"))
 
 
 def _counter_page(record: Any) -> Any:

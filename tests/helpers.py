@@ -11,10 +11,11 @@ import pyotp
 
 from backend.accounts.models import Role, User
 from backend.accounts.two_factor import has_totp
+from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.crypto import decrypt
 from backend.extensions import db
 from backend.partners.services import sign
-from backend.timeutil import LOCAL_TZ
+from backend.timeutil import LOCAL_TZ, local, utcnow
 
 from .factories import PASSWORD, Factories
 
@@ -86,6 +87,22 @@ def signed_headers(
 
 def as_json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
+
+
+def link_proven(resident: User, partner_code: str, identity: str) -> Any:
+    """Link an identity and have the partner confirm it with the link code, as the partner's
+    signed ``POST /partner/links`` does (the tests of that endpoint go through HTTP)."""
+    binding = bind_identity(resident, partner_code, identity)
+    if binding.link_code:
+        return confirm_by_partner(binding.partner, identity, binding.link_code)
+    return binding
+
+
+def local_iso(days_ago: int, hour: int = 8, minute: int = 0) -> str:
+    """An ISO time at hh:mm local time, ``days_ago`` days back (residents' own reports must be
+    within the claim window, so their tests use recent dates)."""
+    day = local(utcnow() - timedelta(days=days_ago))
+    return day.replace(hour=hour, minute=minute, second=0, microsecond=0).isoformat()
 
 
 def recent_day(days_ago: int) -> str:

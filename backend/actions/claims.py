@@ -91,7 +91,7 @@ def active_card(resident_id: int) -> HouseholdCard | None:
     )
 
 
-def _use_claim(*, token: str | None, code: str | None) -> int:
+def use_claim(*, token: str | None, code: str | None) -> int:
     """The resident behind a claim QR or code, marking it used (atomically, once)."""
     now = utcnow()
     if token:
@@ -196,7 +196,7 @@ def submit_claim(
         if card:
             resident_id, channel = _use_card(card), Channel.CARD
         else:
-            resident_id, channel = _use_claim(token=token, code=code), Channel.CLAIM
+            resident_id, channel = use_claim(token=token, code=code), Channel.CLAIM
         record = ActivityRecord(
             channel=channel,
             action=action,

@@ -16,9 +16,39 @@ class InvalidIdentity(DomainError):
     message = _l("Enter the card number or account id as shown by the operator (4-64 characters).")
 
 
-class IdentityTaken(Conflict):
-    code = "identity_taken"
-    message = _l("This card or account is already linked to another resident.")
+class TooManyLinks(DomainError):
+    code = "too_many_links"
+    status = 429
+    message = _l(
+        "You have linked too many cards or accounts for now, or too many wait for confirmation. "
+        "Confirm or remove one, or try again tomorrow."
+    )
+
+
+class LinkCodeInvalid(DomainError):
+    code = "link_code_invalid"
+    status = 422
+    message = _l(
+        "No link of this card or account waits for this link code, or the code has expired. "
+        "Ask the resident for the code shown on their linked sources page."
+    )
+
+
+class LinkNotClaimed(DomainError):
+    code = "link_not_claimed"
+    status = 422
+    message = _l(
+        "This resident has no link of this card waiting for confirmation. They should first "
+        "link it under My data sources, then show you a fresh QR code."
+    )
+
+
+class LinkNeedsPartner(Conflict):
+    code = "link_needs_partner"
+    message = _l(
+        "This card's operator confirms who holds it: the resident should show the link code "
+        "in the operator's app or at the operator's counter."
+    )
 
 
 class UnknownBinding(NotFound):
@@ -99,6 +129,14 @@ class InvalidActivity(DomainError):
     code = "invalid_activity"
     status = 422
     message = _l("The activity data is incomplete or malformed: %(problem)s")
+
+
+class ActivityRejected(DomainError):
+    """A rule of the methodology, or a time rule, refuses the activity (message: the rule's
+    own bilingual reason; details: the rule's code and the field)."""
+
+    code = "activity_rejected"
+    status = 422
 
 
 class JobsUnavailable(DomainError):

@@ -51,7 +51,7 @@ from .exceptions import (
     UnknownBatch,
     UnsupportedBatchFile,
 )
-from .identities import identity_hash
+from .identities import WAITING, identity_hashes
 from .models import (
     ActivityRecord,
     BatchStatus,
@@ -154,7 +154,8 @@ def _row(
     batch: PartnerBatch,
     raw: Any,
     residents: dict[str, int],
-    digests: dict[str, str],
+    digests: dict[str, tuple[str, str]],
+    claimed: set[str],
     received_at: datetime,
 ) -> dict[str, Any]:
     """The insert row for one received record, its outcome decided where it can be already."""
@@ -193,10 +194,14 @@ def _row(
             reason=reason("action_not_allowed"),
         )
         return row
-    digest = digests[str(identity)]
+    digest, legacy = digests[str(identity)]
+    if digest not in residents and legacy in residents:
+        digest = legacy  # a link made before identities were normalised
     row["identity_hash"] = digest
     if digest in residents:
         row["resident_id"] = residents[digest]
+    elif digest in claimed:  # kept, unmatched, until the link is proven (``identities``)
+        row.update(outcome=Outcome.UNMATCHED, reason_code=WAITING, reason=reason(WAITING))
     else:
         row.update(
             outcome=Outcome.UNMATCHED,
@@ -239,25 +244,30 @@ def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summ
 
 def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summary:
     identities = {str(r["identity"]) for r in raws if isinstance(r, dict) and r.get("identity")}
-    digests = {identity: identity_hash(partner, identity) for identity in identities}
-    hashes = set(digests.values())
-    residents = (
-        dict(
-            db.session.execute(
-                select(IdentityBinding.identity_hash, IdentityBinding.resident_id).where(
-                    IdentityBinding.partner_id == partner.id,
-                    IdentityBinding.status == BindingStatus.ACTIVE,
-                    any_of(IdentityBinding.identity_hash, hashes),
-                )
-            ).all()
-        )
-        if hashes
-        else {}
-    )
+    digests = {identity: identity_hashes(partner, identity) for identity in identities}
+    hashes = {digest for pair in digests.values() for digest in pair}
+    residents: dict[str, int] = {}
+    claimed: set[str] = set()
+    if hashes:
+        for digest, resident_id, status in db.session.execute(
+            select(
+                IdentityBinding.identity_hash,
+                IdentityBinding.resident_id,
+                IdentityBinding.status,
+            ).where(
+                IdentityBinding.partner_id == partner.id,
+                IdentityBinding.status.in_((BindingStatus.ACTIVE, BindingStatus.CLAIMED)),
+                any_of(IdentityBinding.identity_hash, hashes),
+            )
+        ):
+            if status is BindingStatus.ACTIVE:  # proven: one at most per identity
+                residents[digest] = resident_id
+            else:
+                claimed.add(digest)
     rows, seen, resent = [], set(), []
     received_at = aware(batch.received_at) if batch.received_at else utcnow()
     for raw in raws:
-        row = _row(partner, batch, raw, residents, digests, received_at)
+        row = _row(partner, batch, raw, residents, digests, claimed, received_at)
         key = row["partner_record_id"]
         if key is not None and key in seen:
             resent.append(key)  # the same record twice in one chunk

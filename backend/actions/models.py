@@ -92,6 +92,14 @@ class ActivityRecord(db.Model):
         Index("ix_activity_resident_window", "resident_id", "dedupe_group", "occurred_start"),
         Index("ix_activity_resident_day", "resident_id", "local_day"),
         Index("ix_activity_outcome", "outcome"),
+        # records waiting for a claimed identity to be proven (``identities.credit_waiting``)
+        Index(
+            "ix_activity_waiting_identity",
+            "partner_id",
+            "identity_hash",
+            sqlite_where=text("reason_code = 'identity_unconfirmed'"),
+            postgresql_where=text("reason_code = 'identity_unconfirmed'"),
+        ),
         Index(
             "uq_activity_evidence_hash",
             "evidence_hash",
@@ -132,14 +140,20 @@ class Reduction(db.Model):
 
 
 class BindingStatus(enum.StrEnum):
-    ACTIVE = "active"
-    REVOKED = "revoked"
+    CLAIMED = "claimed"  # the resident's word only: credits nothing (DESIGN.md invariant 6)
+    ACTIVE = "active"  # ownership proven by the partner or at a counter: credits
+    REVOKED = "revoked"  # unlinked by the resident (consent withdrawn)
+    RELEASED = "released"  # another resident proved ownership of the same identity
 
 
 class IdentityBinding(db.Model):
     """A resident's external identity at one partner, with consent to receive its data.
 
-    The identity (card number, account id) is stored only as a keyed hash.
+    The identity (card number, account id) is stored only as a keyed hash. A new link is
+    ``claimed`` and credits nothing until its ownership is proven (``identities``): by the
+    partner, who confirms it with the one-time ``link_code`` the resident shows in the
+    partner's app or at its counter, or by station staff who see the card and the resident's
+    QR together. Several residents may claim one identity; one at most holds it ``active``.
     """
 
     __tablename__ = "identity_bindings"
@@ -153,7 +167,12 @@ class IdentityBinding(db.Model):
         str_enum(BindingStatus), default=BindingStatus.ACTIVE
     )
     consented_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
-    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)  # revoked or released
+    link_code: Mapped[str | None] = mapped_column(String(12))  # while claimed (one use)
+    link_code_expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    confirmed_via: Mapped[str | None] = mapped_column(String(20))  # partner | counter | demo
+    confirmed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # counter staff
 
     partner = relationship("Partner")
 
@@ -166,6 +185,17 @@ class IdentityBinding(db.Model):
             sqlite_where=text("status = 'active'"),
             postgresql_where=text("status = 'active'"),
         ),
+        # one open link (claimed or proven) per resident and identity
+        Index(
+            "uq_binding_open_claim",
+            "resident_id",
+            "partner_id",
+            "identity_hash",
+            unique=True,
+            sqlite_where=text("status IN ('claimed', 'active')"),
+            postgresql_where=text("status IN ('claimed', 'active')"),
+        ),
+        Index("ix_binding_identity", "partner_id", "identity_hash"),
     )
 
 

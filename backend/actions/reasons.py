@@ -11,8 +11,8 @@ REASONS: dict[str, Text] = {
         "该合作方不能报送此类行为", "This partner may not report this kind of action"
     ),
     "duplicate_action": Text(
-        "同一行为已通过其他渠道记入，不重复计算",
-        "The same action was already counted through another channel",
+        "同一行为已有一条记录计入（见关联记录），不重复计算",
+        "The same action was already credited in another record (linked): not counted twice",
     ),
     "resent_record": Text(
         "该记录此前已收到，不重复计算", "This record was received before and is not counted again"
@@ -33,6 +33,25 @@ REASONS: dict[str, Text] = {
     "unmatched_identity": Text(
         "未找到已授权绑定该卡号或账号的居民",
         "No resident has linked this card or account with consent",
+    ),
+    "identity_unconfirmed": Text(
+        "该卡号或账号的绑定尚待合作方或服务点确认，记录已保存，确认后计入",
+        "The link of this card or account waits for the operator or a service counter to "
+        "confirm it: the record is kept and credited once it is confirmed",
+    ),
+    "link_confirmed_too_late": Text(
+        "绑定确认时该记录已超过可补记期限，不再计入",
+        "The link was confirmed after this record's claim window had passed: not credited",
+    ),
+    "self_declared_waste": Text(
+        "已记录您的分类打卡，谢谢！自主申报的垃圾分类不计减排量，只有服务点称重的交投才计入",
+        "Your sorting check-in is recorded, thank you. Self-declared waste earns no reduction: "
+        "only waste weighed by station staff is credited",
+    ),
+    "weighed_already": Text(
+        "这次交投已在服务点称重计入，自主申报不重复计算",
+        "This hand-over was already weighed and credited at a station: the self-report is not "
+        "counted again",
     ),
     "review_rejected": Text("审核未通过", "Not approved in review"),
     "burst": Text(

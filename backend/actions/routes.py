@@ -16,7 +16,7 @@ from ..auth import api_roles, api_user
 from ..extensions import db, limiter
 from ..partners.auth import current_partner, partner_required
 from ..qr import format_short_code
-from ..ratelimit import caller_key
+from ..ratelimit import caller_key, limit_setting
 from ..schemas import ErrorSchema, IdempotencyHeaderSchema
 from . import claims, identities, ingest, numbers, queries, self_reports
 from .exceptions import InvalidActivity
@@ -33,6 +33,9 @@ from .schemas import (
     CardSchema,
     ClaimCodeSchema,
     ClaimSchema,
+    CounterLinkSchema,
+    LinkConfirmedSchema,
+    LinkConfirmSchema,
     PartnerPublicSchema,
     SelfReportFormSchema,
 )
@@ -181,6 +184,28 @@ class Batch(MethodView):
         }
 
 
+@blp.route("/partner/links")
+class PartnerLinks(MethodView):
+    decorators = [limiter.limit("120 per minute", key_func=caller_key)]
+
+    @partner_required
+    @blp.arguments(LinkConfirmSchema)
+    @blp.response(200, LinkConfirmedSchema)
+    @blp.alt_response(422, schema=ErrorSchema, description="`link_code_invalid`")
+    def post(self, data: dict[str, Any]) -> Any:
+        """Confirm that a resident holds one of your cards or accounts (link confirmation).
+
+        A resident who links your card on the platform gets a one-time link code (valid 24
+        hours). They show it in your own app, signed in, or at your counter with the card;
+        you send the card number or account id you know them by, with the code. The link is
+        then proven: records you send for that identity are credited to them, including
+        those received while the link waited (within 30 days of the action). Until then they
+        are answered `unmatched` with reason `identity_unconfirmed`. Any other resident's
+        claim on the same identity is released. A wrong, used or expired code, or an
+        identity nobody claimed with it, gets the same 422 `link_code_invalid`."""
+        return identities.confirm_by_partner(current_partner(), data["identity"], data["link_code"])
+
+
 @blp.route("/partners")
 class Partners(MethodView):
     @blp.response(200, PartnerPublicSchema(many=True))
@@ -191,6 +216,10 @@ class Partners(MethodView):
 
 @blp.route("/me/bindings")
 class Bindings(MethodView):
+    decorators = [
+        limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key, methods=["POST"])
+    ]
+
     @resident_only
     @blp.response(200, BindingSchema(many=True))
     def get(self) -> Any:
@@ -201,8 +230,44 @@ class Bindings(MethodView):
     @blp.arguments(BindingCreateSchema)
     @blp.response(201, BindingSchema)
     def post(self, data: dict[str, Any]) -> Any:
-        """Link a card or account at a partner and consent to receive its data."""
+        """Link a card or account at a partner and consent to receive its data.
+
+        The link is `claimed` until proven and credits nothing meanwhile: show the
+        `link_code` in the operator's app or at its counter, or show the card with your QR
+        code at a staffed station. Records the operator sends meanwhile wait and are
+        credited once it is proven. The answer is the same whether or not someone else
+        claims the same card."""
         return identities.bind_identity(api_user(), data["partner"], data["identity"])
+
+
+@blp.route("/me/bindings/<int:binding_id>/link-code")
+class BindingLinkCode(MethodView):
+    decorators = [limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key)]
+
+    @resident_only
+    @blp.response(200, BindingSchema)
+    def post(self, binding_id: int) -> Any:
+        """A fresh one-time link code for a link waiting for confirmation."""
+        return identities.new_link_code(api_user(), binding_id)
+
+
+@blp.route("/links/counter")
+class CounterLink(MethodView):
+    decorators = [limiter.limit("60 per minute", key_func=caller_key)]
+
+    @staff_only
+    @blp.arguments(CounterLinkSchema)
+    @blp.response(200, LinkConfirmedSchema)
+    def post(self, data: dict[str, Any]) -> Any:
+        """Station staff confirm a resident's card link: the card in hand and the resident's
+        QR (token) or short code scanned together. The QR is used up by the attempt."""
+        return identities.confirm_at_counter(
+            api_user(),
+            data["identity"],
+            token=data["token"],
+            code=data["code"],
+            partner_code=data["partner"],
+        )
 
 
 @blp.route("/me/bindings/<int:binding_id>")

@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..i18n import current_lang
+from ..qr import format_short_code
 from ..schemas import MAX_INT
 from .calculation import calculation
 
@@ -91,9 +92,51 @@ class BindingSchema(Schema):
     partner = fields.Function(lambda b: b.partner.code)
     partner_name = fields.Function(lambda b: b.partner.name)
     identity_hint = fields.String()
-    status = fields.Function(lambda b: b.status.value)
+    status = fields.Function(
+        lambda b: b.status.value,
+        metadata={
+            "enum": ["claimed", "active", "revoked", "released"],
+            "description": "claimed: waiting for the operator or a counter to confirm it, "
+            "credits nothing yet (records wait); active: confirmed, credits; revoked: you "
+            "unlinked it; released: the operator confirmed this card for another account",
+        },
+    )
+    link_code = fields.Function(
+        lambda b: format_short_code(b.link_code) if b.link_code else None,
+        allow_none=True,
+        metadata={"description": "while claimed: show it in the operator's app or counter"},
+    )
+    link_code_expires_at = fields.DateTime(allow_none=True)
     consented_at = fields.DateTime()
+    confirmed_at = fields.DateTime(allow_none=True)
+    confirmed_via = fields.String(allow_none=True, metadata={"enum": ["partner", "counter"]})
     revoked_at = fields.DateTime(allow_none=True)
+
+
+class LinkConfirmSchema(Schema):
+    identity = fields.String(
+        required=True,
+        validate=validate.Length(min=1, max=100),
+        metadata={"description": "the card number or account id, as you know the resident"},
+    )
+    link_code = fields.String(
+        required=True,
+        validate=validate.Length(max=20),
+        metadata={"description": "the one-time code the resident shows (e.g. K7M2-9QXA)"},
+    )
+
+
+class LinkConfirmedSchema(Schema):
+    status = fields.Function(lambda b: b.status.value, metadata={"enum": ["active"]})
+    identity_hint = fields.String()
+    confirmed_at = fields.DateTime()
+
+
+class CounterLinkSchema(Schema):
+    identity = fields.String(required=True, validate=validate.Length(min=1, max=100))
+    token = fields.String(load_default=None, allow_none=True)
+    code = fields.String(load_default=None, allow_none=True)
+    partner = fields.String(load_default=None, allow_none=True)
 
 
 class BindingCreateSchema(Schema):

@@ -58,7 +58,12 @@ ACCEPTED = (Outcome.CREDITED, Outcome.REVIEW)
 MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError)
 # Rule rejections that are anomalies to look at rather than certain refusals: the record goes
 # to the review queue with the rule's reason, and an administrator may approve it.
-TO_REVIEW = frozenset({"speed_implausible"})
+# Operator data only: a resident's own report must meet every rule (checked when submitted,
+# and again when approved), so no approval can credit a self-report that fails one.
+TO_REVIEW = frozenset({"speed_implausible", "distance_beyond_stops"})
+# Actions a resident's own word never earns a reduction for (reference §3.5: only
+# collector-weighed waste); their self-reports are check-ins.
+SELF_DECLARED_ONLY = frozenset({"waste_sorting"})
 RECORDS = ActivityRecord.__table__
 
 
@@ -110,6 +115,7 @@ class Item:
     duplicate_of_id: int | None = None
     flags: list[str] = field(default_factory=list)
     reduction: dict[str, Any] | None = None
+    supersedes: int | None = None  # a self-report this operator record replaces, if credited
 
 
 @dataclass
@@ -255,15 +261,13 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
         if row.id in own:
             continue
         ctx = contexts[row.resident_id]
-        ctx.windows.append(
-            (
-                row.dedupe_group,
-                row.occurred_start,
-                row.occurred_end,
-                row.id,
-                row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW,
+        waiting_report = row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW
+        # A duplicate is always a duplicate of a credited record: an anomaly waiting for
+        # review blocks nothing (approved later, it is checked against what was credited).
+        if row.outcome is Outcome.CREDITED or waiting_report:
+            ctx.windows.append(
+                (row.dedupe_group, row.occurred_start, row.occurred_end, row.id, waiting_report)
             )
-        )
         ctx.actions_per_day[row.local_day or local_day(row.occurred_start)] += 1
     for resident_id, action, day, count, grams, points in db.session.execute(
         select(
@@ -587,21 +591,21 @@ def _verify_resident(
             _reject(item, "no_active_methodology", reason("no_active_methodology"))
             summary.rejected += 1
             continue
-        clash = next(
-            (
-                w
-                for w in ctx.windows
-                if w[0] == item.dedupe_group
-                and w[1] < item.occurred_end
-                and item.occurred_start < w[2]
-            ),
-            None,
-        )
-        if clash is not None and clash[4] and item.channel is not Channel.SELF_REPORT:
-            # Operator or counter-signed data beats a self-report still waiting for review.
-            ctx.superseded.append((clash[3], item.id))
-            ctx.windows.remove(clash)
-            clash = None
+        if item.channel is Channel.SELF_REPORT and item.action in SELF_DECLARED_ONLY:
+            # Reference §3.5: self-declared waste is a check-in, never a reduction.
+            _reject(item, "self_declared_waste", reason("self_declared_waste"))
+            summary.rejected += 1
+            continue
+        clashes = [
+            w
+            for w in ctx.windows
+            if w[0] == item.dedupe_group and w[1] < item.occurred_end and item.occurred_start < w[2]
+        ]
+        clash = next((w for w in clashes if not w[4]), None)  # a credited record
+        if clash is None and item.channel is not Channel.SELF_REPORT:
+            # Operator or counter-signed data beats a self-report still waiting for review
+            # (made a duplicate of it only once this record is credited).
+            item.supersedes = next((w[3] for w in clashes if w[4]), None)
         if clash is not None:
             item.outcome, item.duplicate_of_id = Outcome.DUPLICATE, clash[3]
             item.reason_code, item.reason = "duplicate_action", reason("duplicate_action")
@@ -615,7 +619,8 @@ def _verify_resident(
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
-        hard = [r for r in rejections if r.code not in TO_REVIEW]
+        lenient = TO_REVIEW if item.channel is not Channel.SELF_REPORT else frozenset()
+        hard = [r for r in rejections if r.code not in lenient]
         if hard:
             _reject(item, hard[0].code, hard[0].reason.as_dict())
             summary.rejected += 1
@@ -629,9 +634,6 @@ def _verify_resident(
                 item.flags.append("burst")
             if item.verifier_id in outliers:
                 item.flags.append("verifier_outlier")
-        ctx.windows.append(
-            (item.dedupe_group or "", item.occurred_start, item.occurred_end, item.id, False)
-        )
         ctx.actions_per_day[day_key] += 1
         if item.flags:
             item.outcome, item.reason_code = Outcome.REVIEW, item.flags[0]
@@ -667,6 +669,12 @@ def _verify_resident(
         ctx.points_per_day[day_key] += points
         day.count += 1
         day.grams += credited
+        ctx.windows.append(
+            (item.dedupe_group or "", item.occurred_start, item.occurred_end, item.id, False)
+        )
+        if item.supersedes is not None:
+            ctx.superseded.append((item.supersedes, item.id))
+            ctx.windows[:] = [w for w in ctx.windows if w[3] != item.supersedes]
         item.outcome, item.reason_code, item.reason = Outcome.CREDITED, None, None
         item.reduction = {
             "methodology_code": version.code,

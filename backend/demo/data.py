@@ -10,7 +10,7 @@ from sqlalchemy import select
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
 from ..accounts.two_factor import has_totp, install_secret
-from ..actions.identities import bind_identity
+from ..actions.identities import bind_identity, confirm_by_partner
 from ..actions.ingest import ingest_chunk
 from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
 from ..events.models import Event, FootprintStage
@@ -166,7 +166,9 @@ def _demo_trips() -> int:
         )
     ):
         return 0
-    bind_identity(resident, partner.code, DEMO_CARD)
+    claim = bind_identity(resident, partner.code, DEMO_CARD)
+    if claim.link_code:  # the operator confirms it, as its app does with the link code
+        confirm_by_partner(partner, DEMO_CARD, claim.link_code)
     today = utcnow().astimezone(LOCAL_TZ).replace(hour=8, minute=0, second=0, microsecond=0)
     records = []
     for day in range(1, 8):

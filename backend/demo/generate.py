@@ -125,8 +125,10 @@ def _bindings(partners: dict[str, Partner], resident_ids: list[int]) -> None:
                 "partner_id": partner.id,
                 "identity_hash": identity_hash(partner, f"{prefix}{i:08d}"),
                 "identity_hint": f"****{i % 10000:04d}",
-                "status": BindingStatus.ACTIVE,
+                "status": BindingStatus.ACTIVE,  # synthetic cards, proven by the bench operator
                 "consented_at": utcnow(),
+                "confirmed_at": utcnow(),
+                "confirmed_via": "demo",
             }
             for i, rid in enumerate(resident_ids)
             if rid not in bound

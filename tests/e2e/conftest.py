@@ -181,6 +181,18 @@ def push_batch(data: JourneyData, records: list[dict[str, Any]]) -> dict[str, An
     return dict(response.json())
 
 
+def confirm_link(data: JourneyData, identity: str, link_code: str) -> dict[str, Any]:
+    """The partner's signed confirmation of a resident's link with the code they showed."""
+    path = "/api/v1/partner/links"
+    body = as_json({"identity": identity, "link_code": link_code})
+    headers = signed_headers(
+        data.key_id, data.secret, "POST", path, body, content_type="application/json"
+    )
+    response = requests.post(data.base_url + path, data=body, headers=headers, timeout=30)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
 def sign_in(page: Any, phone: str, password: str = DEMO_PASSWORD) -> None:
     page.goto("/login")
     page.locator("#phone").fill(phone)

@@ -1,6 +1,7 @@
 """A resident's whole journey through the real pages, with a partner and a merchant.
 
-register -> link a transit card -> the partner's signed batch credits a bus trip -> the
+register -> link a transit card (claimed: the partner's first trip waits) -> the partner confirms
+the link with the code the resident shows -> the waiting bus trip is credited -> the
 reduction (kg) and points show on /home and /actions -> redeem an offer -> the bookshop's
 staff fulfil the voucher by its short code -> the balance and the points history update.
 """
@@ -15,7 +16,7 @@ from playwright.sync_api import expect
 
 from backend.timeutil import local, utcnow
 
-from .conftest import STAFF, push_batch, sign_in
+from .conftest import STAFF, confirm_link, push_batch, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -60,9 +61,21 @@ def test_register_link_card_earn_redeem_and_fulfil(open_page, journey_data):
     resident.get_by_role("button", name="Link", exact=True).click()
     expect(resident.locator(".flash-success")).to_be_visible()
     expect(resident.locator("main")).to_contain_text("****0077")
+    expect(resident.locator("main")).to_contain_text("Waiting for confirmation")
 
+    # the card's trips wait until the operator confirms the link: nothing is credited yet
     accepted = push_batch(journey_data, [_bus_trip("e2e-trip-1")])
     assert accepted["received"] == 1 and accepted["status"] == "done", accepted  # jobs inline
+    resident.goto("/home")
+    expect(resident.locator(".stat-value").nth(1)).to_have_text("0")
+
+    # the resident shows the link code in the operator's app; the operator confirms it
+    resident.goto("/sources")
+    code = resident.locator(".source-row .short-code").first.inner_text()
+    confirmed = confirm_link(journey_data, "qze2e 0007-7", code)  # as the operator prints it
+    assert confirmed["status"] == "active", confirmed
+    resident.reload()
+    expect(resident.locator("main")).to_contain_text("Confirmed")
 
     resident.goto("/home")
     stats = resident.locator(".stat-value")

@@ -188,3 +188,18 @@ def test_distance_from_the_stops_when_no_km_is_reported():
 def test_bad_or_missing_stop_coordinates_are_malformed(activity):
     with pytest.raises(ActivityError):
         M.validate(activity, params())
+
+
+@pytest.mark.parametrize(
+    ("km", "codes"),
+    [
+        # straight line 5.560 km; limit 2 × 5.560 + 1 = 12.12 km
+        (6.8, []),  # a route 1.2 × the straight line
+        ("12.12", []),  # the limit itself
+        ("12.13", ["distance_beyond_stops"]),
+        (39, ["distance_beyond_stops"]),
+    ],
+)
+def test_a_reported_distance_is_compared_with_the_straight_line_between_the_stops(km, codes):
+    activity = {**stops(28.95, 118.87, 29.00, 118.87, minutes=40), "distance_km": km}
+    assert [r.code for r in M.validate(activity, params())] == codes

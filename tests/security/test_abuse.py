@@ -26,6 +26,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -46,6 +47,7 @@ from backend.methodology_versions.services import seed_versions
 from backend.ratelimit import caller_key
 from backend.rewards.models import Offer, Redemption
 from backend.rewards.services import redeem_offer
+from backend.timeutil import local, utcnow
 from backend.uploads import open_image, read_image
 
 from ..conftest import IsolatedClient, _redis_url
@@ -57,11 +59,13 @@ from .figures import record
 RATE_LIMITED_ZH = "请求过于频繁，请稍候再试。"
 RATE_LIMITED_EN = "Too many requests. Please wait a moment and try again."
 CSRF_ZH = "表单已过期或并非从本站提交，请刷新页面后重试。"
+# yesterday morning, local time: self-reports are checked against the claim window
+YESTERDAY = local(utcnow() - timedelta(days=1)).replace(hour=8, minute=0, second=0, microsecond=0)
 TRIP = {
     "mode": "bus",
     "distance_km": 8.2,
-    "started_at": "2026-11-25T08:00:00+08:00",
-    "ended_at": "2026-11-25T08:25:00+08:00",
+    "started_at": YESTERDAY.isoformat(),
+    "ended_at": (YESTERDAY + timedelta(minutes=25)).isoformat(),
 }
 WEIGHED = {"items": [{"category": "paper", "weight_kg": 2}]}
 
@@ -487,8 +491,8 @@ UPLOADS = {
         {
             "action": "public_transit",
             "distance_km": "8.2",
-            "started_at": "2026-11-25T08:00",
-            "ended_at": "2026-11-25T08:25",
+            "started_at": YESTERDAY.strftime("%Y-%m-%dT%H:%M"),
+            "ended_at": (YESTERDAY + timedelta(minutes=25)).strftime("%Y-%m-%dT%H:%M"),
         },
         "photo",
         False,

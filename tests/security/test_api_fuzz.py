@@ -53,7 +53,6 @@ from werkzeug.wrappers import Request
 
 from backend.accounts.models import Role, User
 from backend.accounts.services import issue_token
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.models import ActivityRecord
 from backend.events.services import create_event
@@ -64,7 +63,7 @@ from backend.methodology_versions.services import seed_versions
 from backend.partners.services import sign
 from backend.rewards.services import redeem_offer
 
-from ..helpers import as_json
+from ..helpers import as_json, link_proven, local_iso
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 
@@ -161,12 +160,12 @@ def actor(app, db, auth, make):
         ADMIN: make.user(Role.ADMIN),
     }
     partner, key_id, secret = make.partner("fuzz-partner", kind="transit")
-    binding = bind_identity(users[RESIDENT], partner.code, "FUZZCARD1")
+    binding = link_proven(users[RESIDENT], partner.code, "FUZZCARD1")
     make.points(users[RESIDENT], 5000)
     offer = make.offer(merchant)
     redemption = redeem_offer(users[RESIDENT], offer.id)
-    trip = {"mode": "bus", "distance_km": 8.2, "started_at": "2026-11-25T08:00:00+08:00"}
-    trip["ended_at"] = "2026-11-25T08:25:00+08:00"
+    trip = {"mode": "bus", "distance_km": 8.2, "started_at": local_iso(1)}
+    trip["ended_at"] = local_iso(1, minute=25)
     record = {"record_id": "fz-1", "action": "public_transit", "identity": "FUZZCARD1"}
     batch = receive_batch(
         partner, as_json({"records": [{**record, "activity": trip}]}), "application/json"

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import create_engine, func, inspect, select, text
 from sqlalchemy.engine import make_url
 
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.models import ActivityRecord, Reduction
 from backend.app import create_app
@@ -29,7 +28,7 @@ from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
 
 from ..factories import Factories
-from ..helpers import as_json
+from ..helpers import as_json, link_proven
 from .figures import record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -89,7 +88,7 @@ def test_backup_wipe_restore_reconciles(scratch, tmp_path):
     make = Factories()
     partner, _, _ = make.partner("backup-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "backup-bus", "CARD-B1")
+    link_proven(rider, "backup-bus", "CARD-B1")
     trips = [
         {
             "record_id": f"b-{h}",

@@ -18,7 +18,6 @@ import pytest
 from PIL import Image
 from sqlalchemy import select
 
-from backend.actions.identities import bind_identity
 from backend.actions.models import ActivityRecord, Reduction
 from backend.ledger.queries import resident_balance
 from backend.merchants.models import MerchantKind
@@ -26,7 +25,7 @@ from backend.methodology_versions.models import MethodologyVersion, VersionStatu
 from backend.methodology_versions.services import seed_versions
 from backend.timeutil import LOCAL_TZ, utcnow
 
-from ..helpers import DAY, NEXT_DAY, as_json, recent_day, signed_headers
+from ..helpers import DAY, NEXT_DAY, as_json, link_proven, recent_day, signed_headers
 
 BATCHES = "/api/v1/partner/batches"
 CSV_HEAD = "record_id,action,identity,mode,distance_km,started_at,ended_at\n"
@@ -60,8 +59,8 @@ class Partner:
 
 def link(resident: Any, partner: Partner, identity: str) -> None:
     """The resident's proven link to their card at the partner (the one place to adapt when
-    links need the partner's confirmation)."""
-    bind_identity(resident, partner.partner.code, identity)
+    links need the partner's confirmation): linked, then confirmed with its link code."""
+    link_proven(resident, partner.partner.code, identity)
 
 
 def trip(record_id: str, start: str, end: str, km: Any = "8.2", card: str = "CARD-A") -> dict:

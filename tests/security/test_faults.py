@@ -22,14 +22,12 @@ import signal
 import subprocess
 import sys
 import time
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select, text
 
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import recover_batches
 from backend.actions.models import ActivityRecord, BatchStatus, Outcome, PartnerBatch, Reduction
 from backend.app import create_app
@@ -39,10 +37,9 @@ from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 from backend.rewards import services as rewards
 from backend.rewards.models import Offer, Redemption
-from backend.timeutil import local, utcnow
 
 from ..factories import Factories
-from ..helpers import Auth, as_json, signed_headers
+from ..helpers import Auth, as_json, link_proven, recent_day, signed_headers
 from .figures import record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -95,15 +92,11 @@ def assert_books_clean(app: Any) -> None:
 
 def _trips(n: int, residents: int) -> list[dict[str, Any]]:
     """n bus trips of ``residents`` card holders, six a day each (under every cap)."""
-    # Recent days (partner data older than its 30-day claim window earns nothing), ending
-    # two days ago at the latest, so that no trip lies in the future.
-    last = 1 + (n // residents) // 6
-    first = local(utcnow()).date() - timedelta(days=last + 1)
     out = []
     for i in range(n):
         card, slot = i % residents, i // residents
-        day, hour = first + timedelta(days=slot // 6), 7 + slot % 6 * 2
-        start = f"{day.isoformat()}T{hour:02d}:00:00+08:00"
+        day, hour = 1 + slot // 6, 7 + slot % 6 * 2
+        start = f"{recent_day(day)}T{hour:02d}:00:00+08:00"  # inside the claim window
         out.append(
             {
                 "record_id": f"k-{i}",
@@ -170,7 +163,7 @@ def test_a_worker_killed_mid_batch_is_replaced_and_nothing_is_credited_twice(que
     _, *key = make.partner("fault-bus", kind="transit")
     residents = [make.resident() for _ in range(10)]
     for i, resident in enumerate(residents):
-        bind_identity(resident, "fault-bus", f"FAULT-CARD-{i}")
+        link_proven(resident, "fault-bus", f"FAULT-CARD-{i}")
     records = _trips(1500, len(residents))
     response = _push(app, tuple(key), records)
     assert response.status_code == 202, response.get_json()
@@ -351,7 +344,7 @@ def test_redis_stopped_reads_work_jobs_are_refused_and_recover_after_restart(own
     make = Factories()
     _, *key = make.partner("redis-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "redis-bus", "FAULT-CARD-0")
+    link_proven(rider, "redis-bus", "FAULT-CARD-0")
     make.points(rider, 10)
     offer = make.offer(points_price=10)
     client = web.test_client()

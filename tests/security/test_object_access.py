@@ -28,7 +28,6 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from backend.accounts.models import Role
-from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.self_reports import submit_self_report
 from backend.events.forest import create_plan
@@ -42,7 +41,7 @@ from backend.rewards.services import fulfil_redemption, redeem_offer
 
 from ..backend.events.helpers import WORKED_LINES, plan_data, worked_event
 from ..conftest import IsolatedClient
-from ..helpers import Auth, as_json, signed_headers
+from ..helpers import Auth, as_json, link_proven, local_iso, signed_headers
 from ..web.test_access_matrix import MATRIX
 from .figures import record
 
@@ -103,6 +102,10 @@ OWNED: dict[tuple[str, str], Owned] = {
     ),
     ("DELETE", "/api/v1/me/bindings/<int:binding_id>"): Owned(RESIDENT, {"binding_id": "binding"}),
     ("POST", "/sources/<int:binding_id>/revoke"): Owned(RESIDENT, {"binding_id": "binding"}),
+    ("POST", "/sources/<int:binding_id>/code"): Owned(RESIDENT, {"binding_id": "binding"}),
+    ("POST", "/api/v1/me/bindings/<int:binding_id>/link-code"): Owned(
+        RESIDENT, {"binding_id": "binding"}
+    ),
     # merchants: their redemptions (refund) and offers
     ("POST", "/api/v1/merchant/redemptions/<int:redemption_id>/refund"): Owned(
         STAFF, DONE, json={"reason": "顾客退货"}
@@ -213,14 +216,14 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
     staff = make.staff(merchant)
     organiser = make.user(Role.ORGANISER)
     partner, key_id, secret = make.partner(f"obj-{name}", kind="transit")
-    binding = bind_identity(resident, partner.code, f"CARD-{name}")
+    binding = link_proven(resident, partner.code, f"CARD-{name}")
     make.points(resident, 10_000)
     offer = make.offer(merchant, title_zh=f"{name}侧的优惠券")
     held = redeem_offer(resident, offer.id)
     done = redeem_offer(resident, offer.id)
     fulfil_redemption(staff, code=done.short_code)
-    trip = {"mode": "bus", "distance_km": 8.2, "started_at": "2026-11-25T08:00:00+08:00"}
-    trip["ended_at"] = "2026-11-25T08:25:00+08:00"
+    trip = {"mode": "bus", "distance_km": 8.2, "started_at": local_iso(1)}
+    trip["ended_at"] = local_iso(1, minute=25)
     record = {"record_id": f"{name}-1", "action": "public_transit", "identity": f"CARD-{name}"}
     batch = receive_batch(
         partner, as_json({"records": [{**record, "activity": trip}]}), "application/json"

@@ -17,7 +17,6 @@ from werkzeug.datastructures import FileStorage
 
 from backend.accounts import routes as account_routes
 from backend.accounts.models import Role
-from backend.actions.identities import bind_identity
 from backend.actions.models import ActivityRecord, Channel, Outcome
 from backend.actions.recompute import recompute_check
 from backend.actions.retention import purge_raw_records
@@ -34,7 +33,7 @@ from backend.worker import run_in_app
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..factories import PASSWORD
-from ..helpers import DAY, PREV_DAY, as_json, signed_headers
+from ..helpers import DAY, PREV_DAY, as_json, link_proven, signed_headers
 from .figures import record
 
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
@@ -159,7 +158,7 @@ def people(app, db, make, tmp_path, monkeypatch):
     merchant = make.merchant()
     users = [resident, make.resident(), make.staff(merchant), make.user(Role.ORGANISER)]
     _, key_id, secret = make.partner("privacy-bus")
-    bind_identity(resident, "privacy-bus", "CARD-PRIVACY-1")
+    link_proven(resident, "privacy-bus", "CARD-PRIVACY-1")
     photo = io.BytesIO()
     Image.new("RGB", (40, 30), (200, 120, 80)).save(photo, format="PNG")
     photo.seek(0)

@@ -11,11 +11,12 @@ from pathlib import Path
 import pytest
 
 from backend import cache
-from backend.actions.identities import bind_identity
 from backend.actions.models import BatchStatus, PartnerBatch
 from backend.charts import bar_chart, label_width, wrap_label
 from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
+
+from ..helpers import link_proven
 
 SVG = "{http://www.w3.org/2000/svg}"
 STATIC = Path(__file__).resolve().parents[2] / "backend" / "static"
@@ -182,7 +183,7 @@ def test_resident_tabs_bring_the_current_one_into_view(client, make, auth):
 def test_unlink_button_and_dates_do_not_break_mid_word(client, make, auth):
     resident = make.resident()
     make.partner("layout-bus")
-    bind_identity(resident, "layout-bus", "CARD4321")
+    link_proven(resident, "layout-bus", "CARD4321")
     auth.login_page(resident)
     html = client.get("/sources").get_data(as_text=True)
     assert 'class="card source-row"' in html

@@ -7,19 +7,18 @@ import json
 from sqlalchemy import select
 
 from backend.accounts.models import User
-from backend.actions.identities import bind_identity
 from backend.actions.models import IdentityBinding
 from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
-from ..helpers import as_json, signed_headers
+from ..helpers import as_json, link_proven, signed_headers
 
 
 def _credit_a_trip(client, make, resident):
     seed_versions()
     _, key_id, secret = make.partner("home-bus", kind="transit")
-    bind_identity(resident, "home-bus", "CARD7777")
+    link_proven(resident, "home-bus", "CARD7777")
     from backend.timeutil import local, utcnow
 
     day = local(utcnow()).date().isoformat()

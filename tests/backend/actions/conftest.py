@@ -4,10 +4,9 @@ from typing import Any
 
 import pytest
 
-from backend.actions.identities import bind_identity
 from backend.methodology_versions.services import seed_versions
 
-from ...helpers import DAY, as_json, signed_headers
+from ...helpers import DAY, as_json, link_proven, signed_headers
 
 BATCHES = "/api/v1/partner/batches"
 
@@ -63,5 +62,5 @@ def transit(client, make, seeded):
 @pytest.fixture
 def rider(make, transit):
     user = make.resident()
-    bind_identity(user, "bus-co", "CARD0001")
+    link_proven(user, "bus-co", "CARD0001")
     return user

@@ -9,7 +9,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
-from backend.actions.identities import bind_identity
 from backend.actions.models import ActivityRecord, Outcome, PartnerBatch
 from backend.extensions import db as _db
 from backend.ledger.queries import resident_balance
@@ -17,7 +16,7 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ...factories import Factories
-from ...helpers import DAY, as_json, recent_day, signed_headers
+from ...helpers import DAY, as_json, link_proven, recent_day, signed_headers
 from .conftest import bus
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -95,7 +94,7 @@ def test_a_batch_goes_through_a_real_rq_worker(committed):
     make = Factories()
     partner, key_id, secret = make.partner("rq-bus", kind="transit")
     rider = make.resident()
-    bind_identity(rider, "rq-bus", "CARD0001")
+    link_proven(rider, "rq-bus", "CARD0001")
     app.config["JOBS_INLINE"] = False
     app.extensions.pop("rq_queues", None)
     try:

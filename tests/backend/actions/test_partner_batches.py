@@ -183,9 +183,9 @@ def test_a_partner_sees_only_its_own_batches(client, make, transit, rider):
 def test_overlapping_bus_and_bike_trips_are_one_action(client, make, transit, rider, db):
     _, bus_pusher = transit
     _, key_id, secret = make.partner("bike-co", kind="bike_share")
-    from backend.actions.identities import bind_identity
+    from ...helpers import link_proven
 
-    bind_identity(rider, "bike-co", "BIKE-77")
+    link_proven(rider, "bike-co", "BIKE-77")
     bike = Pusher(client, key_id, secret)
     bus_pusher.push([bus("b-1")])
     batch = bike.push(
