@@ -7,13 +7,13 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from markupsafe import Markup
 
 from backend.accounts import services, two_factor
 from backend.accounts.exceptions import AccountLocked
 from backend.accounts.models import Role
-from backend.auth import mark_second_factor, page_roles, second_factor_done
+from backend.auth import mark_second_factor, page_roles, second_factor_done, sign_in, sign_out
 from backend.errors import DomainError, Forbidden
 from backend.extensions import limiter
 from backend.qr import qr_svg
@@ -60,14 +60,14 @@ def login() -> Any:
         except DomainError as exc:
             error = exc.localized_message()
         else:
-            login_user(user)  # half signed in: the second factor comes next
+            sign_in(user)  # half signed in: the second factor comes next
             return _second_step()
     return render_template("admin/login.html", form=form, error=error)
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    logout_user()
+    sign_out()
     return redirect(url_for("admin.login"))
 
 
@@ -84,7 +84,7 @@ def _half_signed_in() -> Any:
 
 def _locked_out(exc: DomainError) -> Any:
     """Too many wrong codes: the half session ends and the administrator starts again."""
-    logout_user()
+    sign_out()
     flash(exc.localized_message(), "error")
     return redirect(url_for("admin.login"))
 

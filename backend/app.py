@@ -126,7 +126,7 @@ def _import_models() -> None:
 
 
 def _init_extensions(app: Flask) -> None:
-    from .accounts.services import load_session_user
+    from .auth import load_session_user
 
     _import_models()
     db.init_app(app)

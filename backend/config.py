@@ -88,6 +88,12 @@ class Config:
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+    # Page sessions (server-side, backend.accounts.sessions): idle timeout and absolute
+    # lifetime, shorter for administrators.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", str(24 * 60)))
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", str(7 * 24)))
+    ADMIN_SESSION_IDLE_MINUTES = int(os.environ.get("ADMIN_SESSION_IDLE_MINUTES", "30"))
+    ADMIN_SESSION_LIFETIME_HOURS = int(os.environ.get("ADMIN_SESSION_LIFETIME_HOURS", "8"))
 
     # Leaderboard and admin dashboard figures are recomputed at most this often per process.
     READ_CACHE_SECONDS = int(os.environ.get("READ_CACHE_SECONDS", "300"))

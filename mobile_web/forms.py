@@ -25,3 +25,8 @@ class RegisterForm(FlaskForm):
         choices=[SelectChoice("", "—")] + [SelectChoice(d, d) for d in DISTRICTS],
     )
     nickname = StringField(_l("Nickname (optional)"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"))
+    new_password = PasswordField(_l("New password"))

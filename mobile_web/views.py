@@ -7,11 +7,11 @@ from urllib.parse import urlsplit
 
 from flask import current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
 from backend.accounts import services
 from backend.accounts.models import Role
-from backend.auth import home_url, page_roles
+from backend.auth import home_url, page_roles, sign_in, sign_out
 from backend.cache import cached
 from backend.errors import DomainError
 from backend.extensions import limiter
@@ -58,7 +58,7 @@ def login() -> Any:
         except DomainError as exc:
             error = exc.localized_message()
         else:
-            login_user(user)
+            sign_in(user)
             return redirect(_safe_next(home_url(user)))
     return render_template("mobile/login.html", form=form, error=error)
 
@@ -76,7 +76,7 @@ def register() -> Any:
         except DomainError as exc:
             errors[exc.field or "form"] = exc.localized_message()
         else:
-            login_user(user)
+            sign_in(user)
             flash(_("Welcome! Your carbon account is ready."), "success")
             return redirect(url_for("mobile.home"))
     status = 422 if errors else 200
@@ -85,7 +85,7 @@ def register() -> Any:
 
 @bp.post("/logout")
 def logout() -> Any:
-    logout_user()
+    sign_out()
     return redirect(url_for("mobile.index"))
 
 

@@ -40,6 +40,12 @@ class InvalidCredentials(DomainError):
     message = _l("Wrong mobile number or password.")
 
 
+class WrongPassword(DomainError):
+    code = "wrong_password"
+    status = 422
+    message = _l("The current password is wrong.")
+
+
 class AccountLocked(DomainError):
     code = "account_locked"
     status = 423

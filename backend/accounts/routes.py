@@ -11,7 +11,7 @@ from flask_smorest import Blueprint
 from ..auth import api_roles, api_user, bearer_token
 from ..extensions import limiter
 from . import services, two_factor
-from .schemas import LoginSchema, RegisterSchema, TokenSchema, UserSchema
+from .schemas import LoginSchema, PasswordChangeSchema, RegisterSchema, TokenSchema, UserSchema
 
 blp = Blueprint(
     "accounts",
@@ -79,3 +79,30 @@ class Me(MethodView):
     def get(self) -> Any:
         """The signed-in user (phone unmasked: it is your own)."""
         return api_user()
+
+
+@blp.route("/auth/password")
+class Password(MethodView):
+    decorators = [limiter.limit(_login_limit, methods=["POST"])]
+
+    @api_roles()
+    @blp.arguments(PasswordChangeSchema)
+    @blp.response(204)
+    def post(self, data: dict[str, Any]) -> None:
+        """Change your password. Every other session and token of the account ends; the
+        token of this request stays valid."""
+        services.change_password(
+            api_user(),
+            data["current_password"],
+            data["new_password"],
+            keep_token=bearer_token(),
+        )
+
+
+@blp.route("/auth/sessions")
+class Sessions(MethodView):
+    @api_roles()
+    @blp.response(204)
+    def delete(self) -> None:
+        """Sign out everywhere: every session and token of the account ends, this one too."""
+        services.sign_out_everywhere(api_user())

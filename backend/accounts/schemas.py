@@ -30,6 +30,11 @@ class LoginSchema(Schema):
     )
 
 
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
 class UserSchema(Schema):
     id = fields.Integer()
     role = fields.Method(

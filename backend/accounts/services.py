@@ -32,8 +32,10 @@ from .exceptions import (
     UnknownDistrict,
     UnknownMerchant,
     WeakPassword,
+    WrongPassword,
 )
 from .models import ApiToken, Role, User
+from .sessions import end_other_sessions
 
 _HASHERS: dict[tuple[int, int, int], PasswordHasher] = {}
 _DUMMY: dict[tuple[int, int, int], str] = {}
@@ -74,14 +76,14 @@ def normalise_phone(raw: str | None) -> str:
     return phone
 
 
-def check_password_strength(password: str | None) -> str:
+def check_password_strength(password: str | None, field: str = "password") -> str:
     password = password or ""
     if (
         not (8 <= len(password) <= 128)
         or not re.search(r"[A-Za-z]", password)
         or not re.search(r"\d", password)
     ):
-        raise WeakPassword(field="password")
+        raise WeakPassword(field=field)
     return password
 
 
@@ -281,15 +283,38 @@ def revoke_token(raw: str) -> None:
         db.session.commit()
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user loader: ``<id>:<session_version>``, so old sessions die on change."""
-    try:
-        user_id, version = (int(part) for part in session_id.split(":"))
-    except ValueError:
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.is_active:
-        return None
+def change_password(
+    user: User,
+    current: str | None,
+    new: str | None,
+    *,
+    keep_session: str | None = None,
+    keep_token: str | None = None,
+) -> User:
+    """Change the password (the current one confirms it is the owner): every session and API
+    token of the account ends but ``keep_session`` / ``keep_token`` (the API token the change
+    was made with). A page renews its own session afterwards (``backend.auth.renew_session``),
+    so even a copy of the changer's cookie dies."""
+    if not _verify(user.password_hash, current or ""):
+        raise WrongPassword(field="current_password")
+    password = check_password_strength(new, field="new_password")
+    user.password_hash = hash_password(password)
+    end_other_sessions(
+        user,
+        keep_session=keep_session,
+        keep_token_hash=_token_hash(keep_token) if keep_token else None,
+    )
+    record_audit(user, "account.password_change", "user", user.id)
+    db.session.commit()
+    return user
+
+
+def sign_out_everywhere(user: User) -> User:
+    """End every session and API token of the account, this one included."""
+    end_other_sessions(user)
+    user.session_version += 1
+    record_audit(user, "account.sign_out_everywhere", "user", user.id)
+    db.session.commit()
     return user
 
 
