@@ -13,6 +13,7 @@ from markupsafe import Markup
 from backend.accounts import services, two_factor
 from backend.accounts.exceptions import AccountLocked
 from backend.accounts.models import Role
+from backend.accounts.throttle import recent_alerts
 from backend.auth import mark_second_factor, page_roles, second_factor_done, sign_in, sign_out
 from backend.errors import DomainError, Forbidden
 from backend.extensions import limiter
@@ -159,9 +160,14 @@ def two_factor_setup() -> Any:
 
 @bp.context_processor
 def _signed_in() -> dict[str, Any]:
-    """``admin_signed_in``: show the console's navigation only after both steps."""
-    return {
-        "admin_signed_in": current_user.is_authenticated
+    """``admin_signed_in``: show the console's navigation only after both steps;
+    ``security_alerts``: sign-in bursts of the last 24 hours, shown on every page."""
+    signed_in = (
+        current_user.is_authenticated
         and current_user.role is Role.ADMIN
         and second_factor_done(current_user)
+    )
+    return {
+        "admin_signed_in": signed_in,
+        "security_alerts": recent_alerts() if signed_in else 0,
     }

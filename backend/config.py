@@ -85,6 +85,16 @@ class Config:
     # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
+    # Wrong passwords (backend.accounts.throttle): free attempts per account from one address
+    # and per address, then a delay doubling from LOGIN_DELAY_SECONDS up to the maximum;
+    # counts are forgotten after a quiet window; administrators are alerted on a burst.
+    LOGIN_FREE_FAILURES = int(os.environ.get("LOGIN_FREE_FAILURES", "5"))
+    LOGIN_ADDRESS_FREE_FAILURES = int(os.environ.get("LOGIN_ADDRESS_FREE_FAILURES", "50"))
+    LOGIN_DELAY_SECONDS = int(os.environ.get("LOGIN_DELAY_SECONDS", "2"))
+    LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "900"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "60"))
+    LOGIN_ALERT_FAILURES = int(os.environ.get("LOGIN_ALERT_FAILURES", "20"))
+    # Wrong second-factor codes (only after the right password): a lock on the account.
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
@@ -164,6 +174,9 @@ class TestConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
+    LOGIN_FREE_FAILURES = 3
+    LOGIN_ADDRESS_FREE_FAILURES = 8
+    LOGIN_ALERT_FAILURES = 6
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
     READ_CACHE_SECONDS = 0  # tests check exact figures
     OFFERS_CACHE_SECONDS = 0

@@ -30,6 +30,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.actions.ingest:recover_batches", "*/5 * * * *"),
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
     ("backend.accounts.sessions:purge_sessions", "45 17 * * *"),  # 01:45 Asia/Shanghai
+    ("backend.accounts.throttle:purge_throttles", "*/30 * * * *"),
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.admin_console.queries:refresh_dashboard", "*/4 * * * *"),
 ]

@@ -19,6 +19,7 @@ from ..errors import DomainError
 from ..extensions import db
 from ..merchants.models import Merchant
 from ..timeutil import aware, utcnow
+from . import throttle
 from .exceptions import (
     AccountLocked,
     AccountSuspended,
@@ -180,32 +181,36 @@ def create_user(
 def authenticate(
     phone: str | None, password: str | None, *, roles: tuple[Role, ...] | None = None
 ) -> User:
-    """Check a phone + password; counts failures and locks the account after too many.
+    """Check a phone + password. Failures are throttled per account and address and per
+    address (``throttle``), never by a lock on the account that anyone could set off; a
+    throttled attempt, an unknown number and a wrong password get the same answer.
 
     ``roles`` restricts which kinds of account may sign in at this door (the admin console
     accepts administrators only); others get the same answer as a wrong password.
     """
+    raw = (phone or "").strip()[:40]
     try:
         phone = normalise_phone(phone)
     except InvalidPhone:
+        phone = None
+    account = phone or raw
+    if phone is None or throttle.is_throttled(account):
         _verify(_dummy_hash(), password or "")
-        raise InvalidCredentials() from None
-    user = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
-    now = utcnow()
+        if account:
+            throttle.record_failure(account)
+        raise InvalidCredentials()
+    user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or (roles is not None and user.role not in roles):
         _verify(_dummy_hash(), password or "")
+        throttle.record_failure(account)
         raise InvalidCredentials()
-    check_not_locked(user, now)
     if not _verify(user.password_hash, password or ""):
-        raise count_failed_login(user, InvalidCredentials(), now)
+        throttle.record_failure(account, user_id=user.id)
+        raise InvalidCredentials()
     if not user.is_active:
         db.session.rollback()
         raise AccountSuspended()
-    if user.role is not Role.ADMIN:
-        # Administrators' failures are cleared by their second factor, not by the password
-        # alone, so guessing TOTP codes runs into the same lockout.
-        user.failed_logins = 0
-        user.locked_until = None
+    throttle.record_success(account)
     user.last_login_at = utcnow()
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password or "")
@@ -220,8 +225,9 @@ def check_not_locked(user: User, now: datetime | None = None) -> None:
 
 
 def count_failed_login(user: User, error: DomainError, now: datetime | None = None) -> DomainError:
-    """Count a failed sign-in step (password or second factor) and commit it; returns the
-    error to raise: ``error``, or AccountLocked once there were too many in a row."""
+    """Count a failed second-factor code and commit it; returns the error to raise:
+    ``error``, or AccountLocked once there were too many in a row. Only someone who knows the
+    password reaches the second factor, so this lock cannot be set off by a stranger."""
     now = now or utcnow()
     user.failed_logins += 1
     if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
