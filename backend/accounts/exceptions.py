@@ -12,9 +12,29 @@ class InvalidPhone(DomainError):
 
 
 class WeakPassword(DomainError):
+    """The password is on a list of common or leaked passwords, or an easy variant of one."""
+
     code = "weak_password"
     status = 422
-    message = _l("The password needs at least 8 characters, with letters and digits.")
+    message = _l(
+        "This password is too common or too easy to guess: it is on lists of leaked "
+        "passwords or follows a common pattern. Try a few unrelated words."
+    )
+
+
+class PasswordTooShort(WeakPassword):
+    code = "password_too_short"
+    message = _l("The password needs at least 10 characters.")
+
+
+class PasswordTooLong(WeakPassword):
+    code = "password_too_long"
+    message = _l("The password can have at most 128 characters.")
+
+
+class PasswordPersonal(WeakPassword):
+    code = "password_personal"
+    message = _l("The password must not contain your mobile number or nickname.")
 
 
 class UnknownDistrict(DomainError):

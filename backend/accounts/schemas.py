@@ -10,7 +10,9 @@ from ..config import DISTRICTS
 class RegisterSchema(Schema):
     # Formats are checked by the service so the error carries a precise, translated code.
     phone = fields.String(required=True, metadata={"example": "13812345678"})
-    password = fields.String(required=True, load_only=True, metadata={"example": "green2026"})
+    password = fields.String(
+        required=True, load_only=True, metadata={"example": "green-river-2026"}
+    )
     district = fields.String(required=True, metadata={"enum": list(DISTRICTS)})
     nickname = fields.String(load_default=None, allow_none=True)
 

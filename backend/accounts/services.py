@@ -12,6 +12,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from zxcvbn import zxcvbn
 
 from ..audit.services import record_audit
 from ..config import DISTRICTS
@@ -28,6 +29,9 @@ from .exceptions import (
     InvalidNickname,
     InvalidPhone,
     InvalidToken,
+    PasswordPersonal,
+    PasswordTooLong,
+    PasswordTooShort,
     PhoneTaken,
     ReasonRequired,
     UnknownDistrict,
@@ -77,13 +81,28 @@ def normalise_phone(raw: str | None) -> str:
     return phone
 
 
-def check_password_strength(password: str | None, field: str = "password") -> str:
+PASSWORD_MIN, PASSWORD_MAX = 10, 128
+# zxcvbn's score (0-4): 3 is "safely unguessable" (about 10^8 guesses); lower scores are
+# passwords from its shipped lists of common and leaked passwords, words and names, or
+# their predictable variants (keyboard walks, repeats, dates, l33t).
+PASSWORD_MIN_SCORE = 3
+
+
+def check_password_strength(
+    password: str | None, field: str = "password", personal: tuple[str | None, ...] = ()
+) -> str:
+    """A password of 10 to 128 characters that is neither common nor leaked (zxcvbn's
+    lists) nor built on the account's own data (``personal``: phone number, nickname)."""
     password = password or ""
-    if (
-        not (8 <= len(password) <= 128)
-        or not re.search(r"[A-Za-z]", password)
-        or not re.search(r"\d", password)
-    ):
+    if len(password) < PASSWORD_MIN:
+        raise PasswordTooShort(field=field)
+    if len(password) > PASSWORD_MAX:
+        raise PasswordTooLong(field=field)
+    inputs = [value for value in personal if value]
+    lowered = password.lower()
+    if any(len(value) >= 4 and value.lower() in lowered for value in inputs):
+        raise PasswordPersonal(field=field)
+    if zxcvbn(password, user_inputs=inputs)["score"] < PASSWORD_MIN_SCORE:
         raise WeakPassword(field=field)
     return password
 
@@ -122,9 +141,9 @@ def register_resident(
 ) -> User:
     """Create a resident account; validates every field before writing anything."""
     phone = normalise_phone(phone)
-    password = check_password_strength(password)
-    district = _check_district(district)
     nickname = _check_nickname(nickname)
+    password = check_password_strength(password, personal=(phone, nickname))
+    district = _check_district(district)
     _ensure_phone_free(phone)
     user = User(
         phone=phone,
@@ -153,8 +172,8 @@ def create_user(
     """Create a non-resident account (merchant staff, organiser, administrator)."""
     role = Role(role)
     phone = normalise_phone(phone)
-    password = check_password_strength(password)
     nickname = _check_nickname(nickname)
+    password = check_password_strength(password, personal=(phone, nickname))
     if district is not None:
         district = _check_district(district)
     if role is Role.MERCHANT_STAFF:
@@ -303,7 +322,9 @@ def change_password(
     so even a copy of the changer's cookie dies."""
     if not _verify(user.password_hash, current or ""):
         raise WrongPassword(field="current_password")
-    password = check_password_strength(new, field="new_password")
+    password = check_password_strength(
+        new, field="new_password", personal=(user.phone, user.nickname)
+    )
     user.password_hash = hash_password(password)
     end_other_sessions(
         user,

@@ -12,7 +12,7 @@ from ..methodology_versions.services import seed_versions
 from ..partners.models import Partner
 from ..partners.services import create_partner
 
-DEMO_PASSWORD = "demo2026"  # noqa: S105 - printed demo logins, refused in production
+DEMO_PASSWORD = "quzhou-demo-2026"  # noqa: S105 - printed demo logins, refused in production
 DEMO_USERS = [
     # (role, phone, nickname)
     (Role.RESIDENT, "13800000001", "绿色出行者"),

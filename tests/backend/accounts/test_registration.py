@@ -6,7 +6,7 @@ from sqlalchemy import func, select
 from backend.accounts.models import User
 from backend.audit.models import AuditEntry
 
-GOOD = {"phone": "13912345678", "password": "green2026", "district": "衢江区"}
+GOOD = {"phone": "13912345678", "password": "green-river-2026", "district": "衢江区"}
 
 
 def _users(db) -> int:
@@ -33,9 +33,14 @@ def test_register_returns_token_and_unmasked_phone_to_owner(client, db):
         ({"phone": "12345"}, "invalid_phone"),
         ({"phone": "23912345678"}, "invalid_phone"),
         ({"phone": "1391234567a"}, "invalid_phone"),
-        ({"password": "short1"}, "weak_password"),
-        ({"password": "onlyletters"}, "weak_password"),
-        ({"password": "1234567890"}, "weak_password"),
+        ({"password": "short1"}, "password_too_short"),
+        ({"password": "Abcdefg1!"}, "password_too_short"),  # 9 characters
+        ({"password": "x" * 129}, "password_too_long"),
+        ({"password": "password123"}, "weak_password"),  # leaked-password lists
+        ({"password": "1qaz2wsx3edc"}, "weak_password"),  # a keyboard walk
+        ({"password": "aaaaaaaaaa1"}, "weak_password"),  # a repeat
+        ({"password": "qwertyuiop"}, "weak_password"),
+        ({"password": "13912345678a"}, "password_personal"),  # the phone number itself
         ({"district": "杭州市"}, "unknown_district"),
         ({"nickname": "x" * 21}, "invalid_nickname"),
     ],
@@ -48,6 +53,20 @@ def test_register_bad_input_is_a_coded_4xx_and_writes_nothing(client, db, overri
     assert body["code"] == code
     assert body["message"]
     assert _users(db) == before
+
+
+def test_a_strong_password_of_ten_characters_is_accepted(client, db):
+    response = client.post("/api/v1/auth/register", json={**GOOD, "password": "tea-kite-47"})
+    assert response.status_code == 201
+
+
+def test_the_page_says_why_a_password_is_refused_on_the_field(client, db):
+    data = {**GOOD, "password": "password123"}
+    html = client.post("/register", data=data).get_data(as_text=True)
+    assert 'id="password-error"' in html and "已泄露密码" in html
+    data["password"] = "short"
+    html = client.post("/register", data=data).get_data(as_text=True)
+    assert 'id="password-error"' in html and "至少需要 10 个字符" in html
 
 
 def test_register_messages_follow_accept_language(client, db):

@@ -122,7 +122,7 @@ def test_the_api_password_change_keeps_its_own_token(client, make, auth):
         json={"current_password": PASSWORD, "new_password": "short1"},
         headers=mine,
     )
-    assert weak.status_code == 422 and weak.get_json()["code"] == "weak_password"
+    assert weak.status_code == 422 and weak.get_json()["code"] == "password_too_short"
     changed = client.post(
         "/api/v1/auth/password",
         json={"current_password": PASSWORD, "new_password": NEW_PASSWORD},
