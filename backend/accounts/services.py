@@ -16,7 +16,7 @@ from zxcvbn import zxcvbn
 
 from ..audit.services import record_audit
 from ..config import DISTRICTS
-from ..errors import DomainError
+from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..merchants.models import Merchant
 from ..timeutil import aware, utcnow
@@ -111,7 +111,7 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -214,16 +214,16 @@ def authenticate(
         phone = None
     account = phone or raw
     if phone is None or throttle.is_throttled(account):
-        _verify(_dummy_hash(), password or "")
+        verify_password(_dummy_hash(), password or "")
         if account:
             throttle.record_failure(account)
         raise InvalidCredentials()
     user = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or (roles is not None and user.role not in roles):
-        _verify(_dummy_hash(), password or "")
+        verify_password(_dummy_hash(), password or "")
         throttle.record_failure(account)
         raise InvalidCredentials()
-    if not _verify(user.password_hash, password or ""):
+    if not verify_password(user.password_hash, password or ""):
         throttle.record_failure(account, user_id=user.id)
         raise InvalidCredentials()
     if not user.is_active:
@@ -320,7 +320,7 @@ def change_password(
     token of the account ends but ``keep_session`` / ``keep_token`` (the API token the change
     was made with). A page renews its own session afterwards (``backend.auth.renew_session``),
     so even a copy of the changer's cookie dies."""
-    if not _verify(user.password_hash, current or ""):
+    if not verify_password(user.password_hash, current or ""):
         raise WrongPassword(field="current_password")
     password = check_password_strength(
         new, field="new_password", personal=(user.phone, user.nickname)
@@ -348,8 +348,6 @@ def sign_out_everywhere(user: User) -> User:
 def _managed_account(actor: User, user_id: int) -> User:
     """An account an administrator may suspend or restore from the console: not their own,
     not another administrator's (administrators are managed with ``flask admins``)."""
-    from ..errors import Forbidden, NotFound
-
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         raise NotFound()

@@ -22,26 +22,27 @@ from backend.actions.models import ActivityRecord, Channel, Outcome
 from backend.actions.recompute import recompute_check
 from backend.actions.retention import purge_raw_records
 from backend.actions.self_reports import review_record, submit_self_report
-from backend.admin_console.queries import TABLE_NAMES
-from backend.events.services import create_plan
+from backend.events.forest import create_plan
 from backend.extensions import db as _db
-from backend.jobs import JobFailed, run_in_app
+from backend.jobs import JobFailed
 from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
+from backend.reporting.queries import TABLE_NAMES
 from backend.timeutil import utcnow
 from backend.uploads import image_path
+from backend.worker import run_in_app
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..factories import PASSWORD
-from ..helpers import as_json, signed_headers
+from ..helpers import DAY, PREV_DAY, as_json, signed_headers
 from .figures import record
 
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
 TRIP = {
     "mode": "bus",
     "distance_km": 8.2,
-    "started_at": "2026-11-25T08:00:00+08:00",
-    "ended_at": "2026-11-25T08:25:00+08:00",
+    "started_at": f"{DAY}T08:00:00+08:00",
+    "ended_at": f"{DAY}T08:25:00+08:00",
 }
 
 
@@ -224,8 +225,8 @@ def test_raw_records_past_retention_are_erased_and_reductions_kept(app, db, make
         "public_transit",
         {
             **TRIP,
-            "started_at": "2026-11-24T08:00:00+08:00",
-            "ended_at": "2026-11-24T08:25:00+08:00",
+            "started_at": f"{PREV_DAY}T08:00:00+08:00",
+            "ended_at": f"{PREV_DAY}T08:25:00+08:00",
         },
         photo(2),
     )
