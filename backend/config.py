@@ -85,6 +85,7 @@ class Config:
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
+    RATELIMIT_PHONE_CODE = os.environ.get("RATELIMIT_PHONE_CODE", "5 per minute")
     # Per signed-in user on the pages, the numbers of their API twins (per token there): a
     # claim QR (``/my-qr``), a counter confirmation (fulfil's number, the stricter of the two
     # things it can do), a self-report, a household card.
@@ -121,6 +122,17 @@ class Config:
     LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "900"))
     LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "60"))
     LOGIN_ALERT_FAILURES = int(os.environ.get("LOGIN_ALERT_FAILURES", "20"))
+    # One-time codes by text message (backend.accounts.sms, phone_codes): "console" prints
+    # them (development, tests; refused in production), "http" posts to the provider's API.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "http")
+    SMS_API_URL = os.environ.get("SMS_API_URL") or None
+    SMS_API_KEY = os.environ.get("SMS_API_KEY") or None
+    SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "衢州碳普惠")
+    SMS_TIMEOUT_SECONDS = float(os.environ.get("SMS_TIMEOUT_SECONDS", "5"))
+    SMS_CODE_MINUTES = int(os.environ.get("SMS_CODE_MINUTES", "10"))
+    SMS_CODE_ATTEMPTS = int(os.environ.get("SMS_CODE_ATTEMPTS", "5"))
+    SMS_PER_NUMBER_PER_HOUR = int(os.environ.get("SMS_PER_NUMBER_PER_HOUR", "5"))
+    SMS_PER_ADDRESS_PER_HOUR = int(os.environ.get("SMS_PER_ADDRESS_PER_HOUR", "20"))
     # Wrong second-factor codes (only after the right password): a lock on the account.
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
@@ -216,6 +228,7 @@ class DevelopmentConfig(Config):
     IDENTITY_KEY = os.environ.get("IDENTITY_KEY") or "dev-only-insecure-identity-key"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 
 
 class TestConfig(Config):
@@ -235,6 +248,8 @@ class TestConfig(Config):
     LOGIN_FREE_FAILURES = 3
     LOGIN_ADDRESS_FREE_FAILURES = 8
     LOGIN_ALERT_FAILURES = 6
+    SMS_BACKEND = "console"
+    SMS_PER_ADDRESS_PER_HOUR = 1000  # every test client shares 127.0.0.1
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
     READ_CACHE_SECONDS = 0  # tests check exact figures
     OFFERS_CACHE_SECONDS = 0

@@ -129,3 +129,15 @@ class NicknameRequired(DomainError):
     code = "nickname_required"
     status = 422
     message = _l("Set a nickname first: the leaderboard never shows phone numbers.")
+
+
+class InvalidCode(DomainError):
+    code = "invalid_code"
+    status = 422
+    message = _l("The code is wrong or has expired. Ask for a new one.")
+
+
+class TooManyCodes(DomainError):
+    code = "too_many_codes"
+    status = 429
+    message = _l("Too many codes were asked for. Please wait an hour and try again.")

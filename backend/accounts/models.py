@@ -134,3 +134,29 @@ class LoginThrottle(db.Model):
     blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (CheckConstraint("failures >= 0", name="failures_non_negative"),)
+
+
+class CodePurpose(enum.StrEnum):
+    REGISTER = "register"
+    RESET = "reset"
+    CHANGE_PHONE = "change_phone"
+
+
+class PhoneCode(db.Model):
+    """A one-time code sent by text message to prove a phone number. Only keyed hashes of
+    the number, the code and the requesting address are stored; a code works once, for a
+    few minutes, and for a few tries."""
+
+    __tablename__ = "phone_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[CodePurpose] = mapped_column(str_enum(CodePurpose))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_non_negative"),)

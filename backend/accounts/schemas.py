@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ..config import DISTRICTS
 
@@ -16,6 +16,37 @@ class RegisterSchema(Schema):
     )
     district = fields.String(required=True, metadata={"enum": list(DISTRICTS)})
     nickname = fields.String(load_default=None, allow_none=True)
+    code = fields.String(
+        required=True,
+        metadata={"description": "the code sent by text message (POST /auth/phone-codes)"},
+    )
+
+
+class PhoneCodeRequestSchema(Schema):
+    phone = fields.String(required=True, metadata={"example": "13812345678"})
+    purpose = fields.String(
+        required=True, validate=validate.OneOf(["register", "reset"]), metadata={"example": "reset"}
+    )
+
+
+class NewPhoneCodeSchema(Schema):
+    phone = fields.String(required=True, metadata={"example": "13812345678"})
+
+
+class CodeSentSchema(Schema):
+    sent = fields.Boolean(required=True)
+
+
+class PasswordResetSchema(Schema):
+    phone = fields.String(required=True)
+    code = fields.String(required=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class PhoneChangeSchema(Schema):
+    phone = fields.String(required=True, metadata={"description": "the new number"})
+    code = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
 
 
 class LoginSchema(Schema):

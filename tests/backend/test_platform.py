@@ -56,7 +56,9 @@ def test_production_is_the_default_environment():
 
 def test_admins_create_and_users_create_cli(app, db):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["admins", "create", "13700000009", "--password", "admin-desk-2026"])
+    result = runner.invoke(
+        args=["admins", "create", "13700000009", "--password", "admin-desk-2026"]
+    )
     assert result.exit_code == 0, result.output
     assert "137****0009" in result.output
     bad = runner.invoke(args=["admins", "create", "123", "--password", "admin-desk-2026"])

@@ -13,7 +13,7 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
-from ..helpers import as_json, signed_headers
+from ..helpers import as_json, registration_code, signed_headers
 
 
 def _credit_a_trip(client, make, resident):
@@ -102,7 +102,12 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, au
     assert (
         client.post(
             "/api/v1/auth/register",
-            json={"phone": phone, "password": PASSWORD, "district": "柯城区"},
+            json={
+                "phone": phone,
+                "password": PASSWORD,
+                "district": "柯城区",
+                "code": registration_code(client, phone),
+            },
         ).status_code
         == 201
     )
