@@ -54,7 +54,7 @@ TEXTS_WITHOUT_CODE = {
 }
 
 
-def _phone_hash(phone: str) -> str:
+def phone_hash(phone: str) -> str:
     return keyed_hash(phone, purpose="sms:phone")
 
 
@@ -90,9 +90,9 @@ def request_code(raw_phone: str | None, purpose: CodePurpose | str) -> str:
     the same either way (invariant 3)."""
     purpose = CodePurpose(purpose)
     phone = normalise_phone(raw_phone)
-    phone_hash = _phone_hash(phone)
+    number_hash = phone_hash(phone)
     address_hash = keyed_hash(caller_address(), purpose="sms:address")
-    _check_limits(phone_hash, address_hash)
+    _check_limits(number_hash, address_hash)
     registered = _registered(phone)
     usable = registered if purpose is CodePurpose.RESET else not registered
     code = _new_code()
@@ -100,7 +100,7 @@ def request_code(raw_phone: str | None, purpose: CodePurpose | str) -> str:
     now = utcnow()
     db.session.add(
         PhoneCode(
-            phone_hash=phone_hash,
+            phone_hash=number_hash,
             address_hash=address_hash,
             purpose=purpose,
             # a code nobody is told when the number cannot use one
@@ -122,7 +122,7 @@ def check_code(phone: str, purpose: CodePurpose, code: str | None) -> PhoneCode:
     row = db.session.scalar(
         select(PhoneCode)
         .where(
-            PhoneCode.phone_hash == _phone_hash(phone),
+            PhoneCode.phone_hash == phone_hash(phone),
             PhoneCode.purpose == purpose,
             PhoneCode.used_at.is_(None),
         )
