@@ -1,0 +1,49 @@
+"""The small holes of issue 16: NUL bytes and over-deep JSON are 4xx, log lines cannot be
+forged, signed-in pages are never cached."""
+
+from __future__ import annotations
+
+import logging
+
+from backend.security import escape_controls
+
+
+def test_a_nul_byte_in_the_path_or_query_is_a_400(client):
+    for url in ("/methodologies/public%00transit", "/api/v1/methodologies/x%00y", "/?q=%00"):
+        response = client.get(url, headers={"Accept": "application/json"})
+        assert response.status_code == 400, url
+        assert response.get_json()["code"] == "bad_request"
+
+
+def test_over_deep_json_is_a_400(client):
+    body = "[" * 100_000 + "]" * 100_000
+    for path in ("/api/v1/auth/token", "/api/v1/auth/register"):
+        response = client.post(path, data=body, content_type="application/json")
+        assert 400 <= response.status_code < 500, path
+        assert response.get_json()["code"] in ("bad_request", "malformed_json")
+
+
+def test_control_characters_are_escaped_in_logs(app, client, caplog, monkeypatch):
+    caplog.set_level(logging.INFO)
+    assert escape_controls("a\nb\r\x1bc") == "a\\x0ab\\x0d\\x1bc"
+
+    def crash(*args, **kwargs):
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr("backend.accounts.routes.services.authenticate", crash)
+    response = client.post(
+        "/api/v1/auth/token%0a2026-12-04 INFO forged line",
+        json={"phone": "13800000000", "password": "x"},
+    )
+    assert response.status_code in (404, 500)
+    app.logger.warning("path %s", "/x\nFAKE")
+    messages = [record.getMessage() for record in caplog.records]
+    assert any("\\x0aFAKE" in message for message in messages)
+    assert not any("\n" in message for message in messages)
+
+
+def test_signed_in_pages_are_not_stored(client, make, auth):
+    assert "no-store" not in client.get("/methodologies").headers.get("Cache-Control", "")
+    auth.login_page(make.resident())
+    for path in ("/home", "/privacy", "/methodologies"):
+        assert client.get(path).headers.get("Cache-Control") == "no-store", path
