@@ -110,6 +110,9 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600 * 8
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+    # Links that leave the site (a certificate's verify link and QR code) start with this
+    # (https://carbon.quzhou.gov.cn), never with the Host a request names.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
     # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 

@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, request, session
+from flask import Flask, Response, current_app, request, session, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -24,6 +24,16 @@ def escape_controls(text: str) -> str:
     """Control characters as visible escapes: a request path with ``%0a`` cannot start a
     forged line in the log."""
     return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for outside the site (a certificate's verify link and QR code):
+    built on ``PUBLIC_BASE_URL``, never on the Host a request names. Without the setting
+    (development, tests) Flask builds it from the request."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)  # development and tests only
 
 
 def install_log_escaping() -> None:

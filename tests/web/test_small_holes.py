@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 
+from backend.events.models import Certificate
+from backend.events.reports import verify_url
 from backend.security import escape_controls
 
 
@@ -47,3 +49,13 @@ def test_signed_in_pages_are_not_stored(client, make, auth):
     auth.login_page(make.resident())
     for path in ("/home", "/privacy", "/methodologies"):
         assert client.get(path).headers.get("Cache-Control") == "no-store", path
+
+
+def test_external_links_use_the_configured_base_not_the_request_host(app, monkeypatch):
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", "https://carbon.example.cn/")
+    with app.test_request_context("/", headers={"Host": "evil.example"}):
+        cert = Certificate(verify_code="ABCD2345")
+        assert verify_url(cert) == "https://carbon.example.cn/verify/ABCD2345"
+    monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", None)
+    with app.test_request_context("/", headers={"Host": "localhost"}):
+        assert verify_url(cert) == "http://localhost/verify/ABCD2345"
