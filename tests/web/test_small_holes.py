@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 
+from backend.demo import data as demo_data
 from backend.events.models import Certificate
 from backend.events.reports import verify_url
 from backend.security import escape_controls
@@ -59,3 +60,18 @@ def test_external_links_use_the_configured_base_not_the_request_host(app, monkey
     monkeypatch.setitem(app.config, "PUBLIC_BASE_URL", None)
     with app.test_request_context("/", headers={"Host": "localhost"}):
         assert verify_url(cert) == "http://localhost/verify/ABCD2345"
+
+
+def test_demo_load_refuses_a_database_with_other_accounts_or_elsewhere(app, make, monkeypatch):
+    monkeypatch.setitem(app.config, "APP_ENV", "development")
+    runner = app.test_cli_runner()
+    first = runner.invoke(args=["demo", "load"])
+    assert first.exit_code == 0, first.output
+    assert runner.invoke(args=["demo", "load"]).exit_code == 0  # its own accounts: fine
+    make.resident()  # a real person's account
+    refused = runner.invoke(args=["demo", "load"])
+    assert refused.exit_code != 0 and "1 other accounts" in refused.output
+    assert runner.invoke(args=["demo", "load", "--force"]).exit_code == 0
+    monkeypatch.setattr(demo_data, "database_is_local", lambda: False)
+    remote = runner.invoke(args=["demo", "load"])
+    assert remote.exit_code != 0 and "another machine" in remote.output
