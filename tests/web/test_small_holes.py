@@ -3,12 +3,21 @@ forged, signed-in pages are never cached."""
 
 from __future__ import annotations
 
+import json
 import logging
+import os
+import pickle
 
+import fakeredis
+
+from backend import cache
 from backend.demo import data as demo_data
 from backend.events.models import Certificate
 from backend.events.reports import verify_url
+from backend.reporting import queries
+from backend.reporting.filters import default_filters
 from backend.security import escape_controls
+from backend.timeutil import local, utcnow
 
 
 def test_a_nul_byte_in_the_path_or_query_is_a_400(client):
@@ -75,3 +84,27 @@ def test_demo_load_refuses_a_database_with_other_accounts_or_elsewhere(app, make
     monkeypatch.setattr(demo_data, "database_is_local", lambda: False)
     remote = runner.invoke(args=["demo", "load"])
     assert remote.exit_code != 0 and "another machine" in remote.output
+
+
+class _Bomb:
+    def __reduce__(self):
+        return (os.system, ("touch /tmp/i16-pickle-ran",))
+
+
+def test_the_shared_cache_is_json_and_never_unpickles(app, db, monkeypatch, tmp_path):
+    fake = fakeredis.FakeStrictRedis()
+    monkeypatch.setitem(app.extensions, "redis", fake)
+    monkeypatch.setitem(app.config, "READ_CACHE_SECONDS", 60)
+    with app.test_request_context():
+        filters = default_filters(local(utcnow()).date())
+        dash = queries.dashboard(filters)
+        key = queries.dashboard_key(filters)
+        cache.store(key, dash)
+        raw = fake.get(cache._shared_key(key))
+        json.loads(raw)  # plain JSON
+        again = cache.shared(key, lambda: None)
+        assert again == dash and again.tables.keys() == dash.tables.keys()
+        # a pickle written to Redis by someone else is not run, only recomputed over
+        fake.set(cache._shared_key(("x",)), pickle.dumps(_Bomb()))
+        assert cache.shared(("x",), lambda: 42) == 42
+    assert not os.path.exists("/tmp/i16-pickle-ran")
