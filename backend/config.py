@@ -92,6 +92,7 @@ class Config:
     RATELIMIT_CLAIM_CODE = os.environ.get("RATELIMIT_CLAIM_CODE", "30 per minute")
     RATELIMIT_COUNTER = os.environ.get("RATELIMIT_COUNTER", "60 per minute")
     RATELIMIT_SELF_REPORT = os.environ.get("RATELIMIT_SELF_REPORT", "20 per hour")
+    RATELIMIT_OFFER = os.environ.get("RATELIMIT_OFFER", "20 per hour")  # a new offer (image)
     RATELIMIT_CARD = os.environ.get("RATELIMIT_CARD", "5 per hour")
     # Redemption QR codes, on the pages and the API alike: a new redemption (points held) and
     # a redemption opened again (a fresh signed QR token each time).

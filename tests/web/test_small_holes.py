@@ -3,19 +3,25 @@ forged, signed-in pages are never cached."""
 
 from __future__ import annotations
 
+import io
 import json
 import logging
 import os
 import pickle
 
 import fakeredis
+from PIL import Image
+from sqlalchemy import select
 
 from backend import cache
 from backend.demo import data as demo_data
 from backend.events.models import Certificate
 from backend.events.reports import verify_url
+from backend.extensions import db
 from backend.reporting import queries
 from backend.reporting.filters import default_filters
+from backend.rewards.models import Offer
+from backend.rewards.services import review_offer
 from backend.security import escape_controls
 from backend.timeutil import local, utcnow
 
@@ -108,3 +114,42 @@ def test_the_shared_cache_is_json_and_never_unpickles(app, db, monkeypatch, tmp_
         fake.set(cache._shared_key(("x",)), pickle.dumps(_Bomb()))
         assert cache.shared(("x",), lambda: 42) == 42
     assert not os.path.exists("/tmp/i16-pickle-ran")
+
+
+def _picture() -> io.BytesIO:
+    buffer = io.BytesIO()
+    Image.new("RGB", (40, 30), (200, 120, 80)).save(buffer, format="PNG")
+    buffer.seek(0)
+    return buffer
+
+
+def test_offer_images_are_checked_first_and_public_only_once_approved(
+    app, client, make, auth, monkeypatch, tmp_path
+):
+    monkeypatch.setitem(app.config, "UPLOAD_DIR", str(tmp_path))
+    staff, admin = make.staff(make.merchant()), make.user("admin")
+    auth.login_page(staff)
+    day = local(utcnow()).date()
+    form = {
+        "title_zh": "杯子",
+        "points_price": "not a number",
+        "stock": "3",
+        "per_resident_limit": "1",
+        "valid_from": f"{day}T08:00",
+        "valid_until": f"{day.replace(year=day.year + 1)}T08:00",
+    }
+    refused = client.post("/merchant/offers/new", data={**form, "image": (_picture(), "cup.png")})
+    assert refused.status_code == 422
+    assert not any(tmp_path.rglob("*.jpg"))  # a refused offer leaves no orphan file
+    form["points_price"] = "100"
+    made = client.post("/merchant/offers/new", data={**form, "image": (_picture(), "cup.png")})
+    assert made.status_code == 302, made.get_data(as_text=True)[-3000:]
+    offer = db.session.scalar(select(Offer).order_by(Offer.id.desc()))
+    url = f"/offers/{offer.id}/image"
+    preview = client.get(url)  # the merchant's own staff
+    assert preview.status_code == 200 and "no-store" in preview.headers["Cache-Control"]
+    stranger = app.test_client()
+    assert stranger.get(url).status_code == 404  # pending: not public
+    review_offer(admin, offer.id, approve=True)
+    public = stranger.get(url)
+    assert public.status_code == 200 and "max-age=86400" in public.headers["Cache-Control"]
