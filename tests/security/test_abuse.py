@@ -501,6 +501,7 @@ UPLOADS = {
             "title_zh": "杯子",
             "points_price": "100",
             "stock": "3",
+            "per_resident_limit": "1",  # a valid offer: the image is checked after its fields
             "valid_from": "2026-11-25T08:00",
             "valid_until": "2026-12-25T08:00",
         },
