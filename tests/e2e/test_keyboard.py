@@ -159,9 +159,10 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     tabs = ["/home", "/actions", "/offers", "/redemptions", "/points", "/projects", "/privacy"]
     assert names[1:3] == ["/", "?lang=en"]
     assert names[3:10] == tabs
-    assert names[10] == "button"  # sign out, the last of the navigation
-    assert names[11:13] == ["/log", "/offers"]  # the account card's two actions
-    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[13:])
+    assert names[10] == "/account/security"  # every role's account security
+    assert names[11] == "button"  # sign out, the last of the navigation
+    assert names[12:14] == ["/log", "/offers"]  # the account card's two actions
+    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[14:])
     current = page.locator(".tabs a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
 
