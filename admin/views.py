@@ -7,13 +7,14 @@ from urllib.parse import urlsplit
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 from markupsafe import Markup
 
 from backend.accounts import services, two_factor
 from backend.accounts.exceptions import AccountLocked
 from backend.accounts.models import Role
-from backend.auth import mark_second_factor, page_roles, second_factor_done
+from backend.accounts.throttle import recent_alerts
+from backend.auth import mark_second_factor, page_roles, second_factor_done, sign_in, sign_out
 from backend.errors import DomainError, Forbidden
 from backend.extensions import limiter
 from backend.qr import qr_svg
@@ -60,14 +61,14 @@ def login() -> Any:
         except DomainError as exc:
             error = exc.localized_message()
         else:
-            login_user(user)  # half signed in: the second factor comes next
+            sign_in(user)  # half signed in: the second factor comes next
             return _second_step()
     return render_template("admin/login.html", form=form, error=error)
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    logout_user()
+    sign_out()
     return redirect(url_for("admin.login"))
 
 
@@ -84,7 +85,7 @@ def _half_signed_in() -> Any:
 
 def _locked_out(exc: DomainError) -> Any:
     """Too many wrong codes: the half session ends and the administrator starts again."""
-    logout_user()
+    sign_out()
     flash(exc.localized_message(), "error")
     return redirect(url_for("admin.login"))
 
@@ -159,9 +160,14 @@ def two_factor_setup() -> Any:
 
 @bp.context_processor
 def _signed_in() -> dict[str, Any]:
-    """``admin_signed_in``: show the console's navigation only after both steps."""
-    return {
-        "admin_signed_in": current_user.is_authenticated
+    """``admin_signed_in``: show the console's navigation only after both steps;
+    ``security_alerts``: sign-in bursts of the last 24 hours, shown on every page."""
+    signed_in = (
+        current_user.is_authenticated
         and current_user.role is Role.ADMIN
         and second_factor_done(current_user)
+    )
+    return {
+        "admin_signed_in": signed_in,
+        "security_alerts": recent_alerts() if signed_in else 0,
     }

@@ -25,11 +25,11 @@ from .accounts import models as _accounts  # noqa: F401
 from .accounts.cli import admins_cli, users_cli
 from .accounts.models import mask_phone
 from .accounts.routes import blp as accounts_blp
-from .accounts.services import load_session_user
 from .actions import models as _actions  # noqa: F401
 from .actions.cli import register as register_actions_cli
 from .actions.routes import blp as actions_blp
 from .audit import models as _audit  # noqa: F401
+from .auth import load_session_user
 from .config import DISTRICTS, INSTANCE, ROOT, Config, TestConfig, config_for_env
 from .demo.cli import demo_cli
 from .events import models as _events  # noqa: F401

@@ -1,6 +1,8 @@
 """Who is calling, and may they? One place for the role checks of pages and API.
 
-* Pages use Flask-Login sessions (cookie + CSRF): ``page_roles``.
+* Pages use Flask-Login sessions (cookie + CSRF): ``page_roles``. Each signed-in session is
+  also held server-side (``backend.accounts.sessions``): ``sign_in``, ``renew_session`` and
+  ``sign_out`` are the only ways pages start and end one.
 * The JSON API uses bearer tokens only (never the session cookie, so no CSRF exposure):
   ``api_roles``.
 * Partners sign their requests with HMAC (``backend.partners.auth.partner_required``).
@@ -14,12 +16,13 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import g, redirect, request, session, url_for
-from flask_login import current_user, user_logged_in, user_logged_out
+from flask_login import current_user, login_user, logout_user, user_logged_in, user_logged_out
 from flask_smorest.utils import deepupdate
 
 from .accounts.exceptions import InvalidToken
 from .accounts.models import Role, User
 from .accounts.services import user_for_token
+from .accounts.sessions import end_session, session_user, start_session
 from .errors import Forbidden
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -77,7 +80,54 @@ def api_roles(*roles: Role) -> Callable[[F], F]:
 SECOND_FACTOR_KEY = "second_factor_for"
 
 
+# The cookie's key of the server-side session (backend.accounts.sessions).
+SESSION_KEY = "sid"
+# What survives a renewal of the session: Flask-Login's own keys and the second factor.
+_KEPT_ON_RENEWAL = ("_user_id", "_fresh", "_id", SECOND_FACTOR_KEY)
+
+
+def sign_in(user: User) -> None:
+    """Start a new signed-in session for ``user``: whatever the cookie held before (a key
+    planted by someone else included) is dropped, and a session it held ends."""
+    end_session(current_session_key())
+    session.clear()
+    login_user(user)
+    session[SESSION_KEY] = start_session(user)
+
+
+def renew_session(user: User) -> None:
+    """A new session key for the same signed-in user (after the second factor or a password
+    change): the key that existed before stops working, wherever it was copied."""
+    end_session(current_session_key())
+    kept = {key: session[key] for key in _KEPT_ON_RENEWAL if key in session}
+    session.clear()
+    session.update(kept)
+    session[SESSION_KEY] = start_session(user)
+
+
+def sign_out() -> None:
+    """End this session everywhere its cookie was copied, and clear the cookie."""
+    end_session(current_session_key())
+    logout_user()
+    session.clear()
+
+
+def current_session_key() -> str | None:
+    value = session.get(SESSION_KEY)
+    return value if isinstance(value, str) else None
+
+
+def load_session_user(user_id: str) -> User | None:
+    """Flask-Login's user loader: the user of the cookie's live server-side session, if the
+    cookie names that user (``<id>:<session_version>``, so old sessions die on a change)."""
+    user = session_user(current_session_key())
+    if user is None or user.get_id() != user_id:
+        return None
+    return user
+
+
 def mark_second_factor(user: User) -> None:
+    renew_session(user)
     session[SECOND_FACTOR_KEY] = user.get_id()
 
 

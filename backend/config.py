@@ -88,12 +88,14 @@ class Config:
     RATELIMIT_STORAGE_OPTIONS = {"socket_connect_timeout": 1, "socket_timeout": 1}
     RATELIMIT_LOGIN = os.environ.get("RATELIMIT_LOGIN", "10 per minute")
     RATELIMIT_REGISTER = os.environ.get("RATELIMIT_REGISTER", "5 per minute")
+    RATELIMIT_PHONE_CODE = os.environ.get("RATELIMIT_PHONE_CODE", "5 per minute")
     # Per signed-in user on the pages, the numbers of their API twins (per token there): a
     # claim QR (``/my-qr``), a counter confirmation (fulfil's number, the stricter of the two
     # things it can do), a self-report, a household card.
     RATELIMIT_CLAIM_CODE = os.environ.get("RATELIMIT_CLAIM_CODE", "30 per minute")
     RATELIMIT_COUNTER = os.environ.get("RATELIMIT_COUNTER", "60 per minute")
     RATELIMIT_SELF_REPORT = os.environ.get("RATELIMIT_SELF_REPORT", "20 per hour")
+    RATELIMIT_OFFER = os.environ.get("RATELIMIT_OFFER", "20 per hour")  # a new offer (image)
     RATELIMIT_CARD = os.environ.get("RATELIMIT_CARD", "5 per hour")
     # Redemption QR codes, on the pages and the API alike: a new redemption (points held) and
     # a redemption opened again (a fresh signed QR token each time).
@@ -112,12 +114,42 @@ class Config:
     WTF_CSRF_TIME_LIMIT = 3600 * 8
     MAX_CONTENT_LENGTH = 16 * 1024 * 1024
 
+    # Links that leave the site (a certificate's verify link and QR code) start with this
+    # (https://carbon.quzhou.gov.cn), never with the Host a request names.
+    PUBLIC_BASE_URL = os.environ.get("PUBLIC_BASE_URL") or None
     # Reverse proxies in front of gunicorn whose X-Forwarded-* headers are trusted.
     TRUSTED_PROXIES = int(os.environ.get("TRUSTED_PROXIES", "0"))
 
+    # Wrong passwords (backend.accounts.throttle): free attempts per account from one address
+    # and per address, then a delay doubling from LOGIN_DELAY_SECONDS up to the maximum;
+    # counts are forgotten after a quiet window; administrators are alerted on a burst.
+    LOGIN_FREE_FAILURES = int(os.environ.get("LOGIN_FREE_FAILURES", "5"))
+    LOGIN_ADDRESS_FREE_FAILURES = int(os.environ.get("LOGIN_ADDRESS_FREE_FAILURES", "50"))
+    LOGIN_DELAY_SECONDS = int(os.environ.get("LOGIN_DELAY_SECONDS", "2"))
+    LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "900"))
+    LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "60"))
+    LOGIN_ALERT_FAILURES = int(os.environ.get("LOGIN_ALERT_FAILURES", "20"))
+    # One-time codes by text message (backend.accounts.sms, phone_codes): "console" prints
+    # them (development, tests; refused in production), "http" posts to the provider's API.
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "http")
+    SMS_API_URL = os.environ.get("SMS_API_URL") or None
+    SMS_API_KEY = os.environ.get("SMS_API_KEY") or None
+    SMS_SIGN_NAME = os.environ.get("SMS_SIGN_NAME", "衢州碳普惠")
+    SMS_TIMEOUT_SECONDS = float(os.environ.get("SMS_TIMEOUT_SECONDS", "5"))
+    SMS_CODE_MINUTES = int(os.environ.get("SMS_CODE_MINUTES", "10"))
+    SMS_CODE_ATTEMPTS = int(os.environ.get("SMS_CODE_ATTEMPTS", "5"))
+    SMS_PER_NUMBER_PER_HOUR = int(os.environ.get("SMS_PER_NUMBER_PER_HOUR", "5"))
+    SMS_PER_ADDRESS_PER_HOUR = int(os.environ.get("SMS_PER_ADDRESS_PER_HOUR", "20"))
+    # Wrong second-factor codes (only after the right password): a lock on the account.
     LOGIN_MAX_FAILURES = int(os.environ.get("LOGIN_MAX_FAILURES", "5"))
     LOGIN_LOCK_MINUTES = int(os.environ.get("LOGIN_LOCK_MINUTES", "15"))
     API_TOKEN_HOURS = int(os.environ.get("API_TOKEN_HOURS", "12"))
+    # Page sessions (server-side, backend.accounts.sessions): idle timeout and absolute
+    # lifetime, shorter for administrators.
+    SESSION_IDLE_MINUTES = int(os.environ.get("SESSION_IDLE_MINUTES", str(24 * 60)))
+    SESSION_LIFETIME_HOURS = int(os.environ.get("SESSION_LIFETIME_HOURS", str(7 * 24)))
+    ADMIN_SESSION_IDLE_MINUTES = int(os.environ.get("ADMIN_SESSION_IDLE_MINUTES", "30"))
+    ADMIN_SESSION_LIFETIME_HOURS = int(os.environ.get("ADMIN_SESSION_LIFETIME_HOURS", "8"))
 
     # Leaderboard and admin dashboard figures are recomputed at most this often per process.
     READ_CACHE_SECONDS = int(os.environ.get("READ_CACHE_SECONDS", "300"))
@@ -211,6 +243,7 @@ class DevelopmentConfig(Config):
     IDENTITY_KEY = os.environ.get("IDENTITY_KEY") or "dev-only-insecure-identity-key"
     SESSION_COOKIE_SECURE = _bool("SESSION_COOKIE_SECURE", False)
     REMEMBER_COOKIE_SECURE = SESSION_COOKIE_SECURE
+    SMS_BACKEND = os.environ.get("SMS_BACKEND", "console")
 
 
 class TestConfig(Config):
@@ -227,6 +260,11 @@ class TestConfig(Config):
     REMEMBER_COOKIE_SECURE = False
     WTF_CSRF_ENABLED = False
     LOGIN_MAX_FAILURES = 3
+    LOGIN_FREE_FAILURES = 3
+    LOGIN_ADDRESS_FREE_FAILURES = 8
+    LOGIN_ALERT_FAILURES = 6
+    SMS_BACKEND = "console"
+    SMS_PER_ADDRESS_PER_HOUR = 1000  # every test client shares 127.0.0.1
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
     READ_CACHE_SECONDS = 0  # tests check exact figures
     OFFERS_CACHE_SECONDS = 0

@@ -37,6 +37,9 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.actions.identities:credit_all_waiting", "*/10 * * * *"),
     ("backend.actions.ingest:recover_batches", "*/5 * * * *"),
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
+    ("backend.accounts.sessions:purge_sessions", "45 17 * * *"),  # 01:45 Asia/Shanghai
+    ("backend.accounts.throttle:purge_throttles", "*/30 * * * *"),
+    ("backend.accounts.phone_codes:purge_codes", "50 17 * * *"),
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
 ]

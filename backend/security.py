@@ -9,8 +9,54 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, request
+import logging
+import re
+from typing import Any
+
+from flask import Flask, Response, current_app, request, session, url_for
+from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def escape_controls(text: str) -> str:
+    """Control characters as visible escapes: a request path with ``%0a`` cannot start a
+    forged line in the log."""
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", text)
+
+
+def public_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for outside the site (a certificate's verify link and QR code):
+    built on ``PUBLIC_BASE_URL``, never on the Host a request names. Without the setting
+    (development, tests) Flask builds it from the request."""
+    base = current_app.config.get("PUBLIC_BASE_URL")
+    if base:
+        return str(base).rstrip("/") + url_for(endpoint, **values)
+    return url_for(endpoint, **values, _external=True)  # development and tests only
+
+
+def install_log_escaping() -> None:
+    """Every log record (whatever handler writes it) carries its formatted message with
+    control characters escaped; tracebacks, added by the formatter, are untouched."""
+    previous = logging.getLogRecordFactory()
+    if getattr(previous, "escapes_controls", False):
+        return
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            message = record.getMessage()
+        except (TypeError, ValueError):  # a wrong format: logging reports it later
+            return record
+        escaped = escape_controls(message)
+        if escaped != message:
+            record.msg, record.args = escaped, None
+        return record
+
+    factory.escapes_controls = True  # type: ignore[attr-defined]
+    logging.setLogRecordFactory(factory)
+
 
 DOCS_PREFIX = "/api/v1/docs"
 
@@ -46,6 +92,27 @@ def init_app(app: Flask) -> None:
             x_proto=proxies,  # type: ignore[method-assign]
             x_host=proxies,
         )
+
+    install_log_escaping()
+
+    @app.before_request
+    def _refuse_nul() -> None:
+        """A NUL byte in the path or the query is never meaningful (and PostgreSQL refuses
+        it in text): 400 before any view or query sees it."""
+        if "\x00" in request.path or b"%00" in request.query_string.lower():
+            raise BadRequest()
+
+    @app.errorhandler(RecursionError)
+    def _too_deep(exc: RecursionError) -> Any:
+        """JSON nested deeper than Python's parser recurses: malformed input, not a crash."""
+        return app.handle_http_exception(BadRequest("The JSON is nested too deeply."))
+
+    @app.after_request
+    def _no_store_when_signed_in(response: Response) -> Response:
+        """Pages of a signed-in session are private: no browser or proxy keeps them."""
+        if "_user_id" in session:
+            response.headers.setdefault("Cache-Control", "no-store")
+        return response
 
     @app.after_request
     def _headers(response: Response) -> Response:

@@ -72,7 +72,7 @@ def main() -> None:
     app = create_app()
     with app.app_context():
         phone = f"179{int(time.time()) % 10**8:08d}"  # a fresh resident: no earlier points
-        first = register_resident(phone, "bench2026x", "柯城区").id
+        first = register_resident(phone, "bench-carbon-2026x", "柯城区").id
         many = list(
             db.session.scalars(
                 db.select(User.id)

@@ -1,7 +1,7 @@
 """One persona per user type, with a realistic mix (``make bench`` runs it headless).
 
 Data comes from ``flask demo generate`` (residents 170xxxxxxxx, staff 160xxxxxxxx, password
-bench2026); the partner's key comes from the environment (BENCH_PARTNER_KEY_ID/SECRET).
+bench-carbon-2026); the partner's key comes from the environment (BENCH_PARTNER_KEY_ID/SECRET).
 Request names are "<persona>:<endpoint>" so the report can group them.
 """
 
@@ -21,7 +21,7 @@ from locust import FastHttpUser, between, constant, tag, task
 
 from backend.partners.services import sign
 
-PASSWORD = os.environ.get("BENCH_PASSWORD", "bench2026")
+PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-carbon-2026")
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "1000"))
 STAFF = int(os.environ.get("BENCH_STAFF", "4"))
 OFFERS = [int(x) for x in os.environ.get("BENCH_OFFERS", "1").split(",")]

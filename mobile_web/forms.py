@@ -17,8 +17,13 @@ class LoginForm(FlaskForm):
     password = PasswordField(_l("Password"))
 
 
+class PhoneForm(FlaskForm):
+    phone = TelField(_l("Mobile number"))
+
+
 class RegisterForm(FlaskForm):
     phone = TelField(_l("Mobile number"))
+    code = StringField(_l("Code from the text message"))
     password = PasswordField(_l("Password"))
     # validate_choice=False: the service checks the district and answers with its own code
     district = SelectField(
@@ -63,3 +68,20 @@ def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
             else {}
         ),
     }
+
+
+class PasswordResetForm(FlaskForm):
+    phone = TelField(_l("Mobile number"))
+    code = StringField(_l("Code from the text message"))
+    new_password = PasswordField(_l("New password"))
+
+
+class PhoneChangeForm(FlaskForm):
+    phone = TelField(_l("New mobile number"))
+    code = StringField(_l("Code from the text message"))
+    password = PasswordField(_l("Password"))
+
+
+class PasswordChangeForm(FlaskForm):
+    current_password = PasswordField(_l("Current password"))
+    new_password = PasswordField(_l("New password"))

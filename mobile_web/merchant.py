@@ -24,7 +24,6 @@ from backend.qr import decode_image, format_short_code
 from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
 from backend.timeutil import LOCAL_TZ, local, utcnow
-from backend.uploads import store_image
 
 from . import bp
 from .forms import WASTE_CATEGORIES, activity_from_form
@@ -169,6 +168,7 @@ def _local_datetime(value: str) -> datetime | None:
 
 
 @bp.route("/merchant/offers/new", methods=["GET", "POST"])
+@limiter.limit(limit_setting("RATELIMIT_OFFER"), key_func=caller_key, methods=["POST"])
 @staff_only
 def merchant_new_offer() -> Any:
     form = request.form
@@ -189,9 +189,7 @@ def merchant_new_offer() -> Any:
         data["valid_from"] = _local_datetime(form.get("valid_from", ""))
         data["valid_until"] = _local_datetime(form.get("valid_until", ""))
         try:
-            image = request.files.get("image")
-            path = store_image(image, "offers")[0] if image and image.filename else None
-            services.create_offer(current_user, data, image_path=path)
+            services.create_offer(current_user, data, image=request.files.get("image"))
         except DomainError as exc:
             error = exc
         else:

@@ -7,12 +7,12 @@ from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, logout_user
+from flask_login import current_user
 
 from backend import privacy as service
 from backend.accounts.models import Role
 from backend.actions.identities import bindings_of
-from backend.auth import page_roles
+from backend.auth import page_roles, sign_out
 from backend.errors import DomainError
 
 from . import bp
@@ -61,7 +61,7 @@ def delete_account() -> Any:
     except DomainError as exc:
         flash(exc.localized_message(), "error")
         return redirect(url_for("mobile.privacy"))
-    logout_user()
+    sign_out()
     flash(
         _("Your account was deleted. Your anonymous history stays in the public ledger."), "success"
     )

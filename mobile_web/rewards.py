@@ -56,12 +56,18 @@ def offer(offer_id: int) -> Any:
 @bp.get("/offers/<int:offer_id>/image")
 def offer_image(offer_id: int) -> Any:
     item = services.get_offer(offer_id)
-    if not item.image_path:
+    if not item.image_path or not services.offer_image_visible(item, current_user):
         abort(404)
+    public = item.status in services.PUBLIC_IMAGE
     try:
-        return send_file(image_path(item.image_path), mimetype="image/jpeg", max_age=86400)
+        response = send_file(
+            image_path(item.image_path), mimetype="image/jpeg", max_age=86400 if public else 0
+        )
     except FileNotFoundError:
         abort(404)
+    if not public:  # a merchant's or an administrator's preview: never kept by anyone
+        response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 @bp.post("/offers/<int:offer_id>/redeem")

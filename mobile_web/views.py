@@ -5,14 +5,14 @@ from __future__ import annotations
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import current_app, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
-from flask_login import current_user, login_user, logout_user
+from flask_login import current_user
 
-from backend.accounts import services
+from backend.accounts import phone_codes, services
 from backend.accounts.models import Role
 from backend.actions.queries import actions_of, leaderboard, resident_summary
-from backend.auth import home_url, page_roles
+from backend.auth import home_url, page_roles, sign_in, sign_out
 from backend.cache import cached
 from backend.charts import bar_chart, line_chart
 from backend.errors import DomainError
@@ -26,6 +26,7 @@ from backend.ratelimit import limit_setting
 from methodologies import available as methodology_available
 
 from . import bp
+from .account import PENDING_PHONE
 from .forms import LoginForm, RegisterForm
 
 
@@ -61,7 +62,7 @@ def login() -> Any:
         except DomainError as exc:
             error = exc.localized_message()
         else:
-            login_user(user)
+            sign_in(user)
             return redirect(_safe_next(home_url(user)))
     return render_template("mobile/login.html", form=form, error=error)
 
@@ -69,26 +70,37 @@ def login() -> Any:
 @bp.route("/register", methods=["GET", "POST"])
 @limiter.limit(_register_limit, methods=["POST"])
 def register() -> Any:
+    """Registration in two steps: the number (a code is sent to it), then the code with the
+    rest of the form (``mobile_web.account.send_code`` keeps the number in the session)."""
     form = RegisterForm()
     errors: dict[str, str] = {}
+    pending = session.get(PENDING_PHONE["register"])
     if form.validate_on_submit():
         try:
-            user = services.register_resident(
-                form.phone.data, form.password.data, form.district.data, form.nickname.data
+            user = phone_codes.register_with_code(
+                form.phone.data,
+                form.code.data,
+                form.password.data,
+                form.district.data,
+                form.nickname.data,
             )
         except DomainError as exc:
             errors[exc.field or "form"] = exc.localized_message()
         else:
-            login_user(user)
+            sign_in(user)
             flash(_("Welcome! Your carbon account is ready."), "success")
             return redirect(url_for("mobile.home"))
+    elif pending and not form.phone.data:
+        form.phone.data = pending
     status = 422 if errors else 200
-    return render_template("mobile/register.html", form=form, errors=errors), status
+    step = 2 if pending or request.method == "POST" else 1
+    page = render_template("mobile/register.html", form=form, errors=errors, step=step)
+    return page, status
 
 
 @bp.post("/logout")
 def logout() -> Any:
-    logout_user()
+    sign_out()
     return redirect(url_for("mobile.index"))
 
 

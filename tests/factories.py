@@ -16,7 +16,7 @@ from backend.partners.models import Partner
 from backend.partners.services import create_partner
 from backend.rewards.models import Offer, OfferStatus
 
-PASSWORD = "green2026"
+PASSWORD = "green-river-2026"
 _phones = itertools.count(13900000000)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import time
 from datetime import datetime, timedelta
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pyotp
 
 from backend.accounts.models import Role, User
+from backend.accounts.sms import outbox
 from backend.accounts.two_factor import has_totp
 from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.crypto import decrypt
@@ -117,3 +119,22 @@ def recent_day(days_ago: int) -> str:
 DAY = recent_day(2)  # a recent day, inside every claim window
 NEXT_DAY = recent_day(1)
 PREV_DAY = recent_day(3)
+
+
+def sms_code(phone: str) -> str | None:
+    """The code in the last text message the console backend sent to ``phone`` (None when
+    that message carries no code, or there is none)."""
+    sent = [message for message in outbox() if message.phone == phone]
+    if not sent:
+        return None
+    found = re.search(r"\b(\d{6})\b", sent[-1].text)
+    return found.group(1) if found else None
+
+
+def registration_code(client: Any, phone: str) -> str:
+    """Ask for a registration code through the API and read it from the console outbox."""
+    response = client.post("/api/v1/auth/phone-codes", json={"phone": phone, "purpose": "register"})
+    assert response.status_code == 202, response.get_json()
+    code = sms_code(phone)
+    assert code is not None
+    return code

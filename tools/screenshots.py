@@ -20,7 +20,7 @@ ARGS = [
     "--no-first-run",
     "--disable-quic",
 ]
-PASSWORD = "demo2026"
+PASSWORD = "quzhou-demo-2026"
 PAGES = {
     None: ["/", "/login", "/register", "/?lang=en", "/methodologies", "/offers"],
     "13800000001": [

@@ -12,9 +12,29 @@ class InvalidPhone(DomainError):
 
 
 class WeakPassword(DomainError):
+    """The password is on a list of common or leaked passwords, or an easy variant of one."""
+
     code = "weak_password"
     status = 422
-    message = _l("The password needs at least 8 characters, with letters and digits.")
+    message = _l(
+        "This password is too common or too easy to guess: it is on lists of leaked "
+        "passwords or follows a common pattern. Try a few unrelated words."
+    )
+
+
+class PasswordTooShort(WeakPassword):
+    code = "password_too_short"
+    message = _l("The password needs at least 10 characters.")
+
+
+class PasswordTooLong(WeakPassword):
+    code = "password_too_long"
+    message = _l("The password can have at most 128 characters.")
+
+
+class PasswordPersonal(WeakPassword):
+    code = "password_personal"
+    message = _l("The password must not contain your mobile number or nickname.")
 
 
 class UnknownDistrict(DomainError):
@@ -38,6 +58,12 @@ class InvalidCredentials(DomainError):
     code = "invalid_credentials"
     status = 401
     message = _l("Wrong mobile number or password.")
+
+
+class WrongPassword(DomainError):
+    code = "wrong_password"
+    status = 422
+    message = _l("The current password is wrong.")
 
 
 class AccountLocked(DomainError):
@@ -103,3 +129,15 @@ class NicknameRequired(DomainError):
     code = "nickname_required"
     status = 422
     message = _l("Set a nickname first: the leaderboard never shows phone numbers.")
+
+
+class InvalidCode(DomainError):
+    code = "invalid_code"
+    status = 422
+    message = _l("The code is wrong or has expired. Ask for a new one.")
+
+
+class TooManyCodes(DomainError):
+    code = "too_many_codes"
+    status = 429
+    message = _l("Too many codes were asked for. Please wait an hour and try again.")

@@ -101,3 +101,62 @@ class ApiToken(db.Model):
     session_version: Mapped[int] = mapped_column(Integer)
 
     user: Mapped[User] = relationship()
+
+
+class UserSession(db.Model):
+    """A signed-in page session, held server-side so it can end everywhere: the cookie
+    carries only a random key whose SHA-256 is stored here. Logging out, "sign out
+    everywhere", a password change, the idle timeout and the absolute lifetime end it."""
+
+    __tablename__ = "user_sessions"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    user: Mapped[User] = relationship()
+
+
+class LoginThrottle(db.Model):
+    """Failed sign-in attempts counted per key: an account from one address, an address, or
+    an account from anywhere (for alerts only). The key is a keyed hash: neither the phone
+    number nor the address is stored."""
+
+    __tablename__ = "login_throttles"
+
+    key_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    last_failure_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    blocked_until: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("failures >= 0", name="failures_non_negative"),)
+
+
+class CodePurpose(enum.StrEnum):
+    REGISTER = "register"
+    RESET = "reset"
+    CHANGE_PHONE = "change_phone"
+
+
+class PhoneCode(db.Model):
+    """A one-time code sent by text message to prove a phone number. Only keyed hashes of
+    the number, the code and the requesting address are stored; a code works once, for a
+    few minutes, and for a few tries."""
+
+    __tablename__ = "phone_codes"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    phone_hash: Mapped[str] = mapped_column(String(64), index=True)
+    address_hash: Mapped[str] = mapped_column(String(64), index=True)
+    purpose: Mapped[CodePurpose] = mapped_column(str_enum(CodePurpose))
+    code_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime)
+    used_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+
+    __table_args__ = (CheckConstraint("attempts >= 0", name="attempts_non_negative"),)

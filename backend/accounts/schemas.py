@@ -3,7 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import g
-from marshmallow import Schema, fields
+from marshmallow import Schema, fields, validate
 
 from ..config import DISTRICTS
 
@@ -11,9 +11,42 @@ from ..config import DISTRICTS
 class RegisterSchema(Schema):
     # Formats are checked by the service so the error carries a precise, translated code.
     phone = fields.String(required=True, metadata={"example": "13812345678"})
-    password = fields.String(required=True, load_only=True, metadata={"example": "green2026"})
+    password = fields.String(
+        required=True, load_only=True, metadata={"example": "green-river-2026"}
+    )
     district = fields.String(required=True, metadata={"enum": list(DISTRICTS)})
     nickname = fields.String(load_default=None, allow_none=True)
+    code = fields.String(
+        required=True,
+        metadata={"description": "the code sent by text message (POST /auth/phone-codes)"},
+    )
+
+
+class PhoneCodeRequestSchema(Schema):
+    phone = fields.String(required=True, metadata={"example": "13812345678"})
+    purpose = fields.String(
+        required=True, validate=validate.OneOf(["register", "reset"]), metadata={"example": "reset"}
+    )
+
+
+class NewPhoneCodeSchema(Schema):
+    phone = fields.String(required=True, metadata={"example": "13812345678"})
+
+
+class CodeSentSchema(Schema):
+    sent = fields.Boolean(required=True)
+
+
+class PasswordResetSchema(Schema):
+    phone = fields.String(required=True)
+    code = fields.String(required=True)
+    new_password = fields.String(required=True, load_only=True)
+
+
+class PhoneChangeSchema(Schema):
+    phone = fields.String(required=True, metadata={"description": "the new number"})
+    code = fields.String(required=True)
+    password = fields.String(required=True, load_only=True)
 
 
 class LoginSchema(Schema):
@@ -29,6 +62,11 @@ class LoginSchema(Schema):
             "example": "123456",
         },
     )
+
+
+class PasswordChangeSchema(Schema):
+    current_password = fields.String(required=True, load_only=True)
+    new_password = fields.String(required=True, load_only=True)
 
 
 class UserSchema(Schema):

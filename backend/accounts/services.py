@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from flask import current_app
 from sqlalchemy import select
 from sqlalchemy.orm import joinedload
+from zxcvbn import zxcvbn
 
 from ..audit.services import record_audit
 from ..config import DISTRICTS
@@ -20,6 +21,7 @@ from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..merchants.models import Merchant
 from ..timeutil import aware, utcnow
+from . import throttle
 from .exceptions import (
     AccountLocked,
     AccountSuspended,
@@ -28,13 +30,18 @@ from .exceptions import (
     InvalidNickname,
     InvalidPhone,
     InvalidToken,
+    PasswordPersonal,
+    PasswordTooLong,
+    PasswordTooShort,
     PhoneTaken,
     ReasonRequired,
     UnknownDistrict,
     UnknownMerchant,
     WeakPassword,
+    WrongPassword,
 )
 from .models import ApiToken, Role, User
+from .sessions import end_other_sessions
 
 _HASHERS: dict[tuple[int, int, int], PasswordHasher] = {}
 _DUMMY: dict[tuple[int, int, int], str] = {}
@@ -75,14 +82,29 @@ def normalise_phone(raw: str | None) -> str:
     return phone
 
 
-def check_password_strength(password: str | None) -> str:
+PASSWORD_MIN, PASSWORD_MAX = 10, 128
+# zxcvbn's score (0-4): 3 is "safely unguessable" (about 10^8 guesses); lower scores are
+# passwords from its shipped lists of common and leaked passwords, words and names, or
+# their predictable variants (keyboard walks, repeats, dates, l33t).
+PASSWORD_MIN_SCORE = 3
+
+
+def check_password_strength(
+    password: str | None, field: str = "password", personal: tuple[str | None, ...] = ()
+) -> str:
+    """A password of 10 to 128 characters that is neither common nor leaked (zxcvbn's
+    lists) nor built on the account's own data (``personal``: phone number, nickname)."""
     password = password or ""
-    if (
-        not (8 <= len(password) <= 128)
-        or not re.search(r"[A-Za-z]", password)
-        or not re.search(r"\d", password)
-    ):
-        raise WeakPassword(field="password")
+    if len(password) < PASSWORD_MIN:
+        raise PasswordTooShort(field=field)
+    if len(password) > PASSWORD_MAX:
+        raise PasswordTooLong(field=field)
+    inputs = [value for value in personal if value]
+    lowered = password.lower()
+    if any(len(value) >= 4 and value.lower() in lowered for value in inputs):
+        raise PasswordPersonal(field=field)
+    if zxcvbn(password, user_inputs=inputs)["score"] < PASSWORD_MIN_SCORE:
+        raise WeakPassword(field=field)
     return password
 
 
@@ -120,9 +142,9 @@ def register_resident(
 ) -> User:
     """Create a resident account; validates every field before writing anything."""
     phone = normalise_phone(phone)
-    password = check_password_strength(password)
-    district = _check_district(district)
     nickname = _check_nickname(nickname)
+    password = check_password_strength(password, personal=(phone, nickname))
+    district = _check_district(district)
     _ensure_phone_free(phone)
     user = User(
         phone=phone,
@@ -151,8 +173,8 @@ def create_user(
     """Create a non-resident account (merchant staff, organiser, administrator)."""
     role = Role(role)
     phone = normalise_phone(phone)
-    password = check_password_strength(password)
     nickname = _check_nickname(nickname)
+    password = check_password_strength(password, personal=(phone, nickname))
     if district is not None:
         district = _check_district(district)
     if role is Role.MERCHANT_STAFF:
@@ -179,32 +201,36 @@ def create_user(
 def authenticate(
     phone: str | None, password: str | None, *, roles: tuple[Role, ...] | None = None
 ) -> User:
-    """Check a phone + password; counts failures and locks the account after too many.
+    """Check a phone + password. Failures are throttled per account and address and per
+    address (``throttle``), never by a lock on the account that anyone could set off; a
+    throttled attempt, an unknown number and a wrong password get the same answer.
 
     ``roles`` restricts which kinds of account may sign in at this door (the admin console
     accepts administrators only); others get the same answer as a wrong password.
     """
+    raw = (phone or "").strip()[:40]
     try:
         phone = normalise_phone(phone)
     except InvalidPhone:
+        phone = None
+    account = phone or raw
+    if phone is None or throttle.is_throttled(account):
         verify_password(_dummy_hash(), password or "")
+        if account:
+            throttle.record_failure(account)
         raise InvalidCredentials() from None
-    user: User | None = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
-    now = utcnow()
+    user: User | None = db.session.scalar(select(User).where(User.phone == phone))
     if user is None or (roles is not None and user.role not in roles):
         verify_password(_dummy_hash(), password or "")
+        throttle.record_failure(account)
         raise InvalidCredentials()
-    check_not_locked(user, now)
     if not verify_password(user.password_hash, password or ""):
-        raise count_failed_login(user, InvalidCredentials(), now)
+        throttle.record_failure(account, user_id=user.id)
+        raise InvalidCredentials()
     if not user.is_active:
         db.session.rollback()
         raise AccountSuspended()
-    if user.role is not Role.ADMIN:
-        # Administrators' failures are cleared by their second factor, not by the password
-        # alone, so guessing TOTP codes runs into the same lockout.
-        user.failed_logins = 0
-        user.locked_until = None
+    throttle.record_success(account)
     user.last_login_at = utcnow()
     if _hasher().check_needs_rehash(user.password_hash):
         user.password_hash = hash_password(password or "")
@@ -219,8 +245,9 @@ def check_not_locked(user: User, now: datetime | None = None) -> None:
 
 
 def count_failed_login(user: User, error: DomainError, now: datetime | None = None) -> DomainError:
-    """Count a failed sign-in step (password or second factor) and commit it; returns the
-    error to raise: ``error``, or AccountLocked once there were too many in a row."""
+    """Count a failed second-factor code and commit it; returns the error to raise:
+    ``error``, or AccountLocked once there were too many in a row. Only someone who knows the
+    password reaches the second factor, so this lock cannot be set off by a stranger."""
     now = now or utcnow()
     user.failed_logins += 1
     if user.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
@@ -282,15 +309,40 @@ def revoke_token(raw: str) -> None:
         db.session.commit()
 
 
-def load_session_user(session_id: str) -> User | None:
-    """Flask-Login's user loader: ``<id>:<session_version>``, so old sessions die on change."""
-    try:
-        user_id, version = (int(part) for part in session_id.split(":"))
-    except ValueError:
-        return None
-    user = db.session.get(User, user_id)
-    if user is None or user.session_version != version or not user.is_active:
-        return None
+def change_password(
+    user: User,
+    current: str | None,
+    new: str | None,
+    *,
+    keep_session: str | None = None,
+    keep_token: str | None = None,
+) -> User:
+    """Change the password (the current one confirms it is the owner): every session and API
+    token of the account ends but ``keep_session`` / ``keep_token`` (the API token the change
+    was made with). A page renews its own session afterwards (``backend.auth.renew_session``),
+    so even a copy of the changer's cookie dies."""
+    if not verify_password(user.password_hash, current or ""):
+        raise WrongPassword(field="current_password")
+    password = check_password_strength(
+        new, field="new_password", personal=(user.phone, user.nickname)
+    )
+    user.password_hash = hash_password(password)
+    end_other_sessions(
+        user,
+        keep_session=keep_session,
+        keep_token_hash=_token_hash(keep_token) if keep_token else None,
+    )
+    record_audit(user, "account.password_change", "user", user.id)
+    db.session.commit()
+    return user
+
+
+def sign_out_everywhere(user: User) -> User:
+    """End every session and API token of the account, this one included."""
+    end_other_sessions(user)
+    user.session_version += 1
+    record_audit(user, "account.sign_out_everywhere", "user", user.id)
+    db.session.commit()
     return user
 
 

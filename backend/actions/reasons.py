@@ -69,6 +69,7 @@ REASONS: dict[str, Text] = {
         "平均速度超出合理范围，转人工审核", "Implausible average speed: sent to review"
     ),
     "self_report": Text("自主申报需人工审核", "Self-reports are reviewed by the programme office"),
+    "account_deleted": Text("账号已注销，不再计入", "The account was deleted: not counted"),
 }
 
 

@@ -17,10 +17,23 @@ demo_cli = AppGroup("demo", help="Demo data for local runs.")
 
 @demo_cli.command("load")
 @click.option("--allow-production", is_flag=True, help="load even with APP_ENV=production")
-def load(allow_production: bool) -> None:
-    """Create demo accounts, a merchant and a partner; a second run adds nothing."""
+@click.option("--force", is_flag=True, help="load into a remote or non-empty database too")
+def load(allow_production: bool, force: bool) -> None:
+    """Create demo accounts, a merchant and a partner; a second run adds nothing. Refuses a
+    database that is not on this machine, or that holds accounts other than the demo's,
+    unless told ``--force`` (demo logins have a published password)."""
     if current_app.config["APP_ENV"] == "production" and not allow_production:
         raise click.ClickException("refusing to load demo accounts into a production config")
+    if not force and not data.database_is_local():
+        raise click.ClickException(
+            "refusing to load demo accounts into a database on another machine "
+            "(use --force if you mean it)"
+        )
+    if not force and (others := data.foreign_users()):
+        raise click.ClickException(
+            f"refusing to load demo accounts into a database with {others} other accounts "
+            "(use --force if you mean it)"
+        )
     created = data.load_demo()
     click.echo(f"demo data: {created} new objects" if created else "demo data: already loaded")
     click.echo(data.logins_text())

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import current_app
-from sqlalchemy import select
+from sqlalchemy import func, or_, select
 
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
@@ -29,7 +29,7 @@ from ..partners.services import create_partner
 from ..rewards.models import Offer, OfferStatus
 from ..timeutil import LOCAL_TZ, utcnow
 
-DEMO_PASSWORD = "demo2026"  # noqa: S105 - printed demo logins, refused in production
+DEMO_PASSWORD = "quzhou-demo-2026"  # noqa: S105 - printed demo logins, refused in production
 DEMO_USERS = [
     # (role, phone, nickname)
     (Role.RESIDENT, "13800000001", "绿色出行者"),
@@ -60,6 +60,28 @@ DEMO_CARD = "QZ00012345"
 # (add it to an authenticator app, or run ``flask admins totp-code PHONE``). Production
 # administrators set up their own key on the setup page at their first sign-in.
 DEMO_TOTP_SECRET = "QZCARBONDEMOADMINTOTPKEY"  # noqa: S105 - development demo only
+
+
+def foreign_users() -> int:
+    """How many accounts the database holds that are not demo accounts (deleted ones count:
+    their ledger history is real)."""
+    demo = [phone for _, phone, _ in DEMO_USERS] + [DEMO_ATTENDANT[0]]
+    return int(
+        db.session.scalar(
+            select(func.count(User.id)).where(or_(User.phone.is_(None), User.phone.not_in(demo)))
+        )
+        or 0
+    )
+
+
+def database_is_local() -> bool:
+    """SQLite, or a server on this machine (localhost, 127.0.0.1, ::1 or a Unix socket)."""
+    url = db.session.get_bind().engine.url  # (a Connection in the tests, an Engine otherwise)
+    return url.get_backend_name() == "sqlite" or (url.host or "localhost") in (
+        "localhost",
+        "127.0.0.1",
+        "::1",
+    )
 
 
 def _user(phone: str) -> User | None:

@@ -32,7 +32,7 @@ from ..partners.services import create_partner
 from ..rewards.models import Offer, OfferStatus
 from ..timeutil import LOCAL_TZ, utcnow
 
-BENCH_PASSWORD = "bench2026"  # noqa: S105 - synthetic accounts for load tests only
+BENCH_PASSWORD = "bench-carbon-2026"  # noqa: S105 - synthetic accounts for load tests only
 PHONE_BASE = 17_000_000_000
 STAFF_BASE = 16_000_000_000
 PARTNERS = {  # code -> (name, kind, action, identity prefix, share of the records)

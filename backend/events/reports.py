@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import pygal
-from flask import render_template, url_for
+from flask import render_template
 from flask_babel import gettext as _
 from markupsafe import Markup
 
@@ -29,6 +29,7 @@ from methodologies import event_footprint as ef
 from ..charts import clean_svg
 from ..pdf import render_pdf
 from ..qr import qr_svg
+from ..security import public_url
 from ..timeutil import utcnow
 from .models import Certificate, Event, EventFootprint, PlantingPlan
 from .queries import standing
@@ -109,7 +110,7 @@ def footprint_pdf(event: Event, footprint: EventFootprint) -> bytes:
 
 
 def verify_url(cert: Certificate) -> str:
-    return url_for("mobile.verify", code=cert.verify_code, _external=True)
+    return public_url("mobile.verify", code=cert.verify_code)
 
 
 def certificate_pdf(cert: Certificate) -> bytes:

@@ -41,16 +41,16 @@ from sqlalchemy import (
 )
 
 from ..accounts.models import Role, User
-from ..cache import store
+from ..cache import json_types, store
 from ..extensions import db
 from ..i18n import current_lang
 from ..merchants.models import Merchant
 from ..partners.models import Partner
 from ..timeutil import local, utcnow
 from .activity import POINT_FLOWS, points_table, reduction_tables, residents_table
-from .filters import Filters, default_filters
+from .filters import Filters, Period, default_filters
 from .operations import anomaly_table, partner_tables, review_table
-from .tables import Table
+from .tables import Column, Table
 
 DEFINITIONS: list[tuple[Any, Any]] = [
     (
@@ -128,6 +128,10 @@ class Dashboard:
             "review_oldest_hours": self.total("review_queue", "oldest_age_hours"),
             "anomalies": sum(row["raised"] for row in anomalies),
         }
+
+
+# the dashboard travels through Redis as JSON (backend.cache): these types, nothing else
+json_types(Dashboard, Table, Column, Filters, Period)
 
 
 # Which function makes which tables (a CSV export computes only its own group).

@@ -9,6 +9,7 @@ below zero. Lock order everywhere: resident account -> offer -> redemption -> me
 from __future__ import annotations
 
 import uuid
+from contextlib import suppress
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -34,6 +35,8 @@ from ..ledger.services import (
 from ..qr import InvalidQr, make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..schemas import MAX_INT
 from ..timeutil import aware, utcnow
+from ..uploads import image_path as image_file
+from ..uploads import read_image, save_image
 from .exceptions import (
     AlreadyFulfilled,
     InvalidOffer,
@@ -94,19 +97,42 @@ def _offer_fields(data: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def create_offer(staff: User, data: dict[str, Any], image_path: str | None = None) -> Offer:
-    """A merchant proposes an offer; it goes live once an administrator approves it."""
+def create_offer(staff: User, data: dict[str, Any], image: Any = None) -> Offer:
+    """A merchant proposes an offer; it goes live once an administrator approves it. The
+    offer's fields and then its image are checked before the image is stored, so a refused
+    offer leaves no file behind."""
+    fields = _offer_fields(data)
+    picture = read_image(image) if image is not None and image.filename else None
+    path = save_image(picture[0], "offers") if picture else None
     offer = Offer(
-        merchant_id=staff.merchant_id,
-        status=OfferStatus.PENDING,
-        image_path=image_path,
-        **_offer_fields(data),
+        merchant_id=staff.merchant_id, status=OfferStatus.PENDING, image_path=path, **fields
     )
-    db.session.add(offer)
-    db.session.flush()
-    record_audit(staff, "offer.create", "offer", offer.id)
-    db.session.commit()
+    try:
+        db.session.add(offer)
+        db.session.flush()
+        record_audit(staff, "offer.create", "offer", offer.id)
+        db.session.commit()
+    except Exception:
+        db.session.rollback()
+        if path:
+            with suppress(FileNotFoundError):
+                image_file(path).unlink()
+        raise
     return offer
+
+
+# Offers whose image anyone may see: approved ones (paused ones were approved).
+PUBLIC_IMAGE = (OfferStatus.ACTIVE, OfferStatus.PAUSED)
+
+
+def offer_image_visible(offer: Offer, viewer: Any) -> bool:
+    """An offer's image is public once approved; before (or if rejected), only its
+    merchant's staff and administrators see it."""
+    if offer.status in PUBLIC_IMAGE:
+        return True
+    if not getattr(viewer, "is_authenticated", False):
+        return False
+    return bool(viewer.role is Role.ADMIN or viewer.merchant_id == offer.merchant_id)
 
 
 def get_offer(offer_id: int) -> Offer:

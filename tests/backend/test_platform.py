@@ -56,10 +56,12 @@ def test_production_is_the_default_environment():
 
 def test_admins_create_and_users_create_cli(app, db):
     runner = app.test_cli_runner()
-    result = runner.invoke(args=["admins", "create", "13700000009", "--password", "admin2026"])
+    result = runner.invoke(
+        args=["admins", "create", "13700000009", "--password", "admin-desk-2026"]
+    )
     assert result.exit_code == 0, result.output
     assert "137****0009" in result.output
-    bad = runner.invoke(args=["admins", "create", "123", "--password", "admin2026"])
+    bad = runner.invoke(args=["admins", "create", "123", "--password", "admin-desk-2026"])
     assert bad.exit_code != 0 and "invalid_phone" in bad.output
     no_merchant = runner.invoke(
         args=[
@@ -69,7 +71,7 @@ def test_admins_create_and_users_create_cli(app, db):
             "--role",
             "merchant_staff",
             "--password",
-            "staff2026",
+            "staff-desk-2026",
         ]
     )
     assert no_merchant.exit_code != 0 and "unknown_merchant" in no_merchant.output

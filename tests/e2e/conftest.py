@@ -123,7 +123,7 @@ class JourneyData:
     offer_title: str
 
 
-DEMO_PASSWORD = "demo2026"
+DEMO_PASSWORD = "quzhou-demo-2026"
 STAFF = "13800000011"  # the demo bookshop's staff
 ATTENDANT = "13800000012"  # the demo waste station's attendant
 ORGANISER = "13800000021"

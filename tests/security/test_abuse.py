@@ -505,6 +505,7 @@ UPLOADS = {
             "title_zh": "杯子",
             "points_price": "100",
             "stock": "3",
+            "per_resident_limit": "1",  # a valid offer: the image is checked after its fields
             "valid_from": "2026-11-25T08:00",
             "valid_until": "2026-12-25T08:00",
         },
@@ -664,11 +665,14 @@ def page_forms(application: Flask) -> list[str]:
 
 def _sign_in(client: Any, user: Any) -> None:
     """A signed-in session without the (CSRF-protected) sign-in form."""
-    from backend.auth import SECOND_FACTOR_KEY
+    from backend.accounts.sessions import start_session
+    from backend.auth import SECOND_FACTOR_KEY, SESSION_KEY
 
+    key = start_session(user)  # the server-side half of a signed-in session
     with client.session_transaction() as session:
         session["_user_id"] = user.get_id()
         session["_fresh"] = True
+        session[SESSION_KEY] = key
         if user.role is Role.ADMIN:
             session[SECOND_FACTOR_KEY] = user.get_id()
 

@@ -158,6 +158,7 @@ NOT_OWNED_PUBLIC = {
     ("GET", "/api/v1/offers/<int:offer_id>"),
     ("GET", "/offers/<int:offer_id>"),
     ("GET", "/offers/<int:offer_id>/image"),
+    ("POST", "/codes/<any(register, reset):purpose>"),
     ("POST", "/api/v1/offers/<int:offer_id>/redeem"),
     ("POST", "/offers/<int:offer_id>/redeem"),
     ("GET", "/api/v1/projects/<int:plan_id>"),

@@ -60,6 +60,20 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/auth/token"): PUBLIC,
     ("DELETE", "/api/v1/auth/token"): USERS,
     ("GET", "/api/v1/me"): USERS,
+    ("POST", "/api/v1/auth/password"): USERS,
+    ("DELETE", "/api/v1/auth/sessions"): USERS,
+    ("GET", "/account/security"): USERS,
+    ("POST", "/account/security"): USERS,
+    ("POST", "/account/sign-out-everywhere"): USERS,
+    ("POST", "/account/phone/code"): USERS,
+    ("POST", "/account/phone"): USERS,
+    ("POST", "/codes/<any(register, reset):purpose>"): PUBLIC,
+    ("GET", "/password/reset"): PUBLIC,
+    ("POST", "/password/reset"): PUBLIC,
+    ("POST", "/api/v1/auth/phone-codes"): PUBLIC,
+    ("POST", "/api/v1/auth/password-reset"): PUBLIC,
+    ("POST", "/api/v1/me/phone-codes"): USERS,
+    ("PUT", "/api/v1/me/phone"): USERS,
     ("GET", "/api/v1/partner/ping"): {PARTNER},
     ("GET", "/methodologies"): PUBLIC,
     ("GET", "/methodologies/<code>"): PUBLIC,
@@ -244,7 +258,9 @@ def test_each_role_reaches_only_its_routes(app, client, auth, actors, role):
         headers = auth.bearer(user)
     failures = []
     for (method, rule), allowed in sorted(MATRIX.items()):
-        if rule.endswith("/logout") or (rule == "/api/v1/auth/token" and method == "DELETE"):
+        if rule.endswith(("/logout", "/sign-out-everywhere")) or (
+            rule in ("/api/v1/auth/token", "/api/v1/auth/sessions") and method == "DELETE"
+        ):
             continue  # would end this role's session; covered in test_login.py
         url = _url(rule)
         request_headers = dict(headers) if url.startswith("/api/") else {}

@@ -8,6 +8,7 @@ from backend.accounts.models import Role
 from backend.app import create_app
 
 from ..factories import PASSWORD
+from ..helpers import sms_code
 
 
 def test_start_page_is_chinese_first_with_an_english_switch(client):
@@ -24,11 +25,18 @@ def test_start_page_is_chinese_first_with_an_english_switch(client):
 
 
 def test_register_page_creates_a_resident_and_signs_in(client, db):
+    first = client.get("/register").get_data(as_text=True)
+    assert 'id="password"' not in first  # step one: only the number
+    sent = client.post("/codes/register", data={"phone": "139 1234 0000"})
+    assert sent.status_code == 302 and sent.headers["Location"].endswith("/register")
+    second = client.get("/register").get_data(as_text=True)
+    assert 'value="13912340000"' in second and 'id="code"' in second
     response = client.post(
         "/register",
         data={
             "phone": "13912340000",
-            "password": "green2026",
+            "code": sms_code("13912340000"),
+            "password": "green-river-2026",
             "district": "龙游县",
             "nickname": "小林",
         },
@@ -40,10 +48,18 @@ def test_register_page_creates_a_resident_and_signs_in(client, db):
 
 
 @pytest.mark.parametrize(
-    ("field", "value"), [("phone", "123"), ("password", "abc"), ("district", "上海市")]
+    ("field", "value"),
+    [("phone", "123"), ("password", "abc"), ("district", "上海市"), ("code", "000000")],
 )
 def test_register_page_shows_the_error_on_the_field(client, db, field, value):
-    data = {"phone": "13912340000", "password": "green2026", "district": "龙游县", field: value}
+    client.post("/codes/register", data={"phone": "13912340000"})
+    data = {
+        "phone": "13912340000",
+        "password": "green-river-2026",
+        "district": "龙游县",
+        "code": sms_code("13912340000"),
+    }
+    data[field] = value
     response = client.post("/register", data=data)
     assert response.status_code == 422
     html = response.get_data(as_text=True)

@@ -12,7 +12,7 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
-from ..helpers import as_json, link_proven, signed_headers
+from ..helpers import as_json, link_proven, registration_code, signed_headers
 
 
 def _credit_a_trip(client, make, resident):
@@ -101,7 +101,12 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, au
     assert (
         client.post(
             "/api/v1/auth/register",
-            json={"phone": phone, "password": PASSWORD, "district": "柯城区"},
+            json={
+                "phone": phone,
+                "password": PASSWORD,
+                "district": "柯城区",
+                "code": registration_code(client, phone),
+            },
         ).status_code
         == 201
     )

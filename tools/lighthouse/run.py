@@ -41,7 +41,7 @@ CHROME = os.environ.get("CHROME_PATH", "/usr/bin/chromium")
 PORT = int(os.environ.get("LIGHTHOUSE_PORT", "18040"))
 RUNS = max(1, int(os.environ.get("LIGHTHOUSE_RUNS", "1")))
 ATTEMPTS = 3  # per run, when Chromium loses the trace
-RESIDENT = ("13800000001", "demo2026")  # the demo resident (flask demo load)
+RESIDENT = ("13800000001", "quzhou-demo-2026")  # the demo resident (flask demo load)
 CHROME_FLAGS = " ".join(
     [
         "--headless=new",

@@ -108,7 +108,7 @@ def test_administrators_create_organisers_never_administrators(client, admin, db
         "/admin/organisers",
         data={
             "phone": "13755550000",
-            "password": "event2026",
+            "password": "event-hall-2026",
             "nickname": "衢州马拉松组委会",
             "role": "admin",
         },
@@ -124,7 +124,7 @@ def test_administrators_create_organisers_never_administrators(client, admin, db
     assert entry.actor_id == admin.id and entry.details["role"] == "organiser"
     listing = client.get("/admin/organisers").get_data(as_text=True)
     assert "137****0000" in listing and "13755550000" not in listing
-    bad = client.post("/admin/organisers", data={"phone": "123", "password": "event2026"})
+    bad = client.post("/admin/organisers", data={"phone": "123", "password": "event-hall-2026"})
     assert bad.status_code == 422 and 'role="alert"' in bad.get_data(as_text=True)
     admins = client.get("/admin/administrators").get_data(as_text=True)
     assert admin.masked_phone in admins and "flask admins create" in admins

@@ -143,9 +143,13 @@ def test_wrong_codes_count_towards_the_lockout(app, client, make, db):
     assert locked.status_code == 302 and locked.headers["Location"] == "/admin/login"
     db.session.refresh(admin)
     assert admin.is_locked()
-    # signed out; the password is refused while locked
+    # signed out; while locked even the right code is refused at the second step (the
+    # password step answers as always: only someone who knows the password sees the lock)
     assert client.get("/admin/").headers["Location"].startswith("/admin/login")
-    assert 'role="alert"' in _password_step(client, admin).get_data(as_text=True)
+    assert _password_step(client, admin).headers["Location"].startswith("/admin/2fa")
+    refused = client.post("/admin/2fa", data={"code": totp_code(admin)})
+    assert refused.status_code == 302 and refused.headers["Location"] == "/admin/login"
+    assert client.get("/admin/").headers["Location"].startswith("/admin/login")
 
 
 def test_a_good_code_clears_the_failure_count(make, db):
