@@ -121,8 +121,7 @@ class Sessions(MethodView):
         services.sign_out_everywhere(api_user())
 
 
-def _code_limit() -> str:
-    return str(current_app.config["RATELIMIT_PHONE_CODE"])
+_code_limit = limit_setting("RATELIMIT_PHONE_CODE")
 
 
 @blp.route("/auth/phone-codes")

@@ -33,7 +33,15 @@ from backend.worker import run_in_app
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..factories import PASSWORD
-from ..helpers import DAY, PREV_DAY, as_json, link_proven, registration_code, signed_headers, sms_code
+from ..helpers import (
+    DAY,
+    PREV_DAY,
+    as_json,
+    link_proven,
+    registration_code,
+    signed_headers,
+    sms_code,
+)
 from .figures import record
 
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
