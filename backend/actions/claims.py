@@ -144,7 +144,7 @@ def _with_defaults(action: str, activity: dict[str, Any]) -> dict[str, Any]:
 
 def _number(value: Any) -> Decimal | None:
     try:
-        number = Decimal(str(value).strip().replace(",", "."))
+        number = Decimal(str(value).strip())
     except (InvalidOperation, ValueError):
         return None
     return number if number.is_finite() else None
