@@ -4,12 +4,14 @@ what it does before it is done."""
 
 from __future__ import annotations
 
+import io
 import re
 
 import pytest
+from PIL import Image
 from playwright.sync_api import expect
 
-from .conftest import ATTENDANT, sign_in
+from .conftest import ATTENDANT, CHROMIUM, CHROMIUM_ARGS, VIEWPORT, sign_in
 
 pytestmark = pytest.mark.e2e
 
@@ -96,3 +98,61 @@ def test_a_used_code_says_so_on_the_code_field(open_page, journey_data):
         attendant.locator("#scan-form button[type=submit]").click()
     expect(attendant.locator("#code-error")).to_contain_text("已使用")
     expect(attendant.locator("#weight_metal")).to_have_value("1")
+
+
+def _y4m(png: bytes, path) -> None:
+    """A one-frame Y4M video of an image: what Chromium's fake camera shows."""
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    side = max(image.size) + 80
+    side += side % 2
+    canvas = Image.new("RGB", (side, side), "white")
+    canvas.paste(image, ((side - image.width) // 2, (side - image.height) // 2))
+    y, u, v = canvas.convert("YCbCr").split()
+    half = (side // 2, side // 2)
+    header = f"YUV4MPEG2 W{side} H{side} F10:1 Ip A1:1 C420jpeg\n".encode()
+    frame = b"FRAME\n" + y.tobytes() + u.resize(half).tobytes() + v.resize(half).tobytes()
+    path.write_bytes(header + frame)
+
+
+def test_the_live_camera_scan_reads_the_residents_qr(
+    open_page, journey_data, browser_type, tmp_path
+):
+    """No BarcodeDetector (as on Debian's Chromium): the vendored decoder reads the camera."""
+    resident = open_page()
+    sign_in(resident, RESIDENT)
+    resident.goto("/my-qr")
+    video = tmp_path / "qr.y4m"
+    _y4m(resident.locator(".qr").screenshot(), video)
+
+    browser = browser_type.launch(
+        executable_path=CHROMIUM,
+        args=[
+            *CHROMIUM_ARGS,
+            "--use-fake-ui-for-media-stream",
+            "--use-fake-device-for-media-stream",
+            f"--use-file-for-fake-video-capture={video}",
+        ],
+    )
+    try:
+        context = browser.new_context(
+            base_url=journey_data.base_url,
+            viewport=VIEWPORT,
+            locale="zh-CN",
+            timezone_id="Asia/Shanghai",
+        )
+        context.grant_permissions(["camera"])
+        attendant = context.new_page()
+        attendant.add_init_script("delete window.BarcodeDetector;")
+        decoder_loads = []
+        attendant.on("request", lambda r: decoder_loads.append(r.url) if "jsQR" in r.url else None)
+        sign_in(attendant, ATTENDANT)
+        attendant.goto("/merchant")
+        assert not decoder_loads  # the decoder is not loaded before the camera starts
+        attendant.locator("#weight_paper").fill("1.5")
+        attendant.get_by_role("button", name="用摄像头扫码").click()
+        result = attendant.locator(".result")
+        expect(result.locator(".badge")).to_have_text("已加分", timeout=15_000)
+        expect(result).to_contain_text("纸类 1.5 kg")
+        assert decoder_loads
+    finally:
+        browser.close()
