@@ -92,7 +92,10 @@ UNSUPPORTED_SPECIES: dict[str, Text] = {
 
 # --- parameters --------------------------------------------------------------------------
 
-_REF = "shared/reference/events_forest.md"
+_REF = (
+    "衢州碳普惠平台参考资料《大型活动碳足迹与碳中和林》 Quzhou programme reference note on event "
+    "footprints and carbon-neutral forests (2026)"
+)
 AR_CM_001 = Source(
     "国家发展改革委《碳汇造林项目方法学》AR-CM-001-V01 附表（全国森林资源清查缺省值）",
     2013,
@@ -302,7 +305,7 @@ PARAMETERS: tuple[Parameter, ...] = (
             2026,
             "D",
             "Average yearly uptake of a planted tree over its first 20 years (the G20 2016 "
-            "horizon, events_forest.md §3.6).",
+            "horizon, programme reference note §3.6).",
             illustrative=True,
         ),
         Text("“相当于 N 棵树”计算年限", "Horizon of the 'N trees' figure"),

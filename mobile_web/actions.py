@@ -12,6 +12,7 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
+from backend.actions.words import summary_line
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import caller_key, limit_setting, limiter
@@ -38,11 +39,13 @@ def actions() -> Any:
 @resident_only
 def action(record_id: int) -> Any:
     record = self_reports.own_record(current_user, record_id)
+    calc = calculation(record, current_lang())
     return render_template(
         "mobile/action.html",
         r=record,
         lang=current_lang(),
-        calc=calculation(record, current_lang()),
+        calc=calc,
+        summary=summary_line(record.action, record.activity, calc["credited_g"]) if calc else "",
     )
 
 

@@ -69,3 +69,30 @@ def describe_activity(action: str, activity: dict[str, Any] | None) -> str:
     if action in ("public_transit", "bike_sharing") and activity.get("distance_km"):
         return _("%(km)s km", km=kg(activity.get("distance_km")))
     return ""
+
+
+BASELINES = {
+    "public_transit": _l("less than the usual mix of cars and taxis"),
+    "bike_sharing": _l("less than the usual mix of cars and taxis"),
+    "waste_sorting": _l("less than as residual waste"),
+    "food_waste": _l("less than if the food had been wasted"),
+}
+
+
+def co2e(grams: int) -> str:
+    """Grams CO2e as people read them: 359 g, 5.35 kg."""
+    if grams < 1000:
+        return _("%(g)s g CO2e", g=grams)
+    return _("%(kg)s kg CO2e", kg=kg(Decimal(grams) / 1000))
+
+
+def summary_line(action: str, activity: dict[str, Any] | None, credited_g: int) -> str:
+    """One plain line above a calculation: "paper 2.5 kg, plastic 0.8 kg: 5.35 kg CO2e less
+    than as residual waste"."""
+    what = describe_activity(action, activity)
+    saved = _(
+        "%(amount)s %(baseline)s",
+        amount=co2e(credited_g),
+        baseline=BASELINES.get(action, _l("less than the baseline")),
+    )
+    return _("%(what)s: %(saved)s", what=what, saved=saved) if what else saved
