@@ -77,6 +77,7 @@ BASELINES = {
     "waste_sorting": _l("less than as residual waste"),
     "food_waste": _l("less than if the food had been wasted"),
 }
+OTHER_BASELINE = _l("less than the baseline")
 
 
 def co2e(grams: int) -> str:
@@ -93,6 +94,6 @@ def summary_line(action: str, activity: dict[str, Any] | None, credited_g: int) 
     saved = _(
         "%(amount)s %(baseline)s",
         amount=co2e(credited_g),
-        baseline=BASELINES.get(action, _l("less than the baseline")),
+        baseline=BASELINES.get(action, OTHER_BASELINE),
     )
     return _("%(what)s: %(saved)s", what=what, saved=saved) if what else saved

@@ -69,7 +69,7 @@ def test_export_contains_the_residents_data(client, make, auth):
     assert data["points"][0]["points"] == 359
     assert data["data_sources"][0]["identity"] == "****7777"
     csv_text = client.get("/privacy/export.csv").get_data(as_text=True)
-    assert "action" in csv_text and "359" in csv_text
+    assert "359" in csv_text and "public_transit" not in csv_text  # words, not codes
 
 
 def test_leaderboard_needs_a_nickname(client, make, auth):
