@@ -130,16 +130,32 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
     assert plan.status is PlanStatus.SUBMITTED
 
 
-def test_retire_form_reports_serial_numbers(client, organiser, make, db):
+def test_retire_form_previews_exactly_what_it_retires_then_reports_serials(
+    client, organiser, make, db
+):
     event = worked_event(organiser)
     reduction(make.resident(), 5_000)
-    response = client.post(
+    preview = client.post(
+        f"/organiser/events/{event.id}/retire", data={"kg": "3", "request_key": "k"}
+    )
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="preview-total">5.000<' in html
+    assert 'id="overshoot"' in html and "2.000" in html  # 2 kg more than asked
+    assert services.retired_g(event.id) == 0  # a preview retires nothing
+    # the pool changed since the preview (or the form was altered): nothing is retired
+    stale = client.post(
         f"/organiser/events/{event.id}/retire",
-        data={"kg": "3", "request_key": "k"},
+        data={"kg": "3", "request_key": "k", "confirm": "1", "at_most_g": "3000"},
         follow_redirects=True,
     )
-    html = response.get_data(as_text=True)
-    assert "QZCI-R-" in html
+    assert "flash-error" in stale.get_data(as_text=True) and services.retired_g(event.id) == 0
+    response = client.post(
+        f"/organiser/events/{event.id}/retire",
+        data={"kg": "3", "request_key": "k", "confirm": "1", "at_most_g": "5000"},
+        follow_redirects=True,
+    )
+    assert "QZCI-R-" in response.get_data(as_text=True)
+    assert services.retired_g(event.id) == 5_000
     short = client.post(
         f"/organiser/events/{event.id}/retire", data={"kg": "30"}, follow_redirects=True
     )
@@ -175,16 +191,22 @@ def test_public_project_page_and_resident_donation(client, make, auth, db):
     resident = make.resident()
     make.points(resident, 300)
     auth.login_page(resident)
+    preview = client.post(
+        f"/projects/{plan.id}/donate", data={"points": "120", "idempotency_key": "once"}
+    ).get_data(as_text=True)
+    assert 'id="preview"' in preview and "300" in preview and "180" in preview
+    assert resident_balance(resident.id) == 300  # the preview donates nothing
     done = client.post(
         f"/projects/{plan.id}/donate",
-        data={"points": "120", "idempotency_key": "once"},
+        data={"points": "120", "idempotency_key": "once", "confirm": "1"},
         follow_redirects=True,
     )
     html = done.get_data(as_text=True)
     assert resident_balance(resident.id) == 180
     assert "100.0%" in html  # the only donor: all of the donations
     again = client.post(
-        f"/projects/{plan.id}/donate", data={"points": "120", "idempotency_key": "once"}
+        f"/projects/{plan.id}/donate",
+        data={"points": "120", "idempotency_key": "once", "confirm": "1"},
     )
     assert again.status_code == 302 and resident_balance(resident.id) == 180
     broke = client.post(
