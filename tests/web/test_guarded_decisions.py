@@ -75,4 +75,3 @@ def test_a_refund_is_previewed_with_its_points_and_resident(client, make, auth, 
     client.post(f"/merchant/redemptions/{redemption.id}/refund", data={"reason": "退货"})
     db.session.expire_all()
     assert rewards.get_redemption(redemption.id).status.value == "refunded"
-
