@@ -16,17 +16,18 @@ from backend.actions.exceptions import UnknownBinding
 from backend.actions.words import summary_line
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.extensions import caller_key, limit_setting, limiter
+from backend.extensions import limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, make_token, qr_svg
+from backend.ratelimit import caller_key, limit_setting
 from backend.timeutil import local
 from backend.uploads import image_path
 
 from . import bp
+from .forms import WASTE_CATEGORIES, activity_from_form
 
 resident_only = page_roles(Role.RESIDENT)
 staff_only = page_roles(Role.MERCHANT_STAFF)
-WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 
 
 @bp.get("/actions")
@@ -121,38 +122,6 @@ def self_report() -> Any:
 
 def format_date(value: Any) -> str:
     return local(value).strftime("%Y-%m-%d")
-
-
-def _local_iso(value: str | None) -> str | None:
-    return f"{value}:00+08:00" if value and len(value) == 16 else value or None
-
-
-def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
-    if action_code in ("public_transit", "bike_sharing"):
-        key = "mode" if action_code == "public_transit" else "bike_type"
-        return {
-            key: form.get(key) or ("bus" if key == "mode" else "pedal"),
-            "distance_km": form.get("distance_km"),
-            "started_at": _local_iso(form.get("started_at")),
-            "ended_at": _local_iso(form.get("ended_at")),
-        }
-    if action_code == "waste_sorting":
-        items = [
-            {"category": c, "weight_kg": form.get(f"weight_{c}")}
-            for c in WASTE_CATEGORIES
-            if form.get(f"weight_{c}")
-        ]
-        return {"items": items, "collected_at": _local_iso(form.get("collected_at"))}
-    return {
-        "kind": form.get("kind") or "clean_plate",
-        "meal_at": _local_iso(form.get("meal_at")),
-        "diners": form.get("diners") or 1,
-        **(
-            {"portion_reduction_kg": form.get("portion_reduction_kg")}
-            if form.get("portion_reduction_kg")
-            else {}
-        ),
-    }
 
 
 @bp.route("/sources", methods=["GET", "POST"])
