@@ -92,6 +92,7 @@ OWNED: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/redemptions/<int:redemption_id>"): Owned(RESIDENT, HELD),
     ("POST", "/api/v1/redemptions/<int:redemption_id>/cancel"): Owned(RESIDENT, HELD),
     ("GET", "/redemptions/<int:redemption_id>"): Owned(RESIDENT, HELD),
+    ("GET", "/redemptions/<int:redemption_id>/status"): Owned(RESIDENT, HELD),
     ("POST", "/redemptions/<int:redemption_id>/cancel"): Owned(RESIDENT, HELD),
     ("GET", "/api/v1/me/actions/<bigid:record_id>"): Owned(RESIDENT, RECORD),
     ("POST", "/api/v1/me/actions/<bigid:record_id>/appeal"): Owned(

@@ -103,6 +103,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/offers/<int:offer_id>/redeem"): {RESIDENT},
     ("GET", "/redemptions"): {RESIDENT},
     ("GET", "/redemptions/<int:redemption_id>"): {RESIDENT},
+    ("GET", "/redemptions/<int:redemption_id>/status"): {RESIDENT},
     ("POST", "/redemptions/<int:redemption_id>/cancel"): {RESIDENT},
     ("GET", "/points"): {RESIDENT},
     ("POST", "/merchant/confirm"): {STAFF},
