@@ -158,13 +158,12 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     stops = tab_through(page)
     names = _names(stops)
     assert "skip-link" in stops[0]["cls"]
-    tabs = ["/home", "/actions", "/offers", "/redemptions", "/points", "/projects", "/privacy"]
+    tabs = ["/home", "/my-qr", "/actions", "/offers", "/more"]  # five, my QR one tap away
     assert names[1:3] == ["/", "?lang=en"]
-    assert names[3:10] == tabs
-    assert names[10] == "button"  # sign out, the last of the navigation
-    assert names[11:13] == ["/log", "/offers"]  # the account card's two actions
-    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[13:])
-    current = page.locator(".tabs a[aria-current=page]")
+    assert names[3:8] == tabs
+    assert names[8:10] == ["/log", "/offers"]  # the account card's two actions
+    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[10:])
+    current = page.locator(".tabbar a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
 
 

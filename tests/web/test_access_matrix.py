@@ -41,6 +41,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/register"): PUBLIC,
     ("POST", "/logout"): PUBLIC,
     ("GET", "/home"): {RESIDENT},
+    ("GET", "/more"): {RESIDENT},
     ("GET", "/merchant"): {STAFF},
     ("GET", "/organiser"): {ORGANISER},
     ("GET", "/admin/login"): PUBLIC,

@@ -54,7 +54,7 @@ def test_home_shows_kg_points_trees_charts_and_leaderboard(client, make, auth, d
     html = client.get("/home").get_data(as_text=True)
     assert "0.36" in html  # 359 g = 0.36 kg
     assert "359" in html  # points
-    assert 'role="img"' in html and html.count("<script") == 2  # pwa.js and tabs.js: no chart JS
+    assert 'role="img"' in html and html.count("<script") == 1  # pwa.js only: no chart JS
     assert "绿行者" in html  # on the leaderboard, by nickname
     assert resident.phone not in html.replace(resident.phone[:3] + "****", "")
 
