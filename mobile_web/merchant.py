@@ -96,7 +96,13 @@ def _field_errors(error: DomainError | None) -> dict[str, str]:
 
 
 def _counter_page(
-    record: Any, *, error: DomainError | None = None, form: Any = None, token: str | None = None
+    record: Any,
+    *,
+    error: DomainError | None = None,
+    form: Any = None,
+    token: str | None = None,
+    period_error: DomainError | None = None,
+    period: tuple[str, str] | None = None,
 ) -> Any:
     merchant = current_user.merchant
     today_actions = action_queries.verified_by(current_user.id)
@@ -120,6 +126,8 @@ def _counter_page(
         describe=describe_activity,
         balance=merchant_balance(merchant.id),
         today=local(utcnow()).date().isoformat(),
+        period=period,
+        period_error=period_error,
         format_code=format_short_code,
         confirm_key=uuid.uuid4().hex,
     )
@@ -208,12 +216,16 @@ def merchant_refund(redemption_id: int) -> Any:
 def merchant_settlement() -> Any:
     start_day, end_day = request.args.get("from", ""), request.args.get("to", "")
     try:
-        start, end = queries.period_bounds(start_day, end_day)
-    except ValueError:
-        raise InvalidPeriod() from None
-    if not timedelta(days=1) <= end - start <= timedelta(days=370):
-        raise InvalidPeriod()
-    body = queries.settlement_csv(current_user.merchant_id, start, end)
+        try:
+            start, end = queries.period_bounds(start_day, end_day)
+        except ValueError:
+            raise InvalidPeriod(field="period") from None
+        if not timedelta(days=1) <= end - start <= timedelta(days=370):
+            raise InvalidPeriod(field="period")
+    except InvalidPeriod as exc:
+        # back on the counter page, the dates as chosen and the problem under them
+        return _counter_page(None, period_error=exc, period=(start_day, end_day)), exc.status
+    body = queries.settlement_csv(current_user.merchant_id, start, end, for_people=True)
     return Response(
         "\ufeff" + body,
         mimetype="text/csv",
