@@ -17,6 +17,7 @@ LOGINS = {
     "resident": "13800000001",
     "shop staff": "13800000011",
     "station attendant": "13800000012",
+    "restaurant staff": "13800000013",
     "organiser": "13800000021",
 }
 SKIP = ("/static", "/logout", "/api", "/sw.js", "/manifest")
