@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -13,7 +13,7 @@ from flask_login import current_user
 from backend.accounts.models import Role, mask_phone
 from backend.actions import corrections
 from backend.actions import queries as action_queries
-from backend.actions.claims import STATION_ACTIONS
+from backend.actions.catalogue import STATION_ACTIONS
 from backend.actions.exceptions import CounterInputInvalid
 from backend.actions.words import describe_activity, kg
 from backend.auth import page_roles
@@ -216,16 +216,10 @@ def merchant_refund(redemption_id: int) -> Any:
 def merchant_settlement() -> Any:
     start_day, end_day = request.args.get("from", ""), request.args.get("to", "")
     try:
-        try:
-            start, end = queries.period_bounds(start_day, end_day)
-        except ValueError:
-            raise InvalidPeriod(field="period") from None
-        if not timedelta(days=1) <= end - start <= timedelta(days=370):
-            raise InvalidPeriod(field="period")
+        body = queries.settlement(current_user.merchant_id, start_day, end_day, for_people=True)
     except InvalidPeriod as exc:
         # back on the counter page, the dates as chosen and the problem under them
         return _counter_page(None, period_error=exc, period=(start_day, end_day)), exc.status
-    body = queries.settlement_csv(current_user.merchant_id, start, end, for_people=True)
     return Response(
         "\ufeff" + body,
         mimetype="text/csv",
