@@ -173,14 +173,14 @@ def test_offers_to_a_redeemed_voucher_by_keyboard(open_page, journey_data):
     page.goto("/offers")
     offer = f"/offers/{journey_data.offer_id}"
     names = _names(tab_through(page))
-    assert_in_order(names, ["#main", "/", "?lang=en", "/home", "/offers", "button", offer])
+    assert_in_order(names, ["#main", "/", "?lang=en", "/home", "/my-qr", "/offers", "/more", offer])
     tab_to(page, f"a[href='{offer}']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"{offer}$"))
 
     names = _names(tab_through(page))
     redeem = page.get_by_role("button", name="用 200 积分兑换")
-    assert_in_order(names, ["#main", "button", "/offers", "button"])
+    assert_in_order(names, ["#main", "/my-qr", "/more", "/offers", "button"])
     tab_to(page, "main form button[type=submit]")
     expect(redeem).to_be_focused()
     page.keyboard.press("Enter")
