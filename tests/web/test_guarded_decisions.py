@@ -75,3 +75,23 @@ def test_a_refund_is_previewed_with_its_points_and_resident(client, make, auth, 
     client.post(f"/merchant/redemptions/{redemption.id}/refund", data={"reason": "退货"})
     db.session.expire_all()
     assert rewards.get_redemption(redemption.id).status.value == "refunded"
+
+
+def test_the_new_event_form_shows_every_problem_at_once(client, make, auth, db):
+    auth.login_page(make.user("organiser"))
+    page = client.post(
+        "/organiser/events/new",
+        data={
+            "name": "",
+            "venue": "",
+            "district": "",
+            "starts_on": "2027-05-02",
+            "ends_on": "2027-05-01",
+            "expected_participants": "x",
+        },
+    )
+    html = page.get_data(as_text=True)
+    assert page.status_code == 422
+    for field in ("name", "venue", "district", "ends_on", "expected_participants"):
+        assert f'id="{field}-error"' in html, field
+    assert 'value="2027-05-02"' in html  # what was typed stays
