@@ -483,21 +483,23 @@ def _mix_rejections(mix: list[tuple[str, Decimal]]) -> list[Rejection]:
                 _reject("species_duplicate", f"树种 {code} 重复", f"species {code} repeated")
             )
         seen.add(code)
+        name = SPECIES.get(code, Text(code, code))
         if share <= 0:
             out.append(
                 _reject(
                     "share_not_positive",
-                    f"树种 {code} 的占比必须大于零",
-                    f"the share of {code} must be greater than zero",
+                    f"{name.zh_CN}的占比必须大于零",
+                    f"the share of {name.en} must be greater than zero",
                 )
             )
     total = sum((s for _, s in mix), Decimal(0))
     if abs(total - 1) > SHARE_TOLERANCE:
+        percent = fmt(total * 100)  # people enter and read shares in percent
         out.append(
             _reject(
                 "shares_not_one",
-                f"各树种占比之和为 {fmt(total)}，应为 1",
-                f"species shares sum to {fmt(total)}, not 1",
+                f"各树种占比之和为 {percent}%，应为 100%",
+                f"species shares add up to {percent}%, not 100%",
             )
         )
     return out

@@ -116,7 +116,7 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
         "mix-0-percent": "100",
     }
     bad = client.post(url, data={**form, "mix-0-percent": "90"})
-    assert bad.status_code == 422 and "0.9" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "90%，应为 100%" in bad.get_data(as_text=True)  # in percent
     made = client.post(url, data=form)
     assert made.status_code == 302
     html = client.get(url).get_data(as_text=True)
