@@ -3,14 +3,20 @@ unlinking a data source, reissuing a household card, rotating a partner's key, a
 
 from __future__ import annotations
 
+import re
+
 from sqlalchemy import select
 
 from backend.actions.claims import active_card
 from backend.actions.identities import bind_identity, bindings_of
+from backend.events import forest
+from backend.events.models import FootprintStage
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
 from backend.partners.models import Partner
 from backend.rewards import services as rewards
+
+from ..backend.events.helpers import plan_data, worked_event
 
 
 def test_unlinking_a_source_shows_what_stops_then_unlinks(client, make, auth, db):
@@ -95,3 +101,17 @@ def test_the_new_event_form_shows_every_problem_at_once(client, make, auth, db):
     for field in ("name", "venue", "district", "ends_on", "expected_participants"):
         assert f'id="{field}-error"' in html, field
     assert 'value="2027-05-02"' in html  # what was typed stays
+
+
+def test_a_planting_defaults_to_the_plans_species(client, make, auth, db):
+    seed_versions()
+    organiser, admin = make.user("organiser"), make.user("admin")
+    event = worked_event(organiser, FootprintStage.ACTUAL)
+    mix = [{"species": "camphor", "share": "0.7"}, {"species": "chinese_fir", "share": "0.3"}]
+    plan = forest.create_plan(organiser, event.id, plan_data(mix))
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True)
+    auth.login_page(admin, admin=True)
+    html = client.get(f"/admin/events/{event.id}").get_data(as_text=True)
+    assert re.search(r'<option value="camphor" selected>', html)
+    assert not re.search(r'<option value="chinese_fir" selected>', html)
