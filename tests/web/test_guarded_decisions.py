@@ -115,3 +115,14 @@ def test_a_planting_defaults_to_the_plans_species(client, make, auth, db):
     html = client.get(f"/admin/events/{event.id}").get_data(as_text=True)
     assert re.search(r'<option value="camphor" selected>', html)
     assert not re.search(r'<option value="chinese_fir" selected>', html)
+
+
+def test_the_report_says_a_plan_is_under_review_while_it_is(client, make, auth, db):
+    seed_versions()
+    organiser = make.user("organiser")
+    event = worked_event(organiser)
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
+    auth.login_page(organiser)
+    html = client.get(f"/organiser/events/{event.id}/report/planned").get_data(as_text=True)
+    assert "正在由项目办公室审核" in html and "尚无获批方案" not in html
