@@ -204,6 +204,7 @@ def test_public_project_page_and_resident_donation(client, make, auth, db):
     html = done.get_data(as_text=True)
     assert resident_balance(resident.id) == 180
     assert "100.0%" in html  # the only donor: all of the donations
+    assert "不对应购买某几棵树" in html  # points are not sold as trees
     again = client.post(
         f"/projects/{plan.id}/donate",
         data={"points": "120", "idempotency_key": "once", "confirm": "1"},
