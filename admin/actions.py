@@ -17,6 +17,7 @@ from backend.extensions import db
 from backend.i18n import current_lang
 from backend.partners.models import Partner, PartnerKind
 from backend.partners.services import create_partner, rotate_partner_key
+from backend.timeutil import utcnow
 
 from . import bp
 from .views import admin_only
@@ -61,6 +62,32 @@ def review_decide(record_id: int, decision: str) -> Any:
 def partners() -> Any:
     shown = None
     error = None
+    if request.method == "POST" and request.form.get("rotate") and not request.form.get("confirm"):
+        partner = db.session.scalar(select(Partner).where(Partner.code == request.form["rotate"]))
+        if partner is not None:
+            now = utcnow()
+            valid = [k.key_id for k in partner.keys if k.is_valid(now)]
+            return render_template(
+                "admin/confirm.html",
+                title=_("Rotate a partner's key"),
+                lines=[
+                    _(
+                        "%(partner)s gets a new key; its secret is shown once, on the next page.",
+                        partner=partner.name,
+                    ),
+                    _(
+                        "The current keys (%(keys)s) keep working for 24 hours, then stop: "
+                        "the operator must switch to the new key within that time.",
+                        keys=", ".join(valid) or "—",
+                    ),
+                ],
+                warning=_("Old keys cannot be extended once replaced."),
+                action=url_for("admin.partners"),
+                fields={"rotate": partner.code},
+                button=_("Rotate the key"),
+                back=url_for("admin.partners"),
+                danger=True,
+            )
     if request.method == "POST":
         try:
             if request.form.get("rotate"):

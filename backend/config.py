@@ -160,6 +160,8 @@ class Config:
     REDEMPTION_HOLD_HOURS = _number("REDEMPTION_HOLD_HOURS", 72)
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
+    # Counter staff may correct or cancel their own drop-off or meal entry for this long.
+    COUNTER_CORRECTION_MINUTES = int(os.environ.get("COUNTER_CORRECTION_MINUTES", "30"))
     BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))
     INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "5000"))
     # Anomaly flags: more actions than this on one local day sends the rest to review ...

@@ -92,7 +92,10 @@ UNSUPPORTED_SPECIES: dict[str, Text] = {
 
 # --- parameters --------------------------------------------------------------------------
 
-_REF = "shared/reference/events_forest.md"
+_REF = (
+    "衢州碳普惠平台参考资料《大型活动碳足迹与碳中和林》 Quzhou programme reference note on event "
+    "footprints and carbon-neutral forests (2026)"
+)
 AR_CM_001 = Source(
     "国家发展改革委《碳汇造林项目方法学》AR-CM-001-V01 附表（全国森林资源清查缺省值）",
     2013,
@@ -302,7 +305,7 @@ PARAMETERS: tuple[Parameter, ...] = (
             2026,
             "D",
             "Average yearly uptake of a planted tree over its first 20 years (the G20 2016 "
-            "horizon, events_forest.md §3.6).",
+            "horizon, programme reference note §3.6).",
             illustrative=True,
         ),
         Text("“相当于 N 棵树”计算年限", "Horizon of the 'N trees' figure"),
@@ -480,21 +483,23 @@ def _mix_rejections(mix: list[tuple[str, Decimal]]) -> list[Rejection]:
                 _reject("species_duplicate", f"树种 {code} 重复", f"species {code} repeated")
             )
         seen.add(code)
+        name = SPECIES.get(code, Text(code, code))
         if share <= 0:
             out.append(
                 _reject(
                     "share_not_positive",
-                    f"树种 {code} 的占比必须大于零",
-                    f"the share of {code} must be greater than zero",
+                    f"{name.zh_CN}的占比必须大于零",
+                    f"the share of {name.en} must be greater than zero",
                 )
             )
     total = sum((s for _, s in mix), Decimal(0))
     if abs(total - 1) > SHARE_TOLERANCE:
+        percent = fmt(total * 100)  # people enter and read shares in percent
         out.append(
             _reject(
                 "shares_not_one",
-                f"各树种占比之和为 {fmt(total)}，应为 1",
-                f"species shares sum to {fmt(total)}, not 1",
+                f"各树种占比之和为 {percent}%，应为 100%",
+                f"species shares add up to {percent}%, not 100%",
             )
         )
     return out

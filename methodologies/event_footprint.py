@@ -50,6 +50,7 @@ from typing import Any, ClassVar
 
 from .base import (
     LOCAL_TZ,
+    PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
     Methodology,
@@ -72,7 +73,10 @@ CO2_PER_C = Decimal(44) / Decimal(12)
 
 # --- sources (events_forest.md flags: [V]->A, [2H]->B, [R]->C, [D]->D) -------------------
 
-_REF = "shared/reference/events_forest.md §2"
+_REF = (
+    "衢州碳普惠平台参考资料《大型活动碳足迹与碳中和林》 Quzhou programme reference note on event "
+    "footprints and carbon-neutral forests (2026) §2"
+)
 GRID_2023 = Source(
     "生态环境部 国家统计局《关于发布2023年电力二氧化碳排放因子的公告》(公告2025年第47号)",
     2025,
@@ -92,7 +96,8 @@ NDRC_NOT_IN_REF = Source(
     "国家发展改革委 温室气体排放核算方法和报告指南（试行）缺省值 (2015)",
     2015,
     "C",
-    "Not in events_forest.md: recalled NDRC guideline default, not re-verified. Check before use.",
+    "Not in the programme reference note: "
+    "recalled NDRC guideline default, not re-verified. Check before use.",
     illustrative=True,
 )
 FUEL_DENSITY = Source(
@@ -112,7 +117,7 @@ CPCD_2023 = Source(
 
 def _proposed(note: str, *, year: int = 2026) -> Source:
     """A proposed default [D] from the reference, with its stated basis."""
-    return Source("events_forest.md proposed default", year, "D", note, illustrative=True)
+    return Source(PROGRAMME_PROPOSAL, year, "D", note, illustrative=True)
 
 
 # --- catalogue ---------------------------------------------------------------------------
@@ -347,7 +352,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         "rail",
         "0.04",
         _proposed(
-            "Not in events_forest.md: set equal to the high-speed-rail default (Chinese "
+            "Not in the programme reference note: "
+            "set equal to the high-speed-rail default (Chinese "
             "conventional passenger rail is mostly electrified) until a sourced figure exists."
         ),
     ),
@@ -384,7 +390,8 @@ PARAMETERS: tuple[Parameter, ...] = (
         Decimal("1"),
         "pkm/vkm",
         _proposed(
-            "Not in events_forest.md: one fare party per taxi trip, empty running not added."
+            "Not in the programme reference note: "
+            "one fare party per taxi trip, empty running not added."
         ),
         Text("出租车平均载客人数", "Taxi occupancy"),
     ),
@@ -415,7 +422,8 @@ PARAMETERS: tuple[Parameter, ...] = (
             "PlasticsEurope eco-profiles (PE/PP/PET cradle-to-gate ≈1.6-2.2 kgCO2e/kg)",
             2026,
             "C",
-            "Not in events_forest.md: general knowledge of European LCA data, not re-read; "
+            "Not in the programme reference note: "
+            "general knowledge of European LCA data, not re-read; "
             "excludes conversion into products.",
             illustrative=True,
         ),

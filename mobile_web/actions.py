@@ -12,14 +12,16 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
+from backend.actions.exceptions import UnknownBinding
 from backend.actions.review import reported_text
+from backend.actions.words import summary_line
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, qr_svg
 from backend.ratelimit import caller_key, limit_setting
-from backend.timeutil import utcnow
+from backend.timeutil import local, utcnow
 from backend.uploads import image_path
 
 from . import bp
@@ -44,11 +46,13 @@ def actions() -> Any:
 @resident_only
 def action(record_id: int) -> Any:
     record = self_reports.own_record(current_user, record_id)
+    calc = calculation(record, current_lang())
     return render_template(
         "mobile/action.html",
         r=record,
         lang=current_lang(),
-        calc=calculation(record, current_lang()),
+        calc=calc,
+        summary=summary_line(record.action, record.activity, calc["credited_g"]) if calc else "",
         reported=reported_text,
     )
 
@@ -124,6 +128,10 @@ def self_report() -> Any:
     ), 422 if error else 200
 
 
+def format_date(value: Any) -> str:
+    return local(value).strftime("%Y-%m-%d")
+
+
 @bp.route("/sources", methods=["GET", "POST"])
 @resident_only
 @limiter.limit(limit_setting("RATELIMIT_LINK"), key_func=caller_key, methods=["POST"])
@@ -180,6 +188,31 @@ def new_link_code(binding_id: int) -> Any:
 @bp.post("/sources/<int:binding_id>/revoke")
 @resident_only
 def revoke_source(binding_id: int) -> Any:
+    if not request.form.get("confirm"):
+        binding = next(
+            (b for b in identities.bindings_of(current_user.id) if b.id == binding_id), None
+        )
+        if binding is None:
+            raise UnknownBinding()
+        return render_template(
+            "mobile/confirm.html",
+            title=_("Unlink a data source"),
+            lines=[
+                _(
+                    "%(partner)s, %(identity)s: new trips or drop-offs from it will no longer "
+                    "reach your account or earn points.",
+                    partner=binding.partner.name,
+                    identity=binding.identity_hint,
+                ),
+                _("What was already credited stays in your account."),
+            ],
+            warning=_("To link it again later you will have to give your consent again."),
+            action=url_for("mobile.revoke_source", binding_id=binding_id),
+            fields={},
+            button=_("Unlink"),
+            back=url_for("mobile.sources"),
+            danger=True,
+        )
     try:
         identities.revoke_binding(current_user, binding_id)
         flash(_("Unlinked. This source will no longer send us your data."), "success")
@@ -193,9 +226,35 @@ def revoke_source(binding_id: int) -> Any:
 @limiter.limit(limit_setting("RATELIMIT_CARD"), key_func=caller_key, methods=["POST"])
 def household_card() -> Any:
     card = claims.active_card(current_user.id)
+    if request.method == "POST" and card is not None and not request.form.get("confirm"):
+        return render_template(
+            "mobile/confirm.html",
+            title=_("Issue a new household card"),
+            lines=[
+                _(
+                    "A new card with a new QR code is made for you to print.",
+                ),
+                _(
+                    "The card issued on %(date)s stops working at once, at every station.",
+                    date=format_date(card.issued_at),
+                ),
+            ],
+            warning=_("The old card cannot be made to work again."),
+            action=url_for("mobile.household_card"),
+            fields={},
+            button=_("Issue a new card"),
+            back=url_for("mobile.household_card"),
+            danger=True,
+        )
     if request.method == "POST":
+        first = card is None
         card = claims.issue_card(current_user)
-        flash(_("A new card was issued; the old one no longer works."), "success")
+        flash(
+            _("Your household card is ready: print it or show it on your phone.")
+            if first
+            else _("A new card was issued; the old one no longer works."),
+            "success",
+        )
         return redirect(url_for("mobile.household_card"))
     qr = qr_svg(claims.card_token(card)) if card else None
     return render_template("mobile/card.html", card=card, qr=qr)

@@ -16,7 +16,16 @@ from werkzeug.datastructures import MultiDict
 from backend.accounts.models import Role
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.events import certificates, donations, forest, queries, reports, retirements, services
+from backend.events import (
+    certificates,
+    donations,
+    forest,
+    previews,
+    queries,
+    reports,
+    retirements,
+    services,
+)
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus
 from backend.ledger.queries import resident_balance
 from backend.uploads import image_path
@@ -331,11 +340,34 @@ def submit_plan(plan_id: int) -> Any:
 @bp.post("/organiser/events/<int:event_id>/retire")
 @organiser_only
 def retire(event_id: int) -> Any:
+    """First a preview of exactly which reductions would be retired and how many kg (each is
+    retired whole, so it may be more than asked); the organiser then confirms, accepting at
+    most what the preview showed."""
     raw = request.form.get("kg", "").strip()
+    back = url_for("mobile.event_detail", event_id=event_id) + "#retire"
+    grams: Any = int(raw) * 1000 if raw.isdigit() else raw
+    if not request.form.get("confirm"):
+        try:
+            preview = previews.preview_retirement(current_user, event_id, grams)
+        except DomainError as exc:
+            flash(exc.localized_message(), "error")
+            return redirect(back)
+        return render_template(
+            "mobile/events/retire_preview.html",
+            p=preview,
+            kg=reports.kilograms,
+            raw=raw,
+            request_key=request.form.get("request_key", ""),
+            back=back,
+        )
     try:
-        grams: Any = int(raw) * 1000 if raw.isdigit() else raw
+        at_most = request.form.get("at_most_g", "")
         rows = retirements.retire_reductions(
-            current_user, event_id, grams, request.form.get("request_key")
+            current_user,
+            event_id,
+            grams,
+            request.form.get("request_key"),
+            at_most_g=int(at_most) if at_most.isdigit() else grams if isinstance(grams, int) else 0,
         )
     except DomainError as exc:
         flash(exc.localized_message(), "error")
@@ -350,7 +382,7 @@ def retire(event_id: int) -> Any:
             ),
             "success",
         )
-    return redirect(url_for("mobile.event_detail", event_id=event_id) + "#retire")
+    return redirect(back)
 
 
 # --- public: certificate verification -------------------------------------------------------
@@ -405,6 +437,38 @@ def project(plan_id: int) -> Any:
 @bp.post("/projects/<int:plan_id>/donate")
 @resident_only
 def donate(plan_id: int) -> Any:
+    back = url_for("mobile.project", plan_id=plan_id) + "#donate"
+    if not request.form.get("confirm"):
+        try:
+            preview = previews.preview_donation(current_user, plan_id, request.form.get("points"))
+        except DomainError as exc:
+            flash(exc.localized_message(), "error")
+            return redirect(back)
+        return render_template(
+            "mobile/confirm.html",
+            title=_("Donate points"),
+            lines=[
+                _(
+                    "%(points)s points go to the forest fund of %(project)s.",
+                    points=preview.points,
+                    project=preview.plan.event.name,
+                ),
+                _(
+                    "Your points: %(before)s now, %(after)s after the donation.",
+                    before=preview.balance,
+                    after=preview.balance_after,
+                ),
+            ],
+            warning=_("Donated points cannot be returned."),
+            action=url_for("mobile.donate", plan_id=plan_id),
+            fields={
+                "points": preview.points,
+                "idempotency_key": request.form.get("idempotency_key", ""),
+            },
+            button=_("Donate %(points)s points", points=preview.points),
+            back=back,
+            danger=False,
+        )
     try:
         donation = donations.donate_points(
             current_user,

@@ -10,10 +10,12 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
-from backend.accounts.models import Role
-from backend.actions import identities
+from backend.accounts.models import Role, mask_phone
+from backend.actions import corrections, identities
 from backend.actions import queries as action_queries
 from backend.actions.catalogue import STATION_ACTIONS
+from backend.actions.exceptions import CounterInputInvalid
+from backend.actions.words import describe_activity, kg
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
@@ -23,6 +25,7 @@ from backend.merchants.counter import confirm_at_counter
 from backend.qr import decode_image, format_short_code
 from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
+from backend.rewards.exceptions import InvalidPeriod, OtherMerchant
 from backend.timeutil import LOCAL_TZ, local, utcnow
 
 from . import bp
@@ -42,16 +45,9 @@ def merchant_home() -> Any:
 @staff_only
 @limiter.limit(limit_setting("RATELIMIT_COUNTER"), key_func=caller_key)
 def merchant_confirm() -> Any:
-    merchant = current_user.merchant
-    action_code = STATION_ACTIONS.get(merchant.kind)
-    activity = None
-    if action_code:
-        activity = activity_from_form(action_code, request.form)
-        for key in ("collected_at", "meal_at"):
-            if activity.get(key) is None:
-                activity.pop(key, None)
+    activity = _station_activity(request.form)
+    token = request.form.get("token") or None
     try:
-        token = request.form.get("token") or None
         photo = request.files.get("photo")
         if not token and photo and photo.filename:
             token = decode_image(photo.read())
@@ -63,8 +59,9 @@ def merchant_confirm() -> Any:
             idempotency_key=request.form.get("key"),
         )
     except DomainError as exc:
-        flash(exc.localized_message(), "error")
-        return redirect(url_for("mobile.merchant_home"))
+        # The page comes back with what was typed and every problem on its field; a scanned
+        # code is kept (hidden) so the corrected form needs no second scan.
+        return _counter_page(None, error=exc, form=request.form, token=token), exc.status
     if result.redemption is not None:
         flash(
             _(
@@ -107,42 +104,150 @@ def merchant_link() -> Any:
     return redirect(url_for("mobile.merchant_home"))
 
 
-def _counter_page(record: Any) -> Any:
+def _station_activity(form: Any) -> dict[str, Any] | None:
+    action_code = STATION_ACTIONS.get(current_user.merchant.kind)
+    if not action_code:
+        return None
+    activity = activity_from_form(action_code, form)
+    for key in ("collected_at", "meal_at"):
+        if activity.get(key) is None:
+            activity.pop(key, None)
+    return activity
+
+
+def _field_errors(error: DomainError | None) -> dict[str, str]:
+    if error is None:
+        return {}
+    if isinstance(error, CounterInputInvalid) and isinstance(error.details, dict):
+        return {str(k): str(v) for k, v in error.details.items()}
+    return {error.field or "form": error.localized_message()}
+
+
+def _counter_page(
+    record: Any,
+    *,
+    error: DomainError | None = None,
+    form: Any = None,
+    token: str | None = None,
+    period_error: DomainError | None = None,
+    period: tuple[str, str] | None = None,
+) -> Any:
     merchant = current_user.merchant
+    today_actions = action_queries.verified_by(current_user.id)
+    shown = [*today_actions, *([record] if record is not None else [])]
     return render_template(
         "mobile/merchant_home.html",
         merchant=merchant,
         result=record,
+        error=error,
+        errors=_field_errors(error),
+        form=form or {},
+        token=token,
         action_code=STATION_ACTIONS.get(merchant.kind),
         categories=WASTE_CATEGORIES,
         lang=current_lang(),
         today_rows=queries.merchant_day(merchant.id),
-        today_actions=action_queries.verified_by(current_user.id),
+        today_actions=today_actions,
+        residents=action_queries.masked_residents(shown),
+        correctable=lambda r: corrections.correctable(r, current_user.id),
+        correction_minutes=corrections.correction_minutes(),
+        describe=describe_activity,
         balance=merchant_balance(merchant.id),
         today=local(utcnow()).date().isoformat(),
+        period=period,
+        period_error=period_error,
         format_code=format_short_code,
         confirm_key=uuid.uuid4().hex,
     )
 
 
-@bp.post("/merchant/redemptions/<int:redemption_id>/refund")
+@bp.route("/merchant/entries/<bigid:record_id>", methods=["GET", "POST"])
+@staff_only
+def merchant_entry(record_id: int) -> Any:
+    """One entry this staff member confirmed: correct its weights or diners (a new entry
+    replaces it), or see exactly what cancelling takes back before confirming it."""
+    record = corrections.counter_entry(current_user, record_id)
+    error = None
+    if request.method == "POST":
+        try:
+            if request.form.get("do") == "cancel":
+                corrections.cancel_counter_entry(current_user, record.id)
+                flash(_("Entry cancelled; its points were taken back."), "success")
+                return redirect(url_for("mobile.merchant_home"))
+            _old, new = corrections.correct_counter_entry(
+                current_user, record.id, _station_activity(request.form) or {}
+            )
+        except DomainError as exc:
+            error = exc
+        else:
+            return _counter_page(new)
+    return render_template(
+        "mobile/merchant_entry.html",
+        r=record,
+        error=error,
+        errors=_field_errors(error),
+        form=request.form if error else _form_of(record),
+        open=corrections.correctable(record, current_user.id),
+        minutes=corrections.correction_minutes(),
+        resident=action_queries.masked_residents([record]).get(record.resident_id or 0, ""),
+        describe=describe_activity,
+        categories=WASTE_CATEGORIES,
+    ), error.status if error else 200
+
+
+def _form_of(record: Any) -> dict[str, Any]:
+    """The entry's values as the counter form's fields (for correcting them)."""
+    activity = record.activity or {}
+    if record.action == "waste_sorting":
+        return {
+            f"weight_{item.get('category')}": kg(item.get("weight_kg"))
+            for item in activity.get("items") or []
+            if isinstance(item, dict)
+        }
+    return {
+        "kind": activity.get("kind", "clean_plate"),
+        "diners": kg(activity.get("diners", 1)),
+        "portion_reduction_kg": kg(activity.get("portion_reduction_kg") or ""),
+    }
+
+
+@bp.route("/merchant/redemptions/<int:redemption_id>/refund", methods=["GET", "POST"])
 @staff_only
 def merchant_refund(redemption_id: int) -> Any:
-    try:
-        services.refund_redemption(
-            current_user, redemption_id, request.form.get("reason") or _("refund at the counter")
-        )
-        flash(_("Refunded: the points went back to the resident."), "success")
-    except DomainError as exc:
-        flash(exc.localized_message(), "error")
-    return redirect(url_for("mobile.merchant_home"))
+    """A refund cannot be undone: the page first shows exactly what it does (the points, to
+    whom, off the shop's settled points), then the staff member confirms it."""
+    redemption = services.get_redemption(redemption_id)
+    if redemption.merchant_id != current_user.merchant_id:
+        raise OtherMerchant()
+    if request.method == "POST":
+        try:
+            services.refund_redemption(
+                current_user,
+                redemption_id,
+                request.form.get("reason") or _("refund at the counter"),
+            )
+            flash(_("Refunded: the points went back to the resident."), "success")
+        except DomainError as exc:
+            flash(exc.localized_message(), "error")
+        return redirect(url_for("mobile.merchant_home"))
+    return render_template(
+        "mobile/merchant_refund.html",
+        r=redemption,
+        resident=mask_phone(redemption.resident.phone) if redemption.resident else "",
+        format_code=format_short_code,
+        balance=merchant_balance(current_user.merchant_id),
+    )
 
 
 @bp.get("/merchant/settlement.csv")
 @staff_only
 def merchant_settlement() -> Any:
     start_day, end_day = request.args.get("from", ""), request.args.get("to", "")
-    body = queries.settlement(current_user.merchant_id, start_day, end_day)
+    try:
+        body = queries.settlement(current_user.merchant_id, start_day, end_day, for_people=True)
+    except InvalidPeriod as exc:
+        # back on the counter page, the dates as chosen and the problem under them
+        return _counter_page(None, period_error=exc, period=(start_day, end_day)), exc.status
     return Response(
         "\ufeff" + body,
         mimetype="text/csv",

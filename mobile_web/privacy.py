@@ -11,6 +11,7 @@ from flask_login import current_user
 
 from backend import privacy as service
 from backend.accounts.models import Role
+from backend.accounts.statement import statement_csv
 from backend.actions.identities import bindings_of
 from backend.auth import page_roles, sign_out
 from backend.errors import DomainError
@@ -42,7 +43,7 @@ def export(fmt: str) -> Any:
         body = json.dumps(service.export_data(current_user), ensure_ascii=False, indent=2)
         mimetype = "application/json"
     else:
-        body, mimetype = "\ufeff" + service.export_csv(current_user), "text/csv"
+        body, mimetype = "\ufeff" + statement_csv(current_user), "text/csv"
     return Response(
         body,
         mimetype=mimetype,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, request, send_file, url_for
+from flask import abort, flash, jsonify, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -102,6 +102,14 @@ def redemption(redemption_id: int) -> Any:
     return render_template(
         "mobile/redemption.html", r=item, qr=qr, code=format_short_code(item.short_code)
     )
+
+
+@bp.get("/redemptions/<int:redemption_id>/status")
+@resident_only
+def redemption_status(redemption_id: int) -> Any:
+    """The voucher's status, for its page to notice the merchant's scan (a small poll)."""
+    item = services.own_redemption(current_user, redemption_id)
+    return jsonify({"status": item.status.value}), 200, {"Cache-Control": "no-store"}
 
 
 @bp.post("/redemptions/<int:redemption_id>/cancel")

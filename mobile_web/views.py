@@ -104,6 +104,13 @@ def logout() -> Any:
     return redirect(url_for("mobile.index"))
 
 
+@bp.get("/more")
+@page_roles(Role.RESIDENT)
+def more() -> Any:
+    """Everything beyond the five tabs: points, vouchers, the forest, data sources, privacy."""
+    return render_template("mobile/more.html")
+
+
 @bp.get("/home")
 @page_roles(Role.RESIDENT)
 def home() -> Any:

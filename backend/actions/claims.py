@@ -13,11 +13,16 @@ from __future__ import annotations
 import hashlib
 import json
 from datetime import timedelta
+from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+
+from methodologies.food_waste import KINDS, meal_slot
+from methodologies.waste_sorting import CATEGORIES
 
 from ..accounts.models import User
 from ..audit.services import record_audit
@@ -26,12 +31,14 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger.exceptions import IdempotencyConflict
 from ..merchants.models import MerchantKind
+from ..methodology_versions.services import active_versions
 from ..qr import make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..timeutil import utcnow
 from .catalogue import STATION_ACTIONS
-from .exceptions import ClaimCodeInvalid, InvalidActivity, WrongStation
+from .exceptions import ClaimCodeInvalid, CounterInputInvalid, InvalidActivity, WrongStation
 from .models import ActivityRecord, Channel, ClaimCode, ClaimKey, HouseholdCard
 from .verification import verify_records
+from .words import category_name, kg
 
 GRACE = timedelta(seconds=10)  # the time it takes the attendant to type or scan
 
@@ -41,7 +48,7 @@ def new_claim_code(resident: User) -> ClaimCode:
     now = utcnow()
     seconds = current_app.config["CLAIM_QR_SECONDS"]
     db.session.execute(db.delete(ClaimCode).where(ClaimCode.expires_at < now - timedelta(days=1)))
-    for _ in range(5):
+    for _attempt in range(5):
         claim = ClaimCode(
             nonce=new_nonce(),
             code=new_short_code(8),
@@ -143,6 +150,110 @@ def _with_defaults(action: str, activity: dict[str, Any]) -> dict[str, Any]:
     return activity
 
 
+def _number(value: Any) -> Decimal | None:
+    try:
+        number = Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        return None
+    return number if number.is_finite() else None
+
+
+def _caps(action: str) -> dict[str, Decimal]:
+    version = active_versions([action]).get(action)
+    return version.decimal_params() if version is not None else {}
+
+
+def _waste_problems(activity: dict[str, Any], caps: dict[str, Decimal]) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    items = activity.get("items")
+    if not isinstance(items, list) or not items:
+        return {"items": _("Enter the weight of at least one kind of waste.")}
+    item_cap = caps.get("max_item_weight_kg")
+    total = Decimal(0)
+    for item in items:
+        category = item.get("category") if isinstance(item, dict) else None
+        field = f"weight_{category}"
+        weight = _number(item.get("weight_kg")) if isinstance(item, dict) else None
+        if category not in CATEGORIES:
+            problems["items"] = _("Only paper, plastic, metal, glass, textiles and kitchen waste.")
+        elif weight is None:
+            problems[field] = _("Enter the weight in kg as a number, for example 2.5.")
+        elif weight <= 0:
+            problems[field] = _("The weight must be more than 0 kg.")
+        elif item_cap is not None and weight > item_cap:
+            problems[field] = _(
+                "%(kg)s kg of %(category)s is more than one household brings (at most "
+                "%(cap)s kg). Please check the scale.",
+                kg=kg(weight),
+                category=category_name(category),
+                cap=kg(item_cap),
+            )
+        else:
+            total += weight
+    total_cap = caps.get("max_collection_weight_kg")
+    if not problems and total_cap is not None and total > total_cap:
+        problems["items"] = _(
+            "Together %(kg)s kg is more than one drop-off (at most %(cap)s kg). "
+            "Please check the weights.",
+            kg=kg(total),
+            cap=kg(total_cap),
+        )
+    return problems
+
+
+def _meal_problems(activity: dict[str, Any], caps: dict[str, Decimal]) -> dict[str, str]:
+    problems: dict[str, str] = {}
+    kind = activity.get("kind")
+    if kind not in KINDS:
+        problems["kind"] = _("Choose clean plate or small portion.")
+    diners = _number(activity.get("diners", 1))
+    max_diners = caps.get("max_diners", Decimal(20))
+    if diners is None or diners != diners.to_integral_value() or not 1 <= diners <= max_diners:
+        problems["diners"] = _(
+            "Enter the number of diners, a whole number from 1 to %(max)s.", max=kg(max_diners)
+        )
+    if kind == "small_portion":
+        portion = _number(activity.get("portion_reduction_kg") or "")
+        portion_cap = caps.get("max_portion_reduction_kg")
+        if portion is None or portion <= 0:
+            problems["portion_reduction_kg"] = _(
+                "A small portion needs the food not ordered, in kg (for example 0.3)."
+            )
+        elif portion_cap is not None and portion > portion_cap:
+            problems["portion_reduction_kg"] = _(
+                "%(kg)s kg less food is more than one table saves (at most %(cap)s kg).",
+                kg=kg(portion),
+                cap=kg(portion_cap),
+            )
+    try:
+        slot = meal_slot(activity)
+    except ValueError:
+        problems["meal_at"] = _("Enter the time of the meal.")
+    else:
+        if slot == "other":
+            problems["form"] = _(
+                "It is outside meal times (breakfast 5-10, lunch 10-15, dinner 15-22 o'clock): "
+                "a meal cannot be confirmed now."
+            )
+    return problems
+
+
+def check_counter_input(action: str, activity: dict[str, Any]) -> None:
+    """What staff entered, checked before the resident's code is used.
+
+    Each problem goes on its form field (``CounterInputInvalid.details``), all at once; the
+    caps are the in-force methodology version's, so nothing passes here that the
+    verification would refuse for the same reason."""
+    activity = _with_defaults(action, activity)
+    caps = _caps(action)
+    if action == "waste_sorting":
+        problems = _waste_problems(activity, caps)
+    else:
+        problems = _meal_problems(activity, caps)
+    if problems:
+        raise CounterInputInvalid(details=problems, field=next(iter(problems)))
+
+
 def _request_hash(
     activity: dict[str, Any], token: str | None, code: str | None, card: str | None
 ) -> str:
@@ -192,6 +303,7 @@ def submit_claim(
         first = _claimed_with(staff, idempotency_key, request_hash)
         if first is not None:
             return first
+    check_counter_input(action, activity)  # before the code is used: a typo costs nothing
     try:
         if card:
             resident_id, channel = _use_card(card), Channel.CARD

@@ -143,3 +143,38 @@ class JobsUnavailable(DomainError):
     code = "jobs_unavailable"
     status = 503
     message = _l("The processing queue is unavailable; nothing was stored. Please retry later.")
+
+
+class CounterInputInvalid(DomainError):
+    """Staff input at a counter that cannot be right (no weight, 1000 kg, 0 diners).
+
+    Raised before the resident's code is used: ``details`` maps each form field to its
+    message, and the code stays valid for the corrected try."""
+
+    code = "counter_input_invalid"
+    status = 422
+    message = _l(
+        "Please check the highlighted fields. The resident's code has not been used: "
+        "correct them and confirm again."
+    )
+
+
+class UnknownCounterEntry(NotFound):
+    code = "unknown_counter_entry"
+    message = _l("There is no such entry among the ones you confirmed.")
+
+
+class CounterEntryClosed(Conflict):
+    code = "counter_entry_closed"
+    message = _l(
+        "This entry can no longer be changed here (corrections are possible for %(minutes)s "
+        "minutes after confirming, once). Please contact the programme office."
+    )
+
+
+class CounterEntryInUse(Conflict):
+    code = "counter_entry_in_use"
+    message = _l(
+        "This entry's reduction has already been used for an event, so it cannot be changed "
+        "here. Please contact the programme office."
+    )

@@ -30,7 +30,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..dbtypes import UTCDateTime, str_enum
 from ..extensions import db
-from ..timeutil import utcnow
+from ..timeutil import LOCAL_TZ, utcnow
 
 BigId = BigInteger().with_variant(Integer, "sqlite")
 
@@ -86,6 +86,21 @@ class ActivityRecord(db.Model):
     appeal_reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
 
     reduction: Mapped[Reduction | None] = relationship(back_populates="record", uselist=False)
+
+    @property
+    def happened_at(self) -> datetime:
+        """When the action happened, as people remember it: the meal or hand-over time given,
+        the trip's start, else when it arrived (not the start of a meal slot: a meal at 06:12
+        is shown at 06:12, not at 05:00)."""
+        for name in ("meal_at", "collected_at"):
+            raw = (self.activity or {}).get(name) if isinstance(self.activity, dict) else None
+            if isinstance(raw, str):
+                try:
+                    moment = datetime.fromisoformat(raw.replace("Z", "+00:00"))
+                except ValueError:
+                    continue
+                return moment if moment.tzinfo else moment.replace(tzinfo=LOCAL_TZ)
+        return self.occurred_start or self.received_at
 
     __table_args__ = (
         UniqueConstraint("partner_id", "partner_record_id", name="uq_activity_partner_record"),

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 import methodologies.afforestation as forest
 from methodologies.base import local_day
 
-from ..accounts.models import User
+from ..accounts.models import User, mask_phone
 from ..extensions import db
 from ..methodology_versions.exceptions import NoActiveVersion
 from ..methodology_versions.services import active_version
@@ -47,6 +47,15 @@ def verified_by(staff_id: int, limit: int = 30) -> list[ActivityRecord]:
             .limit(limit)
         )
     )
+
+
+def masked_residents(records: list[ActivityRecord]) -> dict[int, str]:
+    """Resident id -> masked phone number (138****0001), for staff checking what they did."""
+    ids = {r.resident_id for r in records if r.resident_id is not None}
+    if not ids:
+        return {}
+    rows = db.session.execute(select(User.id, User.phone).where(User.id.in_(ids)))
+    return {user_id: mask_phone(phone) for user_id, phone in rows}
 
 
 def review_queue(limit: int = 100) -> list[ActivityRecord]:

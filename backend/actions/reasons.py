@@ -54,6 +54,14 @@ REASONS: dict[str, Text] = {
         "counted again",
     ),
     "review_rejected": Text("审核未通过", "Not approved in review"),
+    "counter_cancelled": Text(
+        "柜台工作人员撤销了这条记录，积分已退回",
+        "The counter staff cancelled this entry; its points were taken back",
+    ),
+    "counter_corrected": Text(
+        "柜台工作人员更正了称重或人数，以更正后的新记录为准",
+        "The counter staff corrected the weights or diners; the corrected entry counts instead",
+    ),
     "burst": Text(
         "短时间内行为过多，转人工审核", "Unusually many actions in one day: sent to review"
     ),

@@ -56,6 +56,15 @@ DEMO_STATION = {
 }
 DEMO_ATTENDANT = ("13800000012", "回收站值守员")
 DEMO_CARD = "QZ00012345"
+DEMO_RESTAURANT = {
+    "name": "光盘餐厅·水亭门店",
+    "district": "柯城区",
+    "address": "衢州市柯城区水亭门历史街区",
+    "category": "餐饮",
+    "contact": "0570-2222222",
+}
+DEMO_WAITER = ("13800000013", "餐厅服务员")
+DEMO_BIKE_PARTNER = ("quzhou-bike", "衢州城市公共自行车", "bike_share")
 # The demo administrators' authenticator key, in development only, so a developer can sign in
 # (add it to an authenticator app, or run ``flask admins totp-code PHONE``). Production
 # administrators set up their own key on the setup page at their first sign-in.
@@ -120,6 +129,7 @@ def load_demo() -> int:
         print(f"demo partner {code}: key_id={key_id} secret={secret} (shown once)")
         created += 1
     created += _demo_station()
+    created += _demo_restaurant()
     created += _demo_trips()
     created += _demo_event()
     _demo_second_factor()
@@ -173,6 +183,35 @@ def _demo_station() -> int:
             Role.MERCHANT_STAFF, phone, DEMO_PASSWORD, nickname=nickname, merchant_id=station.id
         )
         created += 1
+    return created
+
+
+def _demo_restaurant() -> int:
+    """A restaurant with its counter staff, a bike-share operator, and the demo residents on
+    their district's leaderboard (so every role and partner kind can be tried)."""
+    created = 0
+    restaurant = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_RESTAURANT["name"]))
+    if restaurant is None:
+        restaurant = Merchant(kind=MerchantKind.RESTAURANT, **DEMO_RESTAURANT)
+        db.session.add(restaurant)
+        db.session.commit()
+        created += 1
+    phone, nickname = DEMO_WAITER
+    if _user(phone) is None:
+        create_user(
+            Role.MERCHANT_STAFF, phone, DEMO_PASSWORD, nickname=nickname, merchant_id=restaurant.id
+        )
+        created += 1
+    code, name, kind = DEMO_BIKE_PARTNER
+    if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
+        _, key_id, secret = create_partner(code, name, kind)
+        print(f"demo partner {code}: key_id={key_id} secret={secret} (shown once)")
+        created += 1
+    for role, phone, _nickname in DEMO_USERS:
+        user = _user(phone)
+        if role is Role.RESIDENT and user is not None and not user.leaderboard_opt_in:
+            user.leaderboard_opt_in = True
+    db.session.commit()
     return created
 
 
@@ -242,6 +281,7 @@ def logins_text() -> str:
         seen.add(role)
         lines.append(f"  {labels[role]:<15} {phone}  ({nickname})")
     lines.insert(3, f"  {'station staff':<15} {DEMO_ATTENDANT[0]}  ({DEMO_ATTENDANT[1]})")
+    lines.insert(4, f"  {'restaurant staff':<15} {DEMO_WAITER[0]}  ({DEMO_WAITER[1]})")
     if _demo_development():
         lines.append(
             f"  administrators' authenticator key (development only): {DEMO_TOTP_SECRET}\n"

@@ -123,3 +123,11 @@ class InvalidDonation(DomainError):
     code = "invalid_donation"
     status = 422
     message = _l("Donate a whole number of points, at least 1.")
+
+
+class RetirementOvershoot(Conflict):
+    code = "retirement_overshoot"
+    message = _l(
+        "The reductions available changed since the preview: covering the amount would now "
+        "retire %(kg)s kg CO2e. Nothing was retired; please look at the new preview."
+    )

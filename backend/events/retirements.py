@@ -18,7 +18,13 @@ from ..audit.services import record_audit
 from ..extensions import db, unit_of_work
 from ..ledger.services import Retired, post_retirements
 from ..timeutil import local, utcnow
-from .exceptions import InsufficientPool, InvalidRetirement, NoFootprint, RetirementRace
+from .exceptions import (
+    InsufficientPool,
+    InvalidRetirement,
+    NoFootprint,
+    RetirementOvershoot,
+    RetirementRace,
+)
 from .models import Event, ReductionRetirement
 from .queries import _unretired, retired_g
 from .services import _kg, _whole, own_event
@@ -89,13 +95,18 @@ def _insert_retirements(
 
 
 def retire_reductions(
-    organiser: User, event_id: int, grams: Any, request_key: str | None = None
+    organiser: User,
+    event_id: int,
+    grams: Any,
+    request_key: str | None = None,
+    at_most_g: int | None = None,
 ) -> list[ReductionRetirement]:
     """Retire verified reductions from the platform's pool to cover ``grams`` of the event's
     footprint: unretired reductions, oldest first, each retired whole, each at most once,
     each with a serial number and its RETIRE ledger entry (pool -> retirement, in grams).
-    The rows' grams may add up to more than ``grams`` (the last reduction is retired whole).
-    A repeated ``request_key`` returns the first result."""
+    The rows' grams may add up to more than ``grams`` (the last reduction is retired whole);
+    with ``at_most_g`` (what the organiser saw in the preview and accepted) nothing is retired
+    if they would add up to more. A repeated ``request_key`` returns the first result."""
     key = f"retire:{event_id}:{request_key or uuid.uuid4().hex}"
     for _attempt in range(3):
         try:
@@ -120,7 +131,11 @@ def retire_reductions(
                         ),
                         field="grams",
                     )
-                rows = _insert_retirements(event, organiser, _pick(amount), key)
+                picked = _pick(amount)
+                if at_most_g is not None and sum(r.credited_g for r in picked) > at_most_g:
+                    # more than the organiser saw and accepted in the preview: retire nothing
+                    raise RetirementOvershoot(kg=_kg(sum(r.credited_g for r in picked)))
+                rows = _insert_retirements(event, organiser, picked, key)
                 record_audit(
                     organiser,
                     "event.retire",

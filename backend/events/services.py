@@ -117,22 +117,38 @@ def _district(data: Mapping[str, Any], error: type[DomainError]) -> str:
 
 
 def _event_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    starts = _date(data, "starts_on", InvalidEvent)
-    ends = _date(data, "ends_on", InvalidEvent)
-    if ends < starts:
-        raise InvalidEvent(problem=_("the event ends before it starts"), field="ends_on")
-    if (ends - starts).days >= MAX_EVENT_DAYS:
-        raise InvalidEvent(
-            problem=_("an event lasts at most %(n)s days", n=MAX_EVENT_DAYS), field="ends_on"
-        )
-    return {
-        "name": _text(data, "name", 120, InvalidEvent),
-        "venue": _text(data, "venue", 200, InvalidEvent),
-        "district": _district(data, InvalidEvent),
-        "starts_on": starts,
-        "ends_on": ends,
-        "expected_participants": _whole(data, "expected_participants", InvalidEvent),
+    """The event's fields, checked all at once: the error raised is the first problem, with
+    every field's problem in ``details`` (a form shows them together, each on its field)."""
+    checks: dict[str, Any] = {
+        "name": lambda: _text(data, "name", 120, InvalidEvent),
+        "venue": lambda: _text(data, "venue", 200, InvalidEvent),
+        "district": lambda: _district(data, InvalidEvent),
+        "starts_on": lambda: _date(data, "starts_on", InvalidEvent),
+        "ends_on": lambda: _date(data, "ends_on", InvalidEvent),
+        "expected_participants": lambda: _whole(data, "expected_participants", InvalidEvent),
     }
+    fields: dict[str, Any] = {}
+    problems: dict[str, InvalidEvent] = {}
+    for name, check in checks.items():
+        try:
+            fields[name] = check()
+        except InvalidEvent as exc:
+            problems[exc.field or name] = exc
+    starts, ends = fields.get("starts_on"), fields.get("ends_on")
+    if starts is not None and ends is not None:
+        if ends < starts:
+            problems["ends_on"] = InvalidEvent(
+                problem=_("the event ends before it starts"), field="ends_on"
+            )
+        elif (ends - starts).days >= MAX_EVENT_DAYS:
+            problems["ends_on"] = InvalidEvent(
+                problem=_("an event lasts at most %(n)s days", n=MAX_EVENT_DAYS), field="ends_on"
+            )
+    if problems:
+        first = next(iter(problems.values()))
+        first.details = {name: exc.localized_message() for name, exc in problems.items()}
+        raise first
+    return fields
 
 
 def create_event(organiser: User, data: Mapping[str, Any]) -> Event:

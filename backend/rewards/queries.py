@@ -7,6 +7,7 @@ import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from flask_babel import gettext as _
 from sqlalchemy import or_, select
 from sqlalchemy.orm import joinedload
 
@@ -137,21 +138,36 @@ def settlement_rows(merchant_id: int, start: datetime, end: datetime) -> list[Se
     return rows
 
 
-def settlement_csv(merchant_id: int, start: datetime, end: datetime) -> str:
-    """The settlement CSV of a period: one row per fulfilment or refund, then the total."""
+def settlement_csv(
+    merchant_id: int, start: datetime, end: datetime, *, for_people: bool = False
+) -> str:
+    """The settlement CSV of a period: one row per fulfilment or refund, then the total.
+
+    ``for_people``: headers and kinds in the request's language (the counter page's download);
+    otherwise the stable machine columns of the API."""
     out = io.StringIO()
     writer = csv.writer(out)
-    writer.writerow(
-        [
-            "redemption_id",
-            "event",
-            "at_local",
-            "offer_id",
-            "offer_title",
-            "points",
-            "points_settled",
+    columns = [
+        "redemption_id",
+        "event",
+        "at_local",
+        "offer_id",
+        "offer_title",
+        "points",
+        "points_settled",
+    ]
+    if for_people:
+        columns = [
+            _("Voucher no."),
+            _("Kind"),
+            _("Time (Beijing)"),
+            _("Offer no."),
+            _("Offer"),
+            _("Points"),
+            _("Points settled"),
         ]
-    )
+    writer.writerow(columns)
+    kinds = {"fulfilled": _("fulfilled"), "refunded": _("refunded")} if for_people else {}
     total = 0
     for row in settlement_rows(merchant_id, start, end):
         total += row.points
@@ -159,7 +175,7 @@ def settlement_csv(merchant_id: int, start: datetime, end: datetime) -> str:
         writer.writerow(
             [
                 r.id,
-                row.event,
+                kinds.get(row.event, row.event),
                 local(row.at).strftime("%Y-%m-%d %H:%M:%S"),
                 r.offer_id,
                 r.offer.title_zh,
@@ -167,7 +183,7 @@ def settlement_csv(merchant_id: int, start: datetime, end: datetime) -> str:
                 row.points,
             ]
         )
-    writer.writerow(["total", "", "", "", "", "", total])
+    writer.writerow([_("Total") if for_people else "total", "", "", "", "", "", total])
     return out.getvalue()
 
 
@@ -182,7 +198,7 @@ def period_bounds(start_day: str, end_day: str) -> tuple[datetime, datetime]:
 MAX_SETTLEMENT_DAYS = 370
 
 
-def settlement(merchant_id: int, start_day: str, end_day: str) -> str:
+def settlement(merchant_id: int, start_day: str, end_day: str, *, for_people: bool = False) -> str:
     """The settlement CSV of local calendar days [start_day, end_day] (ISO dates, both
     included), for the merchant's page and the API alike; ``InvalidPeriod`` unless they are
     dates 1 to 370 days apart, the end not before the start."""
@@ -192,4 +208,4 @@ def settlement(merchant_id: int, start_day: str, end_day: str) -> str:
         raise InvalidPeriod() from None
     if not timedelta(days=1) <= end - start <= timedelta(days=MAX_SETTLEMENT_DAYS):
         raise InvalidPeriod()
-    return settlement_csv(merchant_id, start, end)
+    return settlement_csv(merchant_id, start, end, for_people=for_people)

@@ -15,7 +15,9 @@
 from __future__ import annotations
 
 import logging
+import shutil
 import socket
+import subprocess
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -33,6 +35,7 @@ from backend.extensions import db as _db
 from ..conftest import CHROMIUM, _redis_url
 from ..factories import Factories
 from ..helpers import as_json, signed_headers
+from ..web.plain_words import internal_words, visible_text
 
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -62,14 +65,66 @@ def browser_context_args(browser_context_args: dict[str, Any], base_url: str) ->
     }
 
 
+@dataclass
+class Rendered:
+    url: str
+    kind: str  # html | csv | pdf
+    body: bytes
+
+
+def _keep(response: Any, rendered: list[Rendered]) -> None:
+    """Pages, CSV files and PDFs the journey received, for the plain-words check."""
+    kind = response.headers.get("content-type", "")
+    wanted = (
+        "html"
+        if "text/html" in kind and response.request.resource_type == "document"
+        else "csv"
+        if "text/csv" in kind
+        else "pdf"
+        if "application/pdf" in kind
+        else None
+    )
+    if wanted is None or response.status >= 300:
+        return
+    try:
+        rendered.append(Rendered(response.url, wanted, response.body()))
+    except Exception:  # noqa: BLE001 - a body the browser no longer holds: nothing to check
+        return
+
+
+def _text(item: Rendered) -> str:
+    if item.kind == "html":
+        return visible_text(item.body.decode("utf-8", "replace"))
+    if item.kind == "csv":
+        return item.body.decode("utf-8-sig", "replace")
+    if shutil.which("pdftotext") is None:
+        return ""
+    done = subprocess.run(
+        ["pdftotext", "-layout", "-", "-"], input=item.body, capture_output=True, check=False
+    )
+    return done.stdout.decode("utf-8", "replace")
+
+
 @pytest.fixture
-def open_page(new_context: Any) -> Any:
+def rendered() -> Iterator[list[Rendered]]:
+    """Every page, CSV and PDF the journey's browsers received. Afterwards none may speak in
+    internal names: snake_case codes or field names, or our file names (plain_words.py)."""
+    items: list[Rendered] = []
+    yield items
+    found = {item.url: words for item in items if (words := internal_words(_text(item)))}
+    assert not found, f"internal words on pages people read: {found}"
+
+
+@pytest.fixture
+def open_page(new_context: Any, rendered: list[Rendered]) -> Any:
     """``open_page()``: a page in a new browser context (another person's phone). Pages are
-    in Chinese until the person picks English in the top bar (a cookie keeps the choice)."""
+    in Chinese until the person picks English in the top bar (a cookie keeps the choice).
+    What it receives is checked for internal words (``rendered``)."""
 
     def _open() -> Any:
         context = new_context(locale="zh-CN")
         context.set_default_timeout(10_000)  # a page here answers in well under a second
+        context.on("response", lambda response: _keep(response, rendered))
         return context.new_page()
 
     return _open

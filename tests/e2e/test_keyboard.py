@@ -156,14 +156,12 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     stops = tab_through(page)
     names = _names(stops)
     assert "skip-link" in stops[0]["cls"]
-    tabs = ["/home", "/actions", "/offers", "/redemptions", "/points", "/projects", "/privacy"]
+    tabs = ["/home", "/my-qr", "/actions", "/offers", "/more"]  # five, my QR one tap away
     assert names[1:3] == ["/", "?lang=en"]
-    assert names[3:10] == tabs
-    assert names[10] == "/account/security"  # every role's account security
-    assert names[11] == "button"  # sign out, the last of the navigation
-    assert names[12:14] == ["/log", "/offers"]  # the account card's two actions
-    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[14:])
-    current = page.locator(".tabs a[aria-current=page]")
+    assert names[3:8] == tabs
+    assert names[8:10] == ["/log", "/offers"]  # the account card's two actions
+    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[10:])
+    current = page.locator(".tabbar a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
 
 
@@ -173,14 +171,14 @@ def test_offers_to_a_redeemed_voucher_by_keyboard(open_page, journey_data):
     page.goto("/offers")
     offer = f"/offers/{journey_data.offer_id}"
     names = _names(tab_through(page))
-    assert_in_order(names, ["#main", "/", "?lang=en", "/home", "/offers", "button", offer])
+    assert_in_order(names, ["#main", "/", "?lang=en", "/home", "/my-qr", "/offers", "/more", offer])
     tab_to(page, f"a[href='{offer}']")
     page.keyboard.press("Enter")
     expect(page).to_have_url(re.compile(f"{offer}$"))
 
     names = _names(tab_through(page))
     redeem = page.get_by_role("button", name="用 200 积分兑换")
-    assert_in_order(names, ["#main", "button", "/offers", "button"])
+    assert_in_order(names, ["#main", "/my-qr", "/more", "/offers", "button"])
     tab_to(page, "main form button[type=submit]")
     expect(redeem).to_be_focused()
     page.keyboard.press("Enter")
@@ -207,14 +205,14 @@ def test_merchant_counter_by_keyboard(open_page, journey_data):
     page.keyboard.type(code)
     page.keyboard.press("Enter")  # submits the counter's form
     expect(page.locator(".flash-success")).to_contain_text("书店帆布书签")
-    refund = page.locator(".today-row button")
+    refund = page.locator(".today-row a")
     expect(refund).to_have_accessible_name(re.compile(re.escape(code)))  # which voucher
     tab_through(page)  # the refund comes between the code box and the settlement
     step = {
         sel: int(page.locator(sel).get_attribute("data-tab-step") or -1)
-        for sel in ("#code", ".today-row button", "#from")
+        for sel in ("#code", ".today-row a", "#from")
     }
-    assert step["#code"] < step[".today-row button"] < step["#from"], step
+    assert step["#code"] < step[".today-row a"] < step["#from"], step
 
 
 def test_organiser_creates_an_event_by_keyboard(open_page, journey_data):
@@ -227,15 +225,19 @@ def test_organiser_creates_an_event_by_keyboard(open_page, journey_data):
         names, ["#main", "/", "?lang=en", "/organiser", "button", "/organiser", *fields, "button"]
     )
 
-    # Enter on an empty form: the message is announced and tied to the field it is about
+    # Enter on an empty form: every problem at once, each announced and tied to its field
     page.locator("body").focus()
     tab_to(page, "#name")
     page.keyboard.press("Enter")
-    error = page.locator("[role=alert]")
-    expect(error).to_be_visible()
-    invalid = page.locator("[aria-invalid=true]")
-    expect(invalid).to_have_count(1)
-    expect(invalid).to_have_accessible_description(re.compile(re.escape(error.inner_text())))
+    errors = page.locator("[role=alert]")
+    expect(errors).to_have_count(len(fields))
+    for field in fields:
+        error = page.locator(f"#{field}-error")
+        expect(error).to_be_visible()
+        expect(page.locator(f"#{field}")).to_have_attribute("aria-invalid", "true")
+        expect(page.locator(f"#{field}")).to_have_accessible_description(
+            re.compile(re.escape(error.inner_text()))
+        )
 
     page.locator("body").focus()
     tab_to(page, "#name")

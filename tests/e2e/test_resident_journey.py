@@ -89,7 +89,7 @@ def test_register_link_card_earn_redeem_and_fulfil(open_page, journey_data):
     expect(stats.nth(1)).to_have_text("359")  # points
     resident.goto("/actions")
     trip = resident.locator(".list-card").first
-    expect(trip).to_contain_text("credited")
+    expect(trip).to_contain_text("points added")
     expect(trip).to_contain_text("359 g CO2e · 359 points")
 
     resident.goto("/offers")

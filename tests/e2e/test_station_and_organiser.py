@@ -42,21 +42,21 @@ def test_station_attendant_credits_a_weighed_drop_off_by_the_residents_qr(
     attendant.locator("#weight_paper").fill("2.5")
     attendant.locator("#weight_plastic").fill("1.2")
     if by == "qr":
-        attendant.get_by_label("扫码（拍摄二维码）").set_input_files(
+        attendant.get_by_label("或拍摄二维码照片").set_input_files(
             {"name": "qr.png", "mimeType": "image/png", "buffer": photo}
         )
     else:
         attendant.get_by_label("或输入兑换码").fill(code)
     attendant.locator("#scan-form button[type=submit]").click()
     result = attendant.locator(".result")
-    expect(result.locator(".badge")).to_have_text("已记入")
+    expect(result.locator(".badge")).to_have_text("已加分")
     grams = re.search(r"(\d+) 克二氧化碳当量", result.inner_text())
     assert grams and int(grams.group(1)) > 0, result.inner_text()
-    expect(attendant.locator(".today-row").first).to_contain_text("已记入")
+    expect(attendant.locator(".today-row").first).to_contain_text("已加分")
 
     resident.goto("/actions")
     drop_off = resident.locator(".list-card").first
-    expect(drop_off).to_contain_text("已记入")
+    expect(drop_off).to_contain_text("已加分")
     expect(drop_off).to_contain_text(f"{grams.group(1)} 克二氧化碳当量")
 
     # the QR (and its code) works once
@@ -68,7 +68,7 @@ def test_station_attendant_credits_a_weighed_drop_off_by_the_residents_qr(
     else:
         attendant.locator("#code").fill(code)
     attendant.locator("#scan-form button[type=submit]").click()
-    expect(attendant.locator(".flash-error")).to_be_visible()
+    expect(attendant.locator("#form-error, #code-error").first).to_be_visible()
     expect(attendant.locator(".result")).to_have_count(0)
 
 

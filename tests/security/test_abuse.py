@@ -514,7 +514,7 @@ UPLOADS = {
         "page",
     ),
     "fulfil by photo (API)": ("/api/v1/merchant/fulfil/photo", STAFF, {}, "photo", True, "json"),
-    "counter photo (page)": ("/merchant/confirm", STAFF, {}, "photo", True, "flash"),
+    "counter photo (page)": ("/merchant/confirm", STAFF, {}, "photo", True, "page"),
 }
 MESSAGES = {
     "invalid_image": "请上传不超过 5 MB 的 JPEG、PNG 或 WebP 图片。",

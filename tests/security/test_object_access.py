@@ -28,6 +28,7 @@ from sqlalchemy import select
 from werkzeug.datastructures import FileStorage
 
 from backend.accounts.models import Role
+from backend.actions.claims import new_claim_code, submit_claim
 from backend.actions.ingest import receive_batch
 from backend.actions.self_reports import submit_self_report
 from backend.events.forest import create_plan
@@ -90,6 +91,7 @@ OWNED: dict[tuple[str, str], Owned] = {
     ("GET", "/api/v1/redemptions/<int:redemption_id>"): Owned(RESIDENT, HELD),
     ("POST", "/api/v1/redemptions/<int:redemption_id>/cancel"): Owned(RESIDENT, HELD),
     ("GET", "/redemptions/<int:redemption_id>"): Owned(RESIDENT, HELD),
+    ("GET", "/redemptions/<int:redemption_id>/status"): Owned(RESIDENT, HELD),
     ("POST", "/redemptions/<int:redemption_id>/cancel"): Owned(RESIDENT, HELD),
     ("GET", "/api/v1/me/actions/<bigid:record_id>"): Owned(RESIDENT, RECORD),
     ("POST", "/api/v1/me/actions/<bigid:record_id>/appeal"): Owned(
@@ -112,6 +114,12 @@ OWNED: dict[tuple[str, str], Owned] = {
     ),
     ("POST", "/merchant/redemptions/<int:redemption_id>/refund"): Owned(
         STAFF, DONE, form={"reason": "顾客退货"}
+    ),
+    ("GET", "/merchant/redemptions/<int:redemption_id>/refund"): Owned(STAFF, DONE),
+    # station staff: the drop-offs they confirmed (correct or cancel)
+    ("GET", "/merchant/entries/<bigid:record_id>"): Owned(STAFF, {"record_id": "entry"}),
+    ("POST", "/merchant/entries/<bigid:record_id>"): Owned(
+        STAFF, {"record_id": "entry"}, form={"do": "cancel"}
     ),
     ("POST", "/api/v1/merchant/offers/<int:offer_id>/<any(pause, resume):action>"): Owned(
         STAFF, OFFER
@@ -230,6 +238,11 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
         partner, as_json({"records": [{**record, "activity": trip}]}), "application/json"
     )
     report = submit_self_report(resident, "public_transit", trip, _photo(seed))
+    entry = submit_claim(
+        staff,
+        {"items": [{"category": "paper", "weight_kg": 2}]},
+        code=new_claim_code(resident).code,
+    )
     event = worked_event(organiser)
     event.name = f"{name}侧的活动"
     plan = create_plan(organiser, event.id, plan_data())
@@ -241,6 +254,7 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
             "held": held.id,
             "done": done.id,
             "record": report.id,
+            "entry": entry.id,
             "binding": binding.id,
             "batch": batch.id,
             "event": event.id,

@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from backend.events import certificates, forest, services
+from backend.events import certificates, forest, queries, services
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus, Planting
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
@@ -116,7 +116,7 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
         "mix-0-percent": "100",
     }
     bad = client.post(url, data={**form, "mix-0-percent": "90"})
-    assert bad.status_code == 422 and "0.9" in bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "90%，应为 100%" in bad.get_data(as_text=True)  # in percent
     made = client.post(url, data=form)
     assert made.status_code == 302
     html = client.get(url).get_data(as_text=True)
@@ -130,16 +130,32 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
     assert plan.status is PlanStatus.SUBMITTED
 
 
-def test_retire_form_reports_serial_numbers(client, organiser, make, db):
+def test_retire_form_previews_exactly_what_it_retires_then_reports_serials(
+    client, organiser, make, db
+):
     event = worked_event(organiser)
     reduction(make.resident(), 5_000)
-    response = client.post(
+    preview = client.post(
+        f"/organiser/events/{event.id}/retire", data={"kg": "3", "request_key": "k"}
+    )
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'id="preview-total">5.000<' in html
+    assert 'id="overshoot"' in html and "2.000" in html  # 2 kg more than asked
+    assert queries.retired_g(event.id) == 0  # a preview retires nothing
+    # the pool changed since the preview (or the form was altered): nothing is retired
+    stale = client.post(
         f"/organiser/events/{event.id}/retire",
-        data={"kg": "3", "request_key": "k"},
+        data={"kg": "3", "request_key": "k", "confirm": "1", "at_most_g": "3000"},
         follow_redirects=True,
     )
-    html = response.get_data(as_text=True)
-    assert "QZCI-R-" in html
+    assert "flash-error" in stale.get_data(as_text=True) and queries.retired_g(event.id) == 0
+    response = client.post(
+        f"/organiser/events/{event.id}/retire",
+        data={"kg": "3", "request_key": "k", "confirm": "1", "at_most_g": "5000"},
+        follow_redirects=True,
+    )
+    assert "QZCI-R-" in response.get_data(as_text=True)
+    assert queries.retired_g(event.id) == 5_000
     short = client.post(
         f"/organiser/events/{event.id}/retire", data={"kg": "30"}, follow_redirects=True
     )
@@ -175,16 +191,23 @@ def test_public_project_page_and_resident_donation(client, make, auth, db):
     resident = make.resident()
     make.points(resident, 300)
     auth.login_page(resident)
+    preview = client.post(
+        f"/projects/{plan.id}/donate", data={"points": "120", "idempotency_key": "once"}
+    ).get_data(as_text=True)
+    assert 'id="preview"' in preview and "300" in preview and "180" in preview
+    assert resident_balance(resident.id) == 300  # the preview donates nothing
     done = client.post(
         f"/projects/{plan.id}/donate",
-        data={"points": "120", "idempotency_key": "once"},
+        data={"points": "120", "idempotency_key": "once", "confirm": "1"},
         follow_redirects=True,
     )
     html = done.get_data(as_text=True)
     assert resident_balance(resident.id) == 180
     assert "100.0%" in html  # the only donor: all of the donations
+    assert "不对应购买某几棵树" in html  # points are not sold as trees
     again = client.post(
-        f"/projects/{plan.id}/donate", data={"points": "120", "idempotency_key": "once"}
+        f"/projects/{plan.id}/donate",
+        data={"points": "120", "idempotency_key": "once", "confirm": "1"},
     )
     assert again.status_code == 302 and resident_balance(resident.id) == 180
     broke = client.post(

@@ -169,10 +169,20 @@ def test_partner_and_merchant_lists_take_the_width_beside_their_form(client, adm
     assert re.search(r"\.list-and-form \{[^}]*minmax\(0, 1fr\) minmax\(280px, 340px\)", css)
 
 
-def test_resident_tabs_bring_the_current_one_into_view(client, make, auth):
+def test_resident_tab_bar_has_five_tabs_with_my_qr(client, make, auth):
     auth.login_page(make.resident())
     html = client.get("/points").get_data(as_text=True)
-    assert re.search(r'href="/points"\s+aria-current="page"', html)
+    bar = re.search(r'<nav class="tabbar"[^>]*>(.*?)</nav>', html, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"', bar) == ["/home", "/my-qr", "/actions", "/offers", "/more"]
+    assert re.search(r'href="/more"\s+aria-current="page"', bar)  # points live under "More"
+    more = client.get("/more").get_data(as_text=True)
+    assert 'href="/points"' in more and 'action="/logout"' in more
+
+
+def test_staff_tabs_bring_the_current_one_into_view(client, make, auth):
+    auth.login_page(make.staff(make.merchant()))
+    html = client.get("/merchant").get_data(as_text=True)
+    assert re.search(r'href="/merchant"\s+aria-current="page"', html)
     assert 'src="/static/tabs.js' in html
     script = (STATIC / "tabs.js").read_text()
     assert 'aria-current="page"' in script and "scrollLeft" in script

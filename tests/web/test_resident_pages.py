@@ -53,7 +53,7 @@ def test_home_shows_kg_points_trees_charts_and_leaderboard(client, make, auth, d
     html = client.get("/home").get_data(as_text=True)
     assert "0.36" in html  # 359 g = 0.36 kg
     assert "359" in html  # points
-    assert 'role="img"' in html and html.count("<script") == 2  # pwa.js and tabs.js: no chart JS
+    assert 'role="img"' in html and html.count("<script") == 1  # pwa.js only: no chart JS
     assert "绿行者" in html  # on the leaderboard, by nickname
     assert resident.phone not in html.replace(resident.phone[:3] + "****", "")
 
@@ -68,7 +68,7 @@ def test_export_contains_the_residents_data(client, make, auth):
     assert data["points"][0]["points"] == 359
     assert data["data_sources"][0]["identity"] == "****7777"
     csv_text = client.get("/privacy/export.csv").get_data(as_text=True)
-    assert "action" in csv_text and "359" in csv_text
+    assert "359" in csv_text and "public_transit" not in csv_text  # words, not codes
 
 
 def test_leaderboard_needs_a_nickname(client, make, auth):

@@ -158,7 +158,7 @@ def test_bad_footprint_on_the_api_lists_every_problem(client, auth, organiser):
             [{"species": "chinese_fir", "share": "0.5"}, {"species": "camphor", "share": "0.4"}],
             {},
             "species_mix",
-            "sum to 0.9",
+            "add up to 90%, not 100%",
         ),
         ([{"species": "chinese_fir", "share": "-1"}], {}, "species_mix", "greater than zero"),
         (FIR, {"horizon_years": 12}, "horizon_years", "horizon"),

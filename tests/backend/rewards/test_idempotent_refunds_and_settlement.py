@@ -206,7 +206,19 @@ def test_the_merchant_page_downloads_the_same_settlement(client, auth, shop, res
         headers=auth.bearer(staff),
     ).get_data(as_text=True)
     auth.login_page(staff)
-    page = client.get("/merchant/settlement.csv?from=2026-11-30&to=2026-12-01")
+    page = client.get(
+        "/merchant/settlement.csv?from=2026-11-30&to=2026-12-01",
+        headers={"Accept-Language": "zh-CN"},
+    )
     assert page.status_code == 200
-    assert page.get_data(as_text=True) == "\ufeff" + api
+    # the same rows, with the headers and kinds in words for people
+    rows, machine = page.get_data(as_text=True).lstrip("\ufeff").splitlines(), api.splitlines()
+    assert len(rows) == len(machine) and rows[0].startswith("兑换单号,类型,时间（北京时间）")
+    assert [r.split(",")[2:] for r in rows[1:-1]] == [m.split(",")[2:] for m in machine[1:-1]]
+    assert "已核销" in rows[1] and "已退还" in rows[2] and rows[-1] == "合计,,,,,,0"
     assert api.splitlines()[-1] == "total,,,,,,0"  # +100 on the 30th, -100 on the 1st
+    # a period that ends before it starts stays on the counter, the problem under the dates
+    wrong = client.get("/merchant/settlement.csv?from=2026-12-01&to=2026-11-30")
+    html = wrong.get_data(as_text=True)
+    assert wrong.status_code == 422 and 'id="period-error"' in html
+    assert 'value="2026-12-01"' in html and 'id="scan-form"' in html

@@ -1,0 +1,84 @@
+"""No page, CSV or report meant for people speaks in our internal names: every role's pages
+on the demo data, reached by following links from each home page, in Chinese and English,
+are scanned for snake_case words and file names (tests/web/plain_words.py)."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urljoin, urlparse
+
+import pytest
+
+from backend.demo.data import DEMO_PASSWORD, load_demo
+
+from .plain_words import internal_words, visible_text
+
+LOGINS = {
+    "resident": "13800000001",
+    "shop staff": "13800000011",
+    "station attendant": "13800000012",
+    "restaurant staff": "13800000013",
+    "organiser": "13800000021",
+}
+SKIP = ("/static", "/logout", "/api", "/sw.js", "/manifest")
+
+
+def crawl(client, start: str, lang: str, limit: int = 120) -> dict[str, list[str]]:
+    """Internal words per page or CSV reached from ``start`` by GET links."""
+    found: dict[str, list[str]] = {}
+    seen: set[str] = set()
+    todo = [start]
+    while todo and len(seen) < limit:
+        url = todo.pop(0)
+        parts = urlparse(url)
+        if parts.netloc or url in seen or parts.path.startswith(SKIP) or "lang=" in url:
+            continue
+        seen.add(url)
+        response = client.get(url, headers={"Accept-Language": lang})
+        kind = response.headers.get("Content-Type", "")
+        if "html" in kind:
+            html = response.get_data(as_text=True)
+            text = visible_text(html)
+            todo += [
+                urljoin(url, h.replace("&amp;", "&")) for h in re.findall(r'href="([^"#]+)"', html)
+            ]
+        elif "csv" in kind:
+            text = response.get_data().decode("utf-8-sig")
+        else:
+            continue
+        words = internal_words(text)
+        if words:
+            found[url] = words
+    assert len(seen) > 3, seen
+    return found
+
+
+def test_the_scanner_finds_internal_words():
+    assert internal_words("paper 1000 kg，portion_reduction_kg，events_forest.md") == [
+        "events_forest",
+        "events_forest.md",
+        "portion_reduction_kg",
+    ]
+    html = "<p>纸类 2.5 kg</p><details data-audit><p>EF_BL − EF_bus</p></details><p>ok_go</p>"
+    assert internal_words(visible_text(html)) == ["ok_go"]
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+@pytest.mark.parametrize("role", list(LOGINS))
+def test_every_page_of_every_role_speaks_plain_words(app, client, db, role, lang):
+    load_demo()
+    response = client.post("/login", data={"phone": LOGINS[role], "password": DEMO_PASSWORD})
+    assert response.status_code == 302
+    found = crawl(client, response.headers["Location"], lang)
+    assert not found, found
+
+
+def test_the_residents_statement_is_in_beijing_time_and_words(client, db):
+    load_demo()
+    client.post("/login", data={"phone": LOGINS["resident"], "password": DEMO_PASSWORD})
+    zh = client.get("/privacy/export.csv", headers={"Accept-Language": "zh-CN"})
+    text = zh.get_data().decode("utf-8-sig")
+    header = text.splitlines()[0]
+    assert "北京时间" in header and "积分" in header
+    assert "已加分" in text and "公交" in text
+    assert not re.search(r"\d{2}:\d{2}:\d{2}\+00:00|T\d{2}:", text)  # no UTC ISO stamps
