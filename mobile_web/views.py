@@ -21,6 +21,7 @@ from backend.methodology_versions import services as methodology_services
 from methodologies import available as methodology_available
 
 from . import bp
+from .engagement import engagement
 from .forms import LoginForm, RegisterForm
 
 
@@ -119,6 +120,7 @@ def home() -> Any:
             ("leaderboard", current_user.district, summary.months[-1]),
             lambda: leaderboard(current_user.district, summary.months[-1]),
         ),
+        **engagement(current_user.id, summary.grams),
     )
 
 
