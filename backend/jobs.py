@@ -31,6 +31,8 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.admin_console.queries:refresh_dashboard", "*/4 * * * *"),
+    ("backend.notifications.services:deliver_pushes", "* * * * *"),  # what commits left
+    ("backend.notifications.services:notify_expiring_points", "0 1 * * *"),  # 09:00 local
 ]
 # Run by every worker as it starts, before taking jobs: work a dead worker left behind.
 ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]

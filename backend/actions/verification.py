@@ -33,6 +33,7 @@ from ..bulk import allocate_ids, any_of, insert_rows, update_rows
 from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
+from ..notifications.services import NotificationKind, notify_many
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_versions, points_for
 from ..settings.services import get_setting
@@ -490,6 +491,7 @@ def _decide(
                 )
             )
     entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
+    notify_many([(r, NotificationKind.CREDIT_ARRIVED, {"points": p}) for r, p, _ in credits])
     entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
     return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]
 

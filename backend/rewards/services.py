@@ -21,6 +21,8 @@ from ..audit.services import record_audit
 from ..errors import DomainError, Forbidden
 from ..extensions import db
 from ..ledger.models import AccountKind, EntryKind
+from ..notifications.models import NotificationKind as K
+from ..notifications.services import notify
 from ..ledger.services import (
     Leg,
     find_entry,
@@ -353,6 +355,15 @@ def fulfil_redemption(
         memo="fulfilled",
     )
     record_audit(staff, "redemption.fulfil", "redemption", redemption.id)
+    notify(
+        redemption.resident_id,
+        K.VOUCHER_FULFILLED,
+        {
+            "redemption_id": redemption.id,
+            "title_zh": redemption.offer.title_zh,
+            "title_en": redemption.offer.title_en,
+        },
+    )
     db.session.commit()
     db.session.refresh(redemption)
     return redemption

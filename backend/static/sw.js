@@ -46,3 +46,25 @@ self.addEventListener("fetch", (event) => {
     );
   }
 });
+
+// Web Push: the server sends {title, body, url, tag} (backend/notifications/services.py);
+// every message is also in the notification centre.
+self.addEventListener("push", (event) => {
+  let data = {};
+  try {
+    data = event.data ? event.data.json() : {};
+  } catch (error) {
+    data = {body: event.data ? event.data.text() : ""};
+  }
+  event.waitUntil(self.registration.showNotification(data.title || "碳普惠", {
+    body: data.body || "",
+    tag: data.tag,
+    icon: "/static/icon-192.png?v=" + VERSION,
+    data: {url: data.url || "/notifications"},
+  }));
+});
+
+self.addEventListener("notificationclick", (event) => {
+  event.notification.close();
+  event.waitUntil(self.clients.openWindow(event.notification.data.url));
+});

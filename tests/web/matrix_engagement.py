@@ -7,6 +7,9 @@ RESIDENT = "resident"
 
 ENGAGEMENT_MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/badges"): {RESIDENT},
+    ("GET", "/notifications"): {RESIDENT},
+    ("POST", "/notifications/push"): {RESIDENT},
+    ("POST", "/notifications/push/delete"): {RESIDENT},
 }
 
 ENGAGEMENT_SAMPLE_ARGS: dict[str, str] = {}
