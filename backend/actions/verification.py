@@ -33,9 +33,9 @@ from ..bulk import allocate_ids, any_of, insert_rows, update_rows
 from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
-from ..notifications.services import NotificationKind, notify_many
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import active_versions, points_for
+from ..notifications.services import NotificationKind, notify_many
 from ..settings.services import get_setting
 from ..timeutil import utcnow
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction

@@ -21,8 +21,6 @@ from ..audit.services import record_audit
 from ..errors import DomainError, Forbidden
 from ..extensions import db
 from ..ledger.models import AccountKind, EntryKind
-from ..notifications.models import NotificationKind as K
-from ..notifications.services import notify
 from ..ledger.services import (
     Leg,
     find_entry,
@@ -32,6 +30,8 @@ from ..ledger.services import (
     resident_account,
     system_account,
 )
+from ..notifications.models import NotificationKind as K
+from ..notifications.services import notify
 from ..qr import InvalidQr, new_nonce, new_short_code, normalise_short_code, read_token
 from ..schemas import MAX_INT
 from ..timeutil import aware, utcnow

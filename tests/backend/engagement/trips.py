@@ -7,7 +7,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from backend.actions.identities import bind_identity
-from backend.events import services
+from backend.events import forest as services
 from backend.methodology_versions.services import seed_versions
 from backend.timeutil import local, utcnow
 
