@@ -124,6 +124,7 @@ def _import_models() -> None:
     from .partners import models as _partners  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
     from .settings import models as _settings  # noqa: F401
+    from .teams import models as _teams  # noqa: F401
 
 
 def _init_extensions(app: Flask) -> None:

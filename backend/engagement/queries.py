@@ -23,6 +23,7 @@ from ..actions.models import Reduction
 from ..events.models import Donation, PlantingPlan
 from ..events.queries import donor_share, project
 from ..extensions import db
+from ..teams.queries import first_team_goal
 from ..timeutil import local, utcnow
 
 # (threshold in grams CO2e, name): a stage is reached when credited grams reach its threshold.
@@ -225,10 +226,6 @@ def _first_donation(resident_id: int) -> date | None:
     return local(first).date() if first is not None else None
 
 
-# Other features add their own milestones here: code -> function(resident_id) -> date | None.
-EXTRA_MILESTONES: dict[str, Callable[[int], date | None]] = {}
-
-
 def milestones(resident_id: int, actions: list[str]) -> list[Milestone]:
     """Every milestone, earned or not, in a stable order; ``actions`` are the action codes."""
     firsts = _first_by_action(resident_id)
@@ -236,5 +233,5 @@ def milestones(resident_id: int, actions: list[str]) -> list[Milestone]:
     out = [Milestone(f"first:{code}", firsts.get(code)) for code in actions]
     out += [Milestone(f"kg:{t // 1000}", kilos.get(t)) for t in KG_MILESTONES]
     out.append(Milestone("first_donation", _first_donation(resident_id)))
-    out += [Milestone(code, reached(resident_id)) for code, reached in EXTRA_MILESTONES.items()]
+    out.append(Milestone("first_team_goal", first_team_goal(resident_id)))
     return out

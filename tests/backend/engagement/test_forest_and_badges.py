@@ -70,7 +70,7 @@ def test_streak_and_milestones_appear_after_the_actions_that_earn_them(client, m
     badges = client.get("/badges").get_data(as_text=True)
     assert f"Earned on {last_week.isoformat()}" in badges  # the first trip's day
     assert f"Earned on {today().isoformat()}" in badges  # 10 kg reached today
-    assert badges.count("Not yet") == 3 + 2 + 1  # other actions, 100/1,000 kg, donation
+    assert badges.count("Not yet") == 3 + 2 + 1 + 1  # other actions, 100/1,000 kg, donation, team
     # badges are not points: the balance is what the trips credited, nothing more
     assert resident_balance(resident.id) == 10_000
 
