@@ -12,6 +12,7 @@ from backend.accounts.models import Role
 from backend.actions.verification import RESIDENT_ACTIONS
 from backend.auth import page_roles
 from backend.engagement import queries
+from backend.engagement.on_the_way import sources_on_the_way, waiting_records
 from backend.i18n import action_name
 
 from . import bp
@@ -78,4 +79,14 @@ def badges() -> Any:
         streak=queries.weekly_streak(current_user.id),
         items=queries.milestones(current_user.id, list(RESIDENT_ACTIONS)),
         milestone_name=milestone_name,
+    )
+
+
+@bp.get("/on-the-way")
+@resident_only
+def on_the_way() -> Any:
+    return render_template(
+        "mobile/on_the_way.html",
+        sources=sources_on_the_way(current_user.id),
+        waiting=waiting_records(current_user.id),
     )

@@ -7,6 +7,7 @@ RESIDENT = "resident"
 
 ENGAGEMENT_MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/badges"): {RESIDENT},
+    ("GET", "/on-the-way"): {RESIDENT},
     ("GET", "/notifications"): {RESIDENT},
     ("POST", "/notifications/push"): {RESIDENT},
     ("POST", "/notifications/push/delete"): {RESIDENT},
