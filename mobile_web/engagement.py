@@ -14,6 +14,7 @@ from backend.auth import page_roles
 from backend.engagement import queries
 from backend.engagement.on_the_way import sources_on_the_way, waiting_records
 from backend.i18n import action_name
+from backend.timeutil import utcnow
 
 from . import bp
 
@@ -69,6 +70,11 @@ def engagement(resident_id: int, grams: int | None = None) -> dict[str, Any]:
         "badges": [m for m in queries.milestones(resident_id, list(RESIDENT_ACTIONS)) if m.earned],
         "milestone_name": milestone_name,
     }
+
+
+@bp.app_context_processor
+def _rendered_at() -> dict[str, Any]:
+    return {"rendered_at": utcnow}  # the offline note says when a saved page was made
 
 
 @bp.get("/badges")

@@ -178,3 +178,48 @@ def test_two_residents_form_a_team_co_donate_and_see_progress(open_page, journey
     expect(ann.locator("#members")).to_contain_text("A member")  # Bo did not opt in
     bo.reload()
     expect(bo.locator("#bell .bell-count")).to_have_text("1")  # the goal is news
+
+
+CONTROLLED = """async () => {
+  await navigator.serviceWorker.ready;
+  if (!navigator.serviceWorker.controller) {
+    await new Promise((resolve) => navigator.serviceWorker.addEventListener(
+      "controllerchange", resolve, {once: true}));
+  }
+  return true;
+}"""
+
+
+def test_an_open_voucher_and_the_household_card_open_offline(open_page, journey_data, live_app):
+    _resident(live_app, "13911110005", "QZE2E19005", "离线", points=500)
+    page = open_page()
+    sign_in(page, "13911110005", PASSWORD)
+    page.evaluate(CONTROLLED)  # the service worker controls the pages from now on
+    page.goto(f"/offers/{journey_data.offer_id}?lang=en")
+    page.get_by_role("button", name="Redeem for 200 points").click()
+    expect(page).to_have_url(re.compile(r"/redemptions/\d+$"))
+    voucher_url = page.url
+    code = page.locator(".short-code").inner_text().strip()
+    expect(page.locator("[data-offline-note]")).to_be_hidden()  # online: no note
+    page.goto("/card")
+    page.get_by_role("button", name="Get a household card").click()
+    page.goto("/card")  # viewed online once
+    page.goto("/home")
+
+    page.context.set_offline(True)
+    try:
+        page.goto(voucher_url)  # in the shop's back room
+        expect(page.locator(".short-code")).to_have_text(code)
+        expect(page.locator(".voucher .qr svg")).to_be_visible()
+        expect(page.locator("[data-offline-note]")).to_be_visible()
+        expect(page.locator("[data-offline-note]")).to_contain_text("Offline")
+        page.screenshot(path="test-results/i19-offline-voucher.png", full_page=True)
+        page.goto("/card")
+        expect(page.locator(".voucher .qr svg")).to_be_visible()
+        expect(page.locator("[data-offline-note]")).to_be_visible()
+        page.goto("/actions")  # not saved: the offline page
+        expect(page.locator("h1")).to_have_text("您已离线")  # the shell, cached at install
+    finally:
+        page.context.set_offline(False)
+    page.goto(voucher_url)
+    expect(page.locator("[data-offline-note]")).to_be_hidden()
