@@ -22,7 +22,6 @@ from typing import Any
 
 from flask import current_app, g, has_request_context
 from flask_babel import force_locale
-from pywebpush import WebPushException, webpush
 from sqlalchemy import delete, event, func, select, update
 from sqlalchemy.orm import Session
 
@@ -245,6 +244,9 @@ def deliver_pushes(limit: int = 500) -> int:
     """Send pending pushes; returns how many messages went out. Commits."""
     if not push_enabled():
         return 0
+    # pywebpush pulls in aiohttp: loaded by the sender only, not by every web and cron process
+    from pywebpush import WebPushException, webpush  # noqa: PLC0415 - heavy optional import
+
     items = list(
         db.session.scalars(
             select(Notification)

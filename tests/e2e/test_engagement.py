@@ -29,7 +29,7 @@ PASSWORD = "green2026e2e"
 
 def _trip(record_id: str, card: str, hour: int, km: float = 8.2) -> dict[str, Any]:
     start = local(utcnow()).replace(hour=hour, minute=0, second=0, microsecond=0)
-    if start > local(utcnow()):
+    if start + timedelta(minutes=25) > local(utcnow()):
         start -= timedelta(days=1)  # early in the morning: yesterday's trips
     return {
         "record_id": record_id,

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import itertools
-from datetime import date, timedelta
+import math
+from datetime import date, datetime, time, timedelta
 from typing import Any
 
 from backend.actions.identities import bind_identity
 from backend.events import forest as services
 from backend.methodology_versions.services import seed_versions
-from backend.timeutil import local, utcnow
+from backend.timeutil import LOCAL_TZ, local, utcnow
 
 from ...helpers import as_json, signed_headers
 from ..events.helpers import PLANTED_ON, plan_data, worked_event
@@ -22,8 +23,8 @@ def today() -> date:
 
 
 class Trips:
-    """``trips.push(resident, [(day, km), ...])``: one partner batch of bus trips, each an
-    hour apart from 07:00 on its day (Asia/Shanghai). 8.2 km credits 359 g, 40 km 1,751 g
+    """``trips.push(resident, [(day, km), ...])``: one partner batch of bus trips, one after
+    the other from 00:01 on its day (Asia/Shanghai). 8.2 km credits 359 g, 40 km 1,751 g
     (5,000 g a day at most)."""
 
     def __init__(self, client: Any, make: Any) -> None:
@@ -31,7 +32,7 @@ class Trips:
         self.client = client
         self.partner, self.key_id, self.secret = make.partner(kind="transit")
         self.cards: dict[int, str] = {}
-        self.per_day: dict[tuple[int, date], int] = {}
+        self.per_day: dict[tuple[int, date], int] = {}  # next free minute of the day
 
     def card(self, resident: Any) -> str:
         if resident.id not in self.cards:
@@ -43,8 +44,12 @@ class Trips:
         card = self.card(resident)
         records = []
         for day, km in trips:
-            hour = 7 + self.per_day.get((resident.id, day), 0)
-            self.per_day[(resident.id, day)] = hour - 6
+            # back to back from 00:01 local, at about 55 km/h (under the bus speed limit):
+            # today's trips are over by 02:20 even for six of 40 km
+            start = self.per_day.get((resident.id, day), 1)
+            minutes = math.ceil(km / 55 * 60) + 1
+            self.per_day[(resident.id, day)] = start + minutes + 1
+            begin = datetime.combine(day, time(), LOCAL_TZ) + timedelta(minutes=start)
             records.append(
                 {
                     "record_id": f"t-{next(_ids)}",
@@ -53,8 +58,8 @@ class Trips:
                     "activity": {
                         "mode": "bus",
                         "distance_km": km,
-                        "started_at": f"{day.isoformat()}T{hour:02d}:00:00+08:00",
-                        "ended_at": f"{day.isoformat()}T{hour:02d}:50:00+08:00",
+                        "started_at": begin.isoformat(),
+                        "ended_at": (begin + timedelta(minutes=minutes)).isoformat(),
                     },
                 }
             )
