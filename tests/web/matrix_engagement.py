@@ -8,6 +8,8 @@ RESIDENT = "resident"
 ENGAGEMENT_MATRIX: dict[tuple[str, str], set[str]] = {
     ("GET", "/badges"): {RESIDENT},
     ("GET", "/on-the-way"): {RESIDENT},
+    ("GET", "/nearby"): {RESIDENT},
+    ("POST", "/admin/merchants/<int:merchant_id>/location"): {"admin"},
     ("GET", "/notifications"): {RESIDENT},
     ("POST", "/notifications/push"): {RESIDENT},
     ("POST", "/notifications/push/delete"): {RESIDENT},
