@@ -159,11 +159,11 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     names = _names(stops)
     assert "skip-link" in stops[0]["cls"]
     tabs = ["/home", "/actions", "/offers", "/redemptions", "/points", "/projects", "/privacy"]
-    assert names[1:3] == ["/", "?lang=en"]
-    assert names[3:10] == tabs
-    assert names[10] == "button"  # sign out, the last of the navigation
-    assert names[11:13] == ["/log", "/offers"]  # the account card's two actions
-    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[13:])
+    assert names[1:4] == ["/", "bell", "?lang=en"]  # the notifications bell in the top bar
+    assert names[4:11] == tabs
+    assert names[11] == "button"  # sign out, the last of the navigation
+    assert names[12:14] == ["/log", "/offers"]  # the account card's two actions
+    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[14:])
     current = page.locator(".tabs a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
 
