@@ -61,7 +61,9 @@ def _rhythm(partner_id: int) -> tuple[datetime | None, datetime | None]:
         return None, None
     # newest first: each gap is a batch's time minus the one before it
     gaps = [later - earlier for later, earlier in zip(times, times[1:], strict=False)]
-    expected = times[0] + median(gaps) if gaps else None
+    expected = (
+        times[0] + timedelta(seconds=median(g.total_seconds() for g in gaps)) if gaps else None
+    )
     return times[0], expected
 
 

@@ -314,6 +314,8 @@ def notify_expiring_points(now: Any = None) -> int:
         .order_by(Account.user_id)
     ).all()
     for user_id in user_ids:
+        if user_id is None:
+            continue
         for when, points in upcoming_expiries(user_id, now):
             if when > horizon or points <= 0:
                 continue

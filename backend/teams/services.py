@@ -67,7 +67,9 @@ def create_team(resident: User, data: dict[str, Any]) -> Team:
 
 
 def team_by_code(code: str | None) -> Team:
-    team = db.session.scalar(select(Team).where(Team.invite_code == normalise_short_code(code)))
+    team: Team | None = db.session.scalar(
+        select(Team).where(Team.invite_code == normalise_short_code(code))
+    )
     if team is None:
         raise UnknownTeam(field="code")
     return team
