@@ -18,6 +18,7 @@ from .actions.models import ActivityRecord, BindingStatus, HouseholdCard, Identi
 from .audit.services import record_audit
 from .extensions import db
 from .ledger.queries import history
+from .notifications.services import forget_devices
 from .rewards.models import Redemption
 from .timeutil import utcnow
 
@@ -142,6 +143,7 @@ def delete_account(user: User, password: str) -> None:
         .where(HouseholdCard.resident_id == user.id, HouseholdCard.revoked_at.is_(None))
         .values(revoked_at=now)
     )
+    forget_devices(user.id)
     user.phone = None
     user.nickname = None
     user.leaderboard_opt_in = False

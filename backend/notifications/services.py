@@ -224,6 +224,12 @@ def unsubscribe(resident: User, endpoint: str | None = None) -> int:
     return count
 
 
+def forget_devices(resident_id: int) -> None:
+    """Drop every push subscription of a resident (account deletion), in the caller's
+    transaction: nothing more is pushed to their browsers."""
+    db.session.execute(delete(PushSubscription).where(PushSubscription.resident_id == resident_id))
+
+
 def has_subscription(resident_id: int) -> bool:
     return bool(_subscribed([resident_id]))
 

@@ -20,6 +20,7 @@ from sqlalchemy import func, select
 
 from backend.notifications.models import Notification, PushSubscription
 
+from ...factories import PASSWORD
 from ..engagement.trips import Trips, today
 
 
@@ -195,3 +196,12 @@ def test_push_off_without_vapid_keys(client, make, auth, db):
         "/notifications/push", json=Browser("https://p.example/1").subscription()
     )
     assert response.status_code == 409 and response.get_json()["code"] == "push_not_configured"
+
+
+def test_deleting_the_account_forgets_its_devices(client, make, auth, db, vapid):
+    resident = make.resident()
+    auth.login_page(resident)
+    client.post("/notifications/push", json=Browser("https://push.example/del").subscription())
+    assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 1
+    client.post("/privacy/delete", data={"password": PASSWORD, "confirm": "1"})
+    assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
