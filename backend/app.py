@@ -53,6 +53,7 @@ from .methodology_versions import models as _methodology_versions  # noqa: F401
 from .methodology_versions.cli import methodologies_cli
 from .methodology_versions.routes import blp as methodologies_blp
 from .notifications import models as _notifications  # noqa: F401
+from .notifications.cli import notifications_cli
 from .partners import models as _partners  # noqa: F401
 from .partners.cli import partners_cli
 from .partners.routes import blp as partners_blp
@@ -214,6 +215,7 @@ def _register_cli(app: Flask) -> None:
         demo_cli,
         methodologies_cli,
         ledger_cli,
+        notifications_cli,
         worker_command(),
     ):
         app.cli.add_command(group)

@@ -205,3 +205,24 @@ def test_deleting_the_account_forgets_its_devices(client, make, auth, db, vapid)
     assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 1
     client.post("/privacy/delete", data={"password": PASSWORD, "confirm": "1"})
     assert db.session.scalar(select(func.count()).select_from(PushSubscription)) == 0
+
+
+def test_the_cli_makes_vapid_keys_that_sign_a_push(app, client, make, auth, db, push_service):
+    output = app.test_cli_runner().invoke(args=["notifications", "vapid-keys"]).output
+    keys = dict(line.split("=", 1) for line in output.split())
+    names = ("VAPID_PRIVATE_KEY", "VAPID_PUBLIC_KEY", "PUSH_ALLOW_HTTP")
+    saved = {name: app.config.get(name) for name in names}
+    app.config.update(keys, PUSH_ALLOW_HTTP=True)
+    try:
+        resident = make.resident()
+        auth.login_page(resident)
+        browser = Browser(push_service.url + "/cli")
+        client.post("/notifications/push", json=browser.subscription())
+        Trips(client, make).push(resident, [(today(), 8.2)])
+        sent = push_service.received[0]
+        assert f"k={keys['VAPID_PUBLIC_KEY']}" in sent["headers"]["authorization"]
+        assert browser.open(sent["body"])["tag"] == "credit_arrived"
+        result = app.test_cli_runner().invoke(args=["notifications", "push"])
+        assert result.output.strip() == "sent: 0"  # nothing left pending
+    finally:
+        app.config.update(saved)
