@@ -13,6 +13,7 @@ from backend.errors import DomainError
 from backend.extensions import db
 from backend.merchants.models import Merchant, MerchantKind
 from backend.merchants.services import add_staff, onboard_merchant
+from backend.nearby.services import set_location
 from backend.rewards import queries, services
 
 from . import bp
@@ -62,6 +63,21 @@ def merchant(merchant_id: int) -> Any:
         error=error,
         offers=queries.offers_of_merchant(item.id),
     )
+
+
+@bp.post("/merchants/<int:merchant_id>/location")
+@admin_only
+def merchant_location(merchant_id: int) -> Any:
+    try:
+        set_location(
+            current_user, merchant_id, request.form.get("latitude"), request.form.get("longitude")
+        )
+        flash(_("Saved."), "success")
+    except DomainError as exc:
+        if exc.status == 404:
+            raise
+        flash(exc.localized_message(), "error")
+    return redirect(url_for("admin.merchant", merchant_id=merchant_id) + "#location")
 
 
 @bp.get("/offers")

@@ -52,6 +52,8 @@ from .merchants.routes import blp as merchants_blp
 from .methodology_versions import models as _methodology_versions  # noqa: F401
 from .methodology_versions.cli import methodologies_cli
 from .methodology_versions.routes import blp as methodologies_blp
+from .notifications import models as _notifications  # noqa: F401
+from .notifications.cli import notifications_cli
 from .partners import models as _partners  # noqa: F401
 from .partners.cli import partners_cli
 from .partners.routes import blp as partners_blp
@@ -59,6 +61,7 @@ from .rewards import models as _rewards  # noqa: F401
 from .rewards.routes import blp as rewards_blp
 from .schemas import MAX_INT
 from .settings import models as _settings  # noqa: F401
+from .teams import models as _teams  # noqa: F401
 
 
 class BoundedRequest(Request):
@@ -212,6 +215,7 @@ def _register_cli(app: Flask) -> None:
         demo_cli,
         methodologies_cli,
         ledger_cli,
+        notifications_cli,
         worker_command(),
     ):
         app.cli.add_command(group)

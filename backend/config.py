@@ -187,6 +187,12 @@ class Config:
     LINK_OPEN_CLAIMS = _number("LINK_OPEN_CLAIMS", 3)
     RATELIMIT_LINK = os.environ.get("RATELIMIT_LINK", "10 per hour")
     RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
+    # Web Push (RFC 8292): the VAPID key pair (base64url raw keys) and contact; push is off
+    # without the private key. `flask notifications vapid-keys` makes a pair.
+    VAPID_PRIVATE_KEY = os.environ.get("VAPID_PRIVATE_KEY") or None
+    VAPID_PUBLIC_KEY = os.environ.get("VAPID_PUBLIC_KEY") or None
+    VAPID_SUBJECT = os.environ.get("VAPID_SUBJECT", "mailto:carbon@example.invalid")
+    PUSH_ALLOW_HTTP = False  # push endpoints are https; tests point one at a local fake
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
     # Checked from the header before decoding: a 5 MB PNG can declare ~178 M pixels, which

@@ -42,6 +42,8 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.accounts.phone_codes:purge_codes", "50 17 * * *"),
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
+    ("backend.notifications.services:deliver_pushes", "* * * * *"),  # what commits left
+    ("backend.notifications.services:notify_expiring_points", "0 1 * * *"),  # 09:00 local
 ]
 # Run by every worker as it starts, before taking jobs: work a dead worker left behind.
 ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]

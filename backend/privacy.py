@@ -30,6 +30,7 @@ from .audit.services import record_audit
 from .crypto import keyed_hash
 from .extensions import db
 from .ledger.queries import history
+from .notifications.services import forget_devices
 from .rewards.models import Redemption
 from .timeutil import local, utcnow
 from .uploads import image_path
@@ -245,6 +246,7 @@ def delete_account(user: User, password: str) -> None:
     db.session.execute(delete(UserSession).where(UserSession.user_id == user.id))
     if user.phone:
         db.session.execute(delete(PhoneCode).where(PhoneCode.phone_hash == phone_hash(user.phone)))
+    forget_devices(user.id)
     user.phone = None
     user.nickname = None
     user.leaderboard_opt_in = False

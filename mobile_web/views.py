@@ -27,6 +27,7 @@ from methodologies import available as methodology_available
 
 from . import bp
 from .account import PENDING_PHONE
+from .engagement import engagement
 from .forms import LoginForm, RegisterForm
 
 
@@ -137,6 +138,7 @@ def home() -> Any:
             ("leaderboard", current_user.district, summary.months[-1]),
             lambda: leaderboard(current_user.district, summary.months[-1]),
         ),
+        **engagement(current_user.id, summary.grams),
     )
 
 

@@ -29,6 +29,8 @@ from ..audit.services import record_audit
 from ..extensions import db
 from ..i18n import current_lang
 from ..methodology_versions.services import history, in_force_at
+from ..notifications.models import NotificationKind as K
+from ..notifications.services import notify
 from ..timeutil import aware, utcnow
 from ..uploads import image_path, read_image, save_image
 from .catalogue import RESIDENT_ACTIONS
@@ -227,6 +229,8 @@ def review_record(admin: User, record_id: int, approve: bool, comment: str = "")
         appeal=record.appealed_at is not None,
         comment=record.review_comment,
     )
+    if record.appealed_at is not None:
+        notify(record.resident_id, K.APPEAL_DECIDED, {"record_id": record.id, "approved": approve})
     if approve:
         verify_records([record.id], approve_review=True)  # validates, dedupes, caps, credits
     else:

@@ -45,6 +45,7 @@ from ..extensions import db
 from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import history, in_force_at, points_for
+from ..notifications.services import NotificationKind, notify_many
 from ..settings.services import get_setting
 from ..timeutil import utcnow
 from .catalogue import RESIDENT_ACTIONS
@@ -534,6 +535,7 @@ def _decide(
                 )
             )
     entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
+    notify_many([(r, NotificationKind.CREDIT_ARRIVED, {"points": p}) for r, p, _ in credits])
     entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
     return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]
 

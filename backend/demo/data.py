@@ -45,6 +45,8 @@ DEMO_MERCHANT = {
     "address": "衢州市柯城区府山街道",
     "category": "书店",
     "contact": "0570-0000000",
+    "latitude": "28.959300",
+    "longitude": "118.868500",
 }
 DEMO_PARTNER = ("quzhou-bus", "衢州公交集团", "transit")
 DEMO_STATION = {
@@ -53,6 +55,8 @@ DEMO_STATION = {
     "address": "衢州市柯城区府山街道",
     "category": "再生资源回收",
     "contact": "0570-1111111",
+    "latitude": "28.962100",
+    "longitude": "118.872400",
 }
 DEMO_ATTENDANT = ("13800000012", "回收站值守员")
 DEMO_CARD = "QZ00012345"

@@ -31,5 +31,8 @@ class Merchant(db.Model):
     contact: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # WGS-84 decimal degrees as strings (as area_mu in events): where "Nearby" puts it
+    latitude: Mapped[str | None] = mapped_column(String(12))
+    longitude: Mapped[str | None] = mapped_column(String(12))
 
     staff = relationship("User", back_populates="merchant")

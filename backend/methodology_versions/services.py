@@ -22,6 +22,7 @@ from methodologies.base import Methodology
 from ..accounts.models import User
 from ..audit.services import record_audit
 from ..extensions import db
+from ..notifications.services import notify_methodology_change
 from ..timeutil import aware, utcnow
 from .exceptions import (
     CommentRequired,
@@ -270,6 +271,7 @@ def approve_version(
         effective_from=when.isoformat(),
         comment=version.review_comment,
     )
+    notify_methodology_change(version.code, version.number)
     db.session.commit()
     return version
 

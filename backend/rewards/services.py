@@ -32,6 +32,8 @@ from ..ledger.services import (
     resident_account,
     system_account,
 )
+from ..notifications.models import NotificationKind as K
+from ..notifications.services import notify
 from ..qr import InvalidQr, make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..schemas import MAX_INT
 from ..timeutil import aware, utcnow
@@ -383,6 +385,15 @@ def fulfil_redemption(
         memo="fulfilled",
     )
     record_audit(staff, "redemption.fulfil", "redemption", redemption.id)
+    notify(
+        redemption.resident_id,
+        K.VOUCHER_FULFILLED,
+        {
+            "redemption_id": redemption.id,
+            "title_zh": redemption.offer.title_zh,
+            "title_en": redemption.offer.title_en,
+        },
+    )
     db.session.commit()
     db.session.refresh(redemption)
     return redemption

@@ -4,3 +4,10 @@ if ("serviceWorker" in navigator) {
     navigator.serviceWorker.register("/sw.js").catch(function () {});
   });
 }
+// Signing out forgets the saved vouchers and card (sw.js) on this device.
+document.addEventListener("submit", function (event) {
+  var action = event.target.getAttribute("action") || "";
+  if (/\/logout$/.test(action) && "caches" in window) {
+    caches.delete("carbon-pages");
+  }
+});

@@ -157,10 +157,10 @@ def test_resident_home_by_keyboard(open_page, journey_data):
     names = _names(stops)
     assert "skip-link" in stops[0]["cls"]
     tabs = ["/home", "/my-qr", "/actions", "/offers", "/more"]  # five, my QR one tap away
-    assert names[1:3] == ["/", "?lang=en"]
-    assert names[3:8] == tabs
-    assert names[8:10] == ["/log", "/offers"]  # the account card's two actions
-    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[10:])
+    assert names[1:4] == ["/", "bell", "?lang=en"]  # the notifications bell in the top bar
+    assert names[4:9] == tabs
+    assert names[9:11] == ["/log", "/offers"]  # the account card's two actions
+    assert any(re.fullmatch(r"/actions/\d+", n) for n in names[11:])
     current = page.locator(".tabbar a[aria-current=page]")
     expect(current).to_have_attribute("href", "/home")
 

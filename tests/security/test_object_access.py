@@ -39,6 +39,7 @@ from backend.methodology_versions.services import seed_versions
 from backend.qr import format_short_code
 from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
+from backend.teams.services import create_team
 
 from ..backend.events.helpers import WORKED_LINES, plan_data, worked_event
 from ..conftest import IsolatedClient
@@ -85,6 +86,7 @@ RECORD = {"record_id": "record"}
 EVENT = {"event_id": "event"}
 PLAN = {"plan_id": "plan"}
 OFFER = {"offer_id": "offer"}
+TEAM = {"team_id": "team"}
 
 OWNED: dict[tuple[str, str], Owned] = {
     # residents: redemptions, actions (records and their evidence), linked sources
@@ -157,6 +159,14 @@ OWNED: dict[tuple[str, str], Owned] = {
     ),
     ("POST", "/organiser/plans/<int:plan_id>/submit"): Owned(ORGANISER, PLAN),
     ("POST", "/organiser/events/<int:event_id>/retire"): Owned(ORGANISER, EVENT, form={"kg": "1"}),
+    # residents: the teams they are in (anyone else's team is not found)
+    ("GET", "/teams/<int:team_id>"): Owned(RESIDENT, TEAM),
+    ("POST", "/teams/<int:team_id>/goal"): Owned(
+        RESIDENT, TEAM, form={"plan_id": "1", "points": "9"}
+    ),
+    ("POST", "/teams/<int:team_id>/donate"): Owned(RESIDENT, TEAM, form={"points": "10"}),
+    ("POST", "/teams/<int:team_id>/privacy"): Owned(RESIDENT, TEAM, form={"show": "1"}),
+    ("POST", "/teams/<int:team_id>/leave"): Owned(RESIDENT, TEAM),
 }
 
 # Routes with a path parameter whose object nobody owns: public objects (offers, projects,
@@ -206,6 +216,7 @@ LISTS: list[tuple[str, str, str, str]] = [
     (f"/merchant/settlement.csv?{PERIOD}", STAFF, "text", "offer_title"),
     ("/api/v1/events", ORGANISER, "id", "event"),
     ("/organiser", ORGANISER, "text", "event_name"),
+    ("/teams", RESIDENT, "text", "team_name"),
 ]
 
 IGNORED_TABLES = {"api_tokens", "partner_seen_signatures", "audit_entries", "users"}
@@ -246,6 +257,7 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
     event = worked_event(organiser)
     event.name = f"{name}侧的活动"
     plan = create_plan(organiser, event.id, plan_data())
+    team = create_team(resident, {"name": f"{name}侧的团队", "kind": "household"})
     _db.session.commit()
     return {
         "users": {RESIDENT: resident, STAFF: staff, ORGANISER: organiser},
@@ -260,11 +272,13 @@ def _side(make: Any, name: str, seed: int) -> dict[str, Any]:
             "event": event.id,
             "plan": plan.id,
             "offer": offer.id,
+            "team": team.id,
         },
         "markers": {
             "held_code": format_short_code(held.short_code),
             "offer_title": f"{name}侧的优惠券",
             "event_name": f"{name}侧的活动",
+            "team_name": f"{name}侧的团队",
         },
     }
 

@@ -18,6 +18,7 @@ from backend.methodology_versions.services import seed_versions
 from ..helpers import signed_headers
 from ..security.figures import record
 from .matrix_admin import ADMIN_MATRIX, ADMIN_SAMPLE_ARGS
+from .matrix_engagement import ENGAGEMENT_MATRIX, ENGAGEMENT_SAMPLE_ARGS
 from .matrix_events import EVENTS_MATRIX, EVENTS_SAMPLE_ARGS
 
 ANON, RESIDENT, STAFF, ORGANISER, ADMIN, PARTNER = (
@@ -187,6 +188,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
 
 MATRIX.update(EVENTS_MATRIX)
 MATRIX.update(ADMIN_MATRIX)
+MATRIX.update(ENGAGEMENT_MATRIX)
 
 SAMPLE_ARGS = {
     "filename": "app.css",
@@ -207,6 +209,7 @@ SAMPLE_ARGS = {
 
 SAMPLE_ARGS.update(EVENTS_SAMPLE_ARGS)
 SAMPLE_ARGS.update(ADMIN_SAMPLE_ARGS)
+SAMPLE_ARGS.update(ENGAGEMENT_SAMPLE_ARGS)
 
 
 def _routes(app: Any) -> set[tuple[str, str]]:

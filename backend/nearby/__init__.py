@@ -1,0 +1,1 @@
+"""Nearby: waste stations, clean-plate restaurants and merchants with offers, by distance."""

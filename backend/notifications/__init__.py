@@ -1,0 +1,1 @@
+"""News that arrives: the in-app notification centre and Web Push for residents who opt in."""
