@@ -116,6 +116,9 @@ def create_draft(
     try:
         base = active_version(code)
         merged: dict[str, Any] = dict(base.params)
+        # Parameters the module gained since that version start at their cited defaults.
+        for name, value in _canonical(cls.default_params()).items():
+            merged.setdefault(name, value)
         rate = base.points_per_gram
     except NoActiveVersion:
         merged, rate = _canonical(cls.default_params()), "1"
