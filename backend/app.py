@@ -120,6 +120,7 @@ def _import_models() -> None:
     from .ledger import models as _ledger  # noqa: F401
     from .merchants import models as _merchants  # noqa: F401
     from .methodology_versions import models as _methodology_versions  # noqa: F401
+    from .notices import models as _notices  # noqa: F401
     from .partners import models as _partners  # noqa: F401
     from .rewards import models as _rewards  # noqa: F401
     from .settings import models as _settings  # noqa: F401

@@ -96,6 +96,9 @@ class Config:
     OFFERS_CACHE_SECONDS = int(os.environ.get("OFFERS_CACHE_SECONDS", "5"))
     POINTS_EXPIRY_MONTHS = int(os.environ.get("POINTS_EXPIRY_MONTHS", "24"))
     REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
+    # An event's neutrality must be completed this many months after it ends (ISO 14068-1;
+    # Beijing 2025, Guangdong 2026: one year).
+    NEUTRALITY_DEADLINE_MONTHS = int(os.environ.get("NEUTRALITY_DEADLINE_MONTHS", "12"))
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
     BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))

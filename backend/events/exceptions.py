@@ -123,3 +123,14 @@ class InvalidDonation(DomainError):
     code = "invalid_donation"
     status = 422
     message = _l("Donate a whole number of points, at least 1.")
+
+
+class InvalidMeasurement(DomainError):
+    code = "invalid_measurement"
+    status = 422
+    message = _l("Check the growth measurement: %(problem)s")
+
+
+class MeasurementRace(Conflict):
+    code = "measurement_race"
+    message = _l("Another forest credit was recorded at the same moment. Please try again.")

@@ -62,6 +62,7 @@ from ..ledger.services import (
 from ..methodology_versions.services import active_version
 from ..timeutil import local, utcnow
 from ..uploads import read_image, store_image
+from . import claims, removals
 from .exceptions import (
     ActualBeforeEventEnd,
     AlreadyCertified,
@@ -660,6 +661,9 @@ def retire_reductions(
                 serials=f"{rows[0].serial}..{rows[-1].serial}",
                 count=len(rows),
             )
+            claims.review_certificate(
+                event, organiser, _l("Retirement %(serial)s", serial=rows[-1].serial)
+            )
             db.session.commit()
             return rows
         except DomainError:
@@ -787,6 +791,7 @@ def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]
             surviving=surviving,
             planted=planting.seedlings,
         )
+        removals.apply_survival_check(admin, check)
         db.session.commit()
     except DomainError:
         db.session.rollback()
@@ -798,9 +803,11 @@ def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]
 
 
 def issue_certificate(admin: User, event_id: int) -> Certificate:
-    """Issue the carbon-neutral certificate once the actual footprint is reported and the
-    retirements plus the approved plan's projected removal cover it. The certificate keeps a
-    snapshot of what was certified; its public page also shows the live planting status."""
+    """Issue the carbon-neutral certificate once the actual footprint is reported and
+    retired reductions plus *measured* forest removals cover it, within the neutrality
+    deadline (claims.py); the plan's projected removal is pledged and never counts. The
+    certificate keeps a snapshot of what was certified, with the three figures apart; its
+    public page also shows the live status (suspended while no longer covered)."""
     from .queries import standing
 
     try:
@@ -813,9 +820,18 @@ def issue_certificate(admin: User, event_id: int) -> Certificate:
         if not state.covered:
             raise NotCertifiable(
                 problem=_(
-                    "retirements and the approved plan cover %(covered)s of %(total)s kg CO2e",
-                    covered=_kg(state.retired_g + state.committed_g),
+                    "retired reductions and measured forest removals cover %(covered)s of "
+                    "%(total)s kg CO2e (pledged forest removals do not count)",
+                    covered=_kg(state.covered_g),
                     total=_kg(state.emissions_g or 0),
+                )
+            )
+        assert state.claim is not None
+        if state.claim.claim is not claims.Claim.COVERED:
+            raise NotCertifiable(
+                problem=_(
+                    "the neutrality deadline %(date)s passed before the footprint was covered",
+                    date=state.claim.deadline.isoformat(),
                 )
             )
         year = local(utcnow()).year

@@ -197,11 +197,23 @@ def test_public_project_page_and_resident_donation(client, make, auth, db):
 def test_verification_page_is_public(client, make, db):
     organiser, admin = make.user("organiser"), make.user("admin")
     event, _ = _approved(organiser, admin)
+    reduction(make.resident(), 40_000_000)
+    services.retire_reductions(organiser, event.id, 39_502_667)
     cert = services.issue_certificate(admin, event.id)
-    page = client.get(f"/verify/{cert.verify_code}")
+    page = client.get(f"/verify/{cert.verify_code}", headers={"Accept-Language": "en"})
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert cert.serial in html and event.name in html
+    # three figures apart: retired now, measured forest removals, pledged (not counted)
+    html_en = client.get(f"/verify/{cert.verify_code}?lang=en").get_data(as_text=True)
+    for label in (
+        "Retired reductions (counted)",
+        "Measured forest removals (counted)",
+        "Pledged forest removals (not counted)",
+        "Neutrality completed on",
+    ):
+        assert label in html_en
+    assert "Valid certificate" in html_en and "Certificate suspended" not in html_en
     assert client.get("/verify/not-a-code").status_code == 404
 
 
@@ -279,6 +291,28 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
         f"/admin/plantings/{planting.id}/survival",
         data={"checked_on": PLANTED_ON.isoformat(), "surviving": "600"},
     )
+    # a growth measurement through the console: one plot row (400 m², 1.0 m³ of stem)
+    bad_measure = client.post(
+        f"/admin/plantings/{planting.id}/measurement",
+        data={"measured_on": PLANTED_ON.isoformat(), "plot-1-area_m2": "400"},
+    )
+    assert bad_measure.status_code == 422
+    measured = client.post(
+        f"/admin/plantings/{planting.id}/measurement",
+        data={
+            "measured_on": PLANTED_ON.isoformat(),
+            "plot-1-area_m2": "400",
+            "plot-1-stock_m3": "1.0",
+        },
+    )
+    assert measured.status_code == 302
+    page = client.get(f"/admin/events/{event.id}?lang=en").get_data(as_text=True)
+    assert "QZCI-F-" in page and "QZCI-B-" in page and "Neutrality deadline" in page
+    client.post(f"/admin/events/{event.id}/certificate")
+    db.session.refresh(event)
+    assert event.certificate is None  # measured removals alone do not cover it
+    reduction(make.resident(), 40_000_000)
+    services.retire_reductions(organiser, event.id, 30_000_000)
     issued = client.post(f"/admin/events/{event.id}/certificate", follow_redirects=True)
     assert "QZCI-C-" in issued.get_data(as_text=True)
     db.session.refresh(event)
