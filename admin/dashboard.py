@@ -6,12 +6,12 @@ from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
 
-from backend.admin_console import charts, queries, reports
-from backend.admin_console.filters import InvalidFilters, default_filters, parse_filters
-from backend.admin_console.tables import cell_text, to_csv
 from backend.cache import shared
 from backend.config import DISTRICTS
 from backend.errors import NotFound
+from backend.reporting import charts, queries, reports
+from backend.reporting.filters import InvalidFilters, default_filters, parse_filters
+from backend.reporting.tables import cell_text, to_csv
 from backend.timeutil import local, utcnow
 
 from . import bp

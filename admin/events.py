@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.errors import DomainError
-from backend.events import queries, removals, reports, services
+from backend.events import certificates, forest, queries, removals, reports, services
 from backend.events.models import PlanStatus
 from backend.timeutil import local, utcnow
 from methodologies import afforestation as af
@@ -70,9 +70,9 @@ def event(event_id: int) -> Any:
 @bp.post("/plans/<int:plan_id>/<any(approve, return):decision>")
 @admin_only
 def review_plan(plan_id: int, decision: str) -> Any:
-    plan = services.get_plan(plan_id)
+    plan = forest.get_plan(plan_id)
     try:
-        services.review_plan(
+        forest.review_plan(
             current_user, plan_id, decision == "approve", request.form.get("comment", "")
         )
     except DomainError as exc:
@@ -85,11 +85,9 @@ def review_plan(plan_id: int, decision: str) -> Any:
 @bp.post("/plans/<int:plan_id>/plantings")
 @admin_only
 def record_planting(plan_id: int) -> Any:
-    plan = services.get_plan(plan_id)
+    plan = forest.get_plan(plan_id)
     try:
-        services.record_planting(
-            current_user, plan_id, request.form, request.files.getlist("photos")
-        )
+        forest.record_planting(current_user, plan_id, request.form, request.files.getlist("photos"))
     except DomainError as exc:
         return _detail(plan.event_id, 422, planting_form=request.form, planting_error=exc)
     flash(_("Planting recorded."), "success")
@@ -99,10 +97,10 @@ def record_planting(plan_id: int) -> Any:
 @bp.post("/plantings/<int:planting_id>/survival")
 @admin_only
 def record_survival(planting_id: int) -> Any:
-    planting = services.get_planting(planting_id)
+    planting = forest.get_planting(planting_id)
     event_id = planting.plan.event_id
     try:
-        services.record_survival_check(current_user, planting_id, request.form)
+        forest.record_survival_check(current_user, planting_id, request.form)
     except DomainError as exc:
         return _detail(
             event_id, 422, check_form=request.form, check_error=exc, check_planting=planting_id
@@ -155,7 +153,7 @@ def record_measurement(planting_id: int) -> Any:
 @admin_only
 def issue_certificate(event_id: int) -> Any:
     try:
-        cert = services.issue_certificate(current_user, event_id)
+        cert = certificates.issue_certificate(current_user, event_id)
     except DomainError as exc:
         flash(exc.localized_message(), "error")
     else:

@@ -176,6 +176,7 @@ def _register_blueprints(app: Flask) -> None:
     from .accounts.routes import blp as accounts_blp
     from .actions.routes import blp as actions_blp
     from .events.routes import blp as events_blp
+    from .merchants.routes import blp as merchants_blp
     from .methodology_versions.routes import blp as methodologies_blp
     from .partners.routes import blp as partners_blp
     from .rewards.routes import blp as rewards_blp
@@ -186,6 +187,7 @@ def _register_blueprints(app: Flask) -> None:
         partners_blp,
         methodologies_blp,
         rewards_blp,
+        merchants_blp,
         actions_blp,
         events_blp,
     ):

@@ -48,7 +48,8 @@ def api_user() -> User:
     return user
 
 
-def _add_doc(func: Any, **doc: Any) -> None:
+def document_security(func: Any, **doc: Any) -> None:
+    """Document a view's authentication in the OpenAPI spec (its security and error responses)."""
     func._apidoc = deepcopy(getattr(func, "_apidoc", {}))
     func._apidoc["manual_doc"] = deepupdate(func._apidoc.get("manual_doc", {}), doc)
 
@@ -64,7 +65,7 @@ def api_roles(*roles: Role) -> Callable[[F], F]:
                 raise Forbidden()
             return func(*args, **kwargs)
 
-        _add_doc(wrapper, security=BEARER_SECURITY, responses=BEARER_ERRORS)
+        document_security(wrapper, security=BEARER_SECURITY, responses=BEARER_ERRORS)
         return wrapper  # type: ignore[return-value]
 
     return decorator

@@ -6,7 +6,8 @@ workers inside an app context.
 
 from rq import cron
 
-from backend.jobs import PERIODIC, run_in_app
+from backend.jobs import PERIODIC
+from backend.worker import run_in_app
 
 for target, expression in PERIODIC:
     cron.register(run_in_app, "default", args=(target,), cron=expression, name=target)

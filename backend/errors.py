@@ -18,6 +18,8 @@ from redis.exceptions import RedisError
 from sqlalchemy.exc import DBAPIError, OperationalError
 from werkzeug.exceptions import HTTPException
 
+from .extensions import db
+
 log = logging.getLogger(__name__)
 
 
@@ -168,8 +170,6 @@ def register_error_handlers(app: Flask) -> None:
     def _unavailable(exc: Exception) -> Any:
         """The database or Redis went away mid-request (restart, failover, a killed
         connection): the transaction is rolled back whole, and the client may retry."""
-        from .extensions import db
-
         db.session.rollback()
         log.warning("%s on %s %s", type(exc).__name__, request.method, request.path)
         code, message = HTTP_CODES[503]

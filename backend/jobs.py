@@ -8,16 +8,23 @@ rules stay in services.
 
 from __future__ import annotations
 
+import ctypes
+import importlib
 import os
 import signal
 import sys
 from typing import Any
 
-from flask import Flask, current_app, has_app_context
+import click
+import fakeredis
+from flask import current_app
+from flask.cli import AppGroup
 from rq import Queue, Retry
+from rq.worker import SimpleWorker
 from sqlalchemy.exc import DBAPIError
 
 from .errors import describe
+from .extensions import db
 
 QUEUES = ("default", "ingest")
 
@@ -30,11 +37,12 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.actions.ingest:recover_batches", "*/5 * * * *"),
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
-    ("backend.admin_console.queries:refresh_dashboard", "*/4 * * * *"),
+    ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
 ]
 # Run by every worker as it starts, before taking jobs: work a dead worker left behind.
 ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]
-_worker_app: Flask | None = None
+# The entry point of every job, imported by RQ in the worker process (see backend/worker.py).
+WORKER_ENTRY = "backend.worker.run_in_app"
 
 
 def get_queue(name: str = "default") -> Queue:
@@ -49,16 +57,15 @@ def get_queue(name: str = "default") -> Queue:
                 is_async=not current_app.config["JOBS_INLINE"],
             )
         else:
-            import fakeredis
-
             queues[name] = Queue(name, connection=fakeredis.FakeStrictRedis(), is_async=False)
     return queues[name]
 
 
 def enqueue(func: Any, *args: Any, queue: str = "default", retries: int = 3, **kwargs: Any) -> Any:
-    """Enqueue ``func`` (a module-level function) wrapped in an app context."""
+    """Enqueue ``func`` (a module-level function); the worker runs it in an app context
+    through ``backend.worker.run_in_app``, named here by string (nothing imports the worker)."""
     return get_queue(queue).enqueue(
-        run_in_app,
+        WORKER_ENTRY,
         f"{func.__module__}:{func.__qualname__}",
         *args,
         retry=Retry(max=retries, interval=[5, 30, 120]),
@@ -66,28 +73,14 @@ def enqueue(func: Any, *args: Any, queue: str = "default", retries: int = 3, **k
     )
 
 
-def run_in_app(target: str, *args: Any, **kwargs: Any) -> Any:
-    """Entry point of every job: import the target and call it inside an app context."""
-    import importlib
-
+def call(target: str, *args: Any, **kwargs: Any) -> Any:
+    """Import ``target`` (``"module:function"``) and call it in the current app context; a
+    database error is retold as ``JobFailed`` (RQ logs and stores what a job raises)."""
     module_name, _, attr = target.partition(":")
     func = getattr(importlib.import_module(module_name), attr)
     try:
-        if has_app_context():
-            return func(*args, **kwargs)
-        global _worker_app
-        if _worker_app is None:
-            from .app import create_app
-
-            _worker_app = create_app()
-        with _worker_app.app_context():
-            try:
-                return func(*args, **kwargs)
-            finally:
-                from .extensions import db
-
-                db.session.remove()
-    except DBAPIError as exc:  # RQ logs and stores what a job raises: retell it safely
+        return func(*args, **kwargs)
+    except DBAPIError as exc:
         raise JobFailed(f"{target}: {describe(exc)}") from None
 
 
@@ -103,8 +96,6 @@ def _scheduler_child(engine: Any) -> Any:
     def after_fork() -> None:
         engine.dispose(close=False)
         if sys.platform.startswith("linux"):
-            import ctypes
-
             pr_set_pdeathsig = 1
             ctypes.CDLL(None).prctl(pr_set_pdeathsig, signal.SIGTERM)
 
@@ -113,12 +104,6 @@ def _scheduler_child(engine: Any) -> Any:
 
 def worker_command() -> Any:
     """``flask jobs worker``: an RQ worker with the app loaded once (no fork per job)."""
-    import click
-    from flask.cli import AppGroup
-    from rq.worker import SimpleWorker
-
-    from .extensions import db
-
     group = AppGroup("jobs", help="Background jobs (RQ).")
 
     @group.command("worker")
@@ -131,7 +116,7 @@ def worker_command() -> Any:
             raise click.ClickException("REDIS_URL is not set: without Redis jobs run inline")
         names = queues or QUEUES
         for target in ON_WORKER_START:
-            click.echo(f"{target}: {run_in_app(target)}")
+            click.echo(f"{target}: {call(target)}")
         db.session.remove()
         db.engine.dispose()  # no open connection for RQ's scheduler process to inherit
         os.register_at_fork(after_in_child=_scheduler_child(db.engine))
@@ -143,6 +128,6 @@ def worker_command() -> Any:
     def run_periodic() -> None:
         """Run every periodic job once, now, in this process."""
         for target, _ in PERIODIC:
-            click.echo(f"{target}: {run_in_app(target)}")
+            click.echo(f"{target}: {call(target)}")
 
     return group

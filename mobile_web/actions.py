@@ -14,16 +14,17 @@ from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.extensions import caller_key, limit_setting, limiter
+from backend.extensions import limiter
 from backend.i18n import current_lang
 from backend.qr import format_short_code, make_token, qr_svg
+from backend.ratelimit import caller_key, limit_setting
 from backend.uploads import image_path
 
 from . import bp
+from .forms import WASTE_CATEGORIES, activity_from_form
 
 resident_only = page_roles(Role.RESIDENT)
 staff_only = page_roles(Role.MERCHANT_STAFF)
-WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 
 
 @bp.get("/actions")
@@ -112,38 +113,6 @@ def self_report() -> Any:
     return render_template(
         "mobile/report.html", error=error, form=request.form, categories=WASTE_CATEGORIES
     ), 422 if error else 200
-
-
-def _local_iso(value: str | None) -> str | None:
-    return f"{value}:00+08:00" if value and len(value) == 16 else value or None
-
-
-def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:
-    if action_code in ("public_transit", "bike_sharing"):
-        key = "mode" if action_code == "public_transit" else "bike_type"
-        return {
-            key: form.get(key) or ("bus" if key == "mode" else "pedal"),
-            "distance_km": form.get("distance_km"),
-            "started_at": _local_iso(form.get("started_at")),
-            "ended_at": _local_iso(form.get("ended_at")),
-        }
-    if action_code == "waste_sorting":
-        items = [
-            {"category": c, "weight_kg": form.get(f"weight_{c}")}
-            for c in WASTE_CATEGORIES
-            if form.get(f"weight_{c}")
-        ]
-        return {"items": items, "collected_at": _local_iso(form.get("collected_at"))}
-    return {
-        "kind": form.get("kind") or "clean_plate",
-        "meal_at": _local_iso(form.get("meal_at")),
-        "diners": form.get("diners") or 1,
-        **(
-            {"portion_reduction_kg": form.get("portion_reduction_kg")}
-            if form.get("portion_reduction_kg")
-            else {}
-        ),
-    }
 
 
 @bp.route("/sources", methods=["GET", "POST"])

@@ -16,7 +16,7 @@ from werkzeug.datastructures import MultiDict
 from backend.accounts.models import Role
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.events import queries, reports, services
+from backend.events import certificates, donations, forest, queries, reports, retirements, services
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus
 from backend.ledger.queries import resident_balance
 from backend.uploads import image_path
@@ -94,7 +94,7 @@ def event_detail(event_id: int) -> Any:
         actual=event.footprint(FootprintStage.ACTUAL),
         standing=queries.standing(event),
         retirements=queries.retirements_of(event.id),
-        pool_g=services.pool_g(),
+        pool_g=queries.pool_g(),
         request_key=uuid.uuid4().hex,
         ended=services.local_today() >= event.ends_on,
     )
@@ -260,7 +260,7 @@ def _form_from_plan(event: Event) -> MultiDict[str, str]:
         {
             "district": event.district,
             "planting_year": str(event.ends_on.year + 1),
-            "horizon_years": str(services.DEFAULT_HORIZON),
+            "horizon_years": str(forest.DEFAULT_HORIZON),
             "mix-0-species": "chinese_fir",
             "mix-0-percent": "100",
         }
@@ -287,7 +287,7 @@ def plan(event_id: int) -> Any:
     if request.method == "POST":
         form = request.form
         try:
-            services.create_plan(current_user, event.id, _plan_data(form))
+            forest.create_plan(current_user, event.id, _plan_data(form))
         except DomainError as exc:
             error = exc
         else:
@@ -307,7 +307,7 @@ def plan(event_id: int) -> Any:
         standing=queries.standing(event),
         form=form,
         error=error,
-        horizons=services.HORIZONS,
+        horizons=forest.HORIZONS,
         years=range(event.starts_on.year, event.ends_on.year + 2),
         mix_rows=MIX_ROWS,
         species=af.SPECIES,
@@ -319,10 +319,10 @@ def plan(event_id: int) -> Any:
 @organiser_only
 def submit_plan(plan_id: int) -> Any:
     try:
-        item = services.submit_plan(current_user, plan_id)
+        item = forest.submit_plan(current_user, plan_id)
     except DomainError as exc:
         flash(exc.localized_message(), "error")
-        item = services.own_plan(current_user, plan_id)
+        item = forest.own_plan(current_user, plan_id)
     else:
         flash(_("Submitted. An administrator will review the plan."), "success")
     return redirect(url_for("mobile.plan", event_id=item.event_id))
@@ -334,7 +334,7 @@ def retire(event_id: int) -> Any:
     raw = request.form.get("kg", "").strip()
     try:
         grams: Any = int(raw) * 1000 if raw.isdigit() else raw
-        rows = services.retire_reductions(
+        rows = retirements.retire_reductions(
             current_user, event_id, grams, request.form.get("request_key")
         )
     except DomainError as exc:
@@ -358,7 +358,7 @@ def retire(event_id: int) -> Any:
 
 @bp.get("/verify/<code>")
 def verify(code: str) -> Any:
-    cert = services.certificate_by_code(code)
+    cert = certificates.certificate_by_code(code)
     return render_template(
         "mobile/events/verify.html",
         cert=cert,
@@ -369,7 +369,7 @@ def verify(code: str) -> Any:
 
 @bp.get("/verify/<code>/certificate.pdf")
 def certificate_pdf(code: str) -> Any:
-    cert = services.certificate_by_code(code)
+    cert = certificates.certificate_by_code(code)
     return Response(
         reports.certificate_pdf(cert),
         mimetype="application/pdf",
@@ -390,7 +390,7 @@ def projects() -> Any:
 
 @bp.get("/projects/<int:plan_id>")
 def project(plan_id: int) -> Any:
-    item = queries.project(services.get_project(plan_id))
+    item = queries.project(donations.get_project(plan_id))
     resident = current_user.is_authenticated and current_user.role is Role.RESIDENT
     return render_template(
         "mobile/events/project.html",
@@ -406,7 +406,7 @@ def project(plan_id: int) -> Any:
 @resident_only
 def donate(plan_id: int) -> Any:
     try:
-        donation = services.donate_points(
+        donation = donations.donate_points(
             current_user,
             plan_id,
             request.form.get("points", ""),
@@ -421,7 +421,7 @@ def donate(plan_id: int) -> Any:
 
 @bp.get("/projects/<int:plan_id>/photos/<int:planting_id>/<int:index>")
 def planting_photo(plan_id: int, planting_id: int, index: int) -> Any:
-    project_plan = services.get_project(plan_id)
+    project_plan = donations.get_project(plan_id)
     planting = next((p for p in project_plan.plantings if p.id == planting_id), None)
     if planting is None or not 0 <= index < len(planting.photos):
         abort(404)

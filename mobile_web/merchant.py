@@ -15,18 +15,19 @@ from backend.actions import queries as action_queries
 from backend.actions.claims import STATION_ACTIONS
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.extensions import caller_key, limit_setting, limiter
+from backend.extensions import limiter
 from backend.i18n import current_lang
 from backend.ledger.queries import merchant_balance
 from backend.merchants.counter import confirm_at_counter
 from backend.qr import decode_image, format_short_code
+from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
 from backend.rewards.exceptions import InvalidPeriod
 from backend.timeutil import LOCAL_TZ, local, utcnow
 from backend.uploads import store_image
 
 from . import bp
-from .actions import WASTE_CATEGORIES, activity_from_form
+from .forms import WASTE_CATEGORIES, activity_from_form
 
 staff_only = page_roles(Role.MERCHANT_STAFF)
 

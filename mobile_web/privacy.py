@@ -9,7 +9,7 @@ from flask import Response, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user, logout_user
 
-from backend.accounts import privacy as service
+from backend import privacy as service
 from backend.accounts.models import Role
 from backend.actions.identities import bindings_of
 from backend.auth import page_roles

@@ -12,10 +12,11 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.auth import page_roles
 from backend.errors import DomainError
-from backend.extensions import caller_key, limit_setting, limiter
+from backend.extensions import limiter
 from backend.ledger.expiry import upcoming_expiries
 from backend.ledger.queries import history, resident_balance
 from backend.qr import format_short_code, make_token, qr_svg
+from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
 from backend.rewards.models import RedemptionStatus
 from backend.uploads import image_path

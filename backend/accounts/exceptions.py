@@ -97,3 +97,9 @@ class CannotChangeOwnAccount(DomainError):
     code = "own_account"
     status = 403
     message = _l("You cannot suspend or restore your own account.")
+
+
+class NicknameRequired(DomainError):
+    code = "nickname_required"
+    status = 422
+    message = _l("Set a nickname first: the leaderboard never shows phone numbers.")

@@ -89,7 +89,7 @@ def hash_password(password: str) -> str:
     return _hasher().hash(password)
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _hasher().verify(password_hash, password)
     except (VerificationError, InvalidHashError):
@@ -186,15 +186,15 @@ def authenticate(
     try:
         phone = normalise_phone(phone)
     except InvalidPhone:
-        _verify(_dummy_hash(), password or "")
+        verify_password(_dummy_hash(), password or "")
         raise InvalidCredentials() from None
     user = db.session.scalar(select(User).where(User.phone == phone).with_for_update())
     now = utcnow()
     if user is None or (roles is not None and user.role not in roles):
-        _verify(_dummy_hash(), password or "")
+        verify_password(_dummy_hash(), password or "")
         raise InvalidCredentials()
     check_not_locked(user, now)
-    if not _verify(user.password_hash, password or ""):
+    if not verify_password(user.password_hash, password or ""):
         raise count_failed_login(user, InvalidCredentials(), now)
     if not user.is_active:
         db.session.rollback()

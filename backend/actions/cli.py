@@ -13,9 +13,9 @@ from typing import Any
 import click
 
 from ..errors import DomainError
+from ..partners.queries import partner_by_code
 from .ingest import import_file
 from .recompute import recompute_check
-from .routes import partner_by_code
 
 
 def register(partners_cli: click.Group, methodologies_cli: click.Group) -> None:

@@ -10,16 +10,14 @@ from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
-from sqlalchemy import select
 from werkzeug.exceptions import UnsupportedMediaType
 
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
-from ..extensions import caller_key, db, limiter
+from ..extensions import db, limiter
 from ..partners.auth import current_partner, partner_required
-from ..partners.models import Partner
-from ..partners.services import create_partner, rotate_partner_key
 from ..qr import format_short_code, make_token
+from ..ratelimit import caller_key
 from ..schemas import ErrorSchema, IdempotencyHeaderSchema
 from . import claims, identities, ingest, queries, self_reports
 from .exceptions import InvalidActivity
@@ -36,8 +34,6 @@ from .schemas import (
     CardSchema,
     ClaimCodeSchema,
     ClaimSchema,
-    PartnerCreateSchema,
-    PartnerKeySchema,
     PartnerPublicSchema,
     SelfReportFormSchema,
 )
@@ -324,30 +320,3 @@ class Review(MethodView):
         return self_reports.review_record(
             api_user(), record_id, decision == "approve", data["comment"]
         )
-
-
-@blp.route("/admin/partners")
-class AdminPartners(MethodView):
-    @admin_only
-    @blp.arguments(PartnerCreateSchema)
-    @blp.response(201, PartnerKeySchema)
-    def post(self, data: dict[str, Any]) -> dict[str, Any]:
-        """Onboard a partner; the key id and secret are shown once."""
-        partner, key_id, secret = create_partner(
-            data["code"], data["name"], data["kind"], actor=api_user()
-        )
-        return {"code": partner.code, "key_id": key_id, "secret": secret}
-
-
-@blp.route("/admin/partners/<code>/rotate")
-class RotatePartner(MethodView):
-    @admin_only
-    @blp.response(201, PartnerKeySchema)
-    def post(self, code: str) -> dict[str, Any]:
-        """Issue a new key; the previous ones keep working for 24 hours."""
-        key_id, secret = rotate_partner_key(code, actor=api_user())
-        return {"code": code, "key_id": key_id, "secret": secret}
-
-
-def partner_by_code(code: str) -> Partner | None:
-    return db.session.scalar(select(Partner).where(Partner.code == code))

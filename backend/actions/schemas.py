@@ -71,21 +71,6 @@ class PartnerPublicSchema(Schema):
     kind = fields.Function(lambda p: p.kind.value)
 
 
-class PartnerCreateSchema(Schema):
-    code = fields.String(required=True)
-    name = fields.String(required=True)
-    kind = fields.String(
-        required=True,
-        validate=validate.OneOf(["transit", "bike_share", "waste_station", "restaurant"]),
-    )
-
-
-class PartnerKeySchema(Schema):
-    code = fields.String()
-    key_id = fields.String()
-    secret = fields.String(metadata={"description": "shown once"})
-
-
 class BindingSchema(Schema):
     id = fields.Integer()
     partner = fields.Function(lambda b: b.partner.code)

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 
 from methodologies import afforestation as af
 
+from ..actions.models import Reduction
 from ..extensions import db
 from ..methodology_versions.models import MethodologyVersion
 from ..timeutil import local, utcnow
@@ -23,9 +24,34 @@ from .models import (
     PlantingPlan,
     ReductionRetirement,
 )
-from .services import retired_g
 
 AFFORESTATION = af.Afforestation()
+
+
+def retired_g(event_id: int) -> int:
+    """Grams of reductions retired for the event."""
+    return int(
+        db.session.scalar(
+            select(func.coalesce(func.sum(ReductionRetirement.grams), 0)).where(
+                ReductionRetirement.event_id == event_id
+            )
+        )
+        or 0
+    )
+
+
+def _unretired() -> Any:
+    return (
+        select(Reduction.id, Reduction.resident_id, Reduction.credited_g)
+        .outerjoin(ReductionRetirement, ReductionRetirement.reduction_id == Reduction.id)
+        .where(ReductionRetirement.id.is_(None), Reduction.credited_g > 0)
+    )
+
+
+def pool_g() -> int:
+    """Grams of verified reductions not yet retired."""
+    sub = _unretired().subquery()
+    return int(db.session.scalar(select(func.coalesce(func.sum(sub.c.credited_g), 0))) or 0)
 
 
 def events_of(organiser_id: int) -> list[Event]:

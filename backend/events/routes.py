@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..schemas import IdempotencyHeaderSchema
-from . import queries, removals, services
+from . import certificates, donations, forest, queries, removals, retirements, services
 from .schemas import (
     CertificateSchema,
     DonateSchema,
@@ -93,7 +93,7 @@ class Plans(MethodView):
     @blp.response(201, PlanSchema)
     def post(self, data: dict[str, Any], event_id: int) -> Any:
         """Size a 碳中和林 plan (area, seedlings, break-even) for the event's footprint."""
-        return services.create_plan(api_user(), event_id, data)
+        return forest.create_plan(api_user(), event_id, data)
 
 
 @blp.route("/plans/<int:plan_id>/submit")
@@ -102,7 +102,7 @@ class SubmitPlan(MethodView):
     @blp.response(200, PlanSchema)
     def post(self, plan_id: int) -> Any:
         """Send a draft plan to the administrators for review."""
-        return services.submit_plan(api_user(), plan_id)
+        return forest.submit_plan(api_user(), plan_id)
 
 
 @blp.route("/events/<int:event_id>/retirements")
@@ -124,7 +124,7 @@ class Retirements(MethodView):
         entry (grams CO2e, pool -> retirement) keyed by its serial number. The grams returned
         may exceed ``grams``: the last reduction is retired whole. A repeated Idempotency-Key
         returns the first result."""
-        return services.retire_reductions(
+        return retirements.retire_reductions(
             api_user(), event_id, data["grams"], headers["idempotency_key"]
         )
 
@@ -136,7 +136,7 @@ class ReviewPlan(MethodView):
     @blp.response(200, PlanSchema)
     def post(self, data: dict[str, Any], plan_id: int, decision: str) -> Any:
         """Approve a submitted plan, or return it with a comment."""
-        return services.review_plan(api_user(), plan_id, decision == "approve", data["comment"])
+        return forest.review_plan(api_user(), plan_id, decision == "approve", data["comment"])
 
 
 @blp.route("/admin/plans/<int:plan_id>/plantings")
@@ -146,7 +146,7 @@ class Plantings(MethodView):
     @blp.response(201, PlantingSchema)
     def post(self, data: dict[str, Any], plan_id: int) -> Any:
         """Record a block actually planted (photos are added on the admin console)."""
-        return services.record_planting(api_user(), plan_id, data)
+        return forest.record_planting(api_user(), plan_id, data)
 
 
 @blp.route("/admin/plantings/<int:planting_id>/survival-checks")
@@ -156,7 +156,7 @@ class SurvivalChecks(MethodView):
     @blp.response(201, SurvivalCheckSchema)
     def post(self, data: dict[str, Any], planting_id: int) -> Any:
         """Record a survival check of a planted block."""
-        return services.record_survival_check(api_user(), planting_id, data)
+        return forest.record_survival_check(api_user(), planting_id, data)
 
 
 @blp.route("/admin/plantings/<int:planting_id>/measurements")
@@ -201,7 +201,7 @@ class IssueCertificate(MethodView):
     @blp.response(201, CertificateSchema)
     def post(self, event_id: int) -> Any:
         """Issue the carbon-neutral certificate (actual footprint covered)."""
-        return services.issue_certificate(api_user(), event_id)
+        return certificates.issue_certificate(api_user(), event_id)
 
 
 @blp.route("/certificates/<code>")
@@ -209,7 +209,7 @@ class VerifyCertificate(MethodView):
     @blp.response(200, CertificateSchema)
     def get(self, code: str) -> Any:
         """Public verification of a certificate by the code in its QR."""
-        return services.certificate_by_code(code)
+        return certificates.certificate_by_code(code)
 
 
 @blp.route("/projects")
@@ -225,7 +225,7 @@ class ProjectDetail(MethodView):
     @blp.response(200, ProjectSchema)
     def get(self, plan_id: int) -> Any:
         """One planting project."""
-        return queries.project(services.get_project(plan_id))
+        return queries.project(donations.get_project(plan_id))
 
 
 @blp.route("/projects/<int:plan_id>/donations")
@@ -237,6 +237,6 @@ class Donations(MethodView):
     def post(self, data: dict[str, Any], headers: dict[str, Any], plan_id: int) -> Any:
         """Donate points to a planting project. A repeated Idempotency-Key returns the first
         donation."""
-        return services.donate_points(
+        return donations.donate_points(
             api_user(), plan_id, data["points"], headers["idempotency_key"]
         )

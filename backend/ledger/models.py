@@ -18,7 +18,7 @@ Invariants (DESIGN.md, tested, and enforced by the database where it can):
    Residents' points do not move: they were earned for the action, the reduction is the
    platform's to retire. The pool is a contra account, as issuance is for points: minus its
    balance is what was retired from it; what is left is the verified reductions' credited
-   grams less that (``events.services.pool_g``). Grams, not a points equivalent: the
+   grams less that (``events.queries.pool_g``). Grams, not a points equivalent: the
    register counts grams, a points rule may change between versions and a capped reduction
    earned fewer points than its rule gives, so grams are the one amount both sides agree on.
 6. Forest removals credited after measurement are grams too (``FOREST_KINDS``): a measured

@@ -9,7 +9,7 @@ from ..accounts.services import create_user
 from ..audit.services import record_audit
 from ..config import DISTRICTS
 from ..extensions import db
-from ..rewards.exceptions import InvalidMerchant
+from .exceptions import InvalidMerchant
 from .models import Merchant, MerchantKind
 
 

@@ -8,7 +8,7 @@ from typing import Any, TypeVar
 
 from flask import g, request
 
-from ..auth import _add_doc
+from ..auth import document_security
 from .models import Partner
 from .services import verify_signed_request
 
@@ -45,5 +45,5 @@ def partner_required(func: F) -> F:
         authenticated_partner()
         return func(*args, **kwargs)
 
-    _add_doc(wrapper, security=[{"partnerHmac": []}], responses={"401": "UNAUTHORIZED"})
+    document_security(wrapper, security=[{"partnerHmac": []}], responses={"401": "UNAUTHORIZED"})
     return wrapper  # type: ignore[return-value]

@@ -61,12 +61,6 @@ class InvalidOffer(DomainError):
     message = _l("Check the offer: %(problem)s")
 
 
-class InvalidMerchant(DomainError):
-    code = "invalid_merchant"
-    status = 422
-    message = _l("Check the merchant: %(problem)s")
-
-
 class InvalidPeriod(DomainError):
     code = "invalid_period"
     status = 422

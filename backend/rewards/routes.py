@@ -14,20 +14,17 @@ from marshmallow import Schema
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..cache import cached
-from ..extensions import caller_key, limit_setting, limiter
+from ..extensions import limiter
 from ..i18n import current_lang
 from ..ledger.expiry import upcoming_expiries
 from ..ledger.queries import history, resident_balance
-from ..merchants.models import Merchant
-from ..merchants.services import add_staff, onboard_merchant
 from ..qr import decode_image
+from ..ratelimit import caller_key, limit_setting
 from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
 from . import queries, services
 from .exceptions import InvalidPeriod, UnknownOffer
 from .schemas import (
     FulfilSchema,
-    MerchantCreateSchema,
-    MerchantSchema,
     OfferCreateSchema,
     OfferSchema,
     PointsSchema,
@@ -36,7 +33,6 @@ from .schemas import (
     ResidentRedemptionSchema,
     ReviewOfferSchema,
     SettlementArgsSchema,
-    StaffCreateSchema,
     StateIdempotencyHeaderSchema,
 )
 
@@ -253,27 +249,6 @@ class PauseOffer(MethodView):
     def post(self, offer_id: int, action: str) -> Any:
         """Pause or resume one of your offers."""
         return services.set_offer_paused(api_user(), offer_id, action == "pause")
-
-
-@blp.route("/admin/merchants")
-class AdminMerchants(MethodView):
-    @admin_only
-    @blp.arguments(MerchantCreateSchema)
-    @blp.response(201, MerchantSchema)
-    def post(self, data: dict[str, Any]) -> Merchant:
-        """Onboard a merchant."""
-        return onboard_merchant(api_user(), data)
-
-
-@blp.route("/admin/merchants/<int:merchant_id>/staff")
-class AdminStaff(MethodView):
-    @admin_only
-    @blp.arguments(StaffCreateSchema)
-    @blp.response(201, MerchantSchema)
-    def post(self, data: dict[str, Any], merchant_id: int) -> Any:
-        """Create a staff account for a merchant."""
-        user = add_staff(api_user(), merchant_id, data["phone"], data["password"], data["nickname"])
-        return user.merchant
 
 
 @blp.route("/admin/offers/<int:offer_id>/<any(approve, reject):decision>")

@@ -39,10 +39,11 @@ from backend.accounts.models import Role
 from backend.accounts.services import issue_token
 from backend.actions.models import ActivityRecord, ClaimCode
 from backend.app import create_app
-from backend.extensions import caller_key, limiter
 from backend.extensions import db as _db
+from backend.extensions import limiter
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
+from backend.ratelimit import caller_key
 from backend.rewards.models import Offer, Redemption
 from backend.rewards.services import redeem_offer
 from backend.uploads import open_image, read_image

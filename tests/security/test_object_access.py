@@ -31,7 +31,8 @@ from backend.accounts.models import Role
 from backend.actions.identities import bind_identity
 from backend.actions.ingest import receive_batch
 from backend.actions.self_reports import submit_self_report
-from backend.events.services import create_plan, local_today
+from backend.events.forest import create_plan
+from backend.events.services import local_today
 from backend.extensions import db as _db
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions

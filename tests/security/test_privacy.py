@@ -22,14 +22,15 @@ from backend.actions.models import ActivityRecord, Channel, Outcome
 from backend.actions.recompute import recompute_check
 from backend.actions.retention import purge_raw_records
 from backend.actions.self_reports import review_record, submit_self_report
-from backend.admin_console.queries import TABLE_NAMES
-from backend.events.services import create_plan
+from backend.events.forest import create_plan
 from backend.extensions import db as _db
-from backend.jobs import JobFailed, run_in_app
+from backend.jobs import JobFailed
 from backend.methodology_versions.models import MethodologyVersion
 from backend.methodology_versions.services import seed_versions
+from backend.reporting.queries import TABLE_NAMES
 from backend.timeutil import utcnow
 from backend.uploads import image_path
+from backend.worker import run_in_app
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..factories import PASSWORD

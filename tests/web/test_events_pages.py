@@ -9,7 +9,7 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from backend.events import services
+from backend.events import certificates, forest, retirements, services
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus, Planting
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
@@ -148,16 +148,16 @@ def test_retire_form_reports_serial_numbers(client, organiser, make, db):
 
 def _approved(organiser, admin):
     event = worked_event(organiser, FootprintStage.ACTUAL)
-    plan = services.create_plan(organiser, event.id, plan_data())
-    services.submit_plan(organiser, plan.id)
-    services.review_plan(admin, plan.id, True)
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True)
     return event, plan
 
 
 def test_public_project_page_and_resident_donation(client, make, auth, db):
     organiser, admin = make.user("organiser"), make.user("admin")
     _, plan = _approved(organiser, admin)
-    services.record_planting(
+    forest.record_planting(
         admin,
         plan.id,
         {
@@ -198,9 +198,9 @@ def test_verification_page_is_public(client, make, db):
     organiser, admin = make.user("organiser"), make.user("admin")
     event, _ = _approved(organiser, admin)
     reduction(make.resident(), 40_000_000)
-    services.retire_reductions(organiser, event.id, 39_502_667)
-    cert = services.issue_certificate(admin, event.id)
-    page = client.get(f"/verify/{cert.verify_code}", headers={"Accept-Language": "en"})
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
+    cert = certificates.issue_certificate(admin, event.id)
+    page = client.get(f"/verify/{cert.verify_code}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert cert.serial in html and event.name in html
@@ -240,8 +240,8 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
     app.config["UPLOAD_DIR"] = str(tmp_path)
     organiser, admin = make.user("organiser"), make.user("admin")
     event = worked_event(organiser, FootprintStage.ACTUAL)
-    plan = services.create_plan(organiser, event.id, plan_data())
-    services.submit_plan(organiser, plan.id)
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
     _admin_session(client, auth, admin)
     listing = client.get("/admin/events").get_data(as_text=True)
     assert event.name in listing and f"/admin/events/{event.id}" in listing
@@ -312,7 +312,7 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
     db.session.refresh(event)
     assert event.certificate is None  # measured removals alone do not cover it
     reduction(make.resident(), 40_000_000)
-    services.retire_reductions(organiser, event.id, 30_000_000)
+    retirements.retire_reductions(organiser, event.id, 30_000_000)
     issued = client.post(f"/admin/events/{event.id}/certificate", follow_redirects=True)
     assert "QZCI-C-" in issued.get_data(as_text=True)
     db.session.refresh(event)

@@ -14,7 +14,7 @@ def programme(make) -> Programme:
 def frozen_now(monkeypatch):
     """The dashboard's "now" (review-queue ages, days elapsed) fixed at dataset.NOW."""
     import admin.dashboard
-    from backend.admin_console import queries, reports
+    from backend.reporting import queries, reports
 
     monkeypatch.setattr(queries, "utcnow", lambda: NOW)
     monkeypatch.setattr(admin.dashboard, "utcnow", lambda: NOW)

@@ -42,7 +42,8 @@ from backend.actions.models import (
     PartnerBatch,
     Reduction,
 )
-from backend.events import services as events
+from backend.events import donations as events_donations
+from backend.events import forest as events_forest
 from backend.events.models import FootprintStage
 from backend.extensions import db
 from backend.ledger.expiry import expire_account
@@ -207,13 +208,13 @@ def build(make: Any) -> Programme:
     db.session.commit()
 
     organiser = make.user("organiser")
-    project = events.create_plan(
+    project = events_forest.create_plan(
         organiser, worked_event(organiser, FootprintStage.ACTUAL).id, plan_data()
     )
-    events.submit_plan(organiser, project.id)
-    events.review_plan(admin, project.id, True, "site visited")
+    events_forest.submit_plan(organiser, project.id)
+    events_forest.review_plan(admin, project.id, True, "site visited")
     with ledger_clock(at(2026, 2, 10)):
-        events.donate_points(a, project.id, 150, "d-a")
+        events_donations.donate_points(a, project.id, 150, "d-a")
 
     rejected = Outcome.REJECTED
     record(

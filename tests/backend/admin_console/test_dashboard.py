@@ -23,9 +23,9 @@ from flask_babel import gettext
 
 import methodologies
 from backend.actions.reasons import REASONS
-from backend.admin_console import queries
-from backend.admin_console.filters import Filters, InvalidFilters, Period, parse_filters
-from backend.admin_console.queries import REVIEW_CATEGORIES
+from backend.reporting import queries
+from backend.reporting.filters import Filters, InvalidFilters, Period, parse_filters
+from backend.reporting.queries import REVIEW_CATEGORIES
 
 from .dataset import NOW
 
@@ -266,7 +266,7 @@ def test_every_dashboard_figure(programme, zh_context):
     }
     # the tables on the page are the CSVs' rows (same objects, formatted)
     for name, rows in expected_csvs().items():
-        from backend.admin_console.tables import to_csv
+        from backend.reporting.tables import to_csv
 
         assert _csv_rows(to_csv(dash.tables[name])) == rows, name
 

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from backend.admin_console.reports import UnknownReportPeriod, report_period
+from backend.reporting.reports import UnknownReportPeriod, report_period
 
 HEADINGS = (
     "衢州市碳普惠",

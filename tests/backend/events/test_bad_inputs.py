@@ -6,7 +6,7 @@ import pytest
 from sqlalchemy import func, select
 
 from backend.audit.models import AuditEntry
-from backend.events import services
+from backend.events import forest, services
 from backend.events.exceptions import (
     ActualBeforeEventEnd,
     InvalidEvent,
@@ -172,7 +172,7 @@ def test_bad_plans_are_refused_and_nothing_is_saved(
 ):
     event = worked_event(organiser)
     with pytest.raises(InvalidPlan) as caught:
-        services.create_plan(organiser, event.id, plan_data(mix, **overrides))
+        forest.create_plan(organiser, event.id, plan_data(mix, **overrides))
     assert caught.value.field == field
     assert words in caught.value.localized_message()
     assert _count(db, PlantingPlan) == 0
@@ -181,16 +181,14 @@ def test_bad_plans_are_refused_and_nothing_is_saved(
 def test_a_plan_needs_a_footprint(db, organiser):
     event = make_event(organiser)
     with pytest.raises(NoFootprint):
-        services.create_plan(organiser, event.id, plan_data())
+        forest.create_plan(organiser, event.id, plan_data())
 
 
 def test_a_failed_recalculation_keeps_the_previous_draft(db, organiser):
     event = worked_event(organiser)
-    first = services.create_plan(organiser, event.id, plan_data())
+    first = forest.create_plan(organiser, event.id, plan_data())
     with pytest.raises(InvalidPlan):
-        services.create_plan(
-            organiser, event.id, plan_data([{"species": "moso_bamboo", "share": 1}])
-        )
+        forest.create_plan(organiser, event.id, plan_data([{"species": "moso_bamboo", "share": 1}]))
     db.session.refresh(first)
     assert first.status.value == "draft"
 

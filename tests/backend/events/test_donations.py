@@ -7,7 +7,7 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import func, select
 
-from backend.events import queries, services
+from backend.events import donations, forest, queries
 from backend.events.exceptions import InvalidDonation, UnknownProject
 from backend.events.models import Donation
 from backend.ledger.exceptions import IdempotencyConflict, InsufficientPoints
@@ -22,9 +22,9 @@ from .helpers import PLANTED_ON, plan_data, worked_event
 @pytest.fixture
 def project(organiser, admin):
     event = worked_event(organiser)
-    plan = services.create_plan(organiser, event.id, plan_data())
-    services.submit_plan(organiser, plan.id)
-    return services.review_plan(admin, plan.id, True)
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
+    return forest.review_plan(admin, plan.id, True)
 
 
 def _donations(db) -> int:
@@ -34,16 +34,16 @@ def _donations(db) -> int:
 def test_donation_moves_points_to_the_forest_fund(db, make, project):
     resident = make.resident()
     make.points(resident, 500)
-    donation = services.donate_points(resident, project.id, 200, "d1")
+    donation = donations.donate_points(resident, project.id, 200, "d1")
     assert resident_balance(resident.id) == 300
     assert balance_of(system_account(AccountKind.FOREST_FUND)) == 200
     entry = db.session.get(LedgerEntry, donation.ledger_entry_id)
     assert entry.kind is EntryKind.DONATE and entry.resident_id == resident.id
     assert (entry.ref_type, entry.ref_id) == ("planting_plan", str(project.id))
-    again = services.donate_points(resident, project.id, 200, "d1")
+    again = donations.donate_points(resident, project.id, 200, "d1")
     assert again.id == donation.id and resident_balance(resident.id) == 300
     with pytest.raises(IdempotencyConflict):
-        services.donate_points(resident, project.id, 100, "d1")
+        donations.donate_points(resident, project.id, 100, "d1")
     assert reconcile().clean
 
 
@@ -51,31 +51,31 @@ def test_not_enough_points_changes_nothing(db, make, project):
     resident = make.resident()
     make.points(resident, 50)
     with pytest.raises(InsufficientPoints):
-        services.donate_points(resident, project.id, 51)
+        donations.donate_points(resident, project.id, 51)
     assert resident_balance(resident.id) == 50 and _donations(db) == 0
     for bad in (0, -5, "ten", "1.5"):
         with pytest.raises(InvalidDonation):
-            services.donate_points(resident, project.id, bad)
+            donations.donate_points(resident, project.id, bad)
     assert _donations(db) == 0 and reconcile().clean
 
 
 def test_only_approved_plans_take_donations(db, make, organiser):
     event = worked_event(organiser)
-    draft = services.create_plan(organiser, event.id, plan_data())
+    draft = forest.create_plan(organiser, event.id, plan_data())
     resident = make.resident()
     make.points(resident, 50)
     with pytest.raises(UnknownProject):
-        services.donate_points(resident, draft.id, 10)
+        donations.donate_points(resident, draft.id, 10)
 
 
 def test_project_shows_funds_trees_survival_and_each_donors_share(db, make, admin, project):
     a, b = make.resident(), make.resident()
     make.points(a, 1000)
     make.points(b, 1000)
-    services.donate_points(a, project.id, 300)
-    services.donate_points(b, project.id, 100)
-    services.donate_points(a, project.id, 100)
-    planting = services.record_planting(
+    donations.donate_points(a, project.id, 300)
+    donations.donate_points(b, project.id, 100)
+    donations.donate_points(a, project.id, 100)
+    planting = forest.record_planting(
         admin,
         project.id,
         {
@@ -86,7 +86,7 @@ def test_project_shows_funds_trees_survival_and_each_donors_share(db, make, admi
             "location": "举村乡",
         },
     )
-    services.record_survival_check(admin, planting.id, {"checked_on": PLANTED_ON, "surviving": 600})
+    forest.record_survival_check(admin, planting.id, {"checked_on": PLANTED_ON, "surviving": 600})
     item = queries.project(project)
     assert (item.funds_points, item.donors) == (500, 2)
     assert item.standing.planted_seedlings == 648 and item.standing.surviving_seedlings == 600

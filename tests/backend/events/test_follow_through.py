@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 from werkzeug.datastructures import FileStorage
 
 from backend.audit.models import AuditEntry
-from backend.events import queries, services
+from backend.events import certificates, forest, queries, retirements
 from backend.events.exceptions import (
     AlreadyCertified,
     CommentRequired,
@@ -31,9 +31,9 @@ from .helpers import PLANTED_ON, plan_data, reduction, worked_event
 
 def _approved(organiser, admin, stage=FootprintStage.ACTUAL, **overrides):
     event = worked_event(organiser, stage)
-    plan = services.create_plan(organiser, event.id, plan_data(**overrides))
-    services.submit_plan(organiser, plan.id)
-    services.review_plan(admin, plan.id, True, "site visited")
+    plan = forest.create_plan(organiser, event.id, plan_data(**overrides))
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True, "site visited")
     return event, plan
 
 
@@ -53,26 +53,26 @@ def _planting(admin, plan, **overrides):
         "location": "举村乡 3号地块 N28.93 E118.95",
         **overrides,
     }
-    return services.record_planting(admin, plan.id, data)
+    return forest.record_planting(admin, plan.id, data)
 
 
 def test_review_approve_or_return(db, organiser, admin):
     event = worked_event(organiser)
-    plan = services.create_plan(organiser, event.id, plan_data())
+    plan = forest.create_plan(organiser, event.id, plan_data())
     with pytest.raises(InvalidPlanTransition):
-        services.review_plan(admin, plan.id, True)  # a draft is not under review
-    services.submit_plan(organiser, plan.id)
+        forest.review_plan(admin, plan.id, True)  # a draft is not under review
+    forest.submit_plan(organiser, plan.id)
     with pytest.raises(CommentRequired):
-        services.review_plan(admin, plan.id, False, "  ")
-    returned = services.review_plan(admin, plan.id, False, "site is already forest")
+        forest.review_plan(admin, plan.id, False, "  ")
+    returned = forest.review_plan(admin, plan.id, False, "site is already forest")
     assert returned.status is PlanStatus.RETURNED
     assert queries.standing(event).status == "returned"
-    second = services.create_plan(organiser, event.id, plan_data(site="常山县 新造林地"))
-    services.submit_plan(organiser, second.id)
-    approved = services.review_plan(admin, second.id, True)
+    second = forest.create_plan(organiser, event.id, plan_data(site="常山县 新造林地"))
+    forest.submit_plan(organiser, second.id)
+    approved = forest.review_plan(admin, second.id, True)
     assert approved.status is PlanStatus.APPROVED
     with pytest.raises(PlanLocked):
-        services.create_plan(organiser, event.id, plan_data())
+        forest.create_plan(organiser, event.id, plan_data())
     actions = db.session.scalars(
         select(AuditEntry.action).where(AuditEntry.object_type == "planting_plan")
     ).all()
@@ -103,13 +103,13 @@ def test_status_is_honest_committed_planted_surviving(db, organiser, admin):
     assert abs(state.planted_projected_g - plan.removal_g) <= 2
 
     # 90% alive is above the 85% the methodology assumed: the projection holds
-    services.record_survival_check(
+    forest.record_survival_check(
         admin, first.id, {"checked_on": PLANTED_ON + timedelta(days=90), "surviving": 324}
     )
     state = queries.standing(event)
     assert state.status == "planted" and state.survival_rate == Decimal("0.9")
     # 68% alive falls short: that block's projection is scaled by 0.68 / 0.85 = 0.8
-    services.record_survival_check(
+    forest.record_survival_check(
         admin, first.id, {"checked_on": PLANTED_ON + timedelta(days=150), "surviving": 245}
     )
     state = queries.standing(event)
@@ -122,7 +122,7 @@ def test_status_is_honest_committed_planted_surviving(db, organiser, admin):
 
 def test_planting_and_survival_inputs_are_checked(db, organiser, admin):
     event = worked_event(organiser)
-    draft = services.create_plan(organiser, event.id, plan_data())
+    draft = forest.create_plan(organiser, event.id, plan_data())
     with pytest.raises(InvalidPlanTransition):
         _planting(admin, draft)  # only an approved plan is planted
     _, plan = _approved(organiser, admin)
@@ -148,7 +148,7 @@ def test_planting_and_survival_inputs_are_checked(db, organiser, admin):
         ({"checked_on": PLANTED_ON.isoformat(), "surviving": -1}, "surviving"),
     ]:
         with pytest.raises(InvalidPlanting) as caught:
-            services.record_survival_check(admin, planting.id, data)
+            forest.record_survival_check(admin, planting.id, data)
         assert caught.value.field == field
     assert db.session.scalar(select(func.count()).select_from(Planting)) == 1
 
@@ -166,9 +166,9 @@ def test_photos_are_checked_before_anything_is_stored(db, organiser, admin, app,
             "location": "举村乡",
         }
         with pytest.raises(InvalidImage):
-            services.record_planting(admin, plan.id, data, [_photo(), bad])
+            forest.record_planting(admin, plan.id, data, [_photo(), bad])
         assert not any(tmp_path.rglob("*.jpg"))
-        planting = services.record_planting(admin, plan.id, data, [_photo(), _photo("b.jpg")])
+        planting = forest.record_planting(admin, plan.id, data, [_photo(), _photo("b.jpg")])
         assert len(planting.photos) == 2 and len(list(tmp_path.rglob("*.jpg"))) == 2
     finally:
         app.config["UPLOAD_DIR"] = str(tmp_path.parent / "unused")
@@ -177,28 +177,28 @@ def test_photos_are_checked_before_anything_is_stored(db, organiser, admin, app,
 def test_certificate_needs_the_actual_footprint_and_full_cover(db, organiser, admin, make):
     planned_only = worked_event(organiser)
     with pytest.raises(NotCertifiable):
-        services.issue_certificate(admin, planned_only.id)
+        certificates.issue_certificate(admin, planned_only.id)
     event = worked_event(organiser, FootprintStage.ACTUAL)
     with pytest.raises(NotCertifiable):
-        services.issue_certificate(admin, event.id)  # nothing covers it yet
+        certificates.issue_certificate(admin, event.id)  # nothing covers it yet
     # retirements alone can cover an event
     reduction(make.resident(), 40_000_000)
-    services.retire_reductions(organiser, event.id, 39_502_667)
-    cert = services.issue_certificate(admin, event.id)
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
+    cert = certificates.issue_certificate(admin, event.id)
     year = local(utcnow()).year
     assert cert.serial == f"QZCI-C-{year}-000001"
     assert cert.snapshot["retired_g"] == 40_000_000 and cert.snapshot["plan"] is None
     with pytest.raises(AlreadyCertified):
-        services.issue_certificate(admin, event.id)
+        certificates.issue_certificate(admin, event.id)
 
 
 def test_certificate_api_and_public_verification(client, auth, organiser, admin, make):
     event, plan = _approved(organiser, admin)
     with pytest.raises(NotCertifiable):  # an approved plan alone is a pledge, not cover
-        services.issue_certificate(admin, event.id)
+        certificates.issue_certificate(admin, event.id)
     reduction(make.resident(), 40_000_000)
-    services.retire_reductions(organiser, event.id, 39_502_667)
-    code = services.issue_certificate(admin, event.id).verify_code
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
+    code = certificates.issue_certificate(admin, event.id).verify_code
     public = client.get(f"/api/v1/certificates/{code}")
     assert public.status_code == 200
     cert = public.get_json()
@@ -217,7 +217,7 @@ def test_certificate_pdf_has_a_qr_to_the_verification_page(client, organiser, ad
     import zxingcpp
 
     event, _ = _approved(organiser, admin)
-    cert = services.issue_certificate(admin, event.id)
+    cert = certificates.issue_certificate(admin, event.id)
     response = client.get(f"/verify/{cert.verify_code}/certificate.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
     pdf = tmp_path / "cert.pdf"

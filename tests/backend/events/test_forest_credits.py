@@ -12,11 +12,12 @@ from decimal import Decimal
 import pytest
 from sqlalchemy import select
 
-from backend.events import claims, queries, removals, services
+from backend.events import certificates, claims, forest, queries, removals, retirements, services
 from backend.events.exceptions import InvalidMeasurement, NotCertifiable
 from backend.events.models import CertificateStatus, FootprintStage, ForestCreditKind
 from backend.ledger.models import AccountKind, EntryKind, LedgerEntry
 from backend.ledger.reconcile import reconcile
+from backend.methodology_versions.services import active_version
 from backend.notices.models import Notice
 from backend.timeutil import local, utcnow
 from methodologies import afforestation as af
@@ -40,10 +41,10 @@ def _clean() -> None:
 
 def _approved_planted(organiser, admin):
     event = worked_event(organiser, FootprintStage.ACTUAL)
-    plan = services.create_plan(organiser, event.id, plan_data())
-    services.submit_plan(organiser, plan.id)
-    services.review_plan(admin, plan.id, True, "site visited")
-    planting = services.record_planting(
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True, "site visited")
+    planting = forest.record_planting(
         admin,
         plan.id,
         {
@@ -72,7 +73,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     assert (state.retired_g, state.measured_g, state.pledged_g) == (0, 0, plan.removal_g)
     assert state.claim.cover.break_even_year == plan.break_even_year
     with pytest.raises(NotCertifiable):
-        services.issue_certificate(admin, event.id)
+        certificates.issue_certificate(admin, event.id)
     _clean()
 
     # growth measurement -> counted removals with buffer, serials, ledger entries
@@ -103,13 +104,13 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     resident = make.resident()
     reduction(resident, 20_000_000, age_days=3)
     reduction(resident, 13_800_000, age_days=2)
-    rows = services.retire_reductions(organiser, event.id, WORKED_TOTAL_G - COUNTED_G)
+    rows = retirements.retire_reductions(organiser, event.id, WORKED_TOTAL_G - COUNTED_G)
     assert sum(r.grams for r in rows) == 33_800_000
     _clean()
     state = queries.standing(event)
     assert state.covered and state.claim.claim is claims.Claim.COVERED
     assert state.claim.completed_at is not None
-    cert = services.issue_certificate(admin, event.id)
+    cert = certificates.issue_certificate(admin, event.id)
     snap = cert.snapshot
     assert (snap["retired_g"], snap["measured_g"]) == (33_800_000, COUNTED_G)
     assert snap["pledged_g"] == plan.removal_g - COUNTED_G
@@ -120,7 +121,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     # a survival check: 200 of the 648 trees measured are alive. The stock falls to
     # 7,150,468 × 200 / 648 = 2,206,934 g (rounded down): a loss of 4,943,534 g cancels the
     # 1,430,094 g buffer first, then 3,513,440 g of counted removals.
-    services.record_survival_check(
+    forest.record_survival_check(
         admin, planting.id, {"checked_on": day + timedelta(days=30), "surviving": 200}
     )
     scaled = STOCK_G * 200 // 648
@@ -147,7 +148,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     # a new retirement covers the shortfall: the certificate is restored
     shortfall = WORKED_TOTAL_G - 33_800_000 - scaled
     reduction(resident, shortfall + 10, age_days=1)
-    services.retire_reductions(organiser, event.id, shortfall)
+    retirements.retire_reductions(organiser, event.id, shortfall)
     db.session.refresh(cert)
     assert cert.status is CertificateStatus.VALID
     assert queries.standing(event).claim.claim is claims.Claim.NEUTRAL
@@ -188,7 +189,7 @@ def test_an_event_past_its_deadline_without_cover_is_not_neutral(
     assert state.claim.deadline == date(2025, 11, 3)
     assert state.claim.claim is claims.Claim.NOT_NEUTRAL and state.claim.past_deadline
     with pytest.raises(NotCertifiable):
-        services.issue_certificate(admin, event.id)
+        certificates.issue_certificate(admin, event.id)
     body = client.get(f"/api/v1/events/{event.id}", headers=auth.bearer(organiser)).get_json()
     assert body["standing"]["claim"] == "not_neutral"
     assert body["standing"]["deadline"] == "2025-11-03"
@@ -256,8 +257,6 @@ def test_measurement_api_and_bad_inputs(db, organiser, admin, client, auth):
 
 
 def test_a_version_without_measurement_parameters_must_be_replaced(db, organiser, admin):
-    from backend.methodology_versions.services import active_version
-
     _, _, planting = _approved_planted(organiser, admin)
     version = active_version("afforestation")
     version.params = {k: v for k, v in version.params.items() if k not in af.MEASUREMENT_PARAMETERS}

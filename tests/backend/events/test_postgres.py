@@ -7,7 +7,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.accounts.models import User
-from backend.events import services
+from backend.events import retirements
 from backend.events.models import ReductionRetirement
 from backend.extensions import db
 from backend.ledger.models import EntryKind, LedgerEntry
@@ -34,7 +34,7 @@ def test_parallel_retirements_never_share_a_reduction(committed):
 
     def retire(pair: tuple[int, int]) -> list[ReductionRetirement]:
         organiser_id, event_id = pair
-        return services.retire_reductions(db.session.get(User, organiser_id), event_id, 2_000)
+        return retirements.retire_reductions(db.session.get(User, organiser_id), event_id, 2_000)
 
     results = run_parallel(committed, retire, events)
     outcomes = ["ok" if isinstance(r, list) else r.code for r in results]
@@ -65,7 +65,7 @@ def test_two_organisers_race_for_the_last_reduction(committed):
 
     def retire(pair: tuple[int, int]) -> list[ReductionRetirement]:
         organiser_id, event_id = pair
-        return services.retire_reductions(db.session.get(User, organiser_id), event_id, 1_000)
+        return retirements.retire_reductions(db.session.get(User, organiser_id), event_id, 1_000)
 
     results = run_parallel(committed, retire, events)
     outcomes = sorted("ok" if isinstance(r, list) else r.code for r in results)
@@ -82,7 +82,7 @@ def test_the_register_is_append_only(committed):
     organiser = make.user("organiser")
     event = worked_event(organiser)
     reduction(make.resident(), 1_000)
-    services.retire_reductions(organiser, event.id, 1_000)
+    retirements.retire_reductions(organiser, event.id, 1_000)
     for statement in (
         "UPDATE reduction_retirements SET grams = 1",
         "DELETE FROM reduction_retirements",

@@ -7,7 +7,7 @@ import subprocess
 
 import pytest
 
-from backend.events import reports, services
+from backend.events import forest, reports
 from backend.events.models import FootprintStage
 
 from .helpers import plan_data, worked_event
@@ -62,7 +62,7 @@ def test_report_html_lists_each_source_with_factor_and_source(client, auth, orga
 
 def test_sequestration_chart_is_static_accessible_svg(app, organiser):
     event = worked_event(organiser)
-    plan = services.create_plan(organiser, event.id, plan_data(horizon_years=10))
+    plan = forest.create_plan(organiser, event.id, plan_data(horizon_years=10))
     with app.test_request_context("/?lang=en"):
         svg = str(reports.sequestration_chart(plan))
     assert svg.startswith("<svg") and "<?xml" not in svg

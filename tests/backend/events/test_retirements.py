@@ -8,7 +8,7 @@ from flask import render_template
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
-from backend.events import services
+from backend.events import certificates, forest, queries, retirements
 from backend.events.exceptions import InsufficientPool, InvalidRetirement, NoFootprint
 from backend.events.models import FootprintStage, ReductionRetirement
 from backend.events.queries import standing
@@ -51,15 +51,15 @@ def test_oldest_first_whole_with_serials(db, organiser, pool):
     event = worked_event(organiser)
     entries = _count(LedgerEntry)
     points = resident_balance(pool[0].resident_id)
-    rows = services.retire_reductions(organiser, event.id, 6_000, "r1")
+    rows = retirements.retire_reductions(organiser, event.id, 6_000, "r1")
     # 2 kg + 5 kg covers 6 kg; the 5 kg reduction is retired whole
     assert [r.reduction_id for r in rows] == [pool[0].id, pool[1].id]
     assert [r.grams for r in rows] == [2_000, 5_000]
     year = local(utcnow()).year
     assert [r.serial for r in rows] == [f"QZCI-R-{year}-000001", f"QZCI-R-{year}-000002"]
     assert {r.resident_id for r in rows} == {pool[0].resident_id}
-    assert services.retired_g(event.id) == 7_000
-    assert services.pool_g() == 3_000
+    assert queries.retired_g(event.id) == 7_000
+    assert queries.pool_g() == 3_000
     # each retirement is a RETIRE entry keyed by its serial, pool -> retirement, in grams
     assert _count(LedgerEntry) == entries + 2
     for row in rows:
@@ -80,14 +80,14 @@ def test_oldest_first_whole_with_serials(db, organiser, pool):
 
 def test_a_reduction_is_retired_at_most_once(db, organiser, make, pool):
     first = worked_event(organiser)
-    services.retire_reductions(organiser, first.id, 6_000)  # the 2 kg and 5 kg ones
+    retirements.retire_reductions(organiser, first.id, 6_000)  # the 2 kg and 5 kg ones
     second = worked_event(make.user("organiser"))
     with pytest.raises(InsufficientPool) as caught:
-        services.retire_reductions(second.organiser, second.id, 4_000)
+        retirements.retire_reductions(second.organiser, second.id, 4_000)
     assert caught.value.params == {"available": "3.000", "requested": "4.000"}
     assert _count(ReductionRetirement) == 2  # nothing saved for the refused request
     assert _db.session.scalar(select(func.count()).where(LedgerEntry.kind == EntryKind.RETIRE)) == 2
-    rows = services.retire_reductions(second.organiser, second.id, 1)
+    rows = retirements.retire_reductions(second.organiser, second.id, 1)
     assert [r.reduction_id for r in rows] == [pool[2].id]
     year = local(utcnow()).year
     assert rows[0].serial == f"QZCI-R-{year}-000003"
@@ -95,7 +95,7 @@ def test_a_reduction_is_retired_at_most_once(db, organiser, make, pool):
 
 def test_the_database_refuses_a_second_retirement_of_a_reduction(db, organiser, pool):
     event = worked_event(organiser)
-    [row] = services.retire_reductions(organiser, event.id, 1_000)
+    [row] = retirements.retire_reductions(organiser, event.id, 1_000)
     _db.session.add(
         ReductionRetirement(
             serial="QZCI-R-1999-000001",
@@ -116,8 +116,8 @@ def test_the_database_refuses_a_second_retirement_of_a_reduction(db, organiser, 
 
 def test_a_repeated_request_returns_the_first_retirement(db, organiser, pool):
     event = worked_event(organiser)
-    first = services.retire_reductions(organiser, event.id, 1_000, "same")
-    again = services.retire_reductions(organiser, event.id, 1_000, "same")
+    first = retirements.retire_reductions(organiser, event.id, 1_000, "same")
+    again = retirements.retire_reductions(organiser, event.id, 1_000, "same")
     assert [r.id for r in again] == [r.id for r in first]
     assert _count(ReductionRetirement) == 1
     retire_entries = select(func.count()).where(LedgerEntry.kind == EntryKind.RETIRE)
@@ -128,19 +128,19 @@ def test_cannot_retire_more_than_the_footprint(db, organiser, make):
     event = worked_event(organiser)
     reduction(make.resident(), WORKED_TOTAL_G + 10)
     with pytest.raises(InvalidRetirement):
-        services.retire_reductions(organiser, event.id, WORKED_TOTAL_G + 1)
+        retirements.retire_reductions(organiser, event.id, WORKED_TOTAL_G + 1)
     with pytest.raises(InvalidRetirement):
-        services.retire_reductions(organiser, event.id, 0)
+        retirements.retire_reductions(organiser, event.id, 0)
     with pytest.raises(NoFootprint):
-        services.retire_reductions(organiser, make_event(organiser).id, 1)
+        retirements.retire_reductions(organiser, make_event(organiser).id, 1)
     assert _count(ReductionRetirement) == 0
 
 
 def test_retirements_reduce_what_the_forest_must_absorb(db, organiser, make):
     event = worked_event(organiser)
     reduction(make.resident(), 9_502_667)
-    services.retire_reductions(organiser, event.id, 9_502_667)
-    plan = services.create_plan(organiser, event.id, plan_data())
+    retirements.retire_reductions(organiser, event.id, 9_502_667)
+    plan = forest.create_plan(organiser, event.id, plan_data())
     assert (plan.emissions_g, plan.retired_g, plan.target_g) == (
         WORKED_TOTAL_G,
         9_502_667,
@@ -173,7 +173,7 @@ def test_retirement_api_with_idempotency_key(client, auth, organiser, pool, make
 
 def test_a_serial_is_one_ledger_entry_only(db, organiser, pool):
     event = worked_event(organiser)
-    [row] = services.retire_reductions(organiser, event.id, 1_000)
+    [row] = retirements.retire_reductions(organiser, event.id, 1_000)
     again = Retired(row.serial, row.grams, row.resident_id, row.reduction_id)
     with pytest.raises(IntegrityError):  # refused, never skipped
         post_retirements([again])
@@ -185,7 +185,7 @@ def test_a_serial_is_one_ledger_entry_only(db, organiser, pool):
 
 def test_reconcile_finds_a_retirement_without_its_entry(db, organiser, pool):
     event = worked_event(organiser)
-    services.retire_reductions(organiser, event.id, 1_000)
+    retirements.retire_reductions(organiser, event.id, 1_000)
     assert reconcile().clean
     _db.session.add(  # written behind the service's back: no ledger entry
         ReductionRetirement(
@@ -222,12 +222,12 @@ def test_reconcile_finds_grams_mixed_with_points(db, organiser, pool, make):
 def test_whole_reductions_over_cover_and_say_so(client, auth, organiser, admin, make):
     event = worked_event(organiser, FootprintStage.ACTUAL)
     reduction(make.resident(), 40_000_000)
-    rows = services.retire_reductions(organiser, event.id, WORKED_TOTAL_G)
+    rows = retirements.retire_reductions(organiser, event.id, WORKED_TOTAL_G)
     assert [r.grams for r in rows] == [40_000_000]  # the one reduction, whole
     state = standing(event)
     assert state.retired_beyond_g == 40_000_000 - WORKED_TOTAL_G == 497_333
     assert state.covered and state.shortfall_g == 0
-    cert = services.issue_certificate(admin, event.id)
+    cert = certificates.issue_certificate(admin, event.id)
     assert cert.snapshot["retired_beyond_g"] == 497_333
     beyond = "0.497 t CO2e beyond the footprint: reductions are retired whole"
     verify = client.get(f"/verify/{cert.verify_code}?lang=en").get_data(as_text=True)

@@ -9,22 +9,17 @@ import io
 import secrets
 from typing import Any
 
-from flask_babel import lazy_gettext as _l
 from sqlalchemy import select, update
 
-from ..audit.services import record_audit
-from ..errors import DomainError
-from ..extensions import db
-from ..timeutil import utcnow
-from .exceptions import InvalidCredentials
-from .models import User
-from .services import _verify, hash_password
-
-
-class NicknameRequired(DomainError):
-    code = "nickname_required"
-    status = 422
-    message = _l("Set a nickname first: the leaderboard never shows phone numbers.")
+from .accounts.exceptions import InvalidCredentials, NicknameRequired
+from .accounts.models import User
+from .accounts.services import hash_password, verify_password
+from .actions.models import ActivityRecord, BindingStatus, HouseholdCard, IdentityBinding
+from .audit.services import record_audit
+from .extensions import db
+from .ledger.queries import history
+from .rewards.models import Redemption
+from .timeutil import utcnow
 
 
 def set_leaderboard(user: User, opt_in: bool, nickname: str | None = None) -> User:
@@ -40,10 +35,6 @@ def set_leaderboard(user: User, opt_in: bool, nickname: str | None = None) -> Us
 
 def export_data(user: User) -> dict[str, Any]:
     """Everything the platform holds about the resident, as plain data."""
-    from ..actions.models import ActivityRecord, IdentityBinding
-    from ..ledger.queries import history
-    from ..rewards.models import Redemption
-
     records = db.session.scalars(
         select(ActivityRecord)
         .where(ActivityRecord.resident_id == user.id)
@@ -136,9 +127,7 @@ def export_csv(user: User) -> str:
 
 def delete_account(user: User, password: str) -> None:
     """Delete the resident's account: identifiers removed, history kept anonymously."""
-    from ..actions.models import BindingStatus, HouseholdCard, IdentityBinding
-
-    if not _verify(user.password_hash, password or ""):
+    if not verify_password(user.password_hash, password or ""):
         raise InvalidCredentials(field="password")
     now = utcnow()
     db.session.execute(

@@ -1,4 +1,4 @@
-"""Read side of the admin console: the programme dashboard's figures.
+"""Read side of the reporting model: the programme dashboard's figures.
 
 Every figure is computed here from the source tables, in SQL aggregates, and nowhere else:
 the dashboard, the CSV exports and the monthly and annual reports all show these tables.
