@@ -213,10 +213,14 @@ def test_certificate_api_and_public_verification(client, auth, organiser, admin,
 
 
 @pytest.mark.pdf
-def test_certificate_pdf_has_a_qr_to_the_verification_page(client, organiser, admin, tmp_path):
+def test_certificate_pdf_has_a_qr_to_the_verification_page(
+    client, organiser, admin, tmp_path, make
+):
     import zxingcpp
 
     event, _ = _approved(organiser, admin)
+    reduction(make.resident(), 40_000_000)
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
     cert = certificates.issue_certificate(admin, event.id)
     response = client.get(f"/verify/{cert.verify_code}/certificate.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"
