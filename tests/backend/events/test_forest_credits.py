@@ -6,6 +6,7 @@ Runs on SQLite and, with TEST_DATABASE_URL, on PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
 from datetime import date, timedelta
 from decimal import Decimal
 
@@ -264,3 +265,40 @@ def test_a_version_without_measurement_parameters_must_be_replaced(db, organiser
     with pytest.raises(InvalidMeasurement) as caught:
         removals.record_growth_measurement(admin, planting.id, PLANTED_ON, PLOTS)
     assert caught.value.field == "version"
+
+
+@pytest.mark.pdf
+def test_the_report_pdf_shows_three_figures_serials_and_completion(
+    db, organiser, admin, make, client, auth, tmp_path
+):
+    event, plan, planting = _approved_planted(organiser, admin)
+    removals.record_growth_measurement(admin, planting.id, PLANTED_ON + timedelta(days=150), PLOTS)
+    reduction(make.resident(), 33_800_000)
+    rows = retirements.retire_reductions(organiser, event.id, WORKED_TOTAL_G - COUNTED_G)
+    cert = certificates.issue_certificate(admin, event.id)
+    assert auth.login_page(organiser).status_code == 302
+    response = client.get(f"/organiser/events/{event.id}/report/actual.pdf?lang=en")
+    assert response.status_code == 200 and response.mimetype == "application/pdf"
+    pdf = tmp_path / "report.pdf"
+    pdf.write_bytes(response.data)
+    text = " ".join(
+        subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout.split()
+    )
+    year = local(utcnow()).year
+    completed = local(queries.standing(event).claim.completed_at).date().isoformat()
+    for expected in (
+        "Retired reductions (counted) 33.800",
+        "Measured forest removals (counted) 5.720",
+        f"Pledged forest removals (not counted) {Decimal(plan.removal_g - COUNTED_G) / 10**6:.3f}",
+        rows[0].serial,
+        f"QZCI-F-{year}-000001",
+        completed + " · deadline 2027-05-21",
+        cert.serial,
+        f"/verify/{cert.verify_code}",
+    ):
+        assert expected in text, expected
+    assert f"QZCI-B-{year}" not in text  # the buffer is pooled, not the event's
+    subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)
+    assert list(tmp_path.glob("page*.png"))
