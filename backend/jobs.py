@@ -38,6 +38,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.actions.retention:purge_raw_records", "15 17 * * *"),  # 01:15 Asia/Shanghai
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
+    ("backend.events.claims:remind_deadlines", "0 1 * * *"),  # 09:00 Asia/Shanghai
 ]
 # Run by every worker as it starts, before taking jobs: work a dead worker left behind.
 ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]

@@ -33,6 +33,7 @@ from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select
 
 from ..accounts.models import User
@@ -301,3 +302,58 @@ def review_certificate(event: Event, actor: User | None, cause: Any) -> bool:
 
 def _kg(grams: int) -> str:
     return f"{Decimal(grams) / 1000:,.3f}"
+
+
+REMINDER_DAYS = (90, 30, 7)
+
+
+def remind_deadlines(today: date | None = None) -> int:
+    """Tell organisers of events not yet neutral how long they have: at 90, 30 and 7 days
+    before the deadline (the nearest threshold reached, once each, so a missed day still
+    reminds), and once when it has passed. A daily job; returns the notices sent."""
+    today = today or local_today()
+    sent = 0
+    for event in db.session.scalars(select(Event).order_by(Event.id)):
+        state = claim_of(event, today)
+        if state.claim in (Claim.NEUTRAL, Claim.COVERED, Claim.NO_FOOTPRINT):
+            continue
+        if state.claim is Claim.NOT_NEUTRAL:
+            key, days = f"deadline:{event.id}:passed", None
+        else:
+            due = [d for d in REMINDER_DAYS if state.days_left <= d]
+            if not due:
+                continue
+            key, days = f"deadline:{event.id}:{min(due)}", state.days_left
+        zh, en = in_both(_reminder(event, state, days))
+        sent += len(
+            notify(
+                [event.organiser_id],
+                "deadline.passed" if days is None else "deadline.reminder",
+                zh,
+                en,
+                ref=("event", event.id),
+                dedupe=key,
+            )
+        )
+    db.session.commit()
+    return sent
+
+
+def _reminder(event: Event, state: Standing, days: int | None) -> Any:
+    if days is None:
+        return _l(
+            "%(event)s: the neutrality deadline %(date)s has passed without cover; it is shown "
+            "as not neutral.",
+            event=event.name,
+            date=state.deadline.isoformat(),
+        )
+    return _l(
+        "%(event)s: %(n)s days left to complete neutrality (deadline %(date)s). Retired "
+        "reductions and measured forest removals cover %(kg)s kg CO2e of the footprint's "
+        "%(total)s kg.",
+        event=event.name,
+        n=days,
+        date=state.deadline.isoformat(),
+        kg=_kg(state.cover.counted_g),
+        total=_kg(state.cover.emissions_g or 0),
+    )

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from flask_babel import force_locale
 from sqlalchemy import select
@@ -46,10 +47,12 @@ def admin_ids() -> list[int]:
     return list(db.session.scalars(select(User.id).where(User.role == Role.ADMIN)))
 
 
-def in_both(text: Callable[[], str]) -> tuple[str, str]:
-    """A translated text (a function calling ``_()``) in Chinese and in English, to store."""
+def in_both(text: Any) -> tuple[str, str]:
+    """A translated text in Chinese and in English, to store: a lazy ``_l()`` string, or a
+    function calling ``_()``."""
+    render = text if callable(text) else text.__str__
     with force_locale("zh_CN"):
-        zh = str(text())
+        zh = str(render())
     with force_locale("en"):
-        en = str(text())
+        en = str(render())
     return zh, en

@@ -302,3 +302,36 @@ def test_the_report_pdf_shows_three_figures_serials_and_completion(
     assert f"QZCI-B-{year}" not in text  # the buffer is pooled, not the event's
     subprocess.run(["pdftoppm", "-png", "-r", "50", str(pdf), str(tmp_path / "page")], check=True)
     assert list(tmp_path.glob("page*.png"))
+
+
+def test_organisers_are_reminded_at_90_30_and_7_days(db, organiser, admin, make):
+    event = worked_event(organiser, FootprintStage.ACTUAL)  # ends 2026-05-21
+    covered = worked_event(make.user("organiser"), FootprintStage.ACTUAL)
+    reduction(make.resident(), WORKED_TOTAL_G)
+    retirements.retire_reductions(covered.organiser, covered.id, WORKED_TOTAL_G)
+    due = claims.deadline(event)
+    assert due == date(2027, 5, 21)
+
+    def reminders():
+        return db.session.scalars(
+            select(Notice).where(Notice.user_id == organiser.id).order_by(Notice.id)
+        ).all()
+
+    assert claims.remind_deadlines(due - timedelta(days=91)) == 0
+    assert claims.remind_deadlines(due - timedelta(days=90)) == 1
+    assert claims.remind_deadlines(due - timedelta(days=89)) == 0  # once per threshold
+    assert claims.remind_deadlines(due - timedelta(days=29)) == 1  # a missed day still reminds
+    assert claims.remind_deadlines(due - timedelta(days=7)) == 1
+    assert claims.remind_deadlines(due) == 0
+    assert claims.remind_deadlines(due + timedelta(days=1)) == 1
+    assert claims.remind_deadlines(due + timedelta(days=2)) == 0
+    topics = [n.topic for n in reminders()]
+    assert topics == ["deadline.reminder"] * 3 + ["deadline.passed"]
+    texts = [n.text["en"] for n in reminders()]
+    assert "90 days left" in texts[0] and "29 days left" in texts[1] and "7 days left" in texts[2]
+    assert "2027-05-21" in texts[3] and "not neutral" in texts[3]
+    assert reminders()[0].text["zh_CN"] != texts[0]  # stored in Chinese too
+    # the covered event's organiser hears nothing
+    assert not db.session.scalars(
+        select(Notice).where(Notice.user_id == covered.organiser_id)
+    ).all()
