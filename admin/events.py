@@ -12,6 +12,7 @@ from flask_login import current_user
 from backend.errors import DomainError
 from backend.events import certificates, forest, queries, removals, reports, services
 from backend.events.models import PlanStatus
+from backend.notices.queries import notices_of
 from backend.timeutil import local, utcnow
 from methodologies import afforestation as af
 
@@ -26,6 +27,7 @@ def events() -> Any:
         "admin/events/list.html",
         pending=queries.plans_awaiting_review(),
         rows=[(event, queries.standing(event)) for event in queries.all_events()],
+        notices=notices_of(current_user.id, limit=10),
     )
 
 

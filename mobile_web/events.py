@@ -19,6 +19,7 @@ from backend.errors import DomainError
 from backend.events import certificates, donations, forest, queries, reports, retirements, services
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus
 from backend.ledger.queries import resident_balance
+from backend.notices.queries import notices_of
 from backend.uploads import image_path
 from methodologies import afforestation as af
 from methodologies import event_footprint as ef
@@ -63,6 +64,7 @@ def organiser_home() -> Any:
     return render_template(
         "mobile/events/list.html",
         rows=[(event, queries.standing(event)) for event in events],
+        notices=notices_of(current_user.id, limit=5),
     )
 
 

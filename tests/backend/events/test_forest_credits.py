@@ -65,7 +65,7 @@ def test_hand_computed_block_figures():
 
 
 def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
-    db, organiser, admin, make
+    db, organiser, admin, make, client, auth
 ):
     event, plan, planting = _approved_planted(organiser, admin)
     state = queries.standing(event)
@@ -145,6 +145,11 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     assert state.claim.claim is claims.Claim.SUSPENDED and state.claim.completed_at is None
     told = db.session.scalars(select(Notice).where(Notice.topic == "certificate.suspended")).all()
     assert {n.user_id for n in told} == {organiser.id, admin.id}
+    public = client.get(f"/verify/{cert.verify_code}?lang=en").get_data(as_text=True)
+    assert "Certificate suspended" in public and "short of the emissions certified" in public
+    assert auth.login_page(organiser).status_code == 302
+    mine = client.get("/organiser?lang=en").get_data(as_text=True)
+    assert "suspended" in mine and cert.serial in mine
 
     # a new retirement covers the shortfall: the certificate is restored
     shortfall = WORKED_TOTAL_G - 33_800_000 - scaled
@@ -194,6 +199,10 @@ def test_an_event_past_its_deadline_without_cover_is_not_neutral(
     body = client.get(f"/api/v1/events/{event.id}", headers=auth.bearer(organiser)).get_json()
     assert body["standing"]["claim"] == "not_neutral"
     assert body["standing"]["deadline"] == "2025-11-03"
+    # the organiser's list and the public project page say so
+    assert auth.login_page(organiser).status_code == 302
+    listing = client.get("/organiser?lang=en").get_data(as_text=True)
+    assert "Not neutral: deadline passed without cover" in listing and "2025-11-03" in listing
     _clean()
 
 
