@@ -31,5 +31,8 @@ class Merchant(db.Model):
     contact: Mapped[str] = mapped_column(String(80), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     suspended_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Yuan the city pays per point this merchant redeems (a decimal string; None: not
+    # funded). An offer's own rate, where set, takes precedence.
+    funded_yuan_per_point: Mapped[str | None] = mapped_column(String(20))
 
     staff = relationship("User", back_populates="merchant")
