@@ -22,8 +22,9 @@ from markupsafe import Markup
 from ..errors import NotFound
 from ..methodology_versions import queries as methodology_queries
 from ..pdf import render_pdf
-from ..timeutil import utcnow
+from ..timeutil import local, utcnow
 from . import charts
+from .economics import economics
 from .filters import Filters, InvalidFilters, Period
 from .queries import DEFINITIONS, Dashboard, dashboard, versions_used_table
 
@@ -76,6 +77,7 @@ def report_context(
                 "points": charts.points_by_month(dash, "report-points"),
             },
             "overview": methodology_queries.overview(),
+            "econ": economics(min(chosen.period.end, local(now).date())),
             "versions_used": versions_used_table(filters),
             "definitions": DEFINITIONS,
             "generated_at": now,
