@@ -132,3 +132,15 @@ class PointsSchema(Schema):
     balance = fields.Integer()
     expiring = fields.List(fields.Dict(), metadata={"description": "[{expires_at, points}]"})
     history = fields.List(fields.Dict())
+
+
+class FundingSchema(Schema):
+    """The yuan the city pays per point redeemed (blank or null clears it)."""
+
+    yuan_per_point = fields.String(load_default=None, allow_none=True, metadata={"example": "0.01"})
+    offer_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class FundingResultSchema(Schema):
+    merchant_id = fields.Function(lambda m: m.id)
+    yuan_per_point = fields.Function(lambda m: m.funded_yuan_per_point)

@@ -96,6 +96,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/merchant/offers/<int:offer_id>/<any(pause, resume):action>"): {STAFF},
     ("POST", "/api/v1/admin/merchants"): {ADMIN},
     ("POST", "/api/v1/admin/merchants/<int:merchant_id>/staff"): {ADMIN},
+    ("PUT", "/api/v1/admin/merchants/<int:merchant_id>/funding"): {ADMIN},
     ("POST", "/api/v1/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
     ("GET", "/offers"): PUBLIC,
     ("GET", "/offers/<int:offer_id>"): PUBLIC,
@@ -116,6 +117,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/merchants"): {ADMIN},
     ("GET", "/admin/merchants/<int:merchant_id>"): {ADMIN},
     ("POST", "/admin/merchants/<int:merchant_id>"): {ADMIN},
+    ("POST", "/admin/merchants/<int:merchant_id>/funding"): {ADMIN},
     ("GET", "/admin/offers"): {ADMIN},
     ("POST", "/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
     # actions: partner batches, sources, claims, self-reports, review

@@ -155,3 +155,28 @@ def test_the_dashboard_and_the_monthly_report_show_them(dataset, client, auth, m
     # as of the report month's last day (30 November): 270 donated on 1 December not yet
     econ = economics(date(2026, 11, 30))
     assert econ.outstanding == 14_350 and f"{econ.outstanding:,}" in report
+
+
+def test_administrators_set_funding_rates(client, auth, make, db):
+    merchant = make.merchant()
+    offer = make.offer(merchant)
+    headers = auth.bearer(make.user("admin"))
+    url = f"/api/v1/admin/merchants/{merchant.id}/funding"
+    assert client.put(url, json={"yuan_per_point": "0.010"}, headers=headers).get_json() == {
+        "merchant_id": merchant.id,
+        "yuan_per_point": "0.01",
+    }
+    answer = client.put(url, json={"yuan_per_point": "0.05", "offer_id": offer.id}, headers=headers)
+    assert answer.status_code == 200
+    db.session.refresh(offer)
+    assert offer.funded_yuan_per_point == "0.05"
+    for body in ({"yuan_per_point": "-1"}, {"yuan_per_point": "abc"}, {"yuan_per_point": "101"}):
+        bad = client.put(url, json=body, headers=headers)
+        assert bad.status_code == 422 and bad.get_json()["code"] == "invalid_funding_rate"
+    other = make.offer(make.merchant())
+    missing = client.put(url, json={"yuan_per_point": "1", "offer_id": other.id}, headers=headers)
+    assert missing.status_code == 404
+    cleared = client.put(url, json={"yuan_per_point": None}, headers=headers)
+    assert cleared.get_json()["yuan_per_point"] is None
+    db.session.refresh(merchant)
+    assert merchant.funded_yuan_per_point is None and offer.funded_yuan_per_point == "0.05"
