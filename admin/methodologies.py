@@ -40,8 +40,10 @@ def methodology(code: str) -> Any:
 @bp.route("/methodologies/<code>/new", methods=["GET", "POST"])
 @admin_only
 def new_version(code: str) -> Any:
-    cls = services.methodology_class(code)
+    services.methodology_class(code)
     base = queries.in_force_or_none(code)
+    # a parameter change keeps the module version (and its rounding rule) of the base
+    cls = services.version_class(base) if base else services.methodology_class(code)
     values = dict(base.params) if base else {p.name: str(p.value) for p in cls.parameters}
     rate = base.points_per_gram if base else "1"
     note = ""
@@ -77,12 +79,17 @@ def new_version(code: str) -> Any:
 def version(version_id: int) -> Any:
     v = services.get_version(version_id)
     others = [o for o in queries.versions_of(v.code) if o.id != v.id]
+    in_force = queries.in_force_or_none(v.code)
+    # a proposal is reviewed against what it would replace: each value next to the old one
+    against = in_force if in_force is not None and in_force.id != v.id else None
     return render_template(
         "admin/version.html",
         v=v,
-        cls=services.methodology_class(v.code),
+        cls=services.version_class(v),
         others=others,
-        in_force=queries.in_force_or_none(v.code),
+        in_force=in_force,
+        against=against,
+        rows=queries.diff(against, v) if against else None,
         statuses=VersionStatus,
     )
 

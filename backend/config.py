@@ -8,6 +8,7 @@ without ``SECRET_KEY``; only the debug configuration has a built-in one.
 from __future__ import annotations
 
 import os
+from decimal import Decimal
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -23,6 +24,32 @@ def database_url(raw: str | None, default: str) -> str:
         if url.startswith(prefix):
             return "postgresql+psycopg://" + url[len(prefix) :]
     return url
+
+
+def _number(name: str, default: int) -> int:
+    """An integer from the environment; a value that is not one is kept as text, so that
+    ``Config.check`` stops the app with a clear message rather than a traceback at import."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        return int(raw.strip())
+    except ValueError:
+        return raw  # type: ignore[return-value]  # refused by Config.check
+
+
+# Settings that decide credits or take points away, with the range that makes sense:
+# anything else stops the app at start (``Config.check``) instead of minting or expiring.
+CREDIT_SETTINGS: dict[str, tuple[int, int, str]] = {
+    "ACTION_CLOCK_SKEW_SECONDS": (0, 3600, "seconds an action may be dated after its arrival"),
+    "CLAIM_WINDOW_RESIDENT_DAYS": (1, 90, "days residents have to report or appeal an action"),
+    "CLAIM_WINDOW_PARTNER_DAYS": (1, 366, "days partner data may be late"),
+    "POINTS_EXPIRY_MONTHS": (1, 600, "months before unspent points expire"),
+    "BURST_LIMIT": (1, 10_000, "actions per local day before the rest go to review"),
+    "VERIFIER_OUTLIER_FACTOR": (1, 1000, "times the peers' median that flags a verifier"),
+    "VERIFIER_MIN": (1, 1_000_000, "credits a day before a verifier can be an outlier"),
+    "REDEMPTION_HOLD_HOURS": (1, 24 * 366, "hours points are held for a redemption"),
+}
 
 
 def _bool(name: str, default: bool) -> bool:
@@ -94,22 +121,29 @@ class Config:
     # The offers list is the same for every resident: each process serves one copy per
     # language for this long (stock shown may lag a few seconds; redeeming checks it).
     OFFERS_CACHE_SECONDS = int(os.environ.get("OFFERS_CACHE_SECONDS", "5"))
-    POINTS_EXPIRY_MONTHS = int(os.environ.get("POINTS_EXPIRY_MONTHS", "24"))
-    REDEMPTION_HOLD_HOURS = int(os.environ.get("REDEMPTION_HOLD_HOURS", "72"))
+    POINTS_EXPIRY_MONTHS = _number("POINTS_EXPIRY_MONTHS", 24)
+    REDEMPTION_HOLD_HOURS = _number("REDEMPTION_HOLD_HOURS", 72)
     # An event's neutrality must be completed this many months after it ends (ISO 14068-1;
     # Beijing 2025, Guangdong 2026: one year).
-    NEUTRALITY_DEADLINE_MONTHS = int(os.environ.get("NEUTRALITY_DEADLINE_MONTHS", "12"))
+    NEUTRALITY_DEADLINE_MONTHS = _number("NEUTRALITY_DEADLINE_MONTHS", 12)
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
     BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))
     INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "5000"))
     # Anomaly flags: more actions than this on one local day sends the rest to review ...
-    BURST_LIMIT = int(os.environ.get("BURST_LIMIT", "15"))
+    BURST_LIMIT = _number("BURST_LIMIT", 15)
     # ... and a verifier crediting this many times the median of peers (and at least
     # VERIFIER_MIN credits today) has further credits reviewed.
-    VERIFIER_OUTLIER_FACTOR = int(os.environ.get("VERIFIER_OUTLIER_FACTOR", "3"))
-    VERIFIER_MIN = int(os.environ.get("VERIFIER_MIN", "20"))
+    VERIFIER_OUTLIER_FACTOR = _number("VERIFIER_OUTLIER_FACTOR", 3)
+    VERIFIER_MIN = _number("VERIFIER_MIN", 20)
     CARD_CAP_FACTOR = os.environ.get("CARD_CAP_FACTOR", "0.5")  # household cards: tighter caps
+    # The time rules (backend/actions/timerules.py): an action dated more than the skew after
+    # it arrived, older than its claim window (residents' own reports and appeals; partners'
+    # data), or from longer than that window before the resident linked its source, earns
+    # nothing.
+    ACTION_CLOCK_SKEW_SECONDS = _number("ACTION_CLOCK_SKEW_SECONDS", 300)
+    CLAIM_WINDOW_RESIDENT_DAYS = _number("CLAIM_WINDOW_RESIDENT_DAYS", 7)
+    CLAIM_WINDOW_PARTNER_DAYS = _number("CLAIM_WINDOW_PARTNER_DAYS", 30)
     RAW_RECORD_RETENTION_DAYS = int(os.environ.get("RAW_RECORD_RETENTION_DAYS", "730"))
     UPLOAD_DIR = os.environ.get("UPLOAD_DIR") or str(INSTANCE / "uploads")
     MAX_IMAGE_BYTES = int(os.environ.get("MAX_IMAGE_BYTES", str(5 * 1024 * 1024)))
@@ -134,6 +168,30 @@ class Config:
             )
         if not config.get("IDENTITY_KEY"):
             config["IDENTITY_KEY"] = config["SECRET_KEY"]
+        check_credit_settings(config)
+
+
+def check_credit_settings(config: dict[str, object]) -> None:
+    """Stop with a clear message when a setting that decides credits is nonsense."""
+    problems = []
+    for name, (low, high, meaning) in CREDIT_SETTINGS.items():
+        value = config.get(name)
+        if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+            problems.append(
+                f"{name} must be a whole number from {low} to {high} ({meaning}), not {value!r}"
+            )
+    factor = config.get("CARD_CAP_FACTOR")
+    try:
+        valid = 0 < Decimal(str(factor)) <= 1
+    except ArithmeticError:
+        valid = False
+    if not valid:
+        problems.append(
+            f"CARD_CAP_FACTOR must be a number above 0 and at most 1 (the share of the "
+            f"daily caps a household card gets), not {factor!r}"
+        )
+    if problems:
+        raise RuntimeError("Refusing to start: " + "; ".join(problems) + ".")
 
 
 class DevelopmentConfig(Config):

@@ -295,38 +295,6 @@ PARAMETERS: tuple[Parameter, ...] = (
         Text("不确定性与风险扣减", "Uncertainty and risk deduction"),
     ),
     Parameter(
-        "buffer.share",
-        Decimal("0.20"),
-        "1",
-        Source(
-            "Verra VCS AFOLU Non-Permanence Risk Tool (pooled buffer, commonly 10-20% of "
-            "removals); ISO 14068-1:2023 (a reversed removal counts as an emission)",
-            2023,
-            "D",
-            f"{_REF} §7 [M]: share of each measured removal withheld in the pooled buffer "
-            "against reversal; 20% (conservative end) until Zhejiang or the MEE set one. A "
-            "loss cancels buffer first.",
-            illustrative=True,
-        ),
-        Text("缓冲池扣留比例", "Buffer share against reversal"),
-    ),
-    Parameter(
-        "measurement.form_factor",
-        Decimal("0.45"),
-        "1",
-        Source(
-            "形数法：立木材积 = 胸高断面积 × 树高 × 实验形数 (experimental form factor "
-            "of young plantation stems, about 0.40-0.50)",
-            2026,
-            "D",
-            f"{_REF} §3.2 [R]: stem volume of a sample tree from mean DBH and height when "
-            "the plot's stock is not measured directly; replace by the species' 二元立木材积"
-            "方程 from the Zhejiang forest inventory.",
-            illustrative=True,
-        ),
-        Text("实验形数（由胸径、树高估算材积）", "Form factor (stem volume from DBH and height)"),
-    ),
-    Parameter(
         "trees.horizon_years",
         Decimal(20),
         "yr",
@@ -365,6 +333,45 @@ PARAMETERS: tuple[Parameter, ...] = (
             illustrative=True,
         ),
         Text("“N 棵树”树种构成：阔叶混", "'N trees' mix: mixed broadleaf"),
+    ),
+)
+# Module 1.1.0 adds what crediting measured growth needs (events_forest.md §7).
+MEASUREMENT_PARAMETER_SET: tuple[Parameter, ...] = (
+    Parameter(
+        "buffer.share",
+        Decimal("0.20"),
+        "1",
+        Source(
+            "Verra VCS AFOLU Non-Permanence Risk Tool (pooled buffer, commonly 10-20% of "
+            "removals); ISO 14068-1:2023 (a reversed removal counts as an emission)",
+            2023,
+            "D",
+            f"{_REF} §7 [M]: share of each measured removal withheld in the pooled buffer "
+            "against reversal; 20% (conservative end) until Zhejiang or the MEE set one. A "
+            "loss cancels buffer first.",
+            illustrative=True,
+        ),
+        Text("缓冲池扣留比例", "Buffer share against reversal"),
+        minimum=Decimal(0),
+        maximum=Decimal("0.99"),
+    ),
+    Parameter(
+        "measurement.form_factor",
+        Decimal("0.45"),
+        "1",
+        Source(
+            "形数法：立木材积 = 胸高断面积 × 树高 × 实验形数 (experimental form factor "
+            "of young plantation stems, about 0.40-0.50)",
+            2026,
+            "D",
+            f"{_REF} §3.2 [R]: stem volume of a sample tree from mean DBH and height when "
+            "the plot's stock is not measured directly; replace by the species' 二元立木材积"
+            "方程 from the Zhejiang forest inventory.",
+            illustrative=True,
+        ),
+        Text("实验形数（由胸径、树高估算材积）", "Form factor (stem volume from DBH and height)"),
+        minimum=Decimal("0.01"),
+        maximum=Decimal(1),
     ),
 )
 
@@ -988,7 +995,7 @@ class Afforestation(Methodology):
     survival and uncertainty deduction. See the module docstring for the activity."""
 
     code: ClassVar[str] = "afforestation"
-    version: ClassVar[str] = "1.1.0"
+    version: ClassVar[str] = "1.0.0"
     name: ClassVar[Text] = Text("碳汇造林（碳中和林）", "Afforestation sink (neutrality forest)")
     summary: ClassVar[Text] = Text(
         "按碳储量变化法预估新造林在计算年限内的林木生物量碳汇，扣减成活率与不确定性后用于活动碳中和。",
@@ -1026,15 +1033,6 @@ class Afforestation(Methodology):
     }
     parameters: ClassVar[tuple[Parameter, ...]] = PARAMETERS
 
-    @classmethod
-    def param_rules(cls, params: Params) -> list[str]:
-        out = []
-        if not 0 <= params["buffer.share"] < 1:
-            out.append("buffer.share must be at least 0 and below 1")
-        if not 0 < params["measurement.form_factor"] <= 1:
-            out.append("measurement.form_factor must be above 0 and at most 1")
-        return out
-
     def validate(self, activity: Activity, params: Params) -> list[Rejection]:
         return rejections(activity)
 
@@ -1055,3 +1053,15 @@ class Afforestation(Methodology):
         start = datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
         end = datetime(year + max(horizon, 1), 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
         return Window(start, end)
+
+
+@register
+class AfforestationV11(Afforestation):
+    """Module version 1.1.0: the same ex-ante planning, plus the parameters that credit
+    measured growth (``measured_stock``, ``split_removal``): the pooled buffer share
+    (``buffer.share``, 20% by default) and the form factor for stems measured by DBH and
+    height. Versions approved under 1.0.0 keep planning as they did; growth is credited only
+    under a 1.1.0 version."""
+
+    version: ClassVar[str] = "1.1.0"
+    parameters: ClassVar[tuple[Parameter, ...]] = PARAMETERS + MEASUREMENT_PARAMETER_SET

@@ -1,8 +1,11 @@
 """The methodology contract: how an activity becomes a verified reduction.
 
 Pure Python: nothing here may import flask, sqlalchemy or the backend. Quantities are
-integer grams CO2e; intermediate arithmetic uses ``Decimal`` and is rounded once, half-up,
-at the end (DESIGN.md invariant 4), and the rounding is written in the steps.
+integer grams CO2e; intermediate arithmetic uses ``Decimal`` and is rounded once at the end
+(DESIGN.md invariant 4), and the rounding is written in the steps. The rounding rule belongs
+to the module version (``Methodology.rounding``): module versions 1.x round each total
+half-up, as they were approved; later versions credit ``⌊baseline − project⌋``, never
+rounding a credit up, and show baseline and project with the decimals they really have.
 
 A methodology is a class with class-level metadata (code, version, names, parameters
 with cited sources) and two pure functions of (activity, params):
@@ -23,7 +26,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
@@ -35,6 +38,9 @@ MAX_QUANTITY = Decimal(10) ** 9
 # illustrative: a later version replaces it with a local or official figure).
 PROGRAMME_PROPOSAL = "衢州碳普惠平台提议值 Quzhou programme proposal (no published value)"
 EARLIEST_YEAR, LATEST_YEAR = 1970, 2200
+# The rounding rules a module version can follow (``Methodology.rounding``).
+HALF_UP = "half_up"  # each total rounded half-up (module versions 1.x, approved under it)
+FLOOR = "floor"  # the credit is ⌊baseline − project⌋: never rounded up (DESIGN.md inv. 4)
 Activity = Mapping[str, Any]
 Params = Mapping[str, Decimal]
 
@@ -79,21 +85,52 @@ class Source:
 
 @dataclass(frozen=True)
 class Parameter:
-    """One named number of a methodology, with unit and source."""
+    """One named number of a methodology, with unit, source and the bounds it may take.
+
+    ``minimum``/``maximum`` (inclusive) are checked on every proposed version. Where they
+    are not declared, the published default's sign is part of the parameter: a default of 0
+    or more (an emission factor, a distance, a speed, a cap, a share) may never be negative
+    (see ``bounds``; shares are also kept within [0, 1] by the modules' ``param_rules``). A
+    factor that may take either sign (an incineration factor with energy recovery) is
+    declared ``signed``.
+    """
 
     name: str
     value: Decimal
     unit: str
     source: Source
     label: Text
+    minimum: Decimal | None = None
+    maximum: Decimal | None = None
+    signed: bool = False
+
+    def bounds(self) -> tuple[Decimal | None, Decimal | None]:
+        """The inclusive (minimum, maximum) a value of this parameter must respect."""
+        low, high = self.minimum, self.maximum
+        if low is None and not self.signed and self.value >= 0:
+            low = Decimal(0)  # a non-negative published default: the sign is part of it
+        return low, high
+
+    def problems(self, value: Decimal) -> list[str]:
+        """Why ``value`` cannot be this parameter's (empty when it is within bounds)."""
+        low, high = self.bounds()
+        out = []
+        if low is not None and value < low:
+            out.append(f"{self.name} must be at least {format(low, 'f')} {self.unit}")
+        if high is not None and value > high:
+            out.append(f"{self.name} must be at most {format(high, 'f')} {self.unit}")
+        return out
 
     def as_dict(self) -> dict[str, Any]:
+        low, high = self.bounds()
         return {
             "name": self.name,
             "value": str(self.value),
             "unit": self.unit,
             "label": self.label.as_dict(),
             "source": self.source.as_dict(),
+            "minimum": None if low is None else str(low),
+            "maximum": None if high is None else str(high),
         }
 
 
@@ -185,6 +222,14 @@ class Methodology(ABC):
     # them. None: every field may matter. tests/methodologies/test_methodologies_contract.py
     # checks each module reads no other field.
     quantity_fields: ClassVar[tuple[str, ...] | None] = None
+    # Who may report the action, by kind (the platform's partner and merchant kinds, as plain
+    # strings): the data partners whose batches carry it, and the merchants whose counter
+    # staff confirm it. A methodology with partner kinds is a resident action (points).
+    partner_kinds: ClassVar[tuple[str, ...]] = ()
+    counter_kinds: ClassVar[tuple[str, ...]] = ()
+    # How the totals become whole grams (HALF_UP or FLOOR): part of the module version, so a
+    # version approved under one rule keeps recomputing under it.
+    rounding: ClassVar[str] = HALF_UP
 
     @classmethod
     def default_params(cls) -> dict[str, Decimal]:
@@ -219,6 +264,9 @@ class Methodology(ABC):
                 problems.append(f"{name} is not a finite number")
                 continue
             parsed[name] = value
+        declared = {p.name: p for p in cls.parameters}
+        for name, value in parsed.items():
+            problems += declared[name].problems(value)
         if not problems:
             problems += cls.param_rules(parsed)
         return problems
@@ -238,7 +286,20 @@ class Methodology(ABC):
 
     @abstractmethod
     def window(self, activity: Activity) -> Window:
-        """The time span used for cross-channel deduplication and daily caps."""
+        """The time span used for cross-channel deduplication."""
+
+    def span(self, activity: Activity) -> Window:
+        """When the action itself took place (a trip's start to end, a hand-over's instant).
+
+        The time rules (future, claim window, consent), the local day of caps and meal
+        slots, and the methodology version in force are all decided by this span, never by
+        the wider dedupe ``window``. Modules whose window is wider than the action override it.
+        """
+        return self.window(activity)
+
+    def finish(self, baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quantification:
+        """Close the arithmetic under this module version's rounding rule."""
+        return finish(baseline_g, project_g, steps, self.rounding)
 
     @classmethod
     def describe(cls) -> dict[str, Any]:
@@ -259,6 +320,17 @@ class Methodology(ABC):
 def grams(value: Decimal) -> int:
     """Round a Decimal number of grams once, half-up, to an integer."""
     return int(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+def floor_grams(value: Decimal) -> int:
+    """The whole grams in a Decimal number of grams, rounded down (towards −∞)."""
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def exact(value: Decimal) -> str:
+    """A Decimal with every decimal it has (no rounding, no exponent), for the steps of
+    module versions that round down: what is shown is what was computed."""
+    return format(value.normalize(), "f")
 
 
 def fmt(value: Decimal, places: int = 4) -> str:
@@ -411,12 +483,18 @@ def check_shares(params: Params, names: Sequence[str]) -> Decimal:
     return total
 
 
-def finish(baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quantification:
-    """Close the arithmetic: ER = BE - PE, floored at 0, each total rounded once, half-up.
+def finish(
+    baseline_g: Decimal, project_g: Decimal, steps: list[Step], rounding: str = HALF_UP
+) -> Quantification:
+    """Close the arithmetic: ER = BE - PE, floored at 0, then made whole grams once.
 
-    Appends the reduction step, a floor step when the baseline is below the project, and
-    the rounding step, then returns the integer-gram ``Quantification``.
+    ``HALF_UP`` (module versions 1.x): each total rounded half-up, as approved then.
+    ``FLOOR``: the credit is ⌊BE − PE⌋ computed exactly; the steps show BE, PE and BE − PE
+    with all their decimals, so what a resident reads adds up. The stored totals are then
+    ⌊BE⌋ and ⌈PE⌉ (both on the conservative side).
     """
+    if rounding == FLOOR:
+        return _finish_floor(baseline_g, project_g, steps)
     raw = baseline_g - project_g
     steps.append(
         step(
@@ -450,6 +528,48 @@ def finish(baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quanti
             "gCO2e",
         )
     )
+    return Quantification(baseline_g=b, project_g=p, reduction_g=r, steps=tuple(steps))
+
+
+def _finish_floor(baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quantification:
+    raw = baseline_g - project_g
+    pj = f"({exact(project_g)})" if project_g < 0 else exact(project_g)
+    steps.append(
+        Step(
+            Text("减排量 = 基准线排放 - 项目排放", "Reduction = baseline - project emissions"),
+            f"{exact(baseline_g)} - {pj}",
+            exact(raw),
+            "gCO2e",
+        )
+    )
+    reduction = raw
+    if raw < 0:
+        reduction = Decimal(0)
+        steps.append(
+            Step(
+                Text(
+                    "基准线排放低于项目排放，减排量记为 0（不会倒扣）",
+                    "Baseline is below project emissions: the reduction is 0, never negative",
+                ),
+                f"max(0, {exact(raw)})",
+                "0",
+                "gCO2e",
+            )
+        )
+    r = floor_grams(reduction)
+    steps.append(
+        Step(
+            Text(
+                "只取整一次，向下取整到整克（从不向上进位）",
+                "Rounded once, down to whole grams (never up)",
+            ),
+            f"⌊{exact(reduction)}⌋",
+            str(r),
+            "gCO2e",
+        )
+    )
+    b = floor_grams(baseline_g)
+    p = int(project_g.to_integral_value(rounding=ROUND_CEILING))
     return Quantification(baseline_g=b, project_g=p, reduction_g=r, steps=tuple(steps))
 
 

@@ -24,6 +24,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    FLOOR,
     PROGRAMME_PROPOSAL,
     Activity,
     Methodology,
@@ -37,7 +38,6 @@ from .base import (
     Window,
     as_mapping,
     choice,
-    finish,
     fmt,
     schema_number,
     schema_time,
@@ -105,6 +105,7 @@ class BikeSharing(Methodology):
         "碳普惠方法学（试行）》(2023) structure (per-ride ER = BE − PE)"
     )
     dedupe_group: ClassVar[str] = "travel"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("bike_share",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "bike_sharing activity",
@@ -254,7 +255,17 @@ class BikeSharing(Methodology):
                 )
             )
             pe = emissions(ef_pj, d, "EF_PJ", "项目排放（充电用电）", "Project emissions", steps)
-        return finish(be, pe, steps)
+        return self.finish(be, pe, steps)
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+
+@register
+class BikeSharingV2(BikeSharing):
+    """Module version 2.0.0: the credit is ⌊baseline − project⌋ in whole grams, computed
+    exactly, never rounded up (DESIGN.md invariant 4); the steps show baseline and project
+    with the decimals they have."""
+
+    version: ClassVar[str] = "2.0.0"
+    rounding: ClassVar[str] = FLOOR

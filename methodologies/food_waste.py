@@ -27,6 +27,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    FLOOR,
     LOCAL_TZ,
     PROGRAMME_PROPOSAL,
     Activity,
@@ -41,7 +42,6 @@ from .base import (
     Text,
     Window,
     as_mapping,
-    finish,
     fmt,
     parse_time,
     reject,
@@ -131,6 +131,8 @@ class FoodWaste(Methodology):
         "from Luo et al. 2024"
     )
     dedupe_group: ClassVar[str] = "meal"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("restaurant",)
+    counter_kinds: ClassVar[tuple[str, ...]] = ("restaurant",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "food_waste activity",
@@ -346,8 +348,23 @@ class FoodWaste(Methodology):
                 "gCO2e",
             )
         )
-        return finish(be, pe, steps)
+        return self.finish(be, pe, steps)
 
     def window(self, activity: Activity) -> Window:
         _, start, end = _slot_span(parse_time(as_mapping(activity), "meal_at"))
         return Window(start.astimezone(UTC), end.astimezone(UTC))
+
+    def span(self, activity: Activity) -> Window:
+        """The meal's instant (its slot is the dedupe window, not the time it happened)."""
+        at = parse_time(as_mapping(activity), "meal_at")
+        return Window(at, at)
+
+
+@register
+class FoodWasteV2(FoodWaste):
+    """Module version 2.0.0: the credit is ⌊baseline − project⌋ in whole grams, computed
+    exactly, never rounded up (DESIGN.md invariant 4); the steps show baseline and project
+    with the decimals they have."""
+
+    version: ClassVar[str] = "2.0.0"
+    rounding: ClassVar[str] = FLOOR

@@ -32,6 +32,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    FLOOR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -47,7 +48,6 @@ from .base import (
     as_mapping,
     check_shares,
     choice,
-    finish,
     fmt,
     minutes,
     parse_time,
@@ -373,6 +373,7 @@ class PublicTransit(Methodology):
         "baseline after CDM TOOL18"
     )
     dedupe_group: ClassVar[str] = "travel"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("transit",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "public_transit activity",
@@ -563,7 +564,17 @@ class PublicTransit(Methodology):
         )
         be = emissions(ef_bl, d, "EF_BL", "基准线排放", "Baseline emissions", steps)
         pe = emissions(ef_pj, d, f"EF_{mode}", "项目排放", "Project emissions", steps)
-        return finish(be, pe, steps)
+        return self.finish(be, pe, steps)
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+
+@register
+class PublicTransitV2(PublicTransit):
+    """Module version 2.0.0: the credit is ⌊baseline − project⌋ in whole grams, computed
+    exactly, never rounded up (DESIGN.md invariant 4); the steps show baseline and project
+    with the decimals they have."""
+
+    version: ClassVar[str] = "2.0.0"
+    rounding: ClassVar[str] = FLOOR

@@ -37,6 +37,7 @@ from decimal import Decimal
 from typing import Any, ClassVar
 
 from .base import (
+    FLOOR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -50,7 +51,6 @@ from .base import (
     Text,
     Window,
     as_mapping,
-    finish,
     flag,
     fmt,
     parse_time,
@@ -101,6 +101,9 @@ def _factor(name: str, value: str, document: str, year: int, grade: str, note: s
         "kgCO2e/kg",
         Source(document, year, grade, note, True),
         Text(f"{NAMES_ZH[category]}{zh_kind}排放因子", f"{kind.capitalize()} factor, {category}"),
+        # recycling nets reprocessing against avoided virgin production, incineration its
+        # emissions against the power it displaces: either may come out on either side of 0
+        signed=kind in ("recycling", "incineration"),
     )
 
 
@@ -173,6 +176,8 @@ class WasteSorting(Methodology):
         "CDM AMS-III.AJ / AMS-III.F; factors from EPA WARM v15 (haircut) and IPCC 2006 Vol.5"
     )
     dedupe_group: ClassVar[str] = "waste"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("waste_station",)
+    counter_kinds: ClassVar[tuple[str, ...]] = ("waste_station",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "waste_sorting activity",
@@ -490,7 +495,7 @@ class WasteSorting(Methodology):
                 "gCO2e",
             )
         )
-        return finish(be_total, pe_total, steps)
+        return self.finish(be_total, pe_total, steps)
 
     @staticmethod
     def _factors(category: str, params: Params, steps: list[Step]) -> tuple[Decimal, Decimal]:
@@ -538,3 +543,35 @@ class WasteSorting(Methodology):
     def window(self, activity: Activity) -> Window:
         at = parse_time(as_mapping(activity), "collected_at")
         return Window(at - WINDOW_HALF, at + WINDOW_HALF)
+
+    def span(self, activity: Activity) -> Window:
+        """The hand-over's instant: a drop-off at 00:00:30 belongs to its own day."""
+        at = parse_time(as_mapping(activity), "collected_at")
+        return Window(at, at)
+
+
+COMPOSTING_KITCHEN = _factor(
+    "ef_composting_kitchen",
+    "0.1915",
+    "IPCC 2006 Guidelines Vol.5 Ch.4 Table 4.1 composting defaults (wet weight), AR5 GWP",
+    2006,
+    "C",
+    "4 g CH4 × 28 + 0.3 g N2O × 265 per kg wet waste = 112 + 79.5 = 191.5 g; 1.0.0 had "
+    "0.24 g N2O (0.1756), copied from a reference that had the cited value wrong",
+)
+
+
+@register
+class WasteSortingV2(WasteSorting):
+    """Module version 2.0.0: the credit is ⌊baseline − project⌋ in whole grams, computed
+    exactly, never rounded up (DESIGN.md invariant 4); the steps show baseline and project
+    with the decimals they have. The composting factor is corrected
+    to the IPCC value, 0.1915 kgCO2e/kg (1.0.0 had 0.1756 from a reference with the cited
+    N2O default wrong)."""
+
+    version: ClassVar[str] = "2.0.0"
+    rounding: ClassVar[str] = FLOOR
+    parameters: ClassVar[tuple[Parameter, ...]] = tuple(
+        COMPOSTING_KITCHEN if p.name == COMPOSTING_KITCHEN.name else p
+        for p in WasteSorting.parameters
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+from datetime import datetime, timedelta
 from typing import Any
 
 import pyotp
@@ -13,6 +14,7 @@ from backend.accounts.two_factor import has_totp
 from backend.crypto import decrypt
 from backend.extensions import db
 from backend.partners.services import sign
+from backend.timeutil import LOCAL_TZ
 
 from .factories import PASSWORD, Factories
 
@@ -84,3 +86,17 @@ def signed_headers(
 
 def as_json(data: Any) -> bytes:
     return json.dumps(data, ensure_ascii=False).encode()
+
+
+def recent_day(days_ago: int) -> str:
+    """The local (Asia/Shanghai) date ``days_ago`` days before today, YYYY-MM-DD.
+
+    Actions in tests that go through verification are dated on recent days: the time rules
+    refuse actions older than the claim window (7 days for residents, 30 for partners) or
+    dated in the future, so fixed calendar dates would stop being credited as time passes."""
+    return (datetime.now(LOCAL_TZ) - timedelta(days=days_ago)).date().isoformat()
+
+
+DAY = recent_day(2)  # a recent day, inside every claim window
+NEXT_DAY = recent_day(1)
+PREV_DAY = recent_day(3)

@@ -18,15 +18,11 @@ def calculation(record: ActivityRecord, lang: str) -> dict[str, Any] | None:
     if reduction is None:
         return None
     version = db.session.get(MethodologyVersion, reduction.version_id)
-    cls = methodologies.registry.get_class(reduction.methodology_code)
+    cls = methodologies.registry.get_class(reduction.methodology_code, reduction.module_version)
     params = version.params if version else {}
     steps = []
-    if version is not None and cls.version == reduction.module_version:
-        steps = list(
-            methodologies.get(reduction.methodology_code)
-            .quantify(reduction.activity, version.decimal_params())
-            .steps
-        )
+    if version is not None:
+        steps = list(cls().quantify(reduction.activity, version.decimal_params()).steps)
     return {
         "methodology": reduction.methodology_code,
         "name": cls.name.get(lang),

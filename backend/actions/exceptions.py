@@ -85,6 +85,11 @@ class AppealNotAllowed(Conflict):
     message = _l("Only a rejected action can be appealed, and only once.")
 
 
+class AppealTooLate(Conflict):
+    code = "appeal_too_late"
+    message = _l("An appeal must be made within %(days)s days of the decision.")
+
+
 class SameReviewer(Forbidden):
     code = "same_reviewer"
     message = _l("An appeal must be decided by a different administrator than the first review.")

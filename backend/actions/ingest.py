@@ -20,14 +20,16 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
+from datetime import datetime
 from typing import IO, Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -35,8 +37,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
-from ..partners.models import Partner, PartnerKind
-from ..timeutil import utcnow
+from ..partners.models import Partner
+from ..timeutil import aware, utcnow
+from . import numbers
+from .catalogue import ALLOWED_ACTIONS
 from .exceptions import (
     BatchTooLarge,
     InvalidBatch,
@@ -57,12 +61,6 @@ from .models import (
 from .reasons import reason
 from .verification import Summary, verify_new
 
-ALLOWED_ACTIONS = {
-    PartnerKind.TRANSIT: {"public_transit"},
-    PartnerKind.BIKE_SHARE: {"bike_sharing"},
-    PartnerKind.WASTE_STATION: {"waste_sorting"},
-    PartnerKind.RESTAURANT: {"food_waste"},
-}
 CSV_FIXED = ("record_id", "action", "identity")
 MULTIPART = "multipart/form-data"
 BATCH_TYPES = ("application/json", "text/csv", MULTIPART)  # what POST /partner/batches takes
@@ -107,7 +105,7 @@ def parse_body(body: bytes, content_type: str) -> list[dict[str, Any]]:
                 raise BatchTooLarge(limit=limit)
         return records
     try:
-        data = json.loads(text)
+        data = numbers.loads(text)  # numbers exact, never through float
     except ValueError:
         raise InvalidBatch() from None
     records = data.get("records") if isinstance(data, dict) else data
@@ -154,6 +152,7 @@ def _row(
     raw: Any,
     residents: dict[str, int],
     digests: dict[str, str],
+    received_at: datetime,
 ) -> dict[str, Any]:
     """The insert row for one received record, its outcome decided where it can be already."""
     row: dict[str, Any] = {  # every row has every key: they are copied in bulk
@@ -162,7 +161,8 @@ def _row(
         "batch_id": batch.id,
         "outcome": Outcome.PENDING,
         "flags": [],
-        "received_at": utcnow(),
+        # arrival is the batch's receipt, not when a worker reached it (the time rules)
+        "received_at": received_at,
         "review_comment": "",
         "identity_hash": None,
         "resident_id": None,
@@ -252,8 +252,9 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
         else {}
     )
     rows, seen, resent = [], set(), []
+    received_at = aware(batch.received_at) if batch.received_at else utcnow()
     for raw in raws:
-        row = _row(partner, batch, raw, residents, digests)
+        row = _row(partner, batch, raw, residents, digests, received_at)
         key = row["partner_record_id"]
         if key is not None and key in seen:
             resent.append(key)  # the same record twice in one chunk
@@ -413,9 +414,6 @@ def recover_batches() -> int:
     (Redis restarted empty), failed for good, or died with its worker (SIGKILL, a lost host).
     RQ itself only notices a dead SimpleWorker's job once its timeout has passed; this runs
     when a worker starts and every few minutes (``backend.jobs``). Returns how many."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
     open_ids = db.session.scalars(
         select(PartnerBatch.id).where(
@@ -463,10 +461,11 @@ def batch_outcomes(batch: PartnerBatch, page: int, per_page: int) -> list[dict[s
     out = [
         {
             "record_id": r.partner_record_id,
-            "outcome": r.outcome.value,
+            "outcome": partner_outcome(r.outcome),
             "reduction_g": r.reduction.credited_g if r.reduction else None,
             "points": r.reduction.points if r.reduction else None,
-            "reason": r.reason_code,
+            "reason": r.reason_code
+            or ("awaiting_verification" if r.outcome is Outcome.PENDING else None),
         }
         for r in records
     ]
@@ -485,6 +484,25 @@ def batch_outcomes(batch: PartnerBatch, page: int, per_page: int) -> list[dict[s
             for key in batch.resent[skip : skip + room]
         ]
     return out
+
+
+# The published contract's outcome words (DESIGN.md "The partner contract"): exactly these.
+# A record held back (for review, or not yet verified because crediting is paused) is
+# ``flagged``; the detail is always in ``reason``.
+PARTNER_OUTCOMES = ("credited", "rejected", "unmatched", "duplicate", "flagged")
+_PARTNER_OUTCOME = {
+    Outcome.CREDITED: "credited",
+    Outcome.REJECTED: "rejected",
+    Outcome.UNMATCHED: "unmatched",
+    Outcome.DUPLICATE: "duplicate",
+    Outcome.REVIEW: "flagged",
+    Outcome.PENDING: "flagged",
+}
+
+
+def partner_outcome(outcome: Outcome) -> str:
+    """The contract's word for a record's outcome."""
+    return _PARTNER_OUTCOME[outcome]
 
 
 def resent_summary(batch: PartnerBatch) -> dict[str, int]:
@@ -523,7 +541,7 @@ def _records(path: str, stream: IO[str]) -> Iterator[Any]:
         for line in stream:
             if line.strip():
                 try:
-                    yield json.loads(line)
+                    yield numbers.loads(line)
                 except ValueError:
                     yield None  # counted as a malformed record
     else:

@@ -1,4 +1,5 @@
-"""Re-derive every stored reduction from its inputs and the exact methodology version."""
+"""Re-derive every stored reduction from its inputs and the exact methodology version, and
+check that version was the one in force when the action took place (DESIGN.md inv. 2, 5)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import methodologies
 
 from ..extensions import db
 from ..methodology_versions.models import MethodologyVersion
-from ..methodology_versions.services import points_for
+from ..methodology_versions.services import history, in_force_at, points_for
 from .models import Reduction
 
 
@@ -38,6 +39,7 @@ def recompute_check(batch: int = 2000) -> RecomputeReport:
     """Compare each reduction with a fresh quantification; list every difference."""
     report = RecomputeReport()
     versions: dict[int, MethodologyVersion] = {}
+    approved = history(methodologies.available())
     for reduction in _reductions(batch):
         report.checked += 1
         version = versions.get(reduction.version_id)
@@ -50,12 +52,28 @@ def recompute_check(batch: int = 2000) -> RecomputeReport:
         where = f"reduction {reduction.id} ({reduction.methodology_code} v{version.number})"
         if version.params_hash != reduction.params_hash:
             report.differences.append(f"{where}: parameter hash differs")
-        module = methodologies.get(reduction.methodology_code)
-        if module.version != reduction.module_version:
+        if reduction.module_version != version.module_version:
             report.differences.append(
-                f"{where}: module {reduction.module_version} is now {module.version}"
+                f"{where}: module {reduction.module_version}, version approved with "
+                f"{version.module_version}"
             )
             continue
+        try:
+            module = methodologies.get(reduction.methodology_code, reduction.module_version)
+        except KeyError:
+            report.differences.append(f"{where}: module {reduction.module_version} is gone")
+            continue
+        try:
+            moment = module.span(reduction.activity).start
+        except ValueError:
+            report.differences.append(f"{where}: the action's time cannot be read")
+            continue
+        in_force = in_force_at(approved.get(reduction.methodology_code, []), moment)
+        if in_force is None or in_force.id != version.id:
+            label = in_force.label if in_force else "none"
+            report.differences.append(
+                f"{where}: the version in force at the action's time was {label}"
+            )
         result = module.quantify(reduction.activity, version.decimal_params())
         stored = (reduction.baseline_g, reduction.project_g, reduction.reduction_g)
         fresh = (result.baseline_g, result.project_g, result.reduction_g)

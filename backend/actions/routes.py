@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from flask import request
@@ -16,10 +15,10 @@ from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..extensions import db, limiter
 from ..partners.auth import current_partner, partner_required
-from ..qr import format_short_code, make_token
+from ..qr import format_short_code
 from ..ratelimit import caller_key
 from ..schemas import ErrorSchema, IdempotencyHeaderSchema
-from . import claims, identities, ingest, queries, self_reports
+from . import claims, identities, ingest, numbers, queries, self_reports
 from .exceptions import InvalidActivity
 from .schemas import (
     ActionDetailSchema,
@@ -136,6 +135,14 @@ class Batches(MethodView):
         (`Content-Type: text/csv`) or a multipart/form-data upload with the file in the field
         `file`. Sign the request over the body bytes as sent. The answer comes at once with
         the batch id; `GET /partner/batches/{batch_id}` shows progress and outcomes.
+
+        Time rules, judged against the moment the batch arrived: a record dated more than
+        5 minutes after it (`dated_in_future`), more than 30 days before it
+        (`outside_claim_window`), or more than 30 days before the resident linked the identity
+        (`before_consent`) is `rejected` with that reason. Caps count per local (Asia/Shanghai)
+        day of the action's own time, and the action is quantified under the methodology
+        version in force at that time. Numbers are read exactly (a JSON number is never
+        passed through a float; CSV and JSON give the same grams); credits are rounded down.
         """
         content_type = (request.mimetype or "").lower()
         if content_type not in ingest.BATCH_TYPES:
@@ -154,7 +161,14 @@ class Batch(MethodView):
     @blp.arguments(BatchArgsSchema, location="query")
     @blp.response(200, BatchSchema)
     def get(self, args: dict[str, Any], batch_id: int) -> dict[str, Any]:
-        """Progress and per-record outcomes of one of your batches (paginated)."""
+        """Progress and per-record outcomes of one of your batches (paginated).
+
+        `status` is `queued|processing|done|failed`. Each record's `outcome` is exactly one of
+        `credited|rejected|unmatched|duplicate|flagged` (`flagged`: held back, for review or
+        until crediting resumes); why is in `reason`, a stable code (e.g. `dated_in_future`,
+        `outside_claim_window`, `before_consent`, `daily_limit_reached`, `speed_implausible`,
+        `awaiting_verification`). New reasons may appear; new outcome words never do.
+        """
         batch = ingest.get_batch(current_partner(), batch_id)
         return {
             "batch_id": batch.id,
@@ -210,7 +224,7 @@ class ClaimCodes(MethodView):
         """A fresh personal QR token and short code (about 60 seconds, single use)."""
         claim = claims.new_claim_code(api_user())
         return {
-            "token": make_token("claim", claim.resident_id, claim.nonce),
+            "token": claims.claim_token(claim),
             "code": format_short_code(claim.code),
             "expires_at": claim.expires_at,
         }
@@ -226,9 +240,19 @@ class Card(MethodView):
         """Issue a printable household card (revokes the previous one)."""
         card = claims.issue_card(api_user())
         return {
-            "token": make_token("card", card.resident_id, card.nonce),
+            "token": claims.card_token(card),
             "issued_at": card.issued_at,
         }
+
+
+def _exact_activity(parsed: Any) -> Any:
+    """The request's ``activity`` read again with exact numbers (the schema's JSON parser
+    has turned decimals into floats); what the schema gave when the body is not JSON."""
+    try:
+        body = numbers.loads(request.get_data(cache=True))
+    except ValueError:
+        return parsed
+    return body.get("activity", parsed) if isinstance(body, dict) else parsed
 
 
 @blp.route("/claims")
@@ -248,7 +272,7 @@ class Claims(MethodView):
         dedupe rules decide, e.g. a second claim with the same household card."""
         return claims.submit_claim(
             api_user(),
-            data["activity"],
+            _exact_activity(data["activity"]),
             token=data["token"],
             code=data["code"],
             card=data["card"],
@@ -295,7 +319,7 @@ class SelfReports(MethodView):
     def post(self, form: dict[str, Any], files: dict[str, Any]) -> Any:
         """Report an action no partner reports, with a photo; it goes to review."""
         try:
-            activity = json.loads(form["activity"])
+            activity = numbers.loads(form["activity"])  # numbers exact, never through float
         except ValueError:
             raise InvalidActivity(problem="activity is not JSON", field="activity") from None
         return self_reports.submit_self_report(api_user(), form["action"], activity, files["photo"])

@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..i18n import current_lang
 from ..schemas import MAX_INT
+from .calculation import calculation
 
 
 class BatchAcceptedSchema(Schema):
@@ -17,11 +18,25 @@ class BatchAcceptedSchema(Schema):
 class OutcomeSchema(Schema):
     record_id = fields.String(allow_none=True)
     outcome = fields.String(
-        metadata={"enum": ["credited", "rejected", "unmatched", "duplicate", "review", "pending"]}
+        metadata={
+            "enum": ["credited", "rejected", "unmatched", "duplicate", "flagged"],
+            "description": "exactly one of these five words (the contract); `flagged`: held "
+            "back, for review or until verification resumes; why, in `reason`",
+        }
     )
     reduction_g = fields.Integer(allow_none=True)
     points = fields.Integer(allow_none=True)
-    reason = fields.String(allow_none=True)
+    reason = fields.String(
+        allow_none=True,
+        metadata={
+            "description": "a stable code saying why, e.g. `dated_in_future` (dated after "
+            "the batch arrived, beyond 5 minutes of clock skew), `outside_claim_window` (more "
+            "than 30 days before the batch arrived), `before_consent` (more than 30 days "
+            "before the resident linked the identity), `unmatched_identity`, "
+            "`duplicate_action`, `resent_record`, `daily_cap_reached`, `speed_implausible`, "
+            "`awaiting_verification`; new reasons may be added, never new outcome words"
+        },
+    )
 
 
 class ProgressSchema(Schema):
@@ -138,8 +153,6 @@ class ActionDetailSchema(ActionSchema):
     calculation = fields.Method("get_calculation", allow_none=True)
 
     def get_calculation(self, record: Any) -> dict[str, Any] | None:
-        from .calculation import calculation
-
         return calculation(record, current_lang())
 
 

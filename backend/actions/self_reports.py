@@ -15,10 +15,12 @@ from methodologies.base import local_day
 from ..accounts.models import User
 from ..audit.services import record_audit
 from ..extensions import db
-from ..timeutil import utcnow
+from ..timeutil import aware, utcnow
 from ..uploads import image_path, read_image, save_image
+from .catalogue import RESIDENT_ACTIONS
 from .exceptions import (
     AppealNotAllowed,
+    AppealTooLate,
     InvalidActivity,
     NotReviewable,
     PhotoReused,
@@ -27,9 +29,8 @@ from .exceptions import (
 )
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import reason
+from .timerules import claim_window
 from .verification import verify_records
-
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 
 
 def submit_self_report(
@@ -141,6 +142,9 @@ def appeal_record(resident: User, record_id: int, text: str) -> ActivityRecord:
         or not text.strip()
     ):
         raise AppealNotAllowed()
+    window = claim_window(Channel.SELF_REPORT)  # the residents' claim window (timerules)
+    if record.reviewed_at is not None and utcnow() - aware(record.reviewed_at) > window:
+        raise AppealTooLate(days=window.days)
     record.appeal_text = text.strip()[:1000]
     record.appealed_at = utcnow()
     record.outcome = Outcome.REVIEW

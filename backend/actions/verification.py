@@ -1,4 +1,11 @@
-"""Verification: validate -> deduplicate -> daily caps -> anomaly flags -> quantify -> credit.
+"""Verification: time rules -> validate -> deduplicate -> daily caps -> anomaly flags ->
+quantify -> credit.
+
+Every record meets the time rules first (``timerules``: not dated after its arrival, not
+older than its channel's claim window, not from long before the resident's consent to its
+source), then is quantified under the methodology version that was in force at the
+action's own time, with the module version that version was approved with; caps count per
+local day of that same moment (DESIGN.md invariant 5).
 
 ``verify_records`` works on a chunk of records at a time (DESIGN.md "batch, don't loop"): it
 row-locks the residents' ledger accounts (so two workers never verify the same resident at
@@ -34,11 +41,13 @@ from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
 from ..methodology_versions.models import MethodologyVersion
-from ..methodology_versions.services import active_versions, points_for
+from ..methodology_versions.services import history, in_force_at, points_for
 from ..settings.services import get_setting
 from ..timeutil import utcnow
+from .catalogue import RESIDENT_ACTIONS
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
 from .reasons import reason
+from .timerules import time_problem
 
 ACCEPTED = (Outcome.CREDITED, Outcome.REVIEW)
 # What a malformed activity may raise inside a methodology (ActivityError is a ValueError);
@@ -47,7 +56,6 @@ MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError)
 # Rule rejections that are anomalies to look at rather than certain refusals: the record goes
 # to the review queue with the rule's reason, and an administrator may approve it.
 TO_REVIEW = frozenset({"speed_implausible"})
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 RECORDS = ActivityRecord.__table__
 
 
@@ -86,6 +94,9 @@ class Item:
     verifier_id: int | None
     partner_id: int | None = None
     identity_hash: str | None = None
+    received_at: datetime | None = None
+    consented_at: datetime | None = None  # of the partner identity's binding
+    moment: datetime | None = None  # when the action took place (its span's start)
     occurred_start: datetime | None = None
     occurred_end: datetime | None = None
     local_day: str | None = None
@@ -171,24 +182,32 @@ def _quantify(
     return result
 
 
-def _versions() -> dict[str, MethodologyVersion | None]:
-    return active_versions(RESIDENT_ACTIONS)
-
-
 def _prepare(item: Item) -> bool:
-    """Fill the window, day and group from the activity; False (rejected) when malformed."""
+    """Fill the window, day and group from the activity, and apply the time rules; False
+    (rejected) when malformed or out of time."""
     if item.action not in RESIDENT_ACTIONS:
         _reject(item, "unknown_action", reason("unknown_action"))
         return False
     module = methodologies.get(item.action)
     try:
         window = module.window(item.activity)
+        span = module.span(item.activity)
     except MALFORMED as exc:
         _reject(item, "malformed_record", _malformed(exc))
         return False
     item.occurred_start, item.occurred_end = window.start, window.end
-    item.local_day = local_day(window.start)
+    item.moment = span.start
+    item.local_day = local_day(span.start)  # the local day of the action itself
     item.dedupe_group = module.dedupe_group
+    problem = time_problem(
+        item.channel,
+        span,
+        item.received_at or utcnow(),
+        item.consented_at if item.channel is Channel.PARTNER else None,
+    )
+    if problem is not None:
+        _reject(item, problem.code, problem.reason)
+        return False
     return True
 
 
@@ -227,6 +246,7 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
             ActivityRecord.id,
             ActivityRecord.channel,
             ActivityRecord.outcome,
+            ActivityRecord.local_day,
         ).where(on_days, ActivityRecord.outcome.in_(ACCEPTED))
     ):
         if row.id in own:
@@ -241,7 +261,7 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
                 row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW,
             )
         )
-        ctx.actions_per_day[local_day(row.occurred_start)] += 1
+        ctx.actions_per_day[row.local_day or local_day(row.occurred_start)] += 1
     for resident_id, action, day, count, grams, points in db.session.execute(
         select(
             Reduction.resident_id,
@@ -305,6 +325,7 @@ def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
             ActivityRecord.verifier_id,
             ActivityRecord.partner_id,
             ActivityRecord.identity_hash,
+            ActivityRecord.received_at,
         )
         .where(
             any_of(ActivityRecord.id, record_ids),
@@ -323,6 +344,7 @@ def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
             row.verifier_id,
             row.partner_id,
             row.identity_hash,
+            row.received_at,
         )
         for row in rows
     ]
@@ -330,25 +352,33 @@ def _load(record_ids: list[int], wanted: Outcome) -> list[Item]:
 
 def _consent_withdrawn(items: list[Item]) -> set[int]:
     """Partner records whose identity binding is no longer active for their resident (the
-    resident unlinked it, or withdrew consent, after the record was matched): earn nothing."""
+    resident unlinked it, or withdrew consent, after the record was matched): earn nothing.
+    The others get their binding's consent time (for the time rules)."""
     partner_items = [i for i in items if i.channel is Channel.PARTNER]
     if not partner_items:
         return set()
-    active = set(
-        db.session.execute(
+    active = {
+        (row.partner_id, row.identity_hash, row.resident_id): row.consented_at
+        for row in db.session.execute(
             select(
                 IdentityBinding.partner_id,
                 IdentityBinding.identity_hash,
                 IdentityBinding.resident_id,
+                IdentityBinding.consented_at,
             ).where(
                 IdentityBinding.status == BindingStatus.ACTIVE,
                 any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}),
             )
-        ).all()
-    )
-    return {
-        i.id for i in partner_items if (i.partner_id, i.identity_hash, i.resident_id) not in active
+        )
     }
+    withdrawn = set()
+    for item in partner_items:
+        key = (item.partner_id, item.identity_hash, item.resident_id)
+        if key in active:
+            item.consented_at = active[key]
+        else:
+            withdrawn.add(item.id)
+    return withdrawn
 
 
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
@@ -414,9 +444,16 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
                 None,
                 row["partner_id"],
                 row["identity_hash"],
+                row["received_at"],
             )
             for row in pending
         ]
+        # matched to active bindings a moment ago, under the resident's lock now
+        withdrawn = _consent_withdrawn(items)
+        for item in items:
+            if item.id in withdrawn:
+                _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
+                summary.rejected += 1
         entry_of, superseded = _decide(items, accounts, False, summary)
         now = utcnow()
         decided = {item.id: item for item in items}
@@ -471,7 +508,7 @@ def _decide(
             summary.rejected += 1
     contexts = _contexts(groups, {i.id for i in items})
     outliers = set() if approve_review else _verifier_outliers(items)
-    versions = _versions()
+    versions = history(RESIDENT_ACTIONS)
     points_cap = get_setting("daily_points_cap")
     credits: list[tuple[int, int, str]] = []
     for resident_id in sorted(groups):
@@ -531,7 +568,7 @@ def _write(
 def _verify_resident(
     items: list[Item],
     ctx: _Context,
-    versions: dict[str, MethodologyVersion | None],
+    versions: dict[str, list[MethodologyVersion]],
     approve_review: bool,
     outliers: set[int],
     points_cap: int,
@@ -541,7 +578,8 @@ def _verify_resident(
     config = current_app.config
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
-        version = versions.get(item.action)
+        # the version in force when the action took place, not when it arrived
+        version = in_force_at(versions.get(item.action, []), item.moment or utcnow())
         if version is None:
             _reject(item, "no_active_methodology", reason("no_active_methodology"))
             summary.rejected += 1
@@ -566,7 +604,7 @@ def _verify_resident(
             item.reason_code, item.reason = "duplicate_action", reason("duplicate_action")
             summary.duplicate += 1
             continue
-        module = methodologies.get(item.action)
+        module = methodologies.get(version.code, version.module_version)
         params = _params(version)
         try:
             rejections = module.validate(item.activity, params)

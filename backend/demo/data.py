@@ -2,15 +2,32 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import select
 
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
+from ..accounts.two_factor import has_totp, install_secret
+from ..actions.identities import bind_identity
+from ..actions.ingest import ingest_chunk
+from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
+from ..events.models import Event, FootprintStage
+from ..events.services import create_event, record_footprint
 from ..extensions import db
-from ..merchants.models import Merchant
-from ..methodology_versions.services import seed_versions
+from ..merchants.models import Merchant, MerchantKind
+from ..methodology_versions.models import MethodologyVersion, VersionStatus
+from ..methodology_versions.services import (
+    approve_version,
+    offer_module_versions,
+    seed_versions,
+    submit_version,
+)
 from ..partners.models import Partner
 from ..partners.services import create_partner
+from ..rewards.models import Offer, OfferStatus
+from ..timeutil import LOCAL_TZ, utcnow
 
 DEMO_PASSWORD = "demo2026"  # noqa: S105 - printed demo logins, refused in production
 DEMO_USERS = [
@@ -73,6 +90,7 @@ def load_demo() -> int:
             )
         created += 1
     created += seed_versions()
+    created += _demo_module_versions()
     created += _demo_offers(merchant)
     code, name, kind = DEMO_PARTNER
     if db.session.scalar(select(Partner.id).where(Partner.code == code)) is None:
@@ -86,16 +104,31 @@ def load_demo() -> int:
     return created
 
 
-def _demo_development() -> bool:
-    from flask import current_app
+def _demo_module_versions() -> int:
+    """The newer module versions (2.0.0: credits rounded down; corrected composting factor)
+    offered as drafts, sent for review by one demo administrator and approved by the other
+    (four eyes), in force from now: earlier actions keep the version of their time."""
+    offered = offer_module_versions()
+    proposer, reviewer = (_user(phone) for role, phone, _ in DEMO_USERS if role is Role.ADMIN)
+    assert proposer is not None and reviewer is not None
+    drafts = db.session.scalars(
+        select(MethodologyVersion).where(
+            MethodologyVersion.status == VersionStatus.DRAFT,
+            MethodologyVersion.proposed_by_id.is_(None),
+        )
+    ).all()
+    for draft in drafts:
+        submit_version(proposer, draft.id)
+        approve_version(reviewer, draft.id, "demo: module 2.0.0 approved (rounds down)")
+    return offered
 
+
+def _demo_development() -> bool:
     return bool(current_app.config["APP_ENV"] == "development")
 
 
 def _demo_second_factor() -> None:
     """Development only: the demo administrators get the known authenticator key."""
-    from ..accounts.two_factor import has_totp, install_secret
-
     if not _demo_development():
         return
     for role, phone, _nickname in DEMO_USERS:
@@ -105,8 +138,6 @@ def _demo_second_factor() -> None:
 
 
 def _demo_station() -> int:
-    from ..merchants.models import MerchantKind
-
     created = 0
     station = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_STATION["name"]))
     if station is None:
@@ -125,13 +156,6 @@ def _demo_station() -> int:
 
 def _demo_trips() -> int:
     """Bind the demo resident's bus card and credit a week of trips through the real pipeline."""
-    from datetime import timedelta
-
-    from ..actions.identities import bind_identity
-    from ..actions.ingest import ingest_chunk
-    from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
-    from ..timeutil import LOCAL_TZ, utcnow
-
     resident = _user(DEMO_USERS[0][1])
     partner = db.session.scalar(select(Partner).where(Partner.code == DEMO_PARTNER[0]))
     if (
@@ -224,11 +248,6 @@ DEMO_OFFERS = [
 
 
 def _demo_offers(merchant: Merchant) -> int:
-    from datetime import timedelta
-
-    from ..rewards.models import Offer, OfferStatus
-    from ..timeutil import utcnow
-
     created = 0
     for spec in DEMO_OFFERS:
         exists = db.session.scalar(select(Offer.id).where(Offer.title_zh == spec["title_zh"]))
@@ -268,9 +287,6 @@ DEMO_EVENT_LINES = [
 
 def _demo_event() -> int:
     """A carbon-neutral event for the demo organiser, with its planned activity data."""
-    from ..events.models import Event, FootprintStage
-    from ..events.services import create_event, record_footprint
-
     organiser = _user("13800000021")
     if organiser is None:
         return 0

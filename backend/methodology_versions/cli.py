@@ -12,9 +12,16 @@ methodologies_cli = AppGroup("methodologies", help="Methodology versions.")
 
 @methodologies_cli.command("seed")
 def seed() -> None:
-    """Approve each module's cited defaults as v1 where a methodology has no version yet."""
+    """Approve each module's cited defaults as v1 where a methodology has no version yet,
+    and offer newer module versions (e.g. 2.0.0: credits rounded down) as drafts."""
     created = services.seed_versions()
     click.echo(f"seeded {created} methodology versions" if created else "nothing to seed")
+    offered = services.offer_module_versions()
+    if offered:
+        click.echo(
+            f"offered {offered} new module versions as drafts: an administrator submits "
+            "each for review and another approves it (admin → Methodologies)"
+        )
 
 
 @methodologies_cli.command("list")

@@ -12,7 +12,7 @@ from methodologies import Parameter
 from ..extensions import db
 from .exceptions import NoActiveVersion
 from .models import MethodologyVersion, VersionStatus
-from .services import active_version, methodology_class
+from .services import active_version, methodology_class, version_class
 
 
 def versions_of(code: str) -> list[MethodologyVersion]:
@@ -65,13 +65,18 @@ class DiffRow:
 
 
 def diff(left: MethodologyVersion, right: MethodologyVersion) -> list[DiffRow]:
-    """Parameters side by side (changed rows flagged); includes the points rule."""
-    cls = methodology_class(left.code)
-    declared = {p.name: p for p in cls.parameters}
+    """Parameters side by side (changed rows flagged); includes the module version (which
+    carries the rounding rule) and the points rule."""
+    cls = version_class(right)
+    declared = {p.name: p for p in version_class(left).parameters}
+    declared.update({p.name: p for p in cls.parameters})
     names = sorted(
         set(left.params) | set(right.params),
         key=lambda n: (n not in declared, list(declared).index(n) if n in declared else 0, n),
     )
-    rows = [DiffRow(None, "points_per_gram", left.points_per_gram, right.points_per_gram)]
+    rows = [
+        DiffRow(None, "module_version", left.module_version, right.module_version),
+        DiffRow(None, "points_per_gram", left.points_per_gram, right.points_per_gram),
+    ]
     rows += [DiffRow(declared.get(n), n, left.params.get(n), right.params.get(n)) for n in names]
     return rows

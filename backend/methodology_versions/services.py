@@ -39,11 +39,17 @@ from .models import MethodologyVersion, VersionStatus
 SEED_EFFECTIVE_FROM = datetime(2020, 1, 1, tzinfo=UTC)
 
 
-def methodology_class(code: str) -> type[Methodology]:
+def methodology_class(code: str, module_version: str | None = None) -> type[Methodology]:
+    """The module class of ``code`` (of ``module_version``; the latest without one)."""
     try:
-        return methodologies.registry.get_class(code)
+        return methodologies.registry.get_class(code, module_version)
     except KeyError:
         raise UnknownMethodology() from None
+
+
+def version_class(version: MethodologyVersion) -> type[Methodology]:
+    """The module class a version was approved with (it always quantifies with it)."""
+    return methodology_class(version.code, version.module_version)
 
 
 def get_version(version_id: int) -> MethodologyVersion:
@@ -57,8 +63,10 @@ def _canonical(params: dict[str, Any]) -> dict[str, str]:
     return {name: format(Decimal(str(value)).normalize(), "f") for name, value in params.items()}
 
 
-def _check(code: str, params: dict[str, Any], points_per_gram: Any) -> tuple[dict[str, str], str]:
-    problems = methodology_class(code).check_params(params)
+def _check(
+    cls: type[Methodology], params: dict[str, Any], points_per_gram: Any
+) -> tuple[dict[str, str], str]:
+    problems = cls.check_params(params)
     try:
         rate = Decimal(str(points_per_gram))
         if not rate.is_finite() or rate <= 0:
@@ -71,7 +79,8 @@ def _check(code: str, params: dict[str, Any], points_per_gram: Any) -> tuple[dic
 
 
 def seed_versions() -> int:
-    """Approve each module's published defaults as v1 where a methodology has no version yet.
+    """Approve each module's first published defaults as v1 where a methodology has no
+    version yet (its later module versions are then offered by ``offer_module_versions``).
 
     This is the programme's starting point (what the modules cite); every later change goes
     through a draft and a second administrator's approval.
@@ -81,7 +90,7 @@ def seed_versions() -> int:
     for code in methodologies.available():
         if code in existing:
             continue
-        cls = methodology_class(code)
+        cls = methodology_class(code, methodologies.registry.module_versions(code)[0])
         params = _canonical(cls.default_params())
         version = MethodologyVersion(
             code=code,
@@ -104,6 +113,60 @@ def seed_versions() -> int:
     return created
 
 
+def _module_key(module_version: str) -> tuple[int, ...]:
+    return tuple(int(part) for part in module_version.split("."))
+
+
+def offer_module_versions() -> int:
+    """A draft for each module version newer than any version of its code (a new rounding
+    rule, a corrected factor): the parameters in force, with the defaults the new module
+    changed (e.g. the corrected composting factor). Nobody proposed it, so the administrator
+    who submits it becomes its proposer and another must approve it (four eyes). Returns
+    how many drafts were made; offering again makes none."""
+    created = 0
+    for code in methodologies.available():
+        versions = list(
+            db.session.scalars(select(MethodologyVersion).where(MethodologyVersion.code == code))
+        )
+        if not versions:
+            continue
+        newest = max(_module_key(v.module_version) for v in versions)
+        for module_version in methodologies.registry.module_versions(code):
+            if _module_key(module_version) <= newest:
+                continue
+            cls = methodology_class(code, module_version)
+            try:
+                base = active_version(code)
+            except NoActiveVersion:
+                base = max(versions, key=lambda v: v.number)
+            old = version_class(base)
+            old_defaults = old.default_params()
+            params: dict[str, Any] = dict(base.params)
+            changed = [
+                p.name
+                for p in cls.parameters
+                if p.name not in params or old_defaults.get(p.name) != p.value
+            ]
+            params.update({name: cls.parameter(name).value for name in changed})
+            for name in set(params) - {p.name for p in cls.parameters}:
+                del params[name]
+            note = (
+                f"Module {code} {module_version}: "
+                + (
+                    "rounds the credit down to whole grams, never up; "
+                    if cls.rounding != old.rounding
+                    else ""
+                )
+                + (f"new defaults for {', '.join(changed)}; " if changed else "")
+                + f"other parameters as in {base.label}."
+            )
+            _new_version(None, cls, params, base.points_per_gram, note)
+            newest = _module_key(module_version)
+            created += 1
+    db.session.commit()
+    return created
+
+
 def create_draft(
     actor: User,
     code: str,
@@ -111,19 +174,33 @@ def create_draft(
     points_per_gram: Any = None,
     note: str = "",
 ) -> MethodologyVersion:
-    """Propose a new version; unspecified parameters are copied from the version in force."""
-    cls = methodology_class(code)
+    """Propose a new version, with the reason for the change (required); unspecified
+    parameters are copied from the version in force, and so is its module version (a
+    parameter change never changes the rounding rule). Each parameter must be within its
+    declared bounds and sign."""
+    methodology_class(code)
     try:
-        base = active_version(code)
-        merged: dict[str, Any] = dict(base.params)
-        # Parameters the module gained since that version start at their cited defaults.
-        for name, value in _canonical(cls.default_params()).items():
-            merged.setdefault(name, value)
-        rate = base.points_per_gram
+        base: MethodologyVersion | None = active_version(code)
     except NoActiveVersion:
-        merged, rate = _canonical(cls.default_params()), "1"
+        base = None
+    cls = version_class(base) if base else methodology_class(code)
+    merged: dict[str, Any] = dict(base.params) if base else _canonical(cls.default_params())
+    rate = base.points_per_gram if base else "1"
     merged.update(params or {})
-    canonical, rate = _check(code, merged, points_per_gram if points_per_gram is not None else rate)
+    rate = points_per_gram if points_per_gram is not None else rate
+    _check(cls, merged, rate)  # parameters first: their problems are listed
+    if not (note or "").strip():
+        raise CommentRequired(field="note")
+    version = _new_version(actor, cls, merged, rate, note)
+    db.session.commit()
+    return version
+
+
+def _new_version(
+    actor: User | None, cls: type[Methodology], params: dict[str, Any], rate: Any, note: str
+) -> MethodologyVersion:
+    code = cls.code
+    canonical, rate = _check(cls, params, rate)
     number = (
         db.session.scalar(
             select(func.max(MethodologyVersion.number)).where(MethodologyVersion.code == code)
@@ -139,14 +216,13 @@ def create_draft(
         points_per_gram=rate,
         status=VersionStatus.DRAFT,
         note=note.strip(),
-        proposed_by_id=actor.id,
+        proposed_by_id=actor.id if actor else None,
     )
     db.session.add(version)
     db.session.flush()
     record_audit(
         actor, "methodology.draft", "methodology_version", version.id, code=code, number=number
     )
-    db.session.commit()
     return version
 
 
@@ -158,6 +234,10 @@ def _require(version: MethodologyVersion, allowed: set[VersionStatus], action: s
 def submit_version(actor: User, version_id: int) -> MethodologyVersion:
     version = get_version(version_id)
     _require(version, {VersionStatus.DRAFT}, "submitted")
+    if version.proposed_by_id is None:
+        # a draft the platform offered (a new module version): whoever sends it for review
+        # answers for it, and another administrator must approve it
+        version.proposed_by_id = actor.id
     version.status = VersionStatus.IN_REVIEW
     version.submitted_at = utcnow()
     record_audit(actor, "methodology.submit", "methodology_version", version.id)
@@ -291,10 +371,45 @@ class Outcome:
 
 def quantify_activity(version: MethodologyVersion, activity: dict[str, Any]) -> Outcome:
     """Validate and quantify with exactly this version (raises ActivityError if malformed)."""
-    module = methodologies.get(version.code)
+    module = methodologies.get(version.code, version.module_version)
     params = version.decimal_params()
     rejections = module.validate(activity, params)
     if rejections:
         return Outcome(version, rejections, None, 0)
     result = module.quantify(activity, params)
     return Outcome(version, [], result, points_for(version, result.reduction_g))
+
+
+def history(codes: Iterable[str]) -> dict[str, list[MethodologyVersion]]:
+    """Every version of these codes that was ever approved, per code, newest effective
+    first: what ``in_force_at`` chooses from (one query)."""
+    out: dict[str, list[MethodologyVersion]] = {code: [] for code in codes}
+    for version in db.session.scalars(
+        select(MethodologyVersion)
+        .where(
+            MethodologyVersion.code.in_(list(out)),
+            MethodologyVersion.status.in_((VersionStatus.APPROVED, VersionStatus.RETIRED)),
+            MethodologyVersion.effective_from.is_not(None),
+        )
+        .order_by(MethodologyVersion.effective_from.desc(), MethodologyVersion.number.desc())
+    ):
+        out[version.code].append(version)
+    return out
+
+
+def in_force_at(versions: list[MethodologyVersion], at: datetime) -> MethodologyVersion | None:
+    """The version that was in force at ``at`` (DESIGN.md invariant 5: an action is
+    quantified under the version in force at the action's time, not at its arrival).
+
+    ``versions`` as ``history`` gives them. A retired version counts for the time before it
+    was retired (a superseded version stays the rule of its own period); one retired before
+    it took effect never applied."""
+    for version in versions:
+        if version.effective_from is None or aware(version.effective_from) > at:
+            continue
+        if version.status is VersionStatus.RETIRED and (
+            version.retired_at is None or aware(version.retired_at) <= at
+        ):
+            continue
+        return version
+    return None

@@ -31,7 +31,7 @@ from ..ledger.models import Account, Posting
 from ..rewards.queries import settlement_rows
 from ..settings.services import get_setting
 from ..timeutil import LOCAL_TZ, local, utcnow
-from .queries import POINT_FLOWS
+from .activity import POINT_FLOWS
 
 WINDOW_DAYS = 90
 FORECAST_MONTHS = 12

@@ -12,6 +12,7 @@ from backend.accounts.models import Role, User
 from backend.app import create_app
 from backend.config import Config
 from backend.extensions import db as _db
+from backend.methodology_versions.services import active_version
 
 
 def test_healthz_and_readyz(client):
@@ -103,6 +104,16 @@ def test_demo_load_is_idempotent(app, db):
         assert _db.session.scalar(select(func.count()).select_from(User)) == count
         roles = set(_db.session.scalars(select(User.role)).all())
         assert roles == set(Role)
+        # the resident methodologies' module 2.0.0 (rounding down) is approved by the second
+        # demo administrator, the demo's past trips keep the version of their time, and
+        # both the ledger and the recomputation are clean
+        for code in ("public_transit", "bike_sharing", "waste_sorting", "food_waste"):
+            in_force = active_version(code)
+            assert in_force.module_version == "2.0.0" and in_force.reviewed_by_id is not None
+            assert in_force.proposed_by_id != in_force.reviewed_by_id
+        assert (
+            "0 differences" in runner.invoke(args=["methodologies", "recompute", "--check"]).output
+        )
     finally:
         app.config["APP_ENV"] = "test"
 

@@ -367,7 +367,7 @@ def test_window_spans_the_horizon() -> None:
 
 def test_registered() -> None:
     assert isinstance(registry.get("afforestation"), af.Afforestation)
-    assert (M.code, M.version) == ("afforestation", "1.1.0")
+    assert (M.code, M.version) == ("afforestation", "1.0.0")
     json.dumps(M.describe(), ensure_ascii=False)
 
 
@@ -389,8 +389,6 @@ def test_every_parameter_has_a_graded_illustrative_source() -> None:
     expected |= {
         "deduction.survival",
         "deduction.uncertainty",
-        "buffer.share",
-        "measurement.form_factor",
         "trees.horizon_years",
         "trees.mix.chinese_fir",
         "trees.mix.mixed_broadleaf",

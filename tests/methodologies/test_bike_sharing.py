@@ -15,7 +15,7 @@ import methodologies
 from methodologies import ActivityError
 from methodologies.bike_sharing import SHARE_NAMES
 
-M = methodologies.get("bike_sharing")
+M = methodologies.get("bike_sharing", "1.0.0")  # approved half-up; 2.0.0 in test_rounding_versions
 START = datetime.fromisoformat("2025-03-01T18:00:00+08:00")
 
 

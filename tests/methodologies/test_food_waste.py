@@ -11,7 +11,7 @@ import methodologies
 from methodologies import ActivityError
 from methodologies.food_waste import meal_slot
 
-M = methodologies.get("food_waste")
+M = methodologies.get("food_waste", "1.0.0")  # approved half-up; 2.0.0 in test_rounding_versions
 
 
 def meal(kind: str, at: str = "2025-03-01T12:30:00+08:00", **extra: object) -> dict[str, object]:

@@ -36,9 +36,9 @@ def test_quantify_prints_one_json_answer():
     answer = json.loads(done.stdout)
     defaults = methodologies.registry.get_class("public_transit").default_params()
     assert answer["code"] == "public_transit"
-    assert answer["version"] == "1.0.0"
+    assert answer["version"] == "2.0.0"  # the latest module version: rounds down
     assert answer["params_hash"] == methodologies.params_hash(defaults)
-    # (100 − 56.2) g/pkm × 8.2 km = 359.16
+    # (100 − 56.2) g/pkm × 8.2 km = 820 − 460.84 = 359.16 → ⌊359.16⌋ = 359 (⌈460.84⌉ = 461)
     assert (answer["baseline_g"], answer["project_g"], answer["reduction_g"]) == (820, 461, 359)
     assert answer["rejections"] == []
     assert answer["steps"][-1]["value"] == "359"
@@ -104,7 +104,7 @@ def test_list_is_readable():
     done = cli("list")
     assert done.returncode == 0, done.stderr
     for code in ("public_transit", "bike_sharing", "waste_sorting", "food_waste"):
-        assert f"{code} 1.0.0" in done.stdout
+        assert f"{code} 2.0.0" in done.stdout
     assert "grid_ef_kg_per_kwh = 0.5153 kgCO2/kWh  [B]" in done.stdout
     assert "follows:" in done.stdout
 

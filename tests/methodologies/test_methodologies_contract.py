@@ -25,6 +25,11 @@ DEFAULT_HASHES = {
     "waste_sorting": "9f247a582de82c9191d64aa2cb581f962c849eb2be91617064a2559b77c34892",
     "food_waste": "07f1724cf653e2358d55415c3e943c707b00364ad594d6b19dad00bbe7fc1553",
 }
+# Module 2.0.0 keeps the defaults, except waste_sorting's corrected composting factor.
+DEFAULT_HASHES_2 = {
+    **DEFAULT_HASHES,
+    "waste_sorting": "7e1119079939824aa91c7a51b690b97cf792aca3477b75f95f1b44ee001b7800",
+}
 
 EXAMPLES = {
     "public_transit": {
@@ -75,8 +80,10 @@ def test_resident_modules_are_registered():
 
 @pytest.mark.parametrize("code", RESIDENT)
 def test_resident_default_hashes_are_pinned(code):
-    cls = methodologies.registry.get_class(code)
-    assert params_hash(cls.default_params()) == DEFAULT_HASHES[code]
+    v1 = methodologies.registry.get_class(code, "1.0.0")
+    v2 = methodologies.registry.get_class(code, "2.0.0")
+    assert params_hash(v1.default_params()) == DEFAULT_HASHES[code]
+    assert params_hash(v2.default_params()) == DEFAULT_HASHES_2[code]
 
 
 @pytest.mark.parametrize("code", methodologies.available())

@@ -15,7 +15,7 @@ import pytest
 import methodologies
 from methodologies import ActivityError
 
-M = methodologies.get("waste_sorting")
+M = methodologies.get("waste_sorting", "1.0.0")  # approved half-up; 2.0.0 in test_rounding_versions
 AT = "2025-03-01T09:00:00+08:00"
 
 

@@ -34,15 +34,15 @@ from backend.worker import run_in_app
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..factories import PASSWORD
-from ..helpers import as_json, signed_headers
+from ..helpers import DAY, PREV_DAY, as_json, signed_headers
 from .figures import record
 
 PHONE = re.compile(r"(?<![\d.])1[3-9]\d{9}(?![\d.])")
 TRIP = {
     "mode": "bus",
     "distance_km": 8.2,
-    "started_at": "2026-11-25T08:00:00+08:00",
-    "ended_at": "2026-11-25T08:25:00+08:00",
+    "started_at": f"{DAY}T08:00:00+08:00",
+    "ended_at": f"{DAY}T08:25:00+08:00",
 }
 
 
@@ -225,8 +225,8 @@ def test_raw_records_past_retention_are_erased_and_reductions_kept(app, db, make
         "public_transit",
         {
             **TRIP,
-            "started_at": "2026-11-24T08:00:00+08:00",
-            "ended_at": "2026-11-24T08:25:00+08:00",
+            "started_at": f"{PREV_DAY}T08:00:00+08:00",
+            "ended_at": f"{PREV_DAY}T08:25:00+08:00",
         },
         photo(2),
     )

@@ -14,7 +14,13 @@ from backend.events.models import Event, EventFootprint, FootprintStage, PlanSta
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 
-from ..backend.events.helpers import PLANTED_ON, plan_data, reduction, worked_event
+from ..backend.events.helpers import (
+    PLANTED_ON,
+    approve_measuring_version,
+    plan_data,
+    reduction,
+    worked_event,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -291,7 +297,9 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
         f"/admin/plantings/{planting.id}/survival",
         data={"checked_on": PLANTED_ON.isoformat(), "surviving": "600"},
     )
-    # a growth measurement through the console: one plot row (400 m², 1.0 m³ of stem)
+    # a growth measurement through the console: one plot row (400 m², 1.0 m³ of stem),
+    # under the afforestation module 1.1.0 version (buffer share, form factor)
+    approve_measuring_version(admin, make.user("admin"))
     bad_measure = client.post(
         f"/admin/plantings/{planting.id}/measurement",
         data={"measured_on": PLANTED_ON.isoformat(), "plot-1-area_m2": "400"},

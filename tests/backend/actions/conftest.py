@@ -7,7 +7,7 @@ import pytest
 from backend.actions.identities import bind_identity
 from backend.methodology_versions.services import seed_versions
 
-from ...helpers import as_json, signed_headers
+from ...helpers import DAY, as_json, signed_headers
 
 BATCHES = "/api/v1/partner/batches"
 
@@ -15,8 +15,8 @@ BATCHES = "/api/v1/partner/batches"
 def bus(
     record_id: str,
     identity: str = "CARD0001",
-    start: str = "2026-11-25T08:00:00+08:00",
-    end: str = "2026-11-25T08:25:00+08:00",
+    start: str = f"{DAY}T08:00:00+08:00",
+    end: str = f"{DAY}T08:25:00+08:00",
     km: Any = 8.2,
 ) -> dict[str, Any]:
     return {

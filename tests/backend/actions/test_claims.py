@@ -7,6 +7,8 @@ from backend.actions.models import ActivityRecord
 from backend.ledger.queries import resident_balance
 from backend.merchants.models import MerchantKind
 
+from ...helpers import DAY
+
 WEIGHED = {
     "items": [{"category": "paper", "weight_kg": 2}, {"category": "plastic", "weight_kg": 0.5}]
 }
@@ -86,7 +88,7 @@ def test_an_expired_code_is_refused_and_changes_nothing(client, auth, make, stat
 def test_restaurant_confirms_a_clean_plate_once_per_meal(client, auth, make, restaurant):
     _, staff = restaurant
     resident = make.resident()
-    meal = {"kind": "clean_plate", "meal_at": "2026-11-25T12:10:00+08:00", "diners": 2}
+    meal = {"kind": "clean_plate", "meal_at": f"{DAY}T12:10:00+08:00", "diners": 2}
     first = client.post(
         "/api/v1/claims",
         json={"code": _code(client, auth, resident)["code"], "activity": meal},
@@ -97,7 +99,7 @@ def test_restaurant_confirms_a_clean_plate_once_per_meal(client, auth, make, res
     assert first.get_json()["reduction_g"] == 295
     small = {
         "kind": "small_portion",
-        "meal_at": "2026-11-25T12:30:00+08:00",
+        "meal_at": f"{DAY}T12:30:00+08:00",
         "portion_reduction_kg": 0.1,
     }
     second = client.post(
@@ -140,7 +142,7 @@ def test_household_card_only_at_a_station_with_tighter_caps(
                 "card": card["token"],
                 "activity": {
                     **WEIGHED,
-                    "collected_at": f"2026-11-25T09:{minute * 10:02d}:00+08:00",
+                    "collected_at": f"{DAY}T09:{minute * 10:02d}:00+08:00",
                 },
             },
             headers=auth.bearer(attendant),

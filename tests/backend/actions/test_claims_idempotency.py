@@ -20,9 +20,10 @@ from backend.settings.services import set_setting
 
 from ...conftest import run_parallel
 from ...factories import Factories
+from ...helpers import DAY, NEXT_DAY
 
 WEIGHED = {
-    "collected_at": "2026-11-25T09:00:00+08:00",
+    "collected_at": f"{DAY}T09:00:00+08:00",
     "items": [{"category": "paper", "weight_kg": 2}, {"category": "plastic", "weight_kg": 0.5}],
 }
 
@@ -114,7 +115,7 @@ def test_a_key_belongs_to_one_staff_member(client, auth, make, station, db):
     resident = make.resident()
     card = _card(client, auth, resident)
     first = _claim(client, auth, staff, {"card": card, "activity": WEIGHED}, key="same")
-    later = {**WEIGHED, "collected_at": "2026-11-26T09:00:00+08:00"}  # the next day
+    later = {**WEIGHED, "collected_at": f"{NEXT_DAY}T09:00:00+08:00"}  # the next day
     theirs = _claim(client, auth, colleague, {"card": card, "activity": later}, key="same")
     assert theirs.status_code == 201
     assert theirs.get_json()["id"] != first.get_json()["id"]

@@ -17,7 +17,7 @@ from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import seed_versions
 
 from ...factories import Factories
-from ...helpers import as_json, signed_headers
+from ...helpers import DAY, as_json, recent_day, signed_headers
 from .conftest import bus
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -29,8 +29,8 @@ def _trip_rows(n: int) -> list[str]:
         day = 1 + i // 6  # six trips a day stay under the daily limit
         hour = 7 + i % 6 * 2
         rows.append(
-            f"f-{i},public_transit,CARD0001,bus,8.2,2026-10-{day:02d}T{hour:02d}:00:00"
-            f"+08:00,2026-10-{day:02d}T{hour:02d}:25:00+08:00"
+            f"f-{i},public_transit,CARD0001,bus,8.2,{recent_day(day + 1)}T{hour:02d}:00:00"
+            f"+08:00,{recent_day(day + 1)}T{hour:02d}:25:00+08:00"
         )
     return rows
 
@@ -41,8 +41,7 @@ def test_import_streams_a_file_with_the_same_rules(app, transit, rider, tmp_path
         "\n".join(
             [
                 *_trip_rows(30),
-                "f-0,public_transit,CARD0001,bus,8.2,"
-                "2026-10-01T07:00:00+08:00,2026-10-01T07:25:00+08:00",
+                f"f-0,public_transit,CARD0001,bus,8.2,{DAY}T07:00:00+08:00,{DAY}T07:25:00+08:00",
             ]
         )
         + "\n"
@@ -69,8 +68,8 @@ def test_import_jsonl_and_unknown_partner(app, transit, rider, tmp_path):
             json.dumps(
                 bus(
                     f"j-{i}",
-                    start=f"2026-10-01T{7 + i:02d}:00:00+08:00",
-                    end=f"2026-10-01T{7 + i:02d}:20:00+08:00",
+                    start=f"{DAY}T{7 + i:02d}:00:00+08:00",
+                    end=f"{DAY}T{7 + i:02d}:20:00+08:00",
                 )
             )
             for i in range(3)
@@ -105,8 +104,8 @@ def test_a_batch_goes_through_a_real_rq_worker(committed):
                 "records": [
                     bus(
                         f"w-{h}",
-                        start=f"2026-11-20T{h:02d}:00:00+08:00",
-                        end=f"2026-11-20T{h:02d}:25:00+08:00",
+                        start=f"{DAY}T{h:02d}:00:00+08:00",
+                        end=f"{DAY}T{h:02d}:25:00+08:00",
                     )
                     for h in range(7, 12)
                 ]

@@ -17,7 +17,7 @@ from backend.actions.models import (
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 
-from ...helpers import as_json, signed_headers
+from ...helpers import DAY, NEXT_DAY, as_json, signed_headers
 from .conftest import BATCHES, Pusher, bus
 
 
@@ -73,7 +73,7 @@ def test_unknown_identity_and_revoked_consent_are_unmatched(transit, rider, db):
     binding = db.session.scalar(select(IdentityBinding))
     revoke_binding(rider, binding.id)
     batch = pusher.push(
-        [bus("t-4", start="2026-11-25T18:00:00+08:00", end="2026-11-25T18:20:00+08:00")]
+        [bus("t-4", start=f"{DAY}T18:00:00+08:00", end=f"{DAY}T18:20:00+08:00")]
     ).get_json()["batch_id"]
     outcome = pusher.get(batch).get_json()["outcomes"][0]
     assert outcome["outcome"] == "unmatched" and outcome["reason"] == "unmatched_identity"
@@ -83,12 +83,12 @@ def test_unknown_identity_and_revoked_consent_are_unmatched(transit, rider, db):
 def test_csv_batches_use_the_same_rules(transit, rider):
     _, pusher = transit
     csv_body = (
-        b"record_id,action,identity,mode,distance_km,started_at,ended_at\n"
-        b"c-1,public_transit,CARD0001,bus,8.2,2026-11-25T08:00:00+08:00,"
-        b"2026-11-25T08:25:00+08:00\n"
-        b"c-2,public_transit,CARD0001,bus,-3,2026-11-25T09:00:00+08:00,"
-        b"2026-11-25T09:10:00+08:00\n"
-    )
+        "record_id,action,identity,mode,distance_km,started_at,ended_at\n"
+        f"c-1,public_transit,CARD0001,bus,8.2,{DAY}T08:00:00+08:00,"
+        f"{DAY}T08:25:00+08:00\n"
+        f"c-2,public_transit,CARD0001,bus,-3,{DAY}T09:00:00+08:00,"
+        f"{DAY}T09:10:00+08:00\n"
+    ).encode()
     accepted = pusher.push(body=csv_body, content_type="text/csv")
     assert accepted.status_code == 202, accepted.get_json()
     outcomes = pusher.get(accepted.get_json()["batch_id"]).get_json()["outcomes"]
@@ -116,7 +116,7 @@ def test_csv_batches_use_the_same_rules(transit, rider):
                 "record_id": "m-3",
                 "action": "waste_sorting",
                 "identity": "CARD0001",
-                "activity": {"items": [], "collected_at": "2026-11-25T08:00:00+08:00"},
+                "activity": {"items": [], "collected_at": f"{DAY}T08:00:00+08:00"},
             },
             "action_not_allowed",
         ),
@@ -128,8 +128,8 @@ def test_csv_batches_use_the_same_rules(transit, rider):
                 "activity": {
                     "mode": "bus",
                     "distance_km": 1e30,
-                    "started_at": "2026-11-25T08:00:00+08:00",
-                    "ended_at": "2026-11-25T08:05:00+08:00",
+                    "started_at": f"{DAY}T08:00:00+08:00",
+                    "ended_at": f"{DAY}T08:05:00+08:00",
                 },
             },
             "malformed_record",
@@ -197,8 +197,8 @@ def test_overlapping_bus_and_bike_trips_are_one_action(client, make, transit, ri
                 "activity": {
                     "bike_type": "pedal",
                     "distance_km": 3,
-                    "started_at": "2026-11-25T08:10:00+08:00",
-                    "ended_at": "2026-11-25T08:30:00+08:00",
+                    "started_at": f"{DAY}T08:10:00+08:00",
+                    "ended_at": f"{DAY}T08:30:00+08:00",
                 },
             }
         ]
@@ -214,9 +214,7 @@ def test_overlapping_bus_and_bike_trips_are_one_action(client, make, transit, ri
 def test_daily_limit_and_cap(transit, rider, app):
     _, pusher = transit
     trips = [
-        bus(
-            f"d-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00", end=f"2026-11-25T{h:02d}:25:00+08:00"
-        )
+        bus(f"d-{h}", start=f"{DAY}T{h:02d}:00:00+08:00", end=f"{DAY}T{h:02d}:25:00+08:00")
         for h in range(7, 15)
     ]
     batch = pusher.push(trips).get_json()["batch_id"]
@@ -233,8 +231,8 @@ def test_a_burst_goes_to_review_instead_of_being_credited(transit, rider, app):
         trips = [
             bus(
                 f"u-{h}",
-                start=f"2026-11-25T{h:02d}:00:00+08:00",
-                end=f"2026-11-25T{h:02d}:25:00+08:00",
+                start=f"{DAY}T{h:02d}:00:00+08:00",
+                end=f"{DAY}T{h:02d}:25:00+08:00",
             )
             for h in range(7, 10)
         ]
@@ -242,7 +240,7 @@ def test_a_burst_goes_to_review_instead_of_being_credited(transit, rider, app):
     finally:
         app.config["BURST_LIMIT"] = 15
     outcomes = [(o["outcome"], o["reason"]) for o in pusher.get(batch).get_json()["outcomes"]]
-    assert outcomes == [("credited", None), ("credited", None), ("review", "burst")]
+    assert outcomes == [("credited", None), ("credited", None), ("flagged", "burst")]
 
 
 def test_a_job_that_crashes_half_way_reruns_without_double_credit(
@@ -264,9 +262,7 @@ def test_a_job_that_crashes_half_way_reruns_without_double_credit(
 
     monkeypatch.setattr(ingest, "verify_new", flaky)
     trips = [
-        bus(
-            f"r-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00", end=f"2026-11-25T{h:02d}:25:00+08:00"
-        )
+        bus(f"r-{h}", start=f"{DAY}T{h:02d}:00:00+08:00", end=f"{DAY}T{h:02d}:25:00+08:00")
         for h in range(7, 11)
     ]
     try:
@@ -297,9 +293,7 @@ def test_programme_wide_daily_points_cap_and_pause(transit, rider, make, db):
     admin = make.user("admin")
     set_setting(admin, "daily_points_cap", 500)
     trips = [
-        bus(
-            f"p-{h}", start=f"2026-11-25T{h:02d}:00:00+08:00", end=f"2026-11-25T{h:02d}:25:00+08:00"
-        )
+        bus(f"p-{h}", start=f"{DAY}T{h:02d}:00:00+08:00", end=f"{DAY}T{h:02d}:25:00+08:00")
         for h in range(7, 10)
     ]
     batch = pusher.push(trips).get_json()["batch_id"]
@@ -309,19 +303,20 @@ def test_programme_wide_daily_points_cap_and_pause(transit, rider, make, db):
     assert (outcomes[2]["outcome"], outcomes[2]["reason"]) == ("rejected", "programme_cap_reached")
     set_setting(admin, "crediting_paused", 1)
     paused = pusher.push(
-        [bus("p-x", start="2026-11-26T07:00:00+08:00", end="2026-11-26T07:25:00+08:00")]
+        [bus("p-x", start=f"{NEXT_DAY}T07:00:00+08:00", end=f"{NEXT_DAY}T07:25:00+08:00")]
     ).get_json()["batch_id"]
-    assert pusher.get(paused).get_json()["outcomes"][0]["outcome"] == "pending"
+    held = pusher.get(paused).get_json()["outcomes"][0]
+    assert (held["outcome"], held["reason"]) == ("flagged", "awaiting_verification")
     set_setting(admin, "crediting_paused", 0)
 
 
 # --- the four forms of a batch (issue 5: "JSON array or CSV upload") ----------------------
 
 CSV_TRIPS = (
-    b"record_id,action,identity,mode,distance_km,started_at,ended_at\n"
-    b"%s-1,public_transit,CARD0001,bus,8.2,2026-11-25T08:00:00+08:00,2026-11-25T08:25:00+08:00\n"
-    b"%s-2,public_transit,CARD0001,bus,-3,2026-11-25T09:00:00+08:00,2026-11-25T09:10:00+08:00\n"
-)
+    "record_id,action,identity,mode,distance_km,started_at,ended_at\n"
+    f"%s-1,public_transit,CARD0001,bus,8.2,{DAY}T08:00:00+08:00,{DAY}T08:25:00+08:00\n"
+    f"%s-2,public_transit,CARD0001,bus,-3,{DAY}T09:00:00+08:00,{DAY}T09:10:00+08:00\n"
+).encode()
 
 
 def _multipart(*parts: tuple[str, bytes, str, str | None]) -> tuple[bytes, str]:
@@ -465,12 +460,12 @@ def test_the_signature_covers_the_whole_multipart_body(client, transit, rider, d
 def test_outcomes_page_through_stored_records_then_resends(transit, rider):
     _, pusher = transit
     pusher.push(
-        [bus("q-1", start="2026-11-25T07:00:00+08:00", end="2026-11-25T07:20:00+08:00"), bus("q-2")]
+        [bus("q-1", start=f"{DAY}T07:00:00+08:00", end=f"{DAY}T07:20:00+08:00"), bus("q-2")]
     )
     again = pusher.push(
         body=as_json(
             [
-                bus("q-3", start="2026-11-25T10:00:00+08:00", end="2026-11-25T10:20:00+08:00"),
+                bus("q-3", start=f"{DAY}T10:00:00+08:00", end=f"{DAY}T10:20:00+08:00"),
                 bus("q-1"),
                 bus("q-3"),
                 bus("q-2"),

@@ -8,11 +8,13 @@ from PIL import Image
 
 from backend.ledger.queries import resident_balance
 
+from ...helpers import DAY, NEXT_DAY
+
 TRIP = {
     "mode": "bus",
     "distance_km": 8.2,
-    "started_at": "2026-11-25T08:00:00+08:00",
-    "ended_at": "2026-11-25T08:25:00+08:00",
+    "started_at": f"{DAY}T08:00:00+08:00",
+    "ended_at": f"{DAY}T08:25:00+08:00",
 }
 
 
@@ -69,8 +71,8 @@ def test_a_reused_photo_is_refused(client, auth, make, seeded):
         seed=7,
         activity={
             **TRIP,
-            "started_at": "2026-11-26T08:00:00+08:00",
-            "ended_at": "2026-11-26T08:20:00+08:00",
+            "started_at": f"{NEXT_DAY}T08:00:00+08:00",
+            "ended_at": f"{NEXT_DAY}T08:20:00+08:00",
         },
     )
     assert again.status_code == 409 and again.get_json()["code"] == "photo_reused"

@@ -14,10 +14,11 @@ from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.settings.services import set_setting
 
+from ...helpers import DAY
 from .conftest import bus
 
 # 30 km in 5 minutes: 360 km/h, far above the bus's plausible 60 km/h
-TOO_FAST = {"start": "2026-11-25T08:00:00+08:00", "end": "2026-11-25T08:05:00+08:00", "km": 30}
+TOO_FAST = {"start": f"{DAY}T08:00:00+08:00", "end": f"{DAY}T08:05:00+08:00", "km": 30}
 
 
 def _outcome(pusher, batch_id):
@@ -30,7 +31,7 @@ def test_an_impossible_speed_is_flagged_for_review_and_an_admin_may_approve_it(
     _, pusher = transit
     batch = pusher.push([bus("fast-1", **TOO_FAST)]).get_json()["batch_id"]
     outcome = _outcome(pusher, batch)
-    assert (outcome["outcome"], outcome["reason"]) == ("review", "speed_implausible")
+    assert (outcome["outcome"], outcome["reason"]) == ("flagged", "speed_implausible")
     record = db.session.scalar(select(ActivityRecord))
     assert record.flags == ["speed_implausible"]
     assert "km/h" in record.reason["en"] and "km/h" in record.reason["zh_CN"]
@@ -49,7 +50,7 @@ def test_withdrawing_consent_stops_credits_of_records_already_matched(transit, r
     # one record waits in review, one waits because crediting is paused
     pusher.push([bus("w-1", **TOO_FAST)])
     set_setting(admin, "crediting_paused", 1)
-    pusher.push([bus("w-2", start="2026-11-25T18:00:00+08:00", end="2026-11-25T18:25:00+08:00")])
+    pusher.push([bus("w-2", start=f"{DAY}T18:00:00+08:00", end=f"{DAY}T18:25:00+08:00")])
     waiting = {r.partner_record_id: r for r in db.session.scalars(select(ActivityRecord))}
     assert waiting["w-2"].outcome is Outcome.PENDING
     assert waiting["w-1"].outcome is Outcome.REVIEW
@@ -73,8 +74,8 @@ def test_points_trimmed_by_the_programme_cap_still_recompute_cleanly(transit, ri
         [
             bus(
                 f"c-{h}",
-                start=f"2026-11-25T{h:02d}:00:00+08:00",
-                end=f"2026-11-25T{h:02d}:25:00+08:00",
+                start=f"{DAY}T{h:02d}:00:00+08:00",
+                end=f"{DAY}T{h:02d}:25:00+08:00",
             )
             for h in (7, 8)
         ]
@@ -105,7 +106,7 @@ def test_absurd_numbers_and_dates_are_rejected_and_the_rest_of_the_chunk_is_cred
             bus("x-1", km=1e30),
             bus("x-2", end="9999-12-31T23:59:59-12:00"),
             bus("x-3", km="1E+400"),
-            bus("x-4", start="2026-11-25T09:00:00+08:00", end="2026-11-25T09:25:00+08:00"),
+            bus("x-4", start=f"{DAY}T09:00:00+08:00", end=f"{DAY}T09:25:00+08:00"),
         ]
     ).get_json()["batch_id"]
     status = pusher.get(batch).get_json()

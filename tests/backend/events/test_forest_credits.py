@@ -20,10 +20,20 @@ from backend.ledger.models import AccountKind, EntryKind, LedgerEntry
 from backend.ledger.reconcile import reconcile
 from backend.methodology_versions.services import active_version
 from backend.notices.models import Notice
+from backend.notices.services import admin_ids
 from backend.timeutil import local, utcnow
 from methodologies import afforestation as af
 
-from .helpers import PLANTED_ON, WORKED_LINES, WORKED_TOTAL_G, plan_data, reduction, worked_event
+from ...factories import Factories
+from .helpers import (
+    PLANTED_ON,
+    WORKED_LINES,
+    WORKED_TOTAL_G,
+    approve_measuring_version,
+    plan_data,
+    reduction,
+    worked_event,
+)
 
 # Chinese fir: SVD × BEF × (1 + R) × CF × 44/12 = 0.307 × 1.634 × 1.246 × 0.520 × 44/12
 FIR_FACTOR = Decimal("0.307") * Decimal("1.634") * Decimal("1.246") * Decimal("0.520") * 44 / 12
@@ -40,7 +50,9 @@ def _clean() -> None:
     assert report.clean, report.problems
 
 
-def _approved_planted(organiser, admin):
+def _approved_planted(organiser, admin, measuring=True):
+    if measuring:
+        approve_measuring_version(admin, Factories().user("admin"))
     event = worked_event(organiser, FootprintStage.ACTUAL)
     plan = forest.create_plan(organiser, event.id, plan_data())
     forest.submit_plan(organiser, plan.id)
@@ -144,7 +156,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     assert state.measured_g == COUNTED_G - (loss - BUFFER_G) == scaled
     assert state.claim.claim is claims.Claim.SUSPENDED and state.claim.completed_at is None
     told = db.session.scalars(select(Notice).where(Notice.topic == "certificate.suspended")).all()
-    assert {n.user_id for n in told} == {organiser.id, admin.id}
+    assert {n.user_id for n in told} == {organiser.id, *admin_ids()} and admin.id in admin_ids()
     public = client.get(f"/verify/{cert.verify_code}?lang=en").get_data(as_text=True)
     assert "Certificate suspended" in public and "short of the emissions certified" in public
     assert auth.login_page(organiser).status_code == 302
@@ -159,7 +171,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     assert cert.status is CertificateStatus.VALID
     assert queries.standing(event).claim.claim is claims.Claim.NEUTRAL
     told = db.session.scalars(select(Notice).where(Notice.topic == "certificate.restored")).all()
-    assert {n.user_id for n in told} == {organiser.id, admin.id}
+    assert {n.user_id for n in told} == {organiser.id, *admin_ids()} and admin.id in admin_ids()
     _clean()
 
     # a later measurement that finds more stock credits only the growth above what the
@@ -172,7 +184,7 @@ def test_one_event_from_footprint_to_a_suspended_and_restored_certificate(
     new = [c for c in removals.credits_of_planting(planting.id) if c.measurement_id == later.id]
     assert sum(c.grams for c in new) == growth
     assert [c.kind for c in new] == [ForestCreditKind.COUNTED, ForestCreditKind.BUFFER]
-    assert new[1].grams == af.split_removal(growth, af.Afforestation.default_params()).buffer_g
+    assert new[1].grams == af.split_removal(growth, af.AfforestationV11.default_params()).buffer_g
     _clean()
 
 
@@ -266,11 +278,9 @@ def test_measurement_api_and_bad_inputs(db, organiser, admin, client, auth):
     _clean()
 
 
-def test_a_version_without_measurement_parameters_must_be_replaced(db, organiser, admin):
-    _, _, planting = _approved_planted(organiser, admin)
-    version = active_version("afforestation")
-    version.params = {k: v for k, v in version.params.items() if k not in af.MEASUREMENT_PARAMETERS}
-    db.session.commit()
+def test_growth_is_credited_only_under_a_module_1_1_0_version(db, organiser, admin):
+    _, _, planting = _approved_planted(organiser, admin, measuring=False)
+    assert active_version("afforestation").module_version == "1.0.0"  # the seeded v1
     with pytest.raises(InvalidMeasurement) as caught:
         removals.record_growth_measurement(admin, planting.id, PLANTED_ON, PLOTS)
     assert caught.value.field == "version"

@@ -82,7 +82,9 @@ def test_a_parameter_change_needs_a_second_admin(seeded, admins):
 
 def test_future_effective_date_keeps_the_current_version_until_then(seeded, admins):
     proposer, reviewer = admins
-    draft = services.create_draft(proposer, "food_waste", {"ef_food_kg_per_kg": "2.5"})
+    draft = services.create_draft(
+        proposer, "food_waste", {"ef_food_kg_per_kg": "2.5"}, note="test change"
+    )
     services.submit_version(proposer, draft.id)
     start = utcnow() + timedelta(days=30)
     services.approve_version(reviewer, draft.id, effective_from=start)
@@ -92,7 +94,9 @@ def test_future_effective_date_keeps_the_current_version_until_then(seeded, admi
 
 def test_past_effective_date_is_refused(seeded, admins):
     proposer, reviewer = admins
-    draft = services.create_draft(proposer, "food_waste", {"ef_food_kg_per_kg": "2.5"})
+    draft = services.create_draft(
+        proposer, "food_waste", {"ef_food_kg_per_kg": "2.5"}, note="test change"
+    )
     services.submit_version(proposer, draft.id)
     with pytest.raises(EffectiveDateInPast):
         services.approve_version(reviewer, draft.id, effective_from=utcnow() - timedelta(days=1))
@@ -101,19 +105,21 @@ def test_past_effective_date_is_refused(seeded, admins):
 def test_invalid_parameter_sets_are_refused(seeded, admins):
     proposer, _ = admins
     with pytest.raises(InvalidParameters) as bad:
-        services.create_draft(proposer, "bike_sharing", {"share_bus": "0.9"})
+        services.create_draft(proposer, "bike_sharing", {"share_bus": "0.9"}, note="test change")
     assert any("sum to 1" in p for p in bad.value.details)
     with pytest.raises(InvalidParameters):
-        services.create_draft(proposer, "bike_sharing", {"share_bus": "abc"})
+        services.create_draft(proposer, "bike_sharing", {"share_bus": "abc"}, note="test change")
     with pytest.raises(InvalidParameters):
-        services.create_draft(proposer, "bike_sharing", {"nonsense": "1"})
+        services.create_draft(proposer, "bike_sharing", {"nonsense": "1"}, note="test change")
     with pytest.raises(InvalidParameters):
-        services.create_draft(proposer, "bike_sharing", {}, points_per_gram="-1")
+        services.create_draft(proposer, "bike_sharing", {}, points_per_gram="-1", note="x")
 
 
 def test_reject_needs_a_reason_and_another_admin(seeded, admins):
     proposer, reviewer = admins
-    draft = services.create_draft(proposer, "waste_sorting", {"warm_haircut": "0.6"})
+    draft = services.create_draft(
+        proposer, "waste_sorting", {"warm_haircut": "0.6"}, note="test change"
+    )
     services.submit_version(proposer, draft.id)
     with pytest.raises(FourEyesViolation):
         services.reject_version(proposer, draft.id, "no")
@@ -129,7 +135,9 @@ def test_retire_only_superseded_versions(seeded, admins):
     v1 = services.active_version("bike_sharing")
     with pytest.raises(RetireActiveVersion):
         services.retire_version(reviewer, v1.id, "old")
-    draft = services.create_draft(proposer, "bike_sharing", {"ebike_kwh_per_km": "0.02"})
+    draft = services.create_draft(
+        proposer, "bike_sharing", {"ebike_kwh_per_km": "0.02"}, note="test change"
+    )
     services.submit_version(proposer, draft.id)
     services.approve_version(reviewer, draft.id)
     services.retire_version(reviewer, v1.id, "superseded by v2")
@@ -138,7 +146,7 @@ def test_retire_only_superseded_versions(seeded, admins):
 
 def test_every_transition_is_audited(seeded, admins, db):
     proposer, reviewer = admins
-    draft = services.create_draft(proposer, "food_waste", {"max_diners": "10"})
+    draft = services.create_draft(proposer, "food_waste", {"max_diners": "10"}, note="test change")
     services.submit_version(proposer, draft.id)
     services.approve_version(reviewer, draft.id)
     actions = db.session.scalars(
