@@ -69,6 +69,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/admin/methodologies/<code>/versions"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/submit"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/approve"): {ADMIN},
+    ("GET", "/api/v1/admin/methodology-versions/<int:version_id>/preview"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/reject"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/retire"): {ADMIN},
     ("GET", "/admin/methodologies"): {ADMIN},
