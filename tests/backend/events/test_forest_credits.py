@@ -215,6 +215,13 @@ def test_an_event_past_its_deadline_without_cover_is_not_neutral(
     assert auth.login_page(organiser).status_code == 302
     listing = client.get("/organiser?lang=en").get_data(as_text=True)
     assert "Not neutral: deadline passed without cover" in listing and "2025-11-03" in listing
+    plan = forest.create_plan(organiser, event.id, plan_data(planting_year=2025))
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True, "ok")
+    assert queries.standing(event).claim.claim is claims.Claim.NOT_NEUTRAL  # a pledge is not cover
+    client.post("/logout")
+    public = client.get(f"/projects/{plan.id}?lang=en").get_data(as_text=True)
+    assert "Not neutral: deadline passed without cover" in public
     _clean()
 
 
