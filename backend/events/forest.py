@@ -31,10 +31,10 @@ from .exceptions import (
     PlanLocked,
     UnknownEvent,
     UnknownPlan,
-    UnknownPlanting,
 )
 from .models import PlanStatus, Planting, PlantingPlan, SurvivalCheck
 from .queries import retired_g
+from .removals import get_planting
 from .services import _date, _district, _text, _whole, lang, local_today, own_event
 
 # Horizons an organiser may choose for the ex-ante forest sink (years after planting). The
@@ -280,13 +280,6 @@ def record_planting(
             area_mu=planting.area_mu,
             seedlings=seedlings,
         )
-    return planting
-
-
-def get_planting(planting_id: int) -> Planting:
-    planting = db.session.get(Planting, planting_id)
-    if planting is None:
-        raise UnknownPlanting()
     return planting
 
 

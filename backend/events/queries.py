@@ -15,6 +15,7 @@ from ..extensions import db
 from ..methodology_versions.models import MethodologyVersion
 from ..timeutil import local, utcnow
 from . import claims, removals
+from .claims import retired_g  # the one sum of the retirement register
 from .models import (
     Donation,
     Event,
@@ -26,18 +27,6 @@ from .models import (
 )
 
 AFFORESTATION = af.Afforestation()
-
-
-def retired_g(event_id: int) -> int:
-    """Grams of reductions retired for the event."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(ReductionRetirement.grams), 0)).where(
-                ReductionRetirement.event_id == event_id
-            )
-        )
-        or 0
-    )
 
 
 def _unretired() -> Any:
