@@ -215,6 +215,8 @@ def test_an_event_past_its_deadline_without_cover_is_not_neutral(
     assert auth.login_page(organiser).status_code == 302
     listing = client.get("/organiser?lang=en").get_data(as_text=True)
     assert "Not neutral: deadline passed without cover" in listing and "2025-11-03" in listing
+    # the organiser's help text explains the two kinds of claim in plain words
+    assert "Two kinds of claim" in listing and "it is a pledge" in listing
     plan = forest.create_plan(organiser, event.id, plan_data(planting_year=2025))
     forest.submit_plan(organiser, plan.id)
     forest.review_plan(admin, plan.id, True, "ok")
