@@ -9,7 +9,7 @@ from flask import Response, redirect, render_template, request, url_for
 from backend.cache import shared
 from backend.config import DISTRICTS
 from backend.errors import NotFound
-from backend.reporting import charts, queries, reports
+from backend.reporting import charts, economics, queries, reports
 from backend.reporting.filters import InvalidFilters, default_filters, parse_filters
 from backend.reporting.tables import cell_text, to_csv
 from backend.timeutil import local, utcnow
@@ -41,6 +41,7 @@ def dashboard() -> Any:
         dash=dash,
         charts=charts.dashboard_charts(dash),
         definitions=queries.DEFINITIONS,
+        econ=economics.economics(_today()),
         error=error,
     ), (422 if error else 200)
 

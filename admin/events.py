@@ -10,8 +10,9 @@ from flask_babel import gettext as _
 from flask_login import current_user
 
 from backend.errors import DomainError
-from backend.events import certificates, forest, queries, reports, services
+from backend.events import certificates, forest, queries, removals, reports, services
 from backend.events.models import PlanStatus
+from backend.notices.queries import notices_of
 from backend.timeutil import local, utcnow
 from methodologies import afforestation as af
 
@@ -26,6 +27,7 @@ def events() -> Any:
         "admin/events/list.html",
         pending=queries.plans_awaiting_review(),
         rows=[(event, queries.standing(event)) for event in queries.all_events()],
+        notices=notices_of(current_user.id, limit=10),
     )
 
 
@@ -48,6 +50,16 @@ def _detail(event_id: int, status: int = 200, **forms: Any) -> Any:
         check_form=forms.get("check_form", {}),
         check_error=forms.get("check_error"),
         check_planting=forms.get("check_planting"),
+        measurements={b.planting.id: removals.measurements_of(b.planting.id) for b in state.blocks},
+        forest_credits={
+            b.planting.id: removals.credits_of_planting(b.planting.id) for b in state.blocks
+        },
+        buffer_pool_g=removals.buffer_pool_g(),
+        buffer_share=removals.buffer_share(),
+        plot_rows=PLOT_ROWS,
+        measure_form=forms.get("measure_form", {}),
+        measure_error=forms.get("measure_error"),
+        measure_planting=forms.get("measure_planting"),
     ), status
 
 
@@ -97,6 +109,46 @@ def record_survival(planting_id: int) -> Any:
         )
     flash(_("Survival check recorded."), "success")
     return redirect(url_for("admin.event", event_id=event_id) + "#plantings")
+
+
+PLOT_ROWS = 3
+PLOT_FIELDS = ("area_m2", "stock_m3", "trees", "mean_dbh_cm", "mean_height_m")
+
+
+def _plots(form: Any) -> list[dict[str, str]]:
+    """The measurement form's plot rows (``plot-<n>-<field>``), blank rows left out."""
+    rows = []
+    for n in range(1, PLOT_ROWS + 1):
+        row = {f: form.get(f"plot-{n}-{f}", "").strip() for f in PLOT_FIELDS}
+        if any(row.values()):
+            rows.append({f: v for f, v in row.items() if v})
+    return rows
+
+
+@bp.post("/plantings/<int:planting_id>/measurement")
+@admin_only
+def record_measurement(planting_id: int) -> Any:
+    planting = removals.get_planting(planting_id)
+    event_id = planting.plan.event_id
+    try:
+        removals.record_growth_measurement(
+            current_user,
+            planting_id,
+            request.form.get("measured_on", ""),
+            _plots(request.form),
+            request.form.get("trees_alive") or None,
+            request.form.get("note", ""),
+        )
+    except DomainError as exc:
+        return _detail(
+            event_id,
+            422,
+            measure_form=request.form,
+            measure_error=exc,
+            measure_planting=planting_id,
+        )
+    flash(_("Growth measurement recorded."), "success")
+    return redirect(url_for("admin.event", event_id=event_id) + "#measurements")
 
 
 @bp.post("/events/<int:event_id>/certificate")

@@ -80,6 +80,24 @@ def merchant_location(merchant_id: int) -> Any:
     return redirect(url_for("admin.merchant", merchant_id=merchant_id) + "#location")
 
 
+@bp.post("/merchants/<int:merchant_id>/funding")
+@admin_only
+def set_funding(merchant_id: int) -> Any:
+    offer = request.form.get("offer_id") or None
+    try:
+        services.set_funding_rate(
+            current_user,
+            merchant_id,
+            request.form.get("yuan_per_point", ""),
+            int(offer) if offer and offer.isdigit() else None,
+        )
+    except DomainError as exc:
+        flash(exc.localized_message(), "error")
+    else:
+        flash(_("Funding rate saved."), "success")
+    return redirect(url_for("admin.merchant", merchant_id=merchant_id))
+
+
 @bp.get("/offers")
 @admin_only
 def offers() -> Any:

@@ -11,7 +11,7 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from backend.errors import DomainError
-from backend.methodology_versions import queries, services
+from backend.methodology_versions import impact, queries, services
 from backend.methodology_versions.models import VersionStatus
 from backend.timeutil import LOCAL_TZ
 
@@ -91,6 +91,9 @@ def version(version_id: int) -> Any:
         against=against,
         rows=queries.diff(against, v) if against else None,
         statuses=VersionStatus,
+        preview=impact.preview(v.id)
+        if v.status in (VersionStatus.DRAFT, VersionStatus.IN_REVIEW)
+        else None,
     )
 
 
@@ -109,7 +112,7 @@ def version_action(version_id: int, action: str) -> Any:
         if action == "submit":
             services.submit_version(current_user, version_id)
         elif action == "approve":
-            services.approve_version(current_user, version_id, comment, _effective_from())
+            impact.approve_and_notify(current_user, version_id, comment, _effective_from())
         elif action == "reject":
             services.reject_version(current_user, version_id, comment)
         elif action == "retire":

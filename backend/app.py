@@ -52,6 +52,7 @@ from .merchants.routes import blp as merchants_blp
 from .methodology_versions import models as _methodology_versions  # noqa: F401
 from .methodology_versions.cli import methodologies_cli
 from .methodology_versions.routes import blp as methodologies_blp
+from .notices import models as _notices  # noqa: F401
 from .notifications import models as _notifications  # noqa: F401
 from .notifications.cli import notifications_cli
 from .partners import models as _partners  # noqa: F401

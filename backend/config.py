@@ -158,6 +158,9 @@ class Config:
     OFFERS_CACHE_SECONDS = int(os.environ.get("OFFERS_CACHE_SECONDS", "5"))
     POINTS_EXPIRY_MONTHS = _number("POINTS_EXPIRY_MONTHS", 24)
     REDEMPTION_HOLD_HOURS = _number("REDEMPTION_HOLD_HOURS", 72)
+    # An event's neutrality must be completed this many months after it ends (ISO 14068-1;
+    # Beijing 2025, Guangdong 2026: one year).
+    NEUTRALITY_DEADLINE_MONTHS = _number("NEUTRALITY_DEADLINE_MONTHS", 12)
     REDEEM_QR_SECONDS = int(os.environ.get("REDEEM_QR_SECONDS", "300"))
     CLAIM_QR_SECONDS = int(os.environ.get("CLAIM_QR_SECONDS", "60"))
     # Counter staff may correct or cancel their own drop-off or meal entry for this long.

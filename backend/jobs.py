@@ -44,6 +44,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
     ("backend.notifications.services:deliver_pushes", "* * * * *"),  # what commits left
     ("backend.notifications.services:notify_expiring_points", "0 1 * * *"),  # 09:00 local
+    ("backend.events.claims:remind_deadlines", "0 1 * * *"),  # 09:00 Asia/Shanghai
 ]
 # Run by every worker as it starts, before taking jobs: work a dead worker left behind.
 ON_WORKER_START: list[str] = ["backend.actions.ingest:recover_batches"]

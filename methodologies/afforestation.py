@@ -1,4 +1,5 @@
-"""Afforestation sink (碳汇造林) for carbon-neutral forests (碳中和林): ex-ante removals.
+"""Afforestation sink (碳汇造林) for carbon-neutral forests (碳中和林): ex-ante removals
+for planning, and (module 1.1.0) measured removals with a pooled buffer for crediting.
 
 Follows the stock-difference method of CCER AR-CM-001-V01《碳汇造林项目方法学》(2013), carried
 into CCER-14-001-V01《温室气体自愿减排项目方法学 造林碳汇》(2023). Tree biomass carbon per
@@ -41,7 +42,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, localcontext
 from typing import Any, ClassVar
 
 from .base import (
@@ -335,6 +336,45 @@ PARAMETERS: tuple[Parameter, ...] = (
             illustrative=True,
         ),
         Text("“N 棵树”树种构成：阔叶混", "'N trees' mix: mixed broadleaf"),
+    ),
+)
+# Module 1.1.0 adds what crediting measured growth needs (events_forest.md §7).
+MEASUREMENT_PARAMETER_SET: tuple[Parameter, ...] = (
+    Parameter(
+        "buffer.share",
+        Decimal("0.20"),
+        "1",
+        Source(
+            "Verra VCS AFOLU Non-Permanence Risk Tool (pooled buffer, commonly 10-20% of "
+            "removals); ISO 14068-1:2023 (a reversed removal counts as an emission)",
+            2023,
+            "D",
+            f"{_REF} §7 [M]: share of each measured removal withheld in the pooled buffer "
+            "against reversal; 20% (conservative end) until Zhejiang or the MEE set one. A "
+            "loss cancels buffer first.",
+            illustrative=True,
+        ),
+        Text("缓冲池扣留比例", "Buffer share against reversal"),
+        minimum=Decimal(0),
+        maximum=Decimal("0.99"),
+    ),
+    Parameter(
+        "measurement.form_factor",
+        Decimal("0.45"),
+        "1",
+        Source(
+            "形数法：立木材积 = 胸高断面积 × 树高 × 实验形数 (experimental form factor "
+            "of young plantation stems, about 0.40-0.50)",
+            2026,
+            "D",
+            f"{_REF} §3.2 [R]: stem volume of a sample tree from mean DBH and height when "
+            "the plot's stock is not measured directly; replace by the species' 二元立木材积"
+            "方程 from the Zhejiang forest inventory.",
+            illustrative=True,
+        ),
+        Text("实验形数（由胸径、树高估算材积）", "Form factor (stem volume from DBH and height)"),
+        minimum=Decimal("0.01"),
+        maximum=Decimal(1),
     ),
 )
 
@@ -679,6 +719,221 @@ def trees_equivalent(grams_co2e: int, params: Params) -> Decimal:
     )
 
 
+# --- measured removals (ex post) ---------------------------------------------------------
+#
+# What counts towards a neutrality claim is the stock *measured* on sample plots, not the
+# plan's projection (events_forest.md §7): AR-CM-001-V01 / CCER-14-001-V01 credit the stock
+# difference between two measurements. A block's stock at a measurement is
+#
+#     S = area_ha × V_plots × SVD × BEF × (1 + R) × CF × 44/12          [tCO2]
+#
+# with V_plots the stem volume per hectare of the sample plots (Σ plot volume ÷ Σ plot area):
+# a plot's volume is measured directly (``stock_m3``) or estimated from its trees, mean DBH
+# and mean height by the form-factor method, ``n × π/4 × DBH² × H × f``. Baseline 0 (bare
+# land), leakage 0, trees only, as for the plan. The removal since the last crediting is
+# ``S − basis`` (the stock already credited); ``buffer.share`` of it, rounded up, goes to the
+# pooled buffer and the rest, rounded down, is counted. A fall in stock is a reversal: it
+# cancels buffer first, then counted removals (ISO 14068-1: a reversed removal counts as an
+# emission). Grams are rounded down once (a credit is never rounded up).
+
+MEASUREMENT_PARAMETERS = ("buffer.share", "measurement.form_factor")
+PI = Decimal("3.141592653589793238462643383")
+M2_PER_HA = Decimal(10_000)
+MAX_PLOTS = 200
+
+
+def has_measurement_params(params: Params) -> bool:
+    """Whether a version carries the parameters measured crediting needs (versions approved
+    before module 1.1.0 do not: a new version must be approved first)."""
+    return all(name in params for name in MEASUREMENT_PARAMETERS)
+
+
+def _floor(value: Decimal) -> int:
+    return int(value.to_integral_value(rounding=ROUND_FLOOR))
+
+
+def _plot_field(plot: Mapping[str, Any], name: str, where: str) -> Decimal:
+    try:
+        value = to_decimal(plot, name)
+    except ActivityError as e:
+        raise ActivityError(f"{where}.{name}", e.message) from None
+    if value < 0:
+        raise _bad(f"{where}.{name}", f"{where}.{name} 不能为负", f"{where}.{name} is negative")
+    return value
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One sample plot: its area and the stem volume standing on it."""
+
+    area_m2: Decimal
+    volume_m3: Decimal
+    measured: bool  # stock measured directly (else from trees × DBH × height)
+    trees: int | None = None
+    mean_dbh_cm: Decimal | None = None
+    mean_height_m: Decimal | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"area_m2": str(self.area_m2), "volume_m3": str(self.volume_m3)}
+        if not self.measured:
+            out |= {
+                "trees": self.trees,
+                "mean_dbh_cm": str(self.mean_dbh_cm),
+                "mean_height_m": str(self.mean_height_m),
+            }
+        return out
+
+
+def plot(raw: Any, params: Params, where: str = "plots[1]") -> Plot:
+    """Parse one sample plot: ``{"area_m2", "stock_m3"}`` or ``{"area_m2", "trees",
+    "mean_dbh_cm", "mean_height_m"}`` (the monitoring parameters of AR-CM-001)."""
+    if not isinstance(raw, Mapping):
+        raise _bad(where, f"{where} 必须是对象", f"{where} must be an object")
+    area = _plot_field(raw, "area_m2", where)
+    if area <= 0:
+        raise _bad(f"{where}.area_m2", "样地面积必须大于零", "the plot area must be above zero")
+    if raw.get("stock_m3") not in (None, ""):
+        return Plot(area, _plot_field(raw, "stock_m3", where), True)
+    trees = _plot_field(raw, "trees", where)
+    if trees != trees.to_integral_value():
+        raise _bad(f"{where}.trees", "株数必须是整数", "the tree count must be whole")
+    dbh = _plot_field(raw, "mean_dbh_cm", where)
+    height = _plot_field(raw, "mean_height_m", where)
+    with localcontext() as ctx:
+        ctx.prec = PRECISION
+        basal = PI / 4 * (dbh / 100) ** 2
+        volume = +(trees * basal * height * params["measurement.form_factor"])
+    return Plot(area, volume, False, int(trees), dbh, height)
+
+
+@dataclass(frozen=True)
+class MeasuredStock:
+    """A block's carbon stock from its sample plots at one measurement."""
+
+    species: str
+    area_ha: Decimal
+    plots: tuple[Plot, ...]
+    volume_per_ha: Decimal  # m³/ha
+    stock_g: int  # tree biomass CO2 of the whole block, rounded down
+    steps: tuple[Step, ...]
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "species": self.species,
+            "area_ha": str(self.area_ha),
+            "plots": [p.as_dict() for p in self.plots],
+            "volume_per_ha": fmt(self.volume_per_ha),
+            "stock_g": self.stock_g,
+            "steps": [s.as_dict() for s in self.steps],
+        }
+
+
+def measured_stock(
+    species: str, area_mu: Decimal, plots: Sequence[Any], params: Params
+) -> MeasuredStock:
+    """The CO2 stock of a planted block from its sample plots (stock-difference method,
+    AR-CM-001-V01 / CCER-14-001-V01): area × V_plots × SVD × BEF × (1+R) × CF × 44/12."""
+    if species not in SPECIES:
+        raise _bad("species", f"未知树种 {species}", f"unknown species {species}")
+    if not has_measurement_params(params):
+        raise _bad(
+            "version",
+            "在用版本缺少实测计入参数（缓冲比例、形数），请先批准新版本",
+            "the version in force lacks the measurement parameters (buffer share, form "
+            "factor): approve a new version first",
+        )
+    if isinstance(plots, str | bytes) or not isinstance(plots, Sequence) or not plots:
+        raise _bad("plots", "至少需要一个样地", "give at least one sample plot")
+    if len(plots) > MAX_PLOTS:
+        raise _bad("plots", f"样地最多 {MAX_PLOTS} 个", f"at most {MAX_PLOTS} plots")
+    area_ha = area_mu / MU_PER_HA
+    parsed = tuple(plot(p, params, f"plots[{i}]") for i, p in enumerate(plots, start=1))
+    plot_area = sum((p.area_m2 for p in parsed), Decimal(0))
+    if plot_area > area_ha * M2_PER_HA:
+        raise _bad(
+            "plots",
+            "样地总面积大于地块面积",
+            "the sample plots add up to more than the block's area",
+        )
+    volume = sum((p.volume_m3 for p in parsed), Decimal(0))
+    per_ha = volume / plot_area * M2_PER_HA
+    factor = carbon_factor(species, params)
+    tonnes = area_ha * per_ha * factor
+    stock = _floor(tonnes * G_PER_T)
+    label = SPECIES[species]
+    steps = (
+        Step(
+            Text("样地蓄积量合计 ÷ 样地面积", "Plot stem volume ÷ plot area"),
+            f"{fmt(volume)} m³ ÷ {fmt(plot_area)} m² × 10000",
+            fmt(per_ha),
+            "m³/ha",
+        ),
+        Step(
+            Text(f"{label.zh_CN}：每立方米蓄积的 CO2", f"{label.en}: CO2 per m³ of stem"),
+            "SVD × BEF × (1 + R) × CF × 44/12",
+            fmt(factor),
+            "tCO2/m³",
+        ),
+        Step(
+            Text(
+                "地块林木碳储量（面积 × 单位蓄积 × 因子，向下取整到克）",
+                "Block stock (area × volume per ha × factor, rounded down to grams)",
+            ),
+            f"{fmt(area_ha)} ha × {fmt(per_ha)} × {fmt(factor)} = {fmt(tonnes)} tCO2",
+            str(stock),
+            "gCO2e",
+        ),
+    )
+    return MeasuredStock(species, area_ha, parsed, per_ha, stock, steps)
+
+
+def surviving_stock(stock_g: int, trees_measured: int, trees_surviving: int) -> int:
+    """A measured stock scaled to the trees still alive at a later survival check (rounded
+    down); never more than the measured stock."""
+    if trees_measured <= 0 or trees_surviving >= trees_measured:
+        return stock_g
+    return _floor(Decimal(stock_g) * Decimal(trees_surviving) / Decimal(trees_measured))
+
+
+@dataclass(frozen=True)
+class Credit:
+    """A removal split between the pooled buffer (rounded up) and counted removals."""
+
+    removal_g: int
+    buffer_g: int
+    counted_g: int
+
+
+def split_removal(removal_g: int, params: Params) -> Credit:
+    """``buffer.share`` of a measured removal to the pooled buffer (rounded up, so the
+    counted part is never rounded up), the rest counted."""
+    if removal_g <= 0:
+        return Credit(0, 0, 0)
+    buffer = int(
+        (Decimal(removal_g) * params["buffer.share"]).to_integral_value(rounding=ROUND_CEILING)
+    )
+    buffer = min(buffer, removal_g)
+    return Credit(removal_g, buffer, removal_g - buffer)
+
+
+@dataclass(frozen=True)
+class Reversal:
+    """How a loss of stock is cancelled: buffer first, then counted removals."""
+
+    loss_g: int
+    from_buffer_g: int
+    from_counted_g: int
+    uncovered_g: int  # neither could take it (the pool was drawn down by other losses)
+
+
+def reversal(loss_g: int, buffer_available_g: int, counted_available_g: int) -> Reversal:
+    """Cancel ``loss_g`` against the pooled buffer first, then the block's counted removals."""
+    loss = max(loss_g, 0)
+    from_buffer = min(loss, max(buffer_available_g, 0))
+    from_counted = min(loss - from_buffer, max(counted_available_g, 0))
+    return Reversal(loss, from_buffer, from_counted, loss - from_buffer - from_counted)
+
+
 # --- the methodology ---------------------------------------------------------------------
 
 
@@ -803,3 +1058,15 @@ class Afforestation(Methodology):
         start = datetime(year, 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
         end = datetime(year + max(horizon, 1), 1, 1, tzinfo=LOCAL_TZ).astimezone(UTC)
         return Window(start, end)
+
+
+@register
+class AfforestationV11(Afforestation):
+    """Module version 1.1.0: the same ex-ante planning, plus the parameters that credit
+    measured growth (``measured_stock``, ``split_removal``): the pooled buffer share
+    (``buffer.share``, 20% by default) and the form factor for stems measured by DBH and
+    height. Versions approved under 1.0.0 keep planning as they did; growth is credited only
+    under a 1.1.0 version."""
+
+    version: ClassVar[str] = "1.1.0"
+    parameters: ClassVar[tuple[Parameter, ...]] = PARAMETERS + MEASUREMENT_PARAMETER_SET

@@ -28,6 +28,7 @@ from backend.events import (
 )
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus
 from backend.ledger.queries import resident_balance
+from backend.notices.queries import notices_of
 from backend.uploads import image_path
 from methodologies import afforestation as af
 from methodologies import event_footprint as ef
@@ -72,6 +73,7 @@ def organiser_home() -> Any:
     return render_template(
         "mobile/events/list.html",
         rows=[(event, queries.standing(event)) for event in events],
+        notices=notices_of(current_user.id, limit=5),
     )
 
 

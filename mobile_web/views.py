@@ -22,6 +22,7 @@ from backend.ledger.expiry import upcoming_expiries
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
+from backend.notices.queries import notices_of
 from backend.ratelimit import limit_setting
 from methodologies import available as methodology_available
 
@@ -134,6 +135,7 @@ def home() -> Any:
         balance=resident_balance(current_user.id),
         recent=actions_of(current_user.id, 5),
         expiring=upcoming_expiries(current_user.id)[:2],
+        notices=notices_of(current_user.id, limit=3),
         board=cached(
             ("leaderboard", current_user.district, summary.months[-1]),
             lambda: leaderboard(current_user.district, summary.months[-1]),

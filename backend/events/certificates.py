@@ -14,6 +14,7 @@ from ..audit.services import record_audit
 from ..errors import Conflict
 from ..extensions import db, unit_of_work
 from ..timeutil import local, utcnow
+from .claims import Claim
 from .exceptions import AlreadyCertified, NotCertifiable, UnknownCertificate
 from .models import Certificate, FootprintStage
 from .queries import standing
@@ -21,9 +22,11 @@ from .services import _kg, get_event
 
 
 def issue_certificate(admin: User, event_id: int) -> Certificate:
-    """Issue the carbon-neutral certificate once the actual footprint is reported and the
-    retirements plus the approved plan's projected removal cover it. The certificate keeps a
-    snapshot of what was certified; its public page also shows the live planting status."""
+    """Issue the carbon-neutral certificate once the actual footprint is reported and
+    retired reductions plus *measured* forest removals cover it, within the neutrality
+    deadline (claims.py); the plan's projected removal is pledged and never counts. The
+    certificate keeps a snapshot of what was certified, with the three figures apart; its
+    public page also shows the live status (suspended while no longer covered)."""
     try:
         with unit_of_work():
             event = get_event(event_id)
@@ -35,9 +38,18 @@ def issue_certificate(admin: User, event_id: int) -> Certificate:
             if not state.covered:
                 raise NotCertifiable(
                     problem=_(
-                        "retirements and the approved plan cover %(covered)s of %(total)s kg CO2e",
-                        covered=_kg(state.retired_g + state.committed_g),
+                        "retired reductions and measured forest removals cover %(covered)s of "
+                        "%(total)s kg CO2e (pledged forest removals do not count)",
+                        covered=_kg(state.covered_g),
                         total=_kg(state.emissions_g or 0),
+                    )
+                )
+            assert state.claim is not None
+            if state.claim.claim is not Claim.COVERED:
+                raise NotCertifiable(
+                    problem=_(
+                        "the neutrality deadline %(date)s passed before the footprint was covered",
+                        date=state.claim.deadline.isoformat(),
                     )
                 )
             year = local(utcnow()).year

@@ -131,3 +131,14 @@ class RetirementOvershoot(Conflict):
         "The reductions available changed since the preview: covering the amount would now "
         "retire %(kg)s kg CO2e. Nothing was retired; please look at the new preview."
     )
+
+
+class InvalidMeasurement(DomainError):
+    code = "invalid_measurement"
+    status = 422
+    message = _l("Check the growth measurement: %(problem)s")
+
+
+class MeasurementRace(Conflict):
+    code = "measurement_race"
+    message = _l("Another forest credit was recorded at the same moment. Please try again.")

@@ -20,6 +20,7 @@ from ..extensions import db, unit_of_work
 from ..methodology_versions.services import active_version
 from ..timeutil import utcnow
 from ..uploads import read_image, store_image
+from . import removals
 from .exceptions import (
     AlreadyCovered,
     CommentRequired,
@@ -30,10 +31,10 @@ from .exceptions import (
     PlanLocked,
     UnknownEvent,
     UnknownPlan,
-    UnknownPlanting,
 )
 from .models import PlanStatus, Planting, PlantingPlan, SurvivalCheck
 from .queries import retired_g
+from .removals import get_planting
 from .services import _date, _district, _text, _whole, lang, local_today, own_event
 
 # Horizons an organiser may choose for the ex-ante forest sink (years after planting). The
@@ -282,13 +283,6 @@ def record_planting(
     return planting
 
 
-def get_planting(planting_id: int) -> Planting:
-    planting = db.session.get(Planting, planting_id)
-    if planting is None:
-        raise UnknownPlanting()
-    return planting
-
-
 def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]) -> SurvivalCheck:
     """Record how many of a block's seedlings were alive at a check."""
     with unit_of_work():
@@ -325,4 +319,5 @@ def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]
             surviving=surviving,
             planted=planting.seedlings,
         )
+        removals.apply_survival_check(admin, check)
     return check

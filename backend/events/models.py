@@ -11,7 +11,12 @@
 * ``Planting`` and ``SurvivalCheck``: what was actually planted and how much of it survives.
 * ``ReductionRetirement``: the retirement register (see its docstring).
 * ``Donation``: a resident's points given to a planting project (one DONATE ledger entry each).
-* ``Certificate``: the carbon-neutral certificate, found by its public verification code.
+* ``Certificate``: the carbon-neutral certificate, found by its public verification code;
+  suspended publicly, with its reason, while retirements and measured removals no longer
+  cover what it certified.
+* ``GrowthMeasurement`` and ``ForestCredit``: measured growth of a planted block, and the
+  forest register that turns it into counted removals and a pooled buffer (see
+  ``ForestCredit``).
 """
 
 from __future__ import annotations
@@ -54,6 +59,11 @@ class PlanStatus(enum.StrEnum):
     APPROVED = "approved"  # committed: the planting project
     RETURNED = "returned"  # sent back with a comment; the organiser makes a new plan
     SUPERSEDED = "superseded"  # replaced by a newer plan before approval
+
+
+class CertificateStatus(enum.StrEnum):
+    VALID = "valid"
+    SUSPENDED = "suspended"  # no longer covered: a survival check or measurement lowered cover
 
 
 class Event(db.Model):
@@ -311,5 +321,105 @@ class Certificate(db.Model):
     snapshot: Mapped[dict[str, Any]] = mapped_column(JSON)
     issued_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     issued_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    status: Mapped[CertificateStatus] = mapped_column(
+        str_enum(CertificateStatus), default=CertificateStatus.VALID
+    )
+    # Why it is suspended (bilingual {"zh_CN", "en"}), kept once restored for the history.
+    status_reason: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    status_changed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     event: Mapped[Event] = relationship(back_populates="certificate")
+
+    @property
+    def suspended(self) -> bool:
+        return self.status is CertificateStatus.SUSPENDED
+
+
+class GrowthMeasurement(db.Model):
+    """One measurement of a planted block's sample plots (the afforestation methodology's
+    monitoring parameters: plot area and stock, or trees, mean DBH and height), with the
+    stock it gives, the stock already credited before it (``basis_g``) and the version used."""
+
+    __tablename__ = "growth_measurements"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    planting_id: Mapped[int] = mapped_column(ForeignKey("plantings.id"), index=True)
+    measured_on: Mapped[date] = mapped_column(Date)
+    plots: Mapped[list[dict[str, Any]]] = mapped_column(JSON)  # as entered
+    trees_alive: Mapped[int] = mapped_column(Integer)  # living trees of the block then
+    volume_per_ha: Mapped[str] = mapped_column(String(40))  # m³/ha, decimal string
+    stock_g: Mapped[int] = mapped_column(BigInteger)  # CO2 in the block's trees
+    basis_g: Mapped[int] = mapped_column(BigInteger)  # credited before (issued − cancelled)
+    result: Mapped[dict[str, Any]] = mapped_column(JSON)  # MeasuredStock.as_dict()
+    version_id: Mapped[int] = mapped_column(ForeignKey("methodology_versions.id"))
+    module_version: Mapped[str] = mapped_column(String(20))
+    params_hash: Mapped[str] = mapped_column(String(64))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    recorded_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    planting: Mapped[Planting] = relationship()
+
+    __table_args__ = (
+        CheckConstraint("stock_g >= 0", name="stock_not_negative"),
+        CheckConstraint("trees_alive >= 0", name="trees_not_negative"),
+    )
+
+    @property
+    def change_g(self) -> int:
+        return self.stock_g - self.basis_g
+
+
+class ForestCreditKind(enum.StrEnum):
+    COUNTED = "counted"  # QZCI-F: a measured removal counted for the event the block serves
+    BUFFER = "buffer"  # QZCI-B: its share withheld in the pooled buffer
+    CANCEL_BUFFER = "cancel_buffer"  # QZCI-X: buffer cancelled by a loss of stock
+    CANCEL_COUNTED = "cancel_counted"  # QZCI-X: counted removals cancelled (buffer short)
+
+
+SERIAL_PREFIX = {
+    ForestCreditKind.COUNTED: "QZCI-F",
+    ForestCreditKind.BUFFER: "QZCI-B",
+    ForestCreditKind.CANCEL_BUFFER: "QZCI-X",
+    ForestCreditKind.CANCEL_COUNTED: "QZCI-X",
+}
+
+
+class ForestCredit(db.Model):
+    """The forest register: measured removals credited, buffered and cancelled.
+
+    A growth measurement whose stock exceeds what the block has had credited issues the
+    difference: ``buffer.share`` of it to the pooled buffer (a BUFFER row) and the rest as
+    counted removals for the event the block's plan serves (a COUNTED row). A lower stock (a
+    measurement, or a survival check scaling the last measurement to the surviving trees)
+    cancels the loss from the pooled buffer first (CANCEL_BUFFER), then from the block's
+    counted removals (CANCEL_COUNTED, with the event). Each row is also one ledger entry
+    keyed by its serial (ledger/models.py, 6.), and ``flask ledger reconcile`` checks that
+    they agree. Serials ``QZCI-F|B|X-<year>-<nnnnnn>`` are numbered from 1 each Asia/Shanghai
+    year across the register (UNIQUE (year, number)); rows are append-only (a trigger on
+    PostgreSQL).
+    """
+
+    __tablename__ = "forest_credits"
+
+    id: Mapped[int] = mapped_column(BigId, primary_key=True)
+    serial: Mapped[str] = mapped_column(String(24), unique=True)
+    serial_year: Mapped[int] = mapped_column(Integer)
+    serial_no: Mapped[int] = mapped_column(Integer)
+    kind: Mapped[ForestCreditKind] = mapped_column(str_enum(ForestCreditKind))
+    planting_id: Mapped[int] = mapped_column(ForeignKey("plantings.id"), index=True)
+    event_id: Mapped[int | None] = mapped_column(ForeignKey("events.id"), index=True)
+    grams: Mapped[int] = mapped_column(BigInteger)
+    measurement_id: Mapped[int | None] = mapped_column(ForeignKey("growth_measurements.id"))
+    survival_check_id: Mapped[int | None] = mapped_column(ForeignKey("survival_checks.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("serial_year", "serial_no"),
+        CheckConstraint("grams > 0", name="grams_positive"),
+        CheckConstraint(
+            "kind NOT IN ('counted', 'cancel_counted') OR event_id IS NOT NULL",
+            name="counted_has_event",
+        ),
+    )

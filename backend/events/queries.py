@@ -14,6 +14,8 @@ from ..actions.models import Reduction
 from ..extensions import db
 from ..methodology_versions.models import MethodologyVersion
 from ..timeutil import local, utcnow
+from . import claims, removals
+from .claims import retired_g  # the one sum of the retirement register
 from .models import (
     Donation,
     Event,
@@ -25,18 +27,6 @@ from .models import (
 )
 
 AFFORESTATION = af.Afforestation()
-
-
-def retired_g(event_id: int) -> int:
-    """Grams of reductions retired for the event."""
-    return int(
-        db.session.scalar(
-            select(func.coalesce(func.sum(ReductionRetirement.grams), 0)).where(
-                ReductionRetirement.event_id == event_id
-            )
-        )
-        or 0
-    )
 
 
 def _unretired() -> Any:
@@ -148,6 +138,13 @@ class Standing:
     committed_g: int  # projected removal of the approved plan at its horizon
     blocks: list[Block] = field(default_factory=list)
     expected_survival: Decimal = Decimal(1)
+    measured_g: int = 0  # measured forest removals counted for the event (claims.py)
+    claim: claims.Standing | None = None  # which claim the event may make today
+
+    @property
+    def pledged_g(self) -> int:
+        """The plan's projection not yet measured: pledged, never counted."""
+        return max(0, self.committed_g - self.measured_g)
 
     @property
     def approved(self) -> bool:
@@ -155,7 +152,9 @@ class Standing:
 
     @property
     def covered_g(self) -> int:
-        return self.retired_g + self.committed_g
+        """What counts: retired reductions plus measured forest removals (never the plan's
+        projection, which is pledged)."""
+        return self.retired_g + self.measured_g
 
     @property
     def covered(self) -> bool:
@@ -251,6 +250,10 @@ class Standing:
         """What a certificate certifies, frozen at issue."""
         plan = self.plan if self.approved else None
         serials = [r.serial for r in retirements_of(self.event.id)]
+        forest = [
+            {"serial": c.serial, "kind": c.kind.value, "grams": c.grams}
+            for c in removals.credits_of_event(self.event.id)
+        ]
         return {
             "event": {
                 "name": self.event.name,
@@ -266,6 +269,13 @@ class Standing:
             "retirements": len(serials),
             "retirement_serials": [serials[0], serials[-1]] if serials else [],
             "committed_g": self.committed_g,
+            "measured_g": self.measured_g,
+            "pledged_g": self.pledged_g,
+            "forest_credits": forest,
+            "deadline": self.claim.deadline.isoformat() if self.claim else None,
+            "completed_at": self.claim.completed_at.isoformat()
+            if self.claim and self.claim.completed_at
+            else None,
             "plan": None
             if plan is None
             else {
@@ -333,6 +343,8 @@ def standing(event: Event) -> Standing:
         committed_g=plan.removal_g if approved and plan is not None else 0,
         blocks=blocks,
         expected_survival=expected,
+        measured_g=claims.measured_g(event.id),
+        claim=claims.claim_of(event),
     )
 
 

@@ -14,6 +14,7 @@ as a table next to it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
@@ -31,8 +32,16 @@ from ..pdf import render_pdf
 from ..qr import qr_svg
 from ..security import public_url
 from ..timeutil import utcnow
-from .models import Certificate, Event, EventFootprint, PlantingPlan
-from .queries import standing
+from . import removals
+from .models import (
+    Certificate,
+    Event,
+    EventFootprint,
+    GrowthMeasurement,
+    Planting,
+    PlantingPlan,
+)
+from .queries import retirements_of, standing
 
 REPORTS_DIR = Path(__file__).resolve().parent.parent / "templates" / "reports"
 PRINT_CSS = REPORTS_DIR / "print.css"
@@ -85,6 +94,9 @@ TEMPLATE_GLOBALS = {
 def footprint_context(event: Event, footprint: EventFootprint) -> dict[str, Any]:
     """Everything the report shows, read from what was stored (reproducible)."""
     result = footprint.result
+    state = standing(event)
+    cert = event.certificate
+    url = verify_url(cert) if cert is not None else None
     return {
         "event": event,
         "fp": footprint,
@@ -92,9 +104,35 @@ def footprint_context(event: Event, footprint: EventFootprint) -> dict[str, Any]
         "method": ef.EventFootprint,
         "lines": result["lines"],
         "subtotals": list(result["subtotals_g"].items()),
-        "standing": standing(event),
+        "standing": state,
+        "retirements": retirements_of(event.id),
+        "forest_credits": removals.credits_of_event(event.id),
+        "blocks": [
+            ForestBlock(
+                b.planting,
+                removals.measurements_of(b.planting.id),
+                removals.block_counted_g(b.planting.id),
+            )
+            for b in state.blocks
+        ],
+        "cert": cert,
+        "verify_url": url,
+        "qr": Markup(qr_svg(url)) if url else None,  # noqa: S704 - our own URL, by qrcode
         "generated_at": utcnow(),
     }
+
+
+@dataclass(frozen=True)
+class ForestBlock:
+    """A planted block as the report shows it: its measurements and counted removals."""
+
+    planting: Planting
+    measurements: list[GrowthMeasurement]
+    counted_g: int  # counted for the event, net of cancellations
+
+    @property
+    def latest(self) -> GrowthMeasurement | None:
+        return self.measurements[-1] if self.measurements else None
 
 
 def _pdf(html: str) -> bytes:

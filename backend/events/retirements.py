@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
@@ -18,6 +19,7 @@ from ..audit.services import record_audit
 from ..extensions import db, unit_of_work
 from ..ledger.services import Retired, post_retirements
 from ..timeutil import local, utcnow
+from . import claims
 from .exceptions import (
     InsufficientPool,
     InvalidRetirement,
@@ -145,6 +147,9 @@ def retire_reductions(
                     retired_g=sum(r.grams for r in rows),
                     serials=f"{rows[0].serial}..{rows[-1].serial}",
                     count=len(rows),
+                )
+                claims.review_certificate(
+                    event, organiser, _l("Retirement %(serial)s", serial=rows[-1].serial)
                 )
                 return rows
         except IntegrityError:

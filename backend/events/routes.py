@@ -12,7 +12,7 @@ from flask_smorest import Blueprint
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..schemas import IdempotencyHeaderSchema
-from . import certificates, donations, forest, queries, retirements, services
+from . import certificates, donations, forest, queries, removals, retirements, services
 from .schemas import (
     CertificateSchema,
     DonateSchema,
@@ -21,6 +21,9 @@ from .schemas import (
     EventSchema,
     FootprintCreateSchema,
     FootprintSchema,
+    ForestCreditSchema,
+    MeasurementCreateSchema,
+    MeasurementSchema,
     PlanCreateSchema,
     PlanReviewSchema,
     PlanSchema,
@@ -154,6 +157,42 @@ class SurvivalChecks(MethodView):
     def post(self, data: dict[str, Any], planting_id: int) -> Any:
         """Record a survival check of a planted block."""
         return forest.record_survival_check(api_user(), planting_id, data)
+
+
+@blp.route("/admin/plantings/<int:planting_id>/measurements")
+class Measurements(MethodView):
+    @admin_only
+    @blp.response(200, MeasurementSchema(many=True))
+    def get(self, planting_id: int) -> Any:
+        """A planted block's growth measurements with the forest credits each made."""
+        return removals.measurements_of(removals.get_planting(planting_id).id)
+
+    @admin_only
+    @blp.arguments(MeasurementCreateSchema)
+    @blp.response(201, MeasurementSchema)
+    def post(self, data: dict[str, Any], planting_id: int) -> Any:
+        """Record a growth measurement (sample plots); the stock above what the block has had
+        credited is split between the pooled buffer (``buffer.share``) and counted removals
+        for the event, each with a serial and a ledger entry; a lower stock is a reversal
+        (buffer first)."""
+        return removals.record_growth_measurement(
+            api_user(),
+            planting_id,
+            data["measured_on"],
+            data["plots"],
+            data["trees_alive"],
+            data["note"],
+        )
+
+
+@blp.route("/events/<int:event_id>/forest-credits")
+class EventForestCredits(MethodView):
+    @organiser_or_admin
+    @blp.response(200, ForestCreditSchema(many=True))
+    def get(self, event_id: int) -> Any:
+        """Measured forest removals counted for the event, and their cancellations."""
+        event = services.own_event(api_user(), event_id)
+        return removals.credits_of_event(event.id)
 
 
 @blp.route("/admin/events/<int:event_id>/certificate")

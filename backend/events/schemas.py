@@ -5,6 +5,7 @@ from typing import Any
 from marshmallow import Schema, fields, validate
 
 from ..schemas import MAX_INT
+from . import removals
 from .models import FootprintStage, PlanStatus
 from .queries import standing
 
@@ -112,6 +113,30 @@ class StandingSchema(Schema):
     checked_seedlings = fields.Integer()
     planted_projected_g = fields.Integer()
     surviving_projected_g = fields.Integer()
+    measured_g = fields.Integer(
+        metadata={"description": "measured forest removals counted for the event"}
+    )
+    pledged_g = fields.Integer(
+        metadata={"description": "the plan's projection not yet measured: not counted"}
+    )
+    claim = fields.Function(
+        lambda s: s.claim.claim.value if s.claim else None,
+        metadata={
+            "enum": [
+                "neutral",
+                "suspended",
+                "covered",
+                "in_progress",
+                "open",
+                "not_neutral",
+                "no_footprint",
+            ]
+        },
+    )
+    deadline = fields.Function(lambda s: s.claim.deadline.isoformat() if s.claim else None)
+    completed_at = fields.Function(
+        lambda s: s.claim.completed_at.isoformat() if s.claim and s.claim.completed_at else None
+    )
 
 
 class EventSchema(Schema):
@@ -204,6 +229,62 @@ class CertificateSchema(Schema):
     verify_code = fields.String()
     issued_at = fields.DateTime()
     snapshot = fields.Dict()
+    status = fields.Function(lambda c: c.status.value, metadata={"enum": ["valid", "suspended"]})
+    status_reason = fields.Dict(metadata={"description": "why it is suspended, zh_CN and en"})
+    status_changed_at = fields.DateTime(allow_none=True)
+
+
+class PlotSchema(Schema):
+    """One sample plot: its area and either its measured stem volume, or its trees with
+    their mean DBH and height (the afforestation methodology's monitoring parameters)."""
+
+    area_m2 = fields.Raw(required=True, metadata={"type": "number", "example": 400})
+    stock_m3 = fields.Raw(load_default=None, allow_none=True, metadata={"type": "number"})
+    trees = fields.Raw(load_default=None, allow_none=True, metadata={"type": "integer"})
+    mean_dbh_cm = fields.Raw(load_default=None, allow_none=True, metadata={"type": "number"})
+    mean_height_m = fields.Raw(load_default=None, allow_none=True, metadata={"type": "number"})
+
+
+class MeasurementCreateSchema(Schema):
+    measured_on = fields.Date(required=True)
+    plots = fields.List(fields.Nested(PlotSchema), required=True)
+    trees_alive = fields.Integer(
+        load_default=None,
+        allow_none=True,
+        strict=True,
+        metadata={"description": "living trees of the block; default: the latest survival check"},
+    )
+    note = fields.String(load_default="")
+
+
+class ForestCreditSchema(Schema):
+    serial = fields.String(metadata={"example": "QZCI-F-2027-000001"})
+    kind = fields.Function(
+        lambda c: c.kind.value,
+        metadata={"enum": ["counted", "buffer", "cancel_buffer", "cancel_counted"]},
+    )
+    grams = fields.Integer()
+    event_id = fields.Integer(allow_none=True)
+    created_at = fields.DateTime()
+
+
+class MeasurementSchema(Schema):
+    id = fields.Integer()
+    planting_id = fields.Integer()
+    measured_on = fields.Date()
+    trees_alive = fields.Integer()
+    volume_per_ha = fields.String()
+    stock_g = fields.Integer()
+    basis_g = fields.Integer()
+    steps = fields.Function(lambda m: m.result.get("steps", []))
+    module_version = fields.String()
+    params_hash = fields.String()
+    credits = fields.Method("get_credits")
+
+    def get_credits(self, m: Any) -> Any:
+        return ForestCreditSchema(many=True).dump(
+            [c for c in removals.credits_of_planting(m.planting_id) if c.measurement_id == m.id]
+        )
 
 
 class ProjectSchema(Schema):

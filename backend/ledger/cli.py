@@ -25,6 +25,12 @@ def reconcile_command() -> None:
         f"held by residents and merchants: {report.points_in_circulation}"
     )
     click.echo(f"reductions retired: {report.grams_retired} g CO2e")
+    forest = report.forest_grams
+    click.echo(
+        f"forest removals: counted {forest.get('forest_counted', 0)} g  "
+        f"buffer {forest.get('forest_buffer', 0)} g  "
+        f"cancelled {forest.get('forest_cancelled', 0)} g CO2e"
+    )
     if report.clean:
         click.echo("reconcile: clean")
         return

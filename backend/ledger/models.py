@@ -21,6 +21,12 @@ Invariants (DESIGN.md, tested, and enforced by the database where it can):
    grams less that (``events.queries.pool_g``). Grams, not a points equivalent: the
    register counts grams, a points rule may change between versions and a capped reduction
    earned fewer points than its rule gives, so grams are the one amount both sides agree on.
+6. Forest removals credited after measurement are grams too (``FOREST_KINDS``): a measured
+   removal comes into being on the forest issuance account (a contra account, like issuance)
+   and goes to the pooled buffer and to counted removals (FOREST_CREDIT); a reversal moves
+   grams from the buffer, then from counted removals, to the cancelled account
+   (FOREST_CANCEL). Each entry is keyed by the serial of its row in the forest register
+   (``events.models.ForestCredit``), and only these two kinds touch these four accounts.
 """
 
 from __future__ import annotations
@@ -45,10 +51,21 @@ class AccountKind(enum.StrEnum):
     FOREST_FUND = "forest_fund"  # residents' donations to the 碳中和林
     RETIREMENT = "retirement"  # grams of reductions retired for event neutrality
     REDUCTION_POOL = "reduction_pool"  # grams: the verified reductions retirements draw on
+    FOREST_ISSUANCE = "forest_issuance"  # grams: measured forest removals come into being here
+    FOREST_BUFFER = "forest_buffer"  # grams: the pooled buffer against reversal
+    FOREST_COUNTED = "forest_counted"  # grams: measured removals counted for events
+    FOREST_CANCELLED = "forest_cancelled"  # grams: buffer or counted removals cancelled by a loss
 
 
 CACHED_KINDS = (AccountKind.RESIDENT, AccountKind.MERCHANT)
-GRAMS_KINDS = (AccountKind.REDUCTION_POOL, AccountKind.RETIREMENT)  # grams CO2e, not points
+RETIRE_KINDS = (AccountKind.REDUCTION_POOL, AccountKind.RETIREMENT)
+FOREST_KINDS = (
+    AccountKind.FOREST_ISSUANCE,
+    AccountKind.FOREST_BUFFER,
+    AccountKind.FOREST_COUNTED,
+    AccountKind.FOREST_CANCELLED,
+)
+GRAMS_KINDS = RETIRE_KINDS + FOREST_KINDS  # grams CO2e, not points
 
 
 class EntryKind(enum.StrEnum):
@@ -61,6 +78,11 @@ class EntryKind(enum.StrEnum):
     DONATE = "donate"  # resident -> forest fund
     RETIRE = "retire"  # reduction pool -> retirement, in grams: a reduction retired for an event
     REVERSAL = "reversal"  # correction of an earlier entry
+    FOREST_CREDIT = "forest_credit"  # grams: forest issuance -> buffer or counted (measured)
+    FOREST_CANCEL = "forest_cancel"  # grams: buffer or counted -> cancelled (a reversal)
+
+
+GRAMS_ENTRY_KINDS = (EntryKind.RETIRE, EntryKind.FOREST_CREDIT, EntryKind.FOREST_CANCEL)
 
 
 class Account(db.Model):

@@ -1,5 +1,6 @@
 """Reconciliation: recompute every balance from postings and check the invariants, and that
-the events' retirement register and the ledger's RETIRE entries agree (models.py, 5.)."""
+the events' retirement register and the ledger's RETIRE entries agree (models.py, 5.), and
+the forest register and the FOREST_CREDIT / FOREST_CANCEL entries (models.py, 6.)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,17 @@ from dataclasses import dataclass, field
 from sqlalchemy import and_, func, or_, select
 
 from ..extensions import db
-from .models import CACHED_KINDS, GRAMS_KINDS, Account, AccountKind, EntryKind, LedgerEntry, Posting
+from .models import (
+    CACHED_KINDS,
+    FOREST_KINDS,
+    GRAMS_ENTRY_KINDS,
+    GRAMS_KINDS,
+    Account,
+    AccountKind,
+    EntryKind,
+    LedgerEntry,
+    Posting,
+)
 
 
 @dataclass
@@ -19,6 +30,7 @@ class Report:
     points_issued: int = 0
     points_in_circulation: int = 0
     grams_retired: int = 0
+    forest_grams: dict[str, int] = field(default_factory=dict)  # forest account kind -> grams
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -51,6 +63,8 @@ def reconcile() -> Report:
             report.points_issued = -computed
         elif account.kind is AccountKind.RETIREMENT:
             report.grams_retired = computed
+        elif account.kind in FOREST_KINDS:
+            report.forest_grams[account.kind.value] = computed
     unbalanced = db.session.execute(
         select(Posting.entry_id, func.sum(Posting.amount))
         .group_by(Posting.entry_id)
@@ -74,6 +88,7 @@ def reconcile() -> Report:
     if total:
         report.problems.append(f"all postings sum to {total}, not 0")
     _check_retirements(report)
+    _check_forest(report)
     return report
 
 
@@ -85,8 +100,8 @@ def _check_retirements(report: Report) -> None:
         .join(Account, Account.id == Posting.account_id)
         .where(
             or_(
-                and_(Posting.kind == EntryKind.RETIRE, Account.kind.not_in(GRAMS_KINDS)),
-                and_(Posting.kind != EntryKind.RETIRE, Account.kind.in_(GRAMS_KINDS)),
+                and_(Posting.kind.in_(GRAMS_ENTRY_KINDS), Account.kind.not_in(GRAMS_KINDS)),
+                and_(Posting.kind.not_in(GRAMS_ENTRY_KINDS), Account.kind.in_(GRAMS_KINDS)),
             )
         )
     )
@@ -118,3 +133,52 @@ def _check_retirements(report: Report) -> None:
         report.problems.append(
             f"retirement account holds {report.grams_retired} g, the register {registered} g"
         )
+
+
+# Register kind -> (account it adds grams to, account it takes them from).
+_FOREST_ROWS = {
+    "counted": (AccountKind.FOREST_COUNTED, AccountKind.FOREST_ISSUANCE),
+    "buffer": (AccountKind.FOREST_BUFFER, AccountKind.FOREST_ISSUANCE),
+    "cancel_buffer": (AccountKind.FOREST_CANCELLED, AccountKind.FOREST_BUFFER),
+    "cancel_counted": (AccountKind.FOREST_CANCELLED, AccountKind.FOREST_COUNTED),
+}
+
+
+def _check_forest(report: Report) -> None:
+    """Every forest register row has its entry of the same grams keyed by its serial, into
+    the right account; each forest account holds what the register says; neither the buffer
+    nor counted removals is ever negative."""
+    register = db.metadata.tables.get("forest_credits")
+    if register is None:
+        return
+    landed = (
+        select(Posting.amount, Account.kind.label("account"), LedgerEntry.idempotency_key)
+        .join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
+        .join(Account, Account.id == Posting.account_id)
+        .where(LedgerEntry.kind.in_((EntryKind.FOREST_CREDIT, EntryKind.FOREST_CANCEL)))
+        .where(Posting.amount > 0)
+        .subquery()
+    )
+    rows = db.session.execute(
+        select(
+            register.c.serial, register.c.kind, register.c.grams, landed.c.amount, landed.c.account
+        )
+        .outerjoin(landed, landed.c.idempotency_key == register.c.serial)
+        .order_by(register.c.serial)
+    ).all()
+    expected: dict[str, int] = {}
+    for serial, kind, grams, amount, account in rows:
+        into, out_of = _FOREST_ROWS[str(kind)]
+        expected[into.value] = expected.get(into.value, 0) + int(grams)
+        expected[out_of.value] = expected.get(out_of.value, 0) - int(grams)
+        if amount is None or int(amount) != int(grams) or str(account) != into.value:
+            report.problems.append(f"forest credit {serial}: no entry of its grams into {into}")
+    for kind in FOREST_KINDS:
+        held = report.forest_grams.get(kind.value, 0)
+        if held != expected.get(kind.value, 0):
+            report.problems.append(
+                f"{kind.value} holds {held} g, the forest register {expected.get(kind.value, 0)} g"
+            )
+    for kind in (AccountKind.FOREST_BUFFER, AccountKind.FOREST_COUNTED):
+        if report.forest_grams.get(kind.value, 0) < 0:
+            report.problems.append(f"{kind.value} is negative")

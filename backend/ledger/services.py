@@ -386,3 +386,64 @@ def post_retirements(retired: Sequence[Retired], *, memo: str = "") -> list[int]
         ],
     )
     return ids
+
+
+# Where each forest register kind moves its grams (models.py, 6.): (entry kind, from, to).
+FOREST_MOVES: dict[str, tuple[EntryKind, AccountKind, AccountKind]] = {
+    "counted": (EntryKind.FOREST_CREDIT, AccountKind.FOREST_ISSUANCE, AccountKind.FOREST_COUNTED),
+    "buffer": (EntryKind.FOREST_CREDIT, AccountKind.FOREST_ISSUANCE, AccountKind.FOREST_BUFFER),
+    "cancel_buffer": (
+        EntryKind.FOREST_CANCEL,
+        AccountKind.FOREST_BUFFER,
+        AccountKind.FOREST_CANCELLED,
+    ),
+    "cancel_counted": (
+        EntryKind.FOREST_CANCEL,
+        AccountKind.FOREST_COUNTED,
+        AccountKind.FOREST_CANCELLED,
+    ),
+}
+
+
+@dataclass(frozen=True)
+class ForestMove:
+    """One row of the forest register as the ledger records it (grams CO2e)."""
+
+    serial: str  # the register row's serial: the entry's idempotency key
+    kind: str  # a key of FOREST_MOVES
+    grams: int
+    planting_id: int
+
+
+def post_forest_moves(moves: Sequence[ForestMove], *, memo: str = "") -> list[LedgerEntry]:
+    """One FOREST_CREDIT or FOREST_CANCEL entry per forest register row, keyed by its serial.
+    A serial already in the ledger is refused (IntegrityError), never skipped: the register
+    row and its entry go together or not at all. No cached balance moves. The caller
+    commits."""
+    out = []
+    for move in moves:
+        if move.grams <= 0 or not isinstance(move.grams, int):
+            raise InvalidAmount()
+        kind, source, target = FOREST_MOVES[move.kind]
+        entry = LedgerEntry(
+            kind=kind,
+            idempotency_key=move.serial,
+            memo=memo[:200],
+            ref_type="planting",
+            ref_id=str(move.planting_id),
+        )
+        db.session.add(entry)
+        db.session.flush()
+        db.session.add_all(
+            Posting(
+                entry_id=entry.id,
+                account_id=system_account(account).id,
+                amount=amount,
+                kind=kind,
+                created_at=entry.created_at,
+            )
+            for account, amount in ((source, -move.grams), (target, move.grams))
+        )
+        out.append(entry)
+    db.session.flush()
+    return out

@@ -34,5 +34,8 @@ class Merchant(db.Model):
     # WGS-84 decimal degrees as strings (as area_mu in events): where "Nearby" puts it
     latitude: Mapped[str | None] = mapped_column(String(12))
     longitude: Mapped[str | None] = mapped_column(String(12))
+    # Yuan the city pays per point this merchant redeems (a decimal string; None: not
+    # funded). An offer's own rate, where set, takes precedence.
+    funded_yuan_per_point: Mapped[str | None] = mapped_column(String(20))
 
     staff = relationship("User", back_populates="merchant")

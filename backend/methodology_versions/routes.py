@@ -12,8 +12,14 @@ import methodologies
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..i18n import current_lang
-from . import queries, services
-from .schemas import DraftSchema, MethodologySchema, ReviewSchema, VersionSchema
+from . import impact, queries, services
+from .schemas import (
+    DraftSchema,
+    MethodologySchema,
+    PreviewSchema,
+    ReviewSchema,
+    VersionSchema,
+)
 
 blp = Blueprint(
     "methodologies",
@@ -85,10 +91,23 @@ class Approve(MethodView):
     @blp.arguments(ReviewSchema)
     @blp.response(200, VersionSchema)
     def post(self, data: dict[str, Any], version_id: int) -> Any:
-        """Approve a version in review (not your own); it takes effect at effective_from."""
-        return services.approve_version(
+        """Approve a version in review (not your own); it takes effect at effective_from.
+        Residents whose records of the last 30 days would earn differently are told what
+        changes and from when."""
+        return impact.approve_and_notify(
             api_user(), version_id, data["comment"], data["effective_from"]
         )
+
+
+@blp.route("/admin/methodology-versions/<int:version_id>/preview")
+class Preview(MethodView):
+    @admin_only
+    @blp.response(200, PreviewSchema)
+    def get(self, version_id: int) -> Any:
+        """The version's effect on the last 30 days of records: total grams and points under
+        the version in force and under this one, by action and district, and a sample of
+        records (the methodology's arithmetic, before caps)."""
+        return impact.preview(version_id)
 
 
 @blp.route("/admin/methodology-versions/<int:version_id>/reject")

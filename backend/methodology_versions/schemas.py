@@ -86,3 +86,32 @@ class DraftSchema(Schema):
 class ReviewSchema(Schema):
     comment = fields.String(load_default="")
     effective_from = fields.AwareDateTime(load_default=None, allow_none=True, default_timezone=None)
+
+
+class TotalsSchema(Schema):
+    records = fields.Integer()
+    current_g = fields.Integer()
+    current_points = fields.Integer()
+    proposed_g = fields.Integer()
+    proposed_points = fields.Integer()
+
+
+class RecomputedSchema(Schema):
+    reduction_id = fields.Integer()
+    action = fields.String()
+    district = fields.String()
+    local_day = fields.String()
+    current_g = fields.Integer()
+    current_points = fields.Integer()
+    proposed_g = fields.Integer()
+    proposed_points = fields.Integer()
+
+
+class PreviewSchema(Schema):
+    version_id = fields.Function(lambda p: p.version.id)
+    in_force_id = fields.Function(lambda p: p.in_force.id if p.in_force else None)
+    since = fields.DateTime()
+    total = fields.Nested(TotalsSchema)
+    by_action = fields.Dict(keys=fields.String(), values=fields.Nested(TotalsSchema))
+    by_district = fields.Dict(keys=fields.String(), values=fields.Nested(TotalsSchema))
+    sample = fields.List(fields.Nested(RecomputedSchema))

@@ -22,9 +22,10 @@ from markupsafe import Markup
 from ..errors import NotFound
 from ..methodology_versions import queries as methodology_queries
 from ..pdf import render_pdf
-from ..timeutil import utcnow
+from ..timeutil import local, utcnow
 from . import charts
 from .activity import versions_used_table
+from .economics import economics
 from .filters import Filters, InvalidFilters, Period
 from .queries import DEFINITIONS, Dashboard, dashboard
 
@@ -77,6 +78,7 @@ def report_context(
                 "points": charts.points_by_month(dash, "report-points"),
             },
             "overview": methodology_queries.overview(),
+            "econ": economics(min(chosen.period.end, local(now).date())),
             "versions_used": versions_used_table(filters),
             "definitions": DEFINITIONS,
             "generated_at": now,

@@ -65,3 +65,14 @@ class InvalidPeriod(DomainError):
     code = "invalid_period"
     status = 422
     message = _l("Choose a period of 1 to 370 days, the end not before the start.")
+
+
+class InvalidFundingRate(DomainError):
+    code = "invalid_funding_rate"
+    status = 422
+    message = _l("Enter the yuan the city pays per point: a number from 0 to 100, or blank.")
+
+
+class UnknownMerchant(NotFound):
+    code = "unknown_merchant"
+    message = _l("This merchant does not exist.")

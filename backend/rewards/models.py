@@ -47,6 +47,9 @@ class Offer(db.Model):
     )
     review_comment: Mapped[str] = mapped_column(String(200), default="")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
+    # Yuan the city pays per point redeemed on this offer (decimal string), overriding the
+    # merchant's rate; None: the merchant's rate applies.
+    funded_yuan_per_point: Mapped[str | None] = mapped_column(String(20))
 
     merchant = relationship("Merchant")
 

@@ -6,9 +6,10 @@ import csv
 import io
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from decimal import ROUND_HALF_UP, Decimal
 
 from flask_babel import gettext as _
-from sqlalchemy import or_, select
+from sqlalchemy import or_, select, true
 from sqlalchemy.orm import joinedload
 
 from ..extensions import db
@@ -25,6 +26,26 @@ class SettlementRow:
     event: str  # "fulfilled" | "refunded"
     at: datetime
     points: int
+
+    @property
+    def yuan_per_point(self) -> Decimal:
+        return funding_rate(self.redemption.offer)
+
+    @property
+    def funded_yuan(self) -> Decimal:
+        """What the city pays the merchant for this line (negative for a refund), to the fen."""
+        funded = (self.points * self.yuan_per_point).quantize(FEN, rounding=ROUND_HALF_UP)
+        return funded + 0  # never "-0.00" for an unfunded refund
+
+
+FEN = Decimal("0.01")
+
+
+def funding_rate(offer: Offer) -> Decimal:
+    """Yuan the city funds per point redeemed on an offer: the offer's own rate, else its
+    merchant's, else 0 (not funded)."""
+    rate = offer.funded_yuan_per_point or offer.merchant.funded_yuan_per_point
+    return Decimal(rate) if rate else Decimal(0)
 
 
 def offers_for_residents(now: datetime | None = None) -> list[Offer]:
@@ -102,8 +123,9 @@ def merchant_day(merchant_id: int, day: datetime | None = None) -> list[Redempti
     )
 
 
-def settlement_rows(merchant_id: int, start: datetime, end: datetime) -> list[SettlementRow]:
-    """What a period settles: each fulfilment in it (+points), each refund in it (-points).
+def settlement_rows(merchant_id: int | None, start: datetime, end: datetime) -> list[SettlementRow]:
+    """What a period settles: each fulfilment in it (+points), each refund in it (-points);
+    of one merchant, or of every merchant (``merchant_id`` None).
 
     A fulfilment stays in the period it happened in even when it is refunded later; the
     refund is its own negative row in the period of ``refunded_at``, so a period's figures
@@ -111,9 +133,9 @@ def settlement_rows(merchant_id: int, start: datetime, end: datetime) -> list[Se
     """
     fulfilled = db.session.scalars(
         select(Redemption)
-        .options(joinedload(Redemption.offer))
+        .options(joinedload(Redemption.offer).joinedload(Offer.merchant))
         .where(
-            Redemption.merchant_id == merchant_id,
+            true() if merchant_id is None else Redemption.merchant_id == merchant_id,
             Redemption.closed_at >= start,
             Redemption.closed_at < end,
             Redemption.status.in_((RedemptionStatus.FULFILLED, RedemptionStatus.REFUNDED)),
@@ -121,9 +143,9 @@ def settlement_rows(merchant_id: int, start: datetime, end: datetime) -> list[Se
     )
     refunded = db.session.scalars(
         select(Redemption)
-        .options(joinedload(Redemption.offer))
+        .options(joinedload(Redemption.offer).joinedload(Offer.merchant))
         .where(
-            Redemption.merchant_id == merchant_id,
+            true() if merchant_id is None else Redemption.merchant_id == merchant_id,
             Redemption.refunded_at >= start,
             Redemption.refunded_at < end,
             Redemption.status == RedemptionStatus.REFUNDED,
@@ -155,6 +177,8 @@ def settlement_csv(
         "offer_title",
         "points",
         "points_settled",
+        "funded_yuan_per_point",
+        "funded_yuan",
     ]
     if for_people:
         columns = [
@@ -165,12 +189,16 @@ def settlement_csv(
             _("Offer"),
             _("Points"),
             _("Points settled"),
+            _("Yuan per point (city-funded)"),
+            _("Funded yuan"),
         ]
     writer.writerow(columns)
     kinds = {"fulfilled": _("fulfilled"), "refunded": _("refunded")} if for_people else {}
     total = 0
+    funded = Decimal(0)
     for row in settlement_rows(merchant_id, start, end):
         total += row.points
+        funded += row.funded_yuan
         r = row.redemption
         writer.writerow(
             [
@@ -181,9 +209,13 @@ def settlement_csv(
                 r.offer.title_zh,
                 r.points,
                 row.points,
+                format(row.yuan_per_point.normalize(), "f"),
+                f"{row.funded_yuan:.2f}",
             ]
         )
-    writer.writerow([_("Total") if for_people else "total", "", "", "", "", "", total])
+    writer.writerow(
+        [_("Total") if for_people else "total", "", "", "", "", "", total, "", f"{funded:.2f}"]
+    )
     return out.getvalue()
 
 

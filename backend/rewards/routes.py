@@ -22,6 +22,8 @@ from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
 from . import queries, services
 from .schemas import (
     FulfilSchema,
+    FundingResultSchema,
+    FundingSchema,
     OfferCreateSchema,
     OfferSchema,
     PointsSchema,
@@ -233,3 +235,17 @@ class AdminReviewOffer(MethodView):
     def post(self, data: dict[str, Any], offer_id: int, decision: str) -> Any:
         """Approve an offer (it goes live) or reject it."""
         return services.review_offer(api_user(), offer_id, decision == "approve", data["comment"])
+
+
+@blp.route("/admin/merchants/<int:merchant_id>/funding")
+class AdminFunding(MethodView):
+    @admin_only
+    @blp.arguments(FundingSchema)
+    @blp.response(200, FundingResultSchema)
+    def put(self, data: dict[str, Any], merchant_id: int) -> Any:
+        """Set the yuan the city pays per point redeemed at a merchant, or on one of its
+        offers (``offer_id``, taking precedence); null clears it. Settlement exports and the
+        programme economics use it."""
+        return services.set_funding_rate(
+            api_user(), merchant_id, data["yuan_per_point"], data["offer_id"]
+        )

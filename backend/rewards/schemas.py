@@ -154,3 +154,15 @@ class PointsSchema(Schema):
                 for row in overview.history
             ],
         }
+
+
+class FundingSchema(Schema):
+    """The yuan the city pays per point redeemed (blank or null clears it)."""
+
+    yuan_per_point = fields.String(load_default=None, allow_none=True, metadata={"example": "0.01"})
+    offer_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+
+
+class FundingResultSchema(Schema):
+    merchant_id = fields.Function(lambda m: m.id)
+    yuan_per_point = fields.Function(lambda m: m.funded_yuan_per_point)

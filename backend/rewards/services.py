@@ -11,6 +11,7 @@ from __future__ import annotations
 import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from flask import current_app
@@ -32,6 +33,7 @@ from ..ledger.services import (
     resident_account,
     system_account,
 )
+from ..merchants.models import Merchant
 from ..notifications.models import NotificationKind as K
 from ..notifications.services import notify
 from ..qr import InvalidQr, make_token, new_nonce, new_short_code, normalise_short_code, read_token
@@ -41,6 +43,7 @@ from ..uploads import image_path as image_file
 from ..uploads import read_image, save_image
 from .exceptions import (
     AlreadyFulfilled,
+    InvalidFundingRate,
     InvalidOffer,
     LimitReached,
     NotRefundable,
@@ -49,6 +52,7 @@ from .exceptions import (
     OutOfStock,
     RedemptionCancelled,
     RedemptionExpired,
+    UnknownMerchant,
     UnknownOffer,
     UnknownRedemption,
 )
@@ -501,3 +505,41 @@ def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemptio
         record_audit(staff, "redemption.refund", "redemption", redemption.id, reason=reason[:200])
     db.session.refresh(redemption)
     return redemption
+
+
+def set_funding_rate(
+    admin: User, merchant_id: int, yuan_per_point: Any, offer_id: int | None = None
+) -> Merchant:
+    """Set the yuan the city pays per point redeemed at a merchant, or on one of its offers
+    (which then takes precedence); blank clears it (not funded, or the merchant's rate)."""
+    merchant = db.session.get(Merchant, merchant_id)
+    if merchant is None:
+        raise UnknownMerchant()
+    offer = None
+    if offer_id is not None:
+        offer = db.session.get(Offer, offer_id)
+        if offer is None or offer.merchant_id != merchant.id:
+            raise UnknownOffer()
+    raw = str(yuan_per_point if yuan_per_point is not None else "").strip()
+    rate: str | None = None
+    if raw:
+        try:
+            value = Decimal(raw)
+        except ArithmeticError:
+            raise InvalidFundingRate(field="yuan_per_point") from None
+        if not value.is_finite() or not 0 <= value <= 100:
+            raise InvalidFundingRate(field="yuan_per_point")
+        rate = format(value.normalize(), "f")
+    target = offer if offer is not None else merchant
+    old = target.funded_yuan_per_point
+    target.funded_yuan_per_point = rate
+    record_audit(
+        admin,
+        "merchant.funding",
+        "offer" if offer is not None else "merchant",
+        target.id,
+        old=old,
+        new=rate,
+    )
+    db.session.commit()
+    return merchant

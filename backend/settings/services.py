@@ -21,6 +21,13 @@ SETTINGS: dict[str, tuple[int, Any]] = {
             "(0 = no programme-wide cap; each methodology's caps still apply)"
         ),
     ),
+    "annual_budget_yuan": (
+        0,
+        _l(
+            "Yuan the city budgets each calendar year for the redemptions it funds (0 = no "
+            "budget); the dashboard forecasts the month it runs out"
+        ),
+    ),
     "crediting_paused": (
         0,
         _l("1 pauses all crediting (actions wait as pending); 0 credits normally"),

@@ -6,7 +6,7 @@ sign-ins counted per account and address, per address, and per account (alerts),
 keyed hashes, for growing delays instead of a lock anyone could set off.
 
 Revision ID: 0014
-Revises: 0011
+Revises: 0013
 Create Date: 2026-12-03 23:40:00
 
 """
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0014'
-down_revision = '0011'
+down_revision = '0013'
 branch_labels = None
 depends_on = None
 

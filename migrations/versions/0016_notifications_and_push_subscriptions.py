@@ -1,7 +1,7 @@
 """notifications and push subscriptions
 
 Revision ID: 0016
-Revises: 0011
+Revises: 0014b
 Create Date: 2026-12-03 23:34:38.414036
 
 """
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 
 # revision identifiers, used by Alembic.
 revision = '0016'
-down_revision = '0011'
+down_revision = '0014b'
 branch_labels = None
 depends_on = None
 

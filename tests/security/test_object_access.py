@@ -132,6 +132,7 @@ OWNED: dict[tuple[str, str], Owned] = {
     # organisers: their events, footprints, plans and retirements
     ("GET", "/api/v1/events/<int:event_id>"): Owned(ORGANISER, EVENT),
     ("GET", "/api/v1/events/<int:event_id>/retirements"): Owned(ORGANISER, EVENT),
+    ("GET", "/api/v1/events/<int:event_id>/forest-credits"): Owned(ORGANISER, EVENT),
     ("POST", "/api/v1/events/<int:event_id>/footprints/<any(planned, actual):stage>"): Owned(
         ORGANISER, EVENT, json={"lines": WORKED_LINES}
     ),

@@ -26,6 +26,9 @@ EVENTS_MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/admin/plans/<int:plan_id>/<any(approve, return):decision>"): {ADMIN},
     ("POST", "/api/v1/admin/plans/<int:plan_id>/plantings"): {ADMIN},
     ("POST", "/api/v1/admin/plantings/<int:planting_id>/survival-checks"): {ADMIN},
+    ("GET", "/api/v1/admin/plantings/<int:planting_id>/measurements"): {ADMIN},
+    ("POST", "/api/v1/admin/plantings/<int:planting_id>/measurements"): {ADMIN},
+    ("GET", "/api/v1/events/<int:event_id>/forest-credits"): {ORGANISER, ADMIN},
     ("POST", "/api/v1/admin/events/<int:event_id>/certificate"): {ADMIN},
     # API: public verification and projects; residents donate
     ("GET", "/api/v1/certificates/<code>"): PUBLIC,
@@ -65,6 +68,7 @@ EVENTS_MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/plans/<int:plan_id>/<any(approve, return):decision>"): {ADMIN},
     ("POST", "/admin/plans/<int:plan_id>/plantings"): {ADMIN},
     ("POST", "/admin/plantings/<int:planting_id>/survival"): {ADMIN},
+    ("POST", "/admin/plantings/<int:planting_id>/measurement"): {ADMIN},
     ("POST", "/admin/events/<int:event_id>/certificate"): {ADMIN},
 }
 EVENTS_SAMPLE_ARGS: dict[str, str] = {

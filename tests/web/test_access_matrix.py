@@ -85,6 +85,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/admin/methodologies/<code>/versions"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/submit"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/approve"): {ADMIN},
+    ("GET", "/api/v1/admin/methodology-versions/<int:version_id>/preview"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/reject"): {ADMIN},
     ("POST", "/api/v1/admin/methodology-versions/<int:version_id>/retire"): {ADMIN},
     ("GET", "/admin/methodologies"): {ADMIN},
@@ -112,6 +113,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/api/v1/merchant/offers/<int:offer_id>/<any(pause, resume):action>"): {STAFF},
     ("POST", "/api/v1/admin/merchants"): {ADMIN},
     ("POST", "/api/v1/admin/merchants/<int:merchant_id>/staff"): {ADMIN},
+    ("PUT", "/api/v1/admin/merchants/<int:merchant_id>/funding"): {ADMIN},
     ("POST", "/api/v1/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
     ("GET", "/offers"): PUBLIC,
     ("GET", "/offers/<int:offer_id>"): PUBLIC,
@@ -137,6 +139,7 @@ MATRIX: dict[tuple[str, str], set[str]] = {
     ("POST", "/admin/merchants"): {ADMIN},
     ("GET", "/admin/merchants/<int:merchant_id>"): {ADMIN},
     ("POST", "/admin/merchants/<int:merchant_id>"): {ADMIN},
+    ("POST", "/admin/merchants/<int:merchant_id>/funding"): {ADMIN},
     ("GET", "/admin/offers"): {ADMIN},
     ("POST", "/admin/offers/<int:offer_id>/<any(approve, reject):decision>"): {ADMIN},
     # actions: partner batches, sources, claims, self-reports, review

@@ -9,12 +9,18 @@ import pytest
 from PIL import Image
 from sqlalchemy import func, select
 
-from backend.events import certificates, forest, queries, services
+from backend.events import certificates, forest, queries, retirements, services
 from backend.events.models import Event, EventFootprint, FootprintStage, PlanStatus, Planting
 from backend.ledger.queries import resident_balance
 from backend.methodology_versions.services import seed_versions
 
-from ..backend.events.helpers import PLANTED_ON, plan_data, reduction, worked_event
+from ..backend.events.helpers import (
+    PLANTED_ON,
+    approve_measuring_version,
+    plan_data,
+    reduction,
+    worked_event,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -220,11 +226,23 @@ def test_public_project_page_and_resident_donation(client, make, auth, db):
 def test_verification_page_is_public(client, make, db):
     organiser, admin = make.user("organiser"), make.user("admin")
     event, _ = _approved(organiser, admin)
+    reduction(make.resident(), 40_000_000)
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
     cert = certificates.issue_certificate(admin, event.id)
     page = client.get(f"/verify/{cert.verify_code}")
     assert page.status_code == 200
     html = page.get_data(as_text=True)
     assert cert.serial in html and event.name in html
+    # three figures apart: retired now, measured forest removals, pledged (not counted)
+    html_en = client.get(f"/verify/{cert.verify_code}?lang=en").get_data(as_text=True)
+    for label in (
+        "Retired reductions (counted)",
+        "Measured forest removals (counted)",
+        "Pledged forest removals (not counted)",
+        "Neutrality completed on",
+    ):
+        assert label in html_en
+    assert "Valid certificate" in html_en and "Certificate suspended" not in html_en
     assert client.get("/verify/not-a-code").status_code == 404
 
 
@@ -302,6 +320,30 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
         f"/admin/plantings/{planting.id}/survival",
         data={"checked_on": PLANTED_ON.isoformat(), "surviving": "600"},
     )
+    # a growth measurement through the console: one plot row (400 m², 1.0 m³ of stem),
+    # under the afforestation module 1.1.0 version (buffer share, form factor)
+    approve_measuring_version(admin, make.user("admin"))
+    bad_measure = client.post(
+        f"/admin/plantings/{planting.id}/measurement",
+        data={"measured_on": PLANTED_ON.isoformat(), "plot-1-area_m2": "400"},
+    )
+    assert bad_measure.status_code == 422
+    measured = client.post(
+        f"/admin/plantings/{planting.id}/measurement",
+        data={
+            "measured_on": PLANTED_ON.isoformat(),
+            "plot-1-area_m2": "400",
+            "plot-1-stock_m3": "1.0",
+        },
+    )
+    assert measured.status_code == 302
+    page = client.get(f"/admin/events/{event.id}?lang=en").get_data(as_text=True)
+    assert "QZCI-F-" in page and "QZCI-B-" in page and "Neutrality deadline" in page
+    client.post(f"/admin/events/{event.id}/certificate")
+    db.session.refresh(event)
+    assert event.certificate is None  # measured removals alone do not cover it
+    reduction(make.resident(), 40_000_000)
+    retirements.retire_reductions(organiser, event.id, 30_000_000)
     issued = client.post(f"/admin/events/{event.id}/certificate", follow_redirects=True)
     assert "QZCI-C-" in issued.get_data(as_text=True)
     db.session.refresh(event)

@@ -5,12 +5,20 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from sqlalchemy import select
+
 from backend.accounts.models import User
 from backend.actions.models import ActivityRecord, Channel, Outcome, Reduction
 from backend.events import services
 from backend.events.models import Event, FootprintStage
 from backend.extensions import db
-from backend.methodology_versions.services import active_version
+from backend.methodology_versions.models import MethodologyVersion, VersionStatus
+from backend.methodology_versions.services import (
+    active_version,
+    approve_version,
+    offer_module_versions,
+    submit_version,
+)
 
 # shared/reference/events_forest.md §5: 2-day conference, 500 people, Quzhou.
 WORKED_LINES: list[dict[str, Any]] = [
@@ -98,3 +106,20 @@ def reduction(resident: User, grams: int, *, age_days: int = 0) -> Reduction:
     db.session.add(row)
     db.session.commit()
     return row
+
+
+def approve_measuring_version(proposer: User, reviewer: User) -> MethodologyVersion:
+    """Approve the afforestation module 1.1.0 version (buffer share, form factor), as an
+    administrator does before growth is credited: offered as a draft by the module, submitted
+    by one administrator and approved by another."""
+    offer_module_versions()
+    draft = db.session.scalar(
+        select(MethodologyVersion).where(
+            MethodologyVersion.code == "afforestation",
+            MethodologyVersion.module_version == "1.1.0",
+            MethodologyVersion.status == VersionStatus.DRAFT,
+        )
+    )
+    assert draft is not None
+    submit_version(proposer, draft.id)
+    return approve_version(reviewer, draft.id, "measured crediting")

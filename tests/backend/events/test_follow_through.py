@@ -83,7 +83,10 @@ def test_status_is_honest_committed_planted_surviving(db, organiser, admin):
     event, plan = _approved(organiser, admin)  # fir, 20 years: 3.6 mu, 648 seedlings
     state = queries.standing(event)
     assert state.status == "committed"
-    assert state.committed_g == plan.removal_g and state.covered
+    # the plan's projection is pledged, never counted: nothing covers the footprint yet
+    assert state.committed_g == plan.removal_g and not state.covered
+    assert state.pledged_g == plan.removal_g and state.measured_g == 0
+    assert state.claim.claim == "in_progress"  # 碳中和林 neutralisation in progress
     assert state.planted_seedlings == 0 and state.planted_projected_g == 0
 
     first = _planting(admin, plan, area_mu="2", seedlings="360")
@@ -189,13 +192,19 @@ def test_certificate_needs_the_actual_footprint_and_full_cover(db, organiser, ad
         certificates.issue_certificate(admin, event.id)
 
 
-def test_certificate_api_and_public_verification(client, auth, organiser, admin):
+def test_certificate_api_and_public_verification(client, auth, organiser, admin, make):
     event, plan = _approved(organiser, admin)
+    with pytest.raises(NotCertifiable):  # an approved plan alone is a pledge, not cover
+        certificates.issue_certificate(admin, event.id)
+    reduction(make.resident(), 40_000_000)
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
     code = certificates.issue_certificate(admin, event.id).verify_code
     public = client.get(f"/api/v1/certificates/{code}")
     assert public.status_code == 200
     cert = public.get_json()
     assert cert["snapshot"]["committed_g"] == plan.removal_g
+    assert cert["snapshot"]["pledged_g"] == plan.removal_g  # shown apart, not counted
+    assert cert["snapshot"]["measured_g"] == 0 and cert["snapshot"]["retired_g"] == 40_000_000
     assert cert["snapshot"]["status"] == "committed"  # honest: nothing planted yet
     assert cert["serial"].startswith("QZCI-C-") and cert["verify_code"] == code
     mine = client.get(f"/api/v1/events/{event.id}", headers=auth.bearer(organiser)).get_json()
@@ -204,10 +213,14 @@ def test_certificate_api_and_public_verification(client, auth, organiser, admin)
 
 
 @pytest.mark.pdf
-def test_certificate_pdf_has_a_qr_to_the_verification_page(client, organiser, admin, tmp_path):
+def test_certificate_pdf_has_a_qr_to_the_verification_page(
+    client, organiser, admin, tmp_path, make
+):
     import zxingcpp
 
     event, _ = _approved(organiser, admin)
+    reduction(make.resident(), 40_000_000)
+    retirements.retire_reductions(organiser, event.id, 39_502_667)
     cert = certificates.issue_certificate(admin, event.id)
     response = client.get(f"/verify/{cert.verify_code}/certificate.pdf")
     assert response.status_code == 200 and response.mimetype == "application/pdf"

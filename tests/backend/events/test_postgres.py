@@ -7,8 +7,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import DBAPIError
 
 from backend.accounts.models import User
-from backend.events import retirements
-from backend.events.models import ReductionRetirement
+from backend.events import forest, removals, retirements
+from backend.events.models import ForestCredit, ReductionRetirement
 from backend.extensions import db
 from backend.ledger.models import EntryKind, LedgerEntry
 from backend.ledger.reconcile import reconcile
@@ -16,7 +16,13 @@ from backend.methodology_versions.services import seed_versions
 
 from ...conftest import run_parallel
 from ...factories import Factories
-from .helpers import reduction, worked_event
+from .helpers import (
+    PLANTED_ON,
+    approve_measuring_version,
+    plan_data,
+    reduction,
+    worked_event,
+)
 
 pytestmark = pytest.mark.postgres
 
@@ -91,3 +97,34 @@ def test_the_register_is_append_only(committed):
             db.session.execute(text(statement))
         db.session.rollback()
     assert db.session.scalar(select(func.count()).select_from(ReductionRetirement)) == 1
+
+
+def test_the_forest_register_is_append_only(committed):
+    make = Factories()
+    seed_versions()
+    organiser, admin = make.user("organiser"), make.user("admin")
+    approve_measuring_version(admin, make.user("admin"))
+    event = worked_event(organiser)
+    plan = forest.create_plan(organiser, event.id, plan_data())
+    forest.submit_plan(organiser, plan.id)
+    forest.review_plan(admin, plan.id, True, "ok")
+    planting = forest.record_planting(
+        admin,
+        plan.id,
+        {
+            "planted_on": PLANTED_ON.isoformat(),
+            "species": "chinese_fir",
+            "area_mu": "3.6",
+            "seedlings": "648",
+            "location": "举村乡",
+        },
+    )
+    removals.record_growth_measurement(
+        admin, planting.id, PLANTED_ON, [{"area_m2": 400, "stock_m3": "1.0"}]
+    )
+    for statement in ("UPDATE forest_credits SET grams = 1", "DELETE FROM forest_credits"):
+        with pytest.raises(DBAPIError, match="append-only"):
+            db.session.execute(text(statement))
+        db.session.rollback()
+    assert db.session.scalar(select(func.count()).select_from(ForestCredit)) == 2
+    assert reconcile().clean

@@ -7,6 +7,7 @@ from datetime import datetime
 import pytest
 from sqlalchemy import func, select
 
+from backend.extensions import db
 from backend.ledger.models import EntryKind, LedgerEntry
 from backend.ledger.queries import merchant_balance, resident_balance
 from backend.ledger.reconcile import reconcile
@@ -22,6 +23,8 @@ HEADER = [
     "offer_title",
     "points",
     "points_settled",
+    "funded_yuan_per_point",
+    "funded_yuan",
 ]
 
 
@@ -132,6 +135,8 @@ def test_a_refund_in_a_later_period_is_a_negative_row_there_and_leaves_the_first
     client, auth, shop, resident, monkeypatch
 ):
     merchant, staff, offer = shop
+    merchant.funded_yuan_per_point = "0.01"  # the city funds this merchant's redemptions
+    db.session.commit()
     headers = auth.bearer(staff)
     kept = services.redeem_offer(resident, offer.id, "kept")
     refunded = services.redeem_offer(resident, offer.id, "refunded")
@@ -150,6 +155,8 @@ def test_a_refund_in_a_later_period_is_a_negative_row_there_and_leaves_the_first
             "环保咖啡杯",
             "100",
             "100",
+            "0.01",
+            "1.00",
         ],
         [
             str(refunded.id),
@@ -159,8 +166,10 @@ def test_a_refund_in_a_later_period_is_a_negative_row_there_and_leaves_the_first
             "环保咖啡杯",
             "100",
             "100",
+            "0.01",
+            "1.00",
         ],
-        ["total", "", "", "", "", "", "200"],  # 100 + 100
+        ["total", "", "", "", "", "", "200", "", "2.00"],  # 100 + 100; 200 × ¥0.01
     ]
     assert _csv(client, headers, "2026-11-30", "2026-11-30") == period_a
     # period B, 1 December (local): the second is refunded twenty minutes later
@@ -177,8 +186,10 @@ def test_a_refund_in_a_later_period_is_a_negative_row_there_and_leaves_the_first
             "环保咖啡杯",
             "100",
             "-100",
+            "0.01",
+            "-1.00",
         ],
-        ["total", "", "", "", "", "", "-100"],
+        ["total", "", "", "", "", "", "-100", "", "-1.00"],
     ]
     both = _csv(client, headers, "2026-11-30", "2026-12-01")
     assert [row[:2] for row in both[1:-1]] == [
@@ -187,9 +198,10 @@ def test_a_refund_in_a_later_period_is_a_negative_row_there_and_leaves_the_first
         [str(refunded.id), "refunded"],
     ]
     # 100 + 100 - 100 = 100: the periods add up to the merchant's ledger account
-    assert both[-1][-1] == "100" == str(merchant_balance(merchant.id))
+    assert both[-1][-3] == "100" == str(merchant_balance(merchant.id))
+    assert both[-1][-1] == "1.00"  # the city funds ¥0.01 a point: 100 points, ¥1.00
     assert _csv(client, headers, "2026-12-02", "2026-12-02")[1:] == [
-        ["total", "", "", "", "", "", "0"]
+        ["total", "", "", "", "", "", "0", "", "0.00"]
     ]
     assert reconcile().clean
 
@@ -215,8 +227,8 @@ def test_the_merchant_page_downloads_the_same_settlement(client, auth, shop, res
     rows, machine = page.get_data(as_text=True).lstrip("\ufeff").splitlines(), api.splitlines()
     assert len(rows) == len(machine) and rows[0].startswith("兑换单号,类型,时间（北京时间）")
     assert [r.split(",")[2:] for r in rows[1:-1]] == [m.split(",")[2:] for m in machine[1:-1]]
-    assert "已核销" in rows[1] and "已退还" in rows[2] and rows[-1] == "合计,,,,,,0"
-    assert api.splitlines()[-1] == "total,,,,,,0"  # +100 on the 30th, -100 on the 1st
+    assert "已核销" in rows[1] and "已退还" in rows[2] and rows[-1] == "合计,,,,,,0,,0.00"
+    assert api.splitlines()[-1] == "total,,,,,,0,,0.00"  # +100 on the 30th, -100 on the 1st
     # a period that ends before it starts stays on the counter, the problem under the dates
     wrong = client.get("/merchant/settlement.csv?from=2026-12-01&to=2026-11-30")
     html = wrong.get_data(as_text=True)

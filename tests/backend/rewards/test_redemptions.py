@@ -275,7 +275,7 @@ def test_settlement_csv(client, auth, shop, resident):
     )
     assert response.status_code == 200 and response.mimetype == "text/csv"
     lines = response.get_data(as_text=True).strip().splitlines()
-    assert lines[0].startswith("redemption_id") and lines[-1].endswith(",100")
+    assert lines[0].startswith("redemption_id") and lines[-1].endswith(",100,,0.00")
     bad = client.get(
         f"/api/v1/merchant/settlement.csv?from={today}&to=2000-01-01", headers=auth.bearer(staff)
     )
