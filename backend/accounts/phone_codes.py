@@ -18,6 +18,7 @@ from __future__ import annotations
 import hmac
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import delete, func, select
@@ -142,7 +143,7 @@ def check_code(phone: str, purpose: CodePurpose, code: str | None) -> PhoneCode:
         db.session.commit()
         raise InvalidCode(field="code")
     row.used_at = now
-    return row
+    return cast(PhoneCode, row)
 
 
 def register_with_code(
@@ -179,7 +180,7 @@ def reset_password(raw_phone: str | None, code: str | None, new_password: str | 
     end_other_sessions(user)
     record_audit(user, "account.password_reset", "user", user.id)
     db.session.commit()
-    return user
+    return cast(User, user)
 
 
 def change_phone(user: User, raw_phone: str | None, code: str | None, password: str | None) -> User:

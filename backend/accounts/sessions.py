@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 from datetime import datetime, timedelta
+from typing import cast
 
 from flask import current_app
 from sqlalchemy import delete, or_, select, update
@@ -88,7 +89,7 @@ def session_user(raw: str | None, now: datetime | None = None) -> User | None:
             update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
         )
         db.session.commit()
-    return row.user
+    return cast("User | None", row.user)
 
 
 def end_session(raw: str | None) -> None:

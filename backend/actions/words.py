@@ -65,9 +65,9 @@ def describe_activity(action: str, activity: dict[str, Any] | None) -> str:
         text = _("%(kind)s, %(diners)s diners", kind=kind, diners=kg(diners))
         if activity.get("kind") == "small_portion" and activity.get("portion_reduction_kg"):
             text += _(", %(kg)s kg less food ordered", kg=kg(activity.get("portion_reduction_kg")))
-        return text
+        return str(text)
     if action in ("public_transit", "bike_sharing") and activity.get("distance_km"):
-        return _("%(km)s km", km=kg(activity.get("distance_km")))
+        return str(_("%(km)s km", km=kg(activity.get("distance_km"))))
     return ""
 
 
@@ -83,8 +83,8 @@ OTHER_BASELINE = _l("less than the baseline")
 def co2e(grams: int) -> str:
     """Grams CO2e as people read them: 359 g, 5.35 kg."""
     if grams < 1000:
-        return _("%(g)s g CO2e", g=grams)
-    return _("%(kg)s kg CO2e", kg=kg(Decimal(grams) / 1000))
+        return str(_("%(g)s g CO2e", g=grams))
+    return str(_("%(kg)s kg CO2e", kg=kg(Decimal(grams) / 1000)))
 
 
 def summary_line(action: str, activity: dict[str, Any] | None, credited_g: int) -> str:
@@ -96,4 +96,4 @@ def summary_line(action: str, activity: dict[str, Any] | None, credited_g: int) 
         amount=co2e(credited_g),
         baseline=BASELINES.get(action, OTHER_BASELINE),
     )
-    return _("%(what)s: %(saved)s", what=what, saved=saved) if what else saved
+    return str(_("%(what)s: %(saved)s", what=what, saved=saved) if what else saved)

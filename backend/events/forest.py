@@ -21,6 +21,7 @@ from ..methodology_versions.services import active_version
 from ..timeutil import utcnow
 from ..uploads import read_image, store_image
 from . import removals
+from .claims import retired_g
 from .exceptions import (
     AlreadyCovered,
     CommentRequired,
@@ -33,7 +34,6 @@ from .exceptions import (
     UnknownPlan,
 )
 from .models import PlanStatus, Planting, PlantingPlan, SurvivalCheck
-from .queries import retired_g
 from .removals import get_planting
 from .services import _date, _district, _text, _whole, lang, local_today, own_event
 

@@ -20,6 +20,7 @@ from ..extensions import db, unit_of_work
 from ..ledger.services import Retired, post_retirements
 from ..timeutil import local, utcnow
 from . import claims
+from .claims import retired_g
 from .exceptions import (
     InsufficientPool,
     InvalidRetirement,
@@ -28,7 +29,7 @@ from .exceptions import (
     RetirementRace,
 )
 from .models import Event, ReductionRetirement
-from .queries import _unretired, retired_g
+from .queries import _unretired
 from .services import _kg, _whole, own_event
 
 
