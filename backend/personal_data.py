@@ -111,6 +111,11 @@ RESIDENT_DATA: dict[str, dict[str, str]] = {
         "status": KEPT,  # revoked
         "consented_at": ANONYMISED,  # the local day
         "revoked_at": KEPT,
+        "link_code": ERASED,
+        "link_code_expires_at": ERASED,
+        "confirmed_at": ANONYMISED,  # the local day
+        "confirmed_by_id": KEPT,  # the staff member who saw the card, if any
+        "confirmed_via": KEPT,  # partner or counter
     },
     "household_cards": {
         "id": KEPT,
@@ -235,9 +240,49 @@ RESIDENT_DATA: dict[str, dict[str, str]] = {
         ],
         KEPT,
     ),
+    "notifications": {
+        **dict.fromkeys(
+            ["id", "resident_id", "kind", "params", "dedupe_key", "push_state", "created_at"],
+            ERASED,
+        ),
+        "read_at": ERASED,  # the rows go: news for a person who is gone
+    },
+    "push_subscriptions": dict.fromkeys(
+        ["id", "resident_id", "endpoint", "p256dh", "auth", "created_at"], ERASED
+    ),
+    "notices": dict.fromkeys(
+        ["id", "user_id", "topic", "text", "ref_type", "ref_id", "dedupe_key", "created_at"]
+        + ["read_at"],
+        ERASED,
+    ),
+    "teams": {
+        "id": KEPT,
+        "name": KEPT,  # the team's name belongs to all its members
+        "kind": KEPT,
+        "district": KEPT,
+        "invite_code": KEPT,
+        "created_by_id": KEPT,  # the anonymous account
+        "created_at": KEPT,
+        "goal_plan_id": KEPT,
+        "goal_points": KEPT,
+        "goal_reached_at": KEPT,
+    },
+    "team_members": {
+        "id": KEPT,
+        "team_id": KEPT,
+        "resident_id": KEPT,  # the anonymous account: the team's past totals add up
+        "joined_at": ANONYMISED,  # the local day
+        "left_at": ANONYMISED,  # the day of deletion: the member leaves
+        "show_nickname": ERASED,  # no nickname is left to show
+    },
+    "team_donations": dict.fromkeys(
+        ["id", "team_id", "donation_id", "resident_id", "points", "created_at"], KEPT
+    ),
 }
 
 STAFF_ONLY: dict[str, str] = {
+    "growth_measurements": "the administrator who recorded a growth measurement",
+    "forest_credits": "the administrator whose measurement or check made a forest credit",
     "events": "the organiser who registered the event",
     "methodology_versions": "the administrators who proposed and reviewed a version",
     "programme_settings": "the administrator who changed a setting",

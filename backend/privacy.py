@@ -30,8 +30,11 @@ from .audit.services import record_audit
 from .crypto import keyed_hash
 from .extensions import db
 from .ledger.queries import history
+from .notices.models import Notice
+from .notifications.models import Notification
 from .notifications.services import forget_devices
 from .rewards.models import Redemption
+from .teams.models import TeamMember
 from .timeutil import local, utcnow
 from .uploads import image_path
 
@@ -164,6 +167,25 @@ def export_data(user: User) -> dict[str, Any]:
                 .order_by(AuditEntry.id)
             )
         ],
+        "teams": [
+            {
+                "team_id": m.team_id,
+                "joined_at": m.joined_at.isoformat(),
+                "left_at": m.left_at.isoformat() if m.left_at else None,
+                "show_nickname": m.show_nickname,
+            }
+            for m in db.session.scalars(select(TeamMember).where(TeamMember.resident_id == user.id))
+        ],
+        "notifications": [
+            {"at": n.created_at.isoformat(), "kind": n.kind, "params": n.params}
+            for n in db.session.scalars(
+                select(Notification).where(Notification.resident_id == user.id)
+            )
+        ],
+        "notices": [
+            {"at": n.created_at.isoformat(), "topic": n.topic, "text": n.text}
+            for n in db.session.scalars(select(Notice).where(Notice.user_id == user.id))
+        ],
     }
 
 
@@ -231,12 +253,15 @@ def delete_account(user: User, password: str) -> None:
     for binding in db.session.scalars(
         select(IdentityBinding).where(IdentityBinding.resident_id == user.id)
     ):
-        if binding.status is BindingStatus.ACTIVE:
+        if binding.status in (BindingStatus.ACTIVE, BindingStatus.CLAIMED):
             binding.status = BindingStatus.REVOKED
             binding.revoked_at = now
         binding.identity_hash = keyed_hash(secrets.token_hex(16), purpose="deleted")
         binding.identity_hint = ""
         binding.consented_at = _local_midnight(binding.consented_at) or now
+        binding.confirmed_at = _local_midnight(binding.confirmed_at)
+        binding.link_code = None
+        binding.link_code_expires_at = None
     for card in db.session.scalars(
         select(HouseholdCard).where(HouseholdCard.resident_id == user.id)
     ):
@@ -247,6 +272,12 @@ def delete_account(user: User, password: str) -> None:
     if user.phone:
         db.session.execute(delete(PhoneCode).where(PhoneCode.phone_hash == phone_hash(user.phone)))
     forget_devices(user.id)
+    db.session.execute(delete(Notification).where(Notification.resident_id == user.id))
+    db.session.execute(delete(Notice).where(Notice.user_id == user.id))
+    for member in db.session.scalars(select(TeamMember).where(TeamMember.resident_id == user.id)):
+        member.joined_at = _local_midnight(member.joined_at) or now
+        member.left_at = _local_midnight(member.left_at) or now
+        member.show_nickname = False
     user.phone = None
     user.nickname = None
     user.leaderboard_opt_in = False

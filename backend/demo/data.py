@@ -78,7 +78,7 @@ DEMO_TOTP_SECRET = "QZCARBONDEMOADMINTOTPKEY"  # noqa: S105 - development demo o
 def foreign_users() -> int:
     """How many accounts the database holds that are not demo accounts (deleted ones count:
     their ledger history is real)."""
-    demo = [phone for _, phone, _ in DEMO_USERS] + [DEMO_ATTENDANT[0]]
+    demo = [phone for _, phone, _ in DEMO_USERS] + [DEMO_ATTENDANT[0], DEMO_WAITER[0]]
     return int(
         db.session.scalar(
             select(func.count(User.id)).where(or_(User.phone.is_(None), User.phone.not_in(demo)))

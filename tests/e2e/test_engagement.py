@@ -13,13 +13,13 @@ import pytest
 from flask import Flask
 from playwright.sync_api import expect
 
-from backend.actions.identities import bind_identity
 from backend.extensions import db as _db
 from backend.timeutil import local, utcnow
 
 from ..backend.engagement.trips import planted_project
 from ..backend.notifications.test_push import Browser, FakePushService, b64, raw_public
 from ..factories import Factories
+from ..helpers import link_proven
 from .conftest import push_batch, sign_in
 
 pytestmark = pytest.mark.e2e
@@ -48,7 +48,7 @@ def _resident(live_app: Flask, phone: str, card: str, nickname: str, points: int
     with live_app.app_context():
         make = Factories()
         resident = make.resident(phone=phone, password=PASSWORD, nickname=nickname)
-        bind_identity(resident, "e2e-bus", card)
+        link_proven(resident, "e2e-bus", card)
         if points:
             make.points(resident, points)
         _db.session.commit()

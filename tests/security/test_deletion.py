@@ -113,6 +113,11 @@ def test_a_deleted_resident_leaves_no_personal_data_anywhere(
         environ_base=at,
     )
     assert linked.status_code == 201
+    # the operator confirms the link with the code the resident shows (ownership before credit)
+    proof = as_json({"identity": CARD, "link_code": linked.get_json()["link_code"]})
+    path = "/api/v1/partner/links"
+    headers = signed_headers(key_id, secret, "POST", path, proof, content_type="application/json")
+    assert client.post(path, data=proof, headers=headers).status_code == 200
     body = as_json(
         {
             "records": [

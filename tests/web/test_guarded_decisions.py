@@ -8,7 +8,7 @@ import re
 from sqlalchemy import select
 
 from backend.actions.claims import active_card
-from backend.actions.identities import bind_identity, bindings_of
+from backend.actions.identities import bindings_of
 from backend.events import forest
 from backend.events.models import FootprintStage
 from backend.merchants.models import MerchantKind
@@ -17,12 +17,13 @@ from backend.partners.models import Partner
 from backend.rewards import services as rewards
 
 from ..backend.events.helpers import plan_data, worked_event
+from ..helpers import link_proven
 
 
 def test_unlinking_a_source_shows_what_stops_then_unlinks(client, make, auth, db):
     partner, _, _ = make.partner("home-bus")
     resident = make.resident()
-    binding = bind_identity(resident, "home-bus", "CARD7777")
+    binding = link_proven(resident, "home-bus", "CARD7777")
     auth.login_page(resident)
     preview = client.post(f"/sources/{binding.id}/revoke")
     html = preview.get_data(as_text=True)

@@ -95,7 +95,8 @@ def test_a_donation_shows_its_real_project_in_the_forest(client, make, auth, db)
     auth.login_page(resident)
     client.get("/home?lang=en")
     response = client.post(
-        f"/projects/{plan.id}/donate", data={"points": "200", "idempotency_key": "k1"}
+        f"/projects/{plan.id}/donate",
+        data={"points": "200", "idempotency_key": "k1", "confirm": "1"},
     )
     assert response.status_code == 302
     html = client.get("/home").get_data(as_text=True)

@@ -7,12 +7,11 @@ import math
 from datetime import date, datetime, time, timedelta
 from typing import Any
 
-from backend.actions.identities import bind_identity
 from backend.events import forest as services
 from backend.methodology_versions.services import seed_versions
 from backend.timeutil import LOCAL_TZ, local, utcnow
 
-from ...helpers import as_json, signed_headers
+from ...helpers import as_json, link_proven, signed_headers
 from ..events.helpers import PLANTED_ON, plan_data, worked_event
 
 _ids = itertools.count(1)
@@ -37,7 +36,7 @@ class Trips:
     def card(self, resident: Any) -> str:
         if resident.id not in self.cards:
             self.cards[resident.id] = f"CARD{resident.id:06d}"
-            bind_identity(resident, self.partner.code, self.cards[resident.id])
+            link_proven(resident, self.partner.code, self.cards[resident.id])
         return self.cards[resident.id]
 
     def push(self, resident: Any, trips: list[tuple[date, float]]) -> Any:
