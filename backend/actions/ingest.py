@@ -26,7 +26,7 @@ import io
 import zlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import IO, Any
 
 from flask import current_app
@@ -40,8 +40,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
+from ..notifications.models import NotificationKind
+from ..notifications.services import notify
 from ..partners.models import Partner
-from ..timeutil import aware, utcnow
+from ..timeutil import aware, local, utcnow
 from . import numbers
 from .catalogue import ALLOWED_ACTIONS
 from .exceptions import (
@@ -211,6 +213,28 @@ def _row(
     return row
 
 
+def _tell_waiting(
+    partner: Partner, rows: list[dict[str, Any]], claimants: dict[str, list[tuple[int, int]]]
+) -> None:
+    """Tell each claimant of an identity whose records now wait for the link's proof: once a
+    day per link, with the partner and the day by which a proof still credits today's
+    records (the partner claim window). Only the fact that records wait, never their times
+    or points: a squatter learns nothing of the holder's movements."""
+    waiting = {r["identity_hash"] for r in rows if r.get("reason_code") == WAITING}
+    if not waiting:
+        return
+    today = local(utcnow()).date()
+    until = today + timedelta(days=current_app.config["CLAIM_WINDOW_PARTNER_DAYS"])
+    for digest in sorted(waiting):
+        for binding_id, resident_id in claimants.get(digest, []):
+            notify(
+                resident_id,
+                NotificationKind.CREDIT_WAITING,
+                {"partner": partner.name, "until": until.isoformat()},
+                key=f"credit_waiting:{binding_id}:{today.isoformat()}",
+            )
+
+
 def _received(partner: Partner, keys: list[str]) -> set[str]:
     """Which of these record ids the partner has sent before."""
     if not keys:
@@ -248,12 +272,14 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
     hashes = {digest for pair in digests.values() for digest in pair}
     residents: dict[str, int] = {}
     claimed: set[str] = set()
+    claimants: dict[str, list[tuple[int, int]]] = {}  # digest -> (binding id, resident id)
     if hashes:
-        for digest, resident_id, status in db.session.execute(
+        for digest, resident_id, status, binding_id in db.session.execute(
             select(
                 IdentityBinding.identity_hash,
                 IdentityBinding.resident_id,
                 IdentityBinding.status,
+                IdentityBinding.id,
             ).where(
                 IdentityBinding.partner_id == partner.id,
                 IdentityBinding.status.in_((BindingStatus.ACTIVE, BindingStatus.CLAIMED)),
@@ -264,6 +290,7 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
                 residents[digest] = resident_id
             else:
                 claimed.add(digest)
+                claimants.setdefault(digest, []).append((binding_id, resident_id))
     rows, seen, resent = [], set(), []
     received_at = aware(batch.received_at) if batch.received_at else utcnow()
     for raw in raws:
@@ -282,6 +309,7 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
     rejected = sum(1 for r in rows if r["outcome"] is Outcome.REJECTED)
     unmatched = sum(1 for r in rows if r["outcome"] is Outcome.UNMATCHED)
     summary = verify_new(rows)  # inserts the records, their reductions and ledger credits
+    _tell_waiting(partner, rows, claimants)
     batch.processed = batch.processed + len(raws)
     if resent:  # counted whole, listed up to one request's worth: a bounded, rarely written row
         batch.resent_count = (batch.resent_count or 0) + len(resent)

@@ -18,6 +18,7 @@ from backend.extensions import db as _db
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.merchants.models import MerchantKind
+from backend.notifications.models import Notification
 from backend.timeutil import local, utcnow
 
 from ...helpers import as_json, signed_headers
@@ -289,3 +290,23 @@ def test_the_sweep_credits_records_matched_while_the_proof_was_committed(
     _db.session.commit()
     assert credit_all_waiting() == 1
     assert resident_balance(rider.id) == 359
+
+
+def test_a_claimant_is_told_that_records_wait_once_a_day_without_their_times(
+    client, auth, make, operator, db
+):
+    rider = make.resident()
+    link(client, auth, rider, "QZ00123456")
+    operator.outcomes([trip("n-1", "QZ00123456"), trip("n-2", "QZ00123456", hour=18)])
+    operator.outcomes([trip("n-3", "QZ00123456", days_ago=2)])  # the same day's notice
+    news = db.session.scalars(
+        select(Notification).where(Notification.resident_id == rider.id)
+    ).all()
+    assert [n.kind for n in news] == ["credit_waiting"]
+    params = news[0].params
+    assert params["partner"] and set(params) == {"partner", "until"}  # no times, no points
+    window = client.application.config["CLAIM_WINDOW_PARTNER_DAYS"]
+    assert params["until"] == (local(utcnow()).date() + timedelta(days=window)).isoformat()
+    auth.login_page(rider)
+    page = client.get("/notifications?lang=en").get_data(as_text=True)
+    assert "wait for your card link to be confirmed" in page
