@@ -38,6 +38,11 @@ class SourceRhythm:
     last_batch_at: datetime | None
     next_expected_at: datetime | None
     last_record_at: datetime | None  # the last record about this resident from the source
+    # A claimed link (not yet proven): its records wait, unnamed, until the partner or a
+    # counter confirms it (DESIGN.md invariant 6); the link code shown on the sources page
+    # is valid until ``code_until``.
+    claimed: bool = False
+    code_until: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -73,7 +78,7 @@ def sources_on_the_way(resident_id: int) -> list[SourceRhythm]:
         select(IdentityBinding)
         .where(
             IdentityBinding.resident_id == resident_id,
-            IdentityBinding.status == BindingStatus.ACTIVE,
+            IdentityBinding.status.in_((BindingStatus.ACTIVE, BindingStatus.CLAIMED)),
         )
         .order_by(IdentityBinding.id)
     )
@@ -92,6 +97,10 @@ def sources_on_the_way(resident_id: int) -> list[SourceRhythm]:
                 last_batch,
                 expected,
                 aware(last_record) if last_record else None,
+                claimed=binding.status is BindingStatus.CLAIMED,
+                code_until=aware(binding.link_code_expires_at)
+                if binding.link_code_expires_at
+                else None,
             )
         )
     return out

@@ -7,6 +7,7 @@ from datetime import timedelta
 
 from sqlalchemy import select, update
 
+from backend.actions.identities import bind_identity, confirm_by_partner
 from backend.actions.models import PartnerBatch
 from backend.engagement.on_the_way import sources_on_the_way
 from backend.settings.services import set_setting
@@ -58,3 +59,18 @@ def test_waiting_records_say_why_and_until_when(client, make, auth, db):
     assert "review; no date is promised." in html
     assert "Being verified; decided by" in html
     assert html.count('class="row-between plain-link waiting"') == 2
+
+
+def test_a_claimed_link_says_its_records_wait_for_confirmation(client, make, auth, db):
+    resident = make.resident()
+    partner, _, _ = make.partner("wait-bus", kind="transit")
+    binding = bind_identity(resident, "wait-bus", "QZ55556666")  # the resident's word only
+    auth.login_page(resident)
+    [source] = sources_on_the_way(resident.id)
+    assert source.claimed and source.code_until is not None
+    html = client.get("/on-the-way?lang=en").get_data(as_text=True)
+    assert "Waiting for confirmation" in html and partner.name in html
+    assert "Your link code is valid until" in html
+    confirm_by_partner(partner, "QZ55556666", binding.link_code)
+    html = client.get("/on-the-way?lang=en").get_data(as_text=True)
+    assert "Waiting for confirmation" not in html and not sources_on_the_way(resident.id)[0].claimed
