@@ -4,14 +4,15 @@ RUN apt-get update && apt-get install -y --no-install-recommends \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /app
 ENV FLASK_APP=backend.app:create_app PYTHONUNBUFFERED=1
-COPY pyproject.toml constraints.txt ./
+COPY pyproject.toml requirements.lock ./
 COPY backend backend
 COPY methodologies methodologies
 COPY mobile_web mobile_web
 COPY admin admin
 COPY migrations migrations
 COPY gunicorn.conf.py babel.cfg ./
-RUN pip install --no-cache-dir -c constraints.txt . \
+RUN pip install --no-cache-dir --require-hashes -r requirements.lock \
+    && pip install --no-cache-dir --no-deps --no-build-isolation . \
     && pybabel compile -d backend/translations
 RUN useradd --system carbon && chown -R carbon /app
 USER carbon

@@ -8,13 +8,27 @@ HOST   ?= 127.0.0.1
 PORT   ?= 5000
 export FLASK_APP := backend.app:create_app
 
-.PHONY: run test lint translations compile-translations bench bench-smoke lighthouse backup restore clean
+.PHONY: lock run test lint translations compile-translations bench bench-smoke lighthouse backup restore clean
 
-$(STAMP): pyproject.toml constraints.txt
+# Dependencies come from requirements.lock with every file's hash checked (--require-hashes);
+# the project itself is installed on top, editable, without resolving anything again.
+$(STAMP): pyproject.toml requirements.lock
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e .
 	@touch $(STAMP)
+
+## lock: regenerate requirements.lock (pins and hashes) from constraints.txt with pip-tools
+lock:
+	@test -x $(VENV)-tools/bin/pip-compile || { $(PYTHON) -m venv $(VENV)-tools && \
+		$(VENV)-tools/bin/pip install -q pip-tools; }
+	grep -v '^#' constraints.txt | grep . > $(VENV)-tools/requirements.in
+	$(VENV)-tools/bin/pip-compile -q --generate-hashes --allow-unsafe --no-header \
+		--no-annotate --strip-extras -o $(VENV)-tools/requirements.lock $(VENV)-tools/requirements.in
+	{ printf '# Every dependency pinned with its hashes (pip --require-hashes): generated from constraints.txt by\n'; \
+	  printf '# `make lock` (pip-tools: pip-compile --generate-hashes). Edit constraints.txt, then run `make lock`.\n\n'; \
+	  grep -v '^--' $(VENV)-tools/requirements.lock | sed '/./,$$!d'; } > requirements.lock
 
 $(MO): $(STAMP) backend/translations/zh_Hans_CN/LC_MESSAGES/messages.po
 	$(BIN)/pybabel -q compile -d backend/translations
