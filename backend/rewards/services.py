@@ -342,7 +342,8 @@ def find_for_fulfilment(
         if redemption is None:
             raise UnknownRedemption()
     if redemption.merchant_id != staff.merchant_id:
-        raise OtherMerchant()
+        # the same answer as a code nobody holds: a counter learns nothing of other shops' codes
+        raise UnknownRedemption()
     return redemption
 
 
