@@ -4,6 +4,9 @@ Points move only through ``backend.ledger.services.post_entry``. Every state cha
 redemption is a conditional UPDATE (``WHERE status = 'held'``), so the same QR fulfilled twice
 at once succeeds once, and stock is decremented with ``WHERE stock > 0`` so it never goes
 below zero. Lock order everywhere: resident account -> offer -> redemption -> merchant.
+
+One idea in one file (a little over 500 lines): an offer's stock and a redemption's states are
+changed together under that one lock order, so the functions are read, and kept, side by side.
 """
 
 from __future__ import annotations
