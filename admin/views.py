@@ -14,6 +14,7 @@ from backend.accounts import services, two_factor
 from backend.accounts.exceptions import AccountLocked
 from backend.accounts.models import Role
 from backend.accounts.throttle import recent_alerts
+from backend.audit import words as audit_words
 from backend.auth import mark_second_factor, page_roles, second_factor_done, sign_in, sign_out
 from backend.errors import DomainError, Forbidden
 from backend.extensions import limiter
@@ -170,4 +171,5 @@ def _signed_in() -> dict[str, Any]:
     return {
         "admin_signed_in": signed_in,
         "security_alerts": recent_alerts() if signed_in else 0,
+        **audit_words.template_helpers(),
     }

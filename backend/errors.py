@@ -159,6 +159,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http(exc: HTTPException) -> Any:
+        if exc.code == 429 and exc.response is not None:
+            return exc.response  # a page's own answer (its form kept), from ``on_breach``
         code, message, details = _http_details(exc)
         headers: Any = exc.get_response().headers
         if exc.code == 429 and "Retry-After" not in headers:

@@ -13,7 +13,7 @@ from typing import Any
 
 from sqlalchemy import delete, or_, select, update
 
-from .accounts.exceptions import InvalidCredentials, NicknameRequired
+from .accounts.exceptions import NicknameRequired, WrongPassword
 from .accounts.models import ApiToken, PhoneCode, User, UserSession
 from .accounts.phone_codes import phone_hash
 from .accounts.services import hash_password, verify_password
@@ -230,7 +230,8 @@ def delete_account(user: User, password: str) -> None:
     and the reductions stay, tied to an anonymous account, so reconcile and recompute stay
     clean."""
     if not verify_password(user.password_hash, password or ""):
-        raise InvalidCredentials(field="password")
+        # the resident is signed in: only the password can be wrong, never the number
+        raise WrongPassword(field="password")
     now = utcnow()
     photos: list[str] = []
     records = db.session.scalars(

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 
-from flask import current_app, request
+from flask import Response, current_app, g, request
 from flask_limiter.util import get_remote_address
 from flask_login import current_user
 
@@ -50,3 +50,15 @@ def limit_setting(name: str) -> Callable[[], str]:
         return str(current_app.config[name])
 
     return value
+
+
+def input_rejected() -> None:
+    """The request's input failed validation (a field left empty, a typo at the counter):
+    ``counts_as_attempt`` then leaves it out of the abuse limit, so people fixing a form are
+    not locked out. Guessing (a wrong SMS code, an unknown claim code) still counts."""
+    g.input_rejected = True
+
+
+def counts_as_attempt(_response: Response) -> bool:
+    """``deduct_when`` for limits meant for abuse: every request but rejected input."""
+    return not g.get("input_rejected", False)

@@ -23,7 +23,7 @@ from backend.i18n import current_lang
 from backend.ledger.queries import merchant_balance
 from backend.merchants.counter import confirm_at_counter
 from backend.qr import decode_image, format_short_code
-from backend.ratelimit import caller_key, limit_setting
+from backend.ratelimit import caller_key, counts_as_attempt, input_rejected, limit_setting
 from backend.rewards import queries, services
 from backend.rewards.exceptions import InvalidPeriod, OtherMerchant
 from backend.timeutil import LOCAL_TZ, local, utcnow
@@ -43,7 +43,9 @@ def merchant_home() -> Any:
 
 @bp.post("/merchant/confirm")
 @staff_only
-@limiter.limit(limit_setting("RATELIMIT_COUNTER"), key_func=caller_key)
+@limiter.limit(
+    limit_setting("RATELIMIT_COUNTER"), key_func=caller_key, deduct_when=counts_as_attempt
+)
 def merchant_confirm() -> Any:
     activity = _station_activity(request.form)
     token = request.form.get("token") or None
@@ -59,6 +61,8 @@ def merchant_confirm() -> Any:
             idempotency_key=request.form.get("key"),
         )
     except DomainError as exc:
+        if isinstance(exc, CounterInputInvalid):
+            input_rejected()  # a staff typo is not abuse: it does not count against the limit
         # The page comes back with what was typed and every problem on its field; a scanned
         # code is kept (hidden) so the corrected form needs no second scan.
         return _counter_page(None, error=exc, form=request.form, token=token), exc.status

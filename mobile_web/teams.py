@@ -125,6 +125,42 @@ def team_goal(team_id: int) -> Any:
 @resident_only
 def team_donate(team_id: int) -> Any:
     form = request.form
+    if not form.get("confirm"):
+        # preview first: donated points cannot be returned
+        back = url_for("mobile.team", team_id=team_id)
+        try:
+            preview = services.preview_co_donation(current_user, team_id, form.get("points"))
+        except DomainError as exc:
+            if exc.status == 404:
+                raise
+            flash(exc.localized_message(), "error")
+            return redirect(back)
+        return render_template(
+            "mobile/confirm.html",
+            title=_("Plant together with your team"),
+            lines=[
+                _(
+                    "%(points)s points go to the forest fund of %(project)s, "
+                    "counted for your team's goal.",
+                    points=preview.points,
+                    project=preview.plan.event.name,
+                ),
+                _(
+                    "Your points: %(before)s now, %(after)s after the donation.",
+                    before=preview.balance,
+                    after=preview.balance_after,
+                ),
+            ],
+            warning=_("Donated points cannot be returned."),
+            action=url_for("mobile.team_donate", team_id=team_id),
+            fields={
+                "points": preview.points,
+                "idempotency_key": form.get("idempotency_key", ""),
+            },
+            button=_("Donate %(points)s points", points=preview.points),
+            back=back,
+            danger=False,
+        )
     return _act(
         team_id,
         lambda: services.co_donate(

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Any
 from urllib.parse import urlsplit
 
-from flask import flash, redirect, render_template, request, session, url_for
+from flask import Response, flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
+from flask_limiter import RequestLimit
 from flask_login import current_user
 
 from backend.accounts import phone_codes, services
@@ -23,7 +26,7 @@ from backend.ledger.queries import resident_balance
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
 from backend.notices.queries import notices_of
-from backend.ratelimit import limit_setting
+from backend.ratelimit import counts_as_attempt, input_rejected, limit_setting
 from methodologies import available as methodology_available
 
 from . import bp
@@ -69,15 +72,51 @@ def login() -> Any:
     return render_template("mobile/login.html", form=form, error=error)
 
 
+def _register_breached(limit: RequestLimit) -> Response:
+    """Too many tries: the form comes back with what was typed (not the password) and how
+    long to wait, instead of a bare error page."""
+    wait = min(max(1, math.ceil(limit.reset_at - time.time())), limit.limit.get_expiry())
+    message = " ".join(
+        (
+            _("Too many requests. Please wait a moment and try again."),
+            _("You can send the form again in %(seconds)s seconds.", seconds=wait),
+        )
+    )
+    page = render_template(
+        "mobile/register.html",
+        form=RegisterForm(),
+        errors={"form": message},
+        error_code="rate_limited",
+        step=2,
+    )
+    return Response(page, 429, headers={"Retry-After": str(wait)})
+
+
 @bp.route("/register", methods=["GET", "POST"])
-@limiter.limit(_register_limit, methods=["POST"])
+@limiter.limit(
+    _register_limit,
+    methods=["POST"],
+    deduct_when=counts_as_attempt,
+    on_breach=_register_breached,
+)
 def register() -> Any:
     """Registration in two steps: the number (a code is sent to it), then the code with the
     rest of the form (``mobile_web.account.send_code`` keeps the number in the session)."""
     form = RegisterForm()
     errors: dict[str, str] = {}
     pending = session.get(PENDING_PHONE["register"])
-    if form.validate_on_submit():
+    problems = (
+        phone_codes.registration_problems(
+            form.phone.data, form.code.data, form.password.data, form.nickname.data
+        )
+        if form.is_submitted()
+        else {}
+    )
+    if problems:
+        # every field to fix, each on its field at once; not an abuse attempt
+        errors = {name: exc.localized_message() for name, exc in problems.items()}
+        input_rejected()
+    elif form.validate_on_submit():
         try:
             user = phone_codes.register_with_code(
                 form.phone.data,
@@ -88,6 +127,8 @@ def register() -> Any:
             )
         except DomainError as exc:
             errors[exc.field or "form"] = exc.localized_message()
+            if exc.field == "password":  # the password rules: a field to fix, not a guess
+                input_rejected()
         else:
             sign_in(user)
             flash(_("Welcome! Your carbon account is ready."), "success")

@@ -146,6 +146,27 @@ def check_code(phone: str, purpose: CodePurpose, code: str | None) -> PhoneCode:
     return cast(PhoneCode, row)
 
 
+def registration_problems(
+    raw_phone: str | None, code: str | None, password: str | None, nickname: str | None
+) -> dict[str, DomainError]:
+    """Every problem of a registration form that is the person's input, not a guess (the
+    number's form, the password rules, a missing code), by field, so a page shows them all
+    at once; ``register_with_code`` still checks everything itself."""
+    problems: dict[str, DomainError] = {}
+    phone = None
+    try:
+        phone = normalise_phone(raw_phone)
+    except DomainError as exc:
+        problems[exc.field or "phone"] = exc
+    try:
+        check_password_strength(password, personal=(phone, nickname))
+    except DomainError as exc:
+        problems[exc.field or "password"] = exc
+    if not (code or "").strip():
+        problems["code"] = InvalidCode(field="code")
+    return problems
+
+
 def register_with_code(
     raw_phone: str | None,
     code: str | None,

@@ -17,6 +17,7 @@ from ..audit.services import record_audit
 from ..errors import Forbidden
 from ..events.donations import donate_points, get_project
 from ..events.exceptions import UnknownProject
+from ..events.previews import DonationPreview, preview_donation
 from ..extensions import db
 from ..notifications.models import NotificationKind
 from ..notifications.services import notify
@@ -145,6 +146,14 @@ def _check_goal(team: Team) -> bool:
                 key=f"team-goal:{team.id}:{team.goal_plan_id}:{team.goal_points}:{member.resident_id}",
             )
     return True
+
+
+def preview_co_donation(resident: User, team_id: int, points: Any) -> DonationPreview:
+    """The donation ``co_donate`` would make to the team's goal project, or its error."""
+    team, _member = own_team(resident, team_id)
+    if team.goal_plan_id is None:
+        raise NoTeamGoal()
+    return preview_donation(resident, team.goal_plan_id, points)
 
 
 def co_donate(

@@ -329,6 +329,16 @@ def test_each_page_limit_answers_a_localized_429_page_per_user(limited, what):
     # two residents (or attendants) behind one address: the limit is per signed-in user
     first, second = callers.page_client(kind, 1), callers.page_client(kind, 2)
     form = {"phone": "13700000000", "password": "guess1234"} if kind == "address" else {}
+    if url == "/register":  # a well-formed form guessing the SMS code (bad input is not counted)
+        form = {
+            "phone": "13700000000",
+            "code": "000000",
+            "password": "Qz-green-path-2026",
+            "district": "柯城区",
+            "nickname": "猜码者",
+        }
+    if url == "/merchant/confirm":  # a correct weighing with a guessed resident code
+        form = {"code": "ABCD2345", "weight_paper": "2.5"}
     statuses = [_send(first, method, url, data=form).status_code for _ in range(item.amount)]
     assert 429 not in statuses, statuses
     _assert_rate_limited(_send(first, method, url, data=form), item.get_expiry(), json_body=False)
@@ -725,3 +735,33 @@ def test_the_same_form_with_its_token_passes(csrf_bound):
     assert token, "the card page carries its form token"
     issued = client.post("/card", data={"csrf_token": token.group(1)})
     assert issued.status_code == 302  # a new card: the token was the only thing missing
+
+
+def test_fixing_the_registration_form_is_not_counted_and_a_limited_page_keeps_it(limited):
+    """Fields left to fix are shown (all at once) and never count against the abuse limit;
+    guessing the SMS code does, and the page that says so keeps the form and the wait."""
+    client = limited.test_client()
+    client.environ_base["REMOTE_ADDR"] = "203.0.113.77"
+    amount = parse("5 per minute").amount
+    incomplete = {"phone": "1370", "code": "000000", "password": "short", "district": "柯城区"}
+    for _ in range(amount + 3):
+        response = _send(client, "POST", "/register", data=incomplete)
+        assert response.status_code != 429
+        html = response.get_data(as_text=True)
+        assert 'id="phone-error"' in html and 'id="password-error"' in html  # both at once
+    guess = {
+        "phone": "13700000000",
+        "code": "000000",
+        "password": "Qz-green-path-2026",
+        "district": "柯城区",
+        "nickname": "猜码者",
+    }
+    statuses = [_send(client, "POST", "/register", data=guess).status_code for _ in range(amount)]
+    assert 429 not in statuses, statuses
+    limited_page = _send(client, "POST", "/register", data=guess)
+    _assert_rate_limited(limited_page, 60, json_body=False)
+    html = limited_page.get_data(as_text=True)
+    wait = limited_page.headers["Retry-After"]
+    assert f"{wait} 秒" in html or f"{wait} seconds" in html
+    assert 'value="猜码者"' in html and 'value="13700000000"' in html  # what was typed stays
+    assert "Qz-green-path-2026" not in html  # never the password

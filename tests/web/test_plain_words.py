@@ -9,6 +9,7 @@ from urllib.parse import urljoin, urlparse
 
 import pytest
 
+from backend.accounts.models import Role
 from backend.demo.data import DEMO_PASSWORD, load_demo
 
 from .plain_words import internal_words, visible_text
@@ -23,7 +24,9 @@ LOGINS = {
 SKIP = ("/static", "/logout", "/api", "/sw.js", "/manifest")
 
 
-def crawl(client, start: str, lang: str, limit: int = 120) -> dict[str, list[str]]:
+def crawl(
+    client, start: str, lang: str, limit: int = 120, skip: tuple[str, ...] = ()
+) -> dict[str, list[str]]:
     """Internal words per page or CSV reached from ``start`` by GET links."""
     found: dict[str, list[str]] = {}
     seen: set[str] = set()
@@ -31,7 +34,7 @@ def crawl(client, start: str, lang: str, limit: int = 120) -> dict[str, list[str
     while todo and len(seen) < limit:
         url = todo.pop(0)
         parts = urlparse(url)
-        if parts.netloc or url in seen or parts.path.startswith(SKIP) or "lang=" in url:
+        if parts.netloc or url in seen or parts.path.startswith(SKIP + skip) or "lang=" in url:
             continue
         seen.add(url)
         response = client.get(url, headers={"Accept-Language": lang})
@@ -70,7 +73,7 @@ def test_every_page_of_every_role_speaks_plain_words(app, client, db, role, lang
     response = client.post("/login", data={"phone": LOGINS[role], "password": DEMO_PASSWORD})
     assert response.status_code == 302
     found = crawl(client, response.headers["Location"], lang)
-    assert not found, found
+    assert not found, "\n".join(f"{u}: {w}" for u, w in found.items())
 
 
 def test_the_residents_statement_is_in_beijing_time_and_words(client, db):
@@ -82,3 +85,26 @@ def test_the_residents_statement_is_in_beijing_time_and_words(client, db):
     assert "北京时间" in header and "积分" in header
     assert "已加分" in text and "公交" in text
     assert not re.search(r"\d{2}:\d{2}:\d{2}\+00:00|T\d{2}:", text)  # no UTC ISO stamps
+
+
+# the dashboard's CSV exports keep stable column keys for spreadsheets and scripts (their
+# localisation is still open, issue 17); every page is scanned
+ADMIN_SKIP = ("/admin/logout", "/admin/2fa", "/admin/recovery", "/admin/export/")
+
+
+@pytest.mark.parametrize("lang", ["zh-CN", "en"])
+def test_every_admin_page_speaks_plain_words(app, client, db, make, auth, lang):
+    """The administrator's pages (audit log, review, methodology versions, reports and their
+    CSV files) on the demo data speak in words too; codes stay only inside audit details."""
+    load_demo()
+    admin = make.user(Role.ADMIN, nickname="值班管理员")
+    assert auth.login_page(admin, admin=True).status_code == 302
+    client.get("/admin/", query_string={"lang": lang})  # pages follow the chosen language
+    found = crawl(client, "/admin/", lang, limit=160, skip=ADMIN_SKIP)
+    audit = client.get("/admin/audit", headers={"Accept-Language": lang}).get_data(as_text=True)
+    shown = visible_text(audit.split("<tbody>", 1)[1])  # the entries, not the filter's hints
+    # actors by role and name, never "admin:6"; the stored codes only in the "as recorded" part
+    assert not re.search(r"\b(admin|resident|organiser|merchant_staff):\d", shown)
+    assert ("管理员" if lang == "zh-CN" else "Administrator") in shown
+    assert re.search(r"data-audit[^>]*>.*?admin:\d", audit, re.S)
+    assert not found, "\n".join(f"{u}: {w}" for u, w in found.items())

@@ -86,6 +86,9 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, au
     auth.login_page(resident)
     wrong = client.post("/privacy/delete", data={"password": "nope"}, follow_redirects=True)
     assert "flash-error" in wrong.get_data(as_text=True)
+    # only the password can be wrong here: the message must not blame the phone number
+    assert "当前密码不正确" in wrong.get_data(as_text=True)
+    assert "手机号" not in wrong.get_data(as_text=True).split("flash-error", 1)[1][:200]
     phone = resident.phone
     done = client.post("/privacy/delete", data={"password": PASSWORD})
     assert done.status_code == 302

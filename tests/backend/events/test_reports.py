@@ -7,10 +7,10 @@ import subprocess
 
 import pytest
 
-from backend.events import forest, reports
+from backend.events import forest, reports, services
 from backend.events.models import FootprintStage
 
-from .helpers import plan_data, worked_event
+from .helpers import WORKED_LINES, make_event, plan_data, worked_event
 
 
 def _pdf_text(data: bytes, tmp_path) -> str:
@@ -71,3 +71,35 @@ def test_sequestration_chart_is_static_accessible_svg(app, organiser):
     assert "break-even" not in svg.lower() or "2037" in svg
     assert "in 2037, 10 years after planting" in svg  # the description names the break-even
     assert svg.count('class="series') >= 3  # removal, emissions line, break-even marker
+
+
+@pytest.mark.pdf
+def test_the_report_pdf_fills_its_first_page(client, auth, organiser, tmp_path):
+    """A long table of sources starts on the first page instead of leaving it mostly blank
+    (the section is allowed to break across pages; its heading stays with its rows)."""
+    event = make_event(organiser)
+    services.record_footprint(organiser, event.id, FootprintStage.PLANNED, WORKED_LINES * 4)
+    auth.login_page(organiser)
+    response = client.get(f"/organiser/events/{event.id}/report/planned.pdf")
+    assert response.status_code == 200
+    path = tmp_path / "report.pdf"
+    path.write_bytes(response.data)
+    pages = []
+    for number in (1, 2):
+        out = subprocess.run(
+            ["pdftotext", "-layout", "-f", str(number), "-l", str(number), str(path), "-"],
+            capture_output=True,
+            check=True,
+        )
+        pages.append(out.stdout.decode("utf-8"))
+    first = pages[0]
+    assert "二、" in first and "外购电力" in first, first  # the sources begin on page 1
+    filled = [line for line in first.splitlines() if line.strip()]
+    assert len(filled) > 40, first  # the page is used, not 70% blank
+    # the totals come once, after the last row, not at the foot of every page
+    assert "小计" not in first and "小计" in "".join(pages[1:] + [_rest(path)])
+
+
+def _rest(path) -> str:
+    out = subprocess.run(["pdftotext", "-f", "3", str(path), "-"], capture_output=True)
+    return out.stdout.decode("utf-8")

@@ -53,10 +53,17 @@ def test_two_residents_form_a_team_co_donate_and_reach_the_goal(client, make, au
     page = client.get(f"/teams/{team_id}").get_data(as_text=True)
     assert "博博 (you)" in page and "安安" not in page and "A member" in page  # Ann not opted in
     trips.push(bo, [(today(), 8.2)])  # 359 g while a member
-    client.post(f"/teams/{team_id}/donate", data={"points": "150", "idempotency_key": "b1"})
-    client.post(
+    # the first tap only previews: nothing is given until the resident confirms
+    preview = client.post(
         f"/teams/{team_id}/donate", data={"points": "150", "idempotency_key": "b1"}
-    )  # retry
+    )
+    html = preview.get_data(as_text=True)
+    assert preview.status_code == 200 and 'name="confirm" value="1"' in html
+    assert "150 points go to the forest fund of" in html and "cannot be returned" in html
+    assert "150 of 400" not in client.get(f"/teams/{team_id}").get_data(as_text=True)
+    confirmed = {"points": "150", "idempotency_key": "b1", "confirm": "1"}
+    client.post(f"/teams/{team_id}/donate", data=confirmed)
+    client.post(f"/teams/{team_id}/donate", data=confirmed)  # retry
     page = client.get(f"/teams/{team_id}").get_data(as_text=True)
     assert 'id="team-total">0.36<' in page  # Ann's trip before the team does not count
     assert "150 of 400 points given together" in page
@@ -64,7 +71,9 @@ def test_two_residents_form_a_team_co_donate_and_reach_the_goal(client, make, au
 
     auth.login_page(ann)
     client.post(f"/teams/{team_id}/privacy", data={"show": "1"})
-    client.post(f"/teams/{team_id}/donate", data={"points": "250", "idempotency_key": "a1"})
+    client.post(
+        f"/teams/{team_id}/donate", data={"points": "250", "idempotency_key": "a1", "confirm": "1"}
+    )
     page = client.get(f"/teams/{team_id}?lang=en").get_data(as_text=True)
     assert "400 of 400 points given together" in page and "Goal reached" in page
     # the goal is news for both, and a milestone
