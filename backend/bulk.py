@@ -57,6 +57,8 @@ def _value(value: Any) -> Any:
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict | list):
+        if not value:  # most flags and steps: no encoder call for an empty one
+            return "[]" if isinstance(value, list) else "{}"
         return json.dumps(value, ensure_ascii=False)
     return value
 

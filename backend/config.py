@@ -167,6 +167,9 @@ class Config:
     COUNTER_CORRECTION_MINUTES = int(os.environ.get("COUNTER_CORRECTION_MINUTES", "30"))
     BATCH_MAX_RECORDS = int(os.environ.get("BATCH_MAX_RECORDS", "10000"))
     INGEST_CHUNK = int(os.environ.get("INGEST_CHUNK", "5000"))
+    # Verification's per-record passes over polars columns (backend/actions/columnar.py);
+    # off: the scalar path alone (the same outcomes, one Python object at a time).
+    INGEST_COLUMNAR = _bool("INGEST_COLUMNAR", True)
     # Anomaly flags: more actions than this on one local day sends the rest to review ...
     BURST_LIMIT = _number("BURST_LIMIT", 15)
     # ... and a verifier crediting this many times the median of peers (and at least

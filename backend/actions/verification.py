@@ -48,6 +48,7 @@ from ..methodology_versions.services import history, in_force_at, points_for
 from ..notifications.services import NotificationKind, notify_many
 from ..settings.services import get_setting
 from ..timeutil import utcnow
+from . import columnar
 from .catalogue import RESIDENT_ACTIONS
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
 from .reasons import reason
@@ -507,10 +508,11 @@ def _decide(
     one ledger credit per resident; returns the entry of each resident credited and the
     self-reports superseded by operator data."""
     groups: dict[int, list[Item]] = defaultdict(list)
-    for item in items:
-        if item.outcome is not Outcome.PENDING:  # consent withdrawn
-            continue
-        if _prepare(item):
+    todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
+    use_columns = columnar.enabled()
+    prepared = columnar.prepare(todo, _prepare) if use_columns else [_prepare(i) for i in todo]
+    for item, ok in zip(todo, prepared, strict=True):
+        if ok:
             groups[item.resident_id].append(item)
         else:
             summary.rejected += 1
@@ -518,11 +520,27 @@ def _decide(
     outliers = set() if approve_review else _verifier_outliers(items)
     versions = history(RESIDENT_ACTIONS)
     points_cap = get_setting("daily_points_cap")
+    decided = (
+        columnar.precompute(
+            [i for own in groups.values() for i in own],
+            lambda i: in_force_at(versions.get(i.action, []), i.moment or utcnow()),
+            _params,
+        )
+        if use_columns
+        else {}
+    )
     credits: list[tuple[int, int, str]] = []
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
-            own, contexts[resident_id], versions, approve_review, outliers, points_cap, summary
+            own,
+            contexts[resident_id],
+            versions,
+            approve_review,
+            outliers,
+            points_cap,
+            summary,
+            decided,
         )
         credited = sorted(i.id for i in own if i.reduction and i.reduction["points"] > 0)
         points = sum(i.reduction["points"] for i in own if i.reduction)
@@ -582,8 +600,10 @@ def _verify_resident(
     outliers: set[int],
     points_cap: int,
     summary: Summary,
+    decided: dict[int, columnar.Precomputed] | None = None,
 ) -> None:
-    """Dedupe, cap, flag and quantify one resident's items, in time order."""
+    """Dedupe, cap, flag and quantify one resident's items, in time order; ``decided``
+    holds what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
     config = current_app.config
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
@@ -615,8 +635,9 @@ def _verify_resident(
             continue
         module = methodologies.get(version.code, version.module_version)
         params = _params(version)
+        ahead = decided.get(item.id) if decided else None
         try:
-            rejections = module.validate(item.activity, params)
+            rejections = [] if ahead and ahead.valid else module.validate(item.activity, params)
         except MALFORMED as exc:
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
@@ -643,7 +664,11 @@ def _verify_resident(
             summary.review += 1
             continue
         try:
-            result = _quantify(module, version, item.activity, params)
+            result = (
+                ahead.result
+                if ahead and ahead.result is not None
+                else _quantify(module, version, item.activity, params)
+            )
         except MALFORMED as exc:
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1

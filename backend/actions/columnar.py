@@ -1,0 +1,327 @@
+"""Columnar steps of verification (issue 18): a chunk's activities as polars columns.
+
+``verification`` decides a chunk of records in a few passes; the passes that are pure
+functions of one record — its span and dedupe window, the time rules, validity and the
+grams — run here over columns instead of once per Python object:
+
+* ``activity_frame`` turns the chunk's activities into one ``pl.String`` column per
+  top-level field (the methodology batch contract, ``methodologies.base``): numbers as
+  their exact source text (the scalar parser, ``numbers.loads``, keeps them as text; polars'
+  own JSON readers go through float and are not used), booleans ``"true"``/``"false"``,
+  nested values (waste ``items``) as compact JSON, null where absent;
+* ``prepare`` fills each item's window, span, local day and dedupe group and applies the
+  time rules (``timerules``) with vectorised comparisons; only a record that breaks a rule
+  (for its reason text) or that a module's batch form cannot decide goes through the scalar
+  ``_prepare``;
+* ``precompute`` asks each methodology version's ``validate_batch`` and ``quantify_batch``
+  for the records about to be decided, so ``_verify_resident`` calls the scalar
+  ``validate``/``quantify`` only for the rows they leave undecided.
+
+A module without the batch forms is served row by row (``_rowwise``), so the outcome is the
+scalar path's whatever the modules offer; the batch forms only save time. The decisions
+that depend on order (dedupe against what was credited a record earlier, caps and running
+totals) stay in ``_verify_resident``, which reads these results.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+from flask import current_app
+
+import methodologies
+from methodologies import Methodology, Quantification, Window
+from methodologies.base import LOCAL_TZ
+
+from ..timeutil import aware
+from .catalogue import RESIDENT_ACTIONS
+from .models import Channel
+from .timerules import claim_window, skew
+
+if TYPE_CHECKING:
+    from ..methodology_versions.models import MethodologyVersion
+    from .verification import Item
+
+UTC_US = pl.Datetime("us", "UTC")
+
+
+class _Undecidable(Exception):
+    """A value the columnar form cannot carry exactly (a float): the row goes scalar."""
+
+
+def _text(value: Any) -> str | None:
+    if value is None:
+        return None
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        raise _Undecidable
+    if isinstance(value, dict | list):
+        if _has_float(value):
+            raise _Undecidable
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    raise _Undecidable
+
+
+def _has_float(value: Any) -> bool:
+    if isinstance(value, float):
+        return True
+    if isinstance(value, dict):
+        return any(_has_float(v) for v in value.values())
+    if isinstance(value, list):
+        return any(_has_float(v) for v in value)
+    return False
+
+
+def activity_frame(activities: Sequence[Any]) -> tuple[pl.DataFrame, list[bool]]:
+    """The activities as String columns (the batch contract), and which rows could be put
+    in columns exactly (False: not an object, or a float somewhere; the row goes scalar)."""
+    columns: dict[str, list[str | None]] = {}
+    exact: list[bool] = []
+    for index, activity in enumerate(activities):
+        ok = isinstance(activity, dict)
+        if ok:
+            try:
+                values = [(str(k), _text(v)) for k, v in activity.items()]
+            except _Undecidable:
+                ok = False
+        if ok:
+            for name, value in values:
+                column = columns.get(name)
+                if column is None:
+                    column = columns[name] = [None] * index
+                column.append(value)
+        exact.append(ok)
+        for column in columns.values():  # absent (or not decidable): null
+            if len(column) <= index:
+                column.append(None)
+    if not columns:  # no fields at all: nothing to decide in columns
+        return pl.DataFrame(), [False] * len(activities)
+    frame = pl.DataFrame(
+        [pl.Series(name, values, dtype=pl.String) for name, values in columns.items()]
+    )
+    return frame, exact
+
+
+# --- the batch contract, row by row where a module does not offer it ----------------------
+
+
+def _batch_form(module: Methodology, name: str) -> Callable[..., Any] | None:
+    """The module's own batch form ``name``, None where it has none of its own: the base
+    class's defaults decide nothing or call the scalar form row by row (which
+    ``_verify_resident`` does anyway, only for the rows that need it, results reused)."""
+    own = getattr(type(module), name, None)
+    if own is None or own is getattr(Methodology, name, None):
+        return None
+    return getattr(module, name)  # type: ignore[no-any-return]
+
+
+def _rowwise_windows(
+    activities: Sequence[Any], method: Callable[[Any], Window]
+) -> tuple[pl.DataFrame, list[Window | None]]:
+    found: list[Window | None] = []
+    for activity in activities:
+        try:
+            found.append(method(activity))
+        except Exception:  # noqa: BLE001 - any failure: the scalar path decides and explains
+            found.append(None)
+    frame = pl.DataFrame(
+        {
+            "start": pl.Series([w and aware(w.start) for w in found], dtype=UTC_US),
+            "end": pl.Series([w and aware(w.end) for w in found], dtype=UTC_US),
+        }
+    )
+    return frame, found
+
+
+def _windows(
+    module: Methodology, name: str, frame: pl.DataFrame, activities: Sequence[Any]
+) -> tuple[pl.DataFrame, list[Window | None] | None]:
+    """``module.<name>_batch(frame)`` (``span`` or ``window``) where the module has it, else
+    the scalar method row by row (with the windows it returned, kept as they are);
+    ``start``/``end`` as Datetime(us, UTC), null = undecided."""
+    batch = _batch_form(module, f"{name}_batch")
+    if batch is not None:
+        out = batch(frame)
+        return out.select(pl.col("start").cast(UTC_US), pl.col("end").cast(UTC_US)), None
+    return _rowwise_windows(activities, getattr(module, name))
+
+
+def _aware(value: datetime | None) -> datetime | None:
+    return aware(value) if value is not None else None
+
+
+def _utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC)  # polars hands back zoneinfo UTC; the scalar path has UTC
+
+
+# --- prepare: windows, spans, local days and the time rules ---------------------------------
+
+
+def prepare(items: Sequence[Item], scalar: Callable[[Item], bool]) -> list[bool]:
+    """For each item what ``scalar`` (verification's ``_prepare``) would return, with the
+    same fields filled: in columns where the modules decide, else through ``scalar``."""
+    result: list[bool | None] = [None] * len(items)
+    by_action: dict[str, list[int]] = defaultdict(list)
+    for index, item in enumerate(items):
+        if item.action in RESIDENT_ACTIONS:
+            by_action[item.action].append(index)
+    config_skew = skew()
+    for action, indexes in by_action.items():
+        module = methodologies.get(action)
+        activities = [items[i].activity for i in indexes]
+        frame, exact = activity_frame(activities)
+        if not any(exact):
+            continue  # the scalar path, row by row
+        spans, span_objects = _windows(module, "span", frame, activities)
+        windows, window_objects = _windows(module, "window", frame, activities)
+        arrival = pl.Series(
+            [_aware(items[i].received_at) for i in indexes],
+            dtype=UTC_US,
+        )
+        consent = pl.Series(
+            [
+                _aware(items[i].consented_at) if items[i].channel is Channel.PARTNER else None
+                for i in indexes
+            ],
+            dtype=UTC_US,
+        )
+        claim = pl.Series(
+            [claim_window(items[i].channel) for i in indexes], dtype=pl.Duration("us")
+        )
+        checked = pl.DataFrame(
+            {
+                "exact": exact,
+                "start": spans["start"],
+                "end": spans["end"],
+                "w_start": windows["start"],
+                "w_end": windows["end"],
+                "arrival": arrival,
+                "consent": consent,
+                "claim": claim,
+            }
+        ).select(
+            (
+                pl.col("exact")
+                & pl.all_horizontal(
+                    pl.col(c).is_not_null() for c in ("start", "end", "w_start", "w_end", "arrival")
+                )
+                # the time rules (timerules.time_problem), all three passed
+                & (pl.max_horizontal("start", "end") <= pl.col("arrival") + config_skew)
+                & (pl.col("start") >= pl.col("arrival") - pl.col("claim"))
+                & (
+                    pl.col("consent").is_null()
+                    | (pl.col("start") >= pl.col("consent") - pl.col("claim"))
+                )
+            )
+            .fill_null(False)
+            .alias("ok"),
+            pl.col("start")
+            .dt.convert_time_zone(str(LOCAL_TZ))
+            .dt.strftime("%Y-%m-%d")
+            .alias("day"),
+            "start",
+            "w_start",
+            "w_end",
+        )
+        ok = checked["ok"].to_list()
+        days = checked["day"].to_list()
+        starts = checked["start"].to_list()
+        w_starts = checked["w_start"].to_list()
+        w_ends = checked["w_end"].to_list()
+        group = module.dedupe_group
+        for position, index in enumerate(indexes):
+            if not ok[position]:
+                continue
+            item = items[index]
+            window = window_objects[position] if window_objects is not None else None
+            span = span_objects[position] if span_objects is not None else None
+            if window is not None:
+                item.occurred_start, item.occurred_end = window.start, window.end
+            else:
+                item.occurred_start = _utc(w_starts[position])
+                item.occurred_end = _utc(w_ends[position])
+            item.moment = span.start if span is not None else _utc(starts[position])
+            item.local_day = days[position]
+            item.dedupe_group = group
+            result[index] = True
+    return [
+        scalar(item) if done is None else done for item, done in zip(items, result, strict=True)
+    ]
+
+
+# --- validity and grams, per methodology version --------------------------------------------
+
+
+@dataclass
+class Precomputed:
+    """What the batch forms decided for one item under its version (None: ask the scalar)."""
+
+    valid: bool = False
+    result: Quantification | None = None
+
+
+def precompute(
+    items: Sequence[Item],
+    version_of: Callable[[Item], MethodologyVersion | None],
+    params_of: Callable[[MethodologyVersion], dict[str, Decimal]],
+) -> dict[int, Precomputed]:
+    """Item id -> what ``validate_batch``/``quantify_batch`` of the item's version decided.
+
+    Only modules that offer the batch forms are asked (row by row they would only repeat
+    the scalar calls that ``_verify_resident`` makes anyway)."""
+    groups: dict[int, tuple[MethodologyVersion, list[Item]]] = {}
+    for item in items:
+        version = version_of(item)
+        if version is None:
+            continue
+        groups.setdefault(version.id, (version, []))[1].append(item)
+    out: dict[int, Precomputed] = {}
+    for version, members in groups.values():
+        module = methodologies.get(version.code, version.module_version)
+        validate = _batch_form(module, "validate_batch")
+        quantify = _batch_form(module, "quantify_batch")
+        if validate is None and quantify is None:
+            continue
+        frame, exact = activity_frame([i.activity for i in members])
+        if not any(exact):
+            continue
+        params = params_of(version)
+        valid = (
+            validate(frame, params).fill_null(False).to_list()
+            if validate is not None
+            else [False] * len(members)
+        )
+        grams: list[tuple[Any, Any, Any]] = (
+            list(quantify(frame, params).select("baseline_g", "project_g", "reduction_g").rows())
+            if quantify is not None
+            else [(None, None, None)] * len(members)
+        )
+        for item, ok, is_valid, (baseline, project, reduction) in zip(
+            members, exact, valid, grams, strict=True
+        ):
+            if not ok:
+                continue
+            decided = Precomputed(valid=bool(is_valid))
+            if baseline is not None and project is not None and reduction is not None:
+                decided.result = Quantification(int(baseline), int(project), int(reduction))
+            out[item.id] = decided
+    return out
+
+
+def enabled() -> bool:
+    """Whether verification takes the columnar steps (``INGEST_COLUMNAR``)."""
+    return bool(current_app.config.get("INGEST_COLUMNAR", True))
