@@ -1,0 +1,152 @@
+"""Exact fixed-point arithmetic on polars columns, for the modules' batch forms.
+
+The scalar forms compute with ``Decimal`` in its default context (28 significant digits,
+so a product or sum is exact as long as its coefficient has at most 28 digits) and round
+once at the end (``base.finish``). The batch forms redo that arithmetic on whole columns in
+``Int128`` fixed point: every number becomes an integer mantissa at a fixed scale (a count
+of decimal places), products add scales, and the final rounding is integer division.
+
+A row is given a value only when the batch form can prove the scalar form computes exactly
+the same thing:
+
+* its numbers are plain decimal texts (``[+-]digits[.digits]``, ASCII digits, at most
+  ``INT_DIGITS`` before and ``SCALE`` after the point): anything else (exponents, spaces,
+  underscores, other digits, which ``Decimal`` would also read) is left to the scalar form;
+* every intermediate value ``v`` of the scalar arithmetic has ``|v| × 10^E < 10^28`` where
+  ``10^-E`` is the smallest unit of any operand of that row: then no ``Decimal`` operation
+  of the row rounds (its coefficient has at most 28 digits), so the exact integer result is
+  the scalar one (see ``exact_enough``);
+* the totals stay below ``MAX_GRAMS`` (what the steps' formatting handles and Int64 holds).
+
+Rows that fail any of this are null, and the caller asks the scalar form.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import polars as pl
+
+from .base import FLOOR, QUANTITY_COLUMNS
+
+I128 = pl.Int128
+SCALE = 20  # decimal places a number of a batch may have (its mantissa's scale)
+INT_DIGITS = 10  # digits before the point (the scalar forms refuse |x| > 10^9 anyway)
+MAX_DIGITS = 28  # Decimal's default precision
+MAX_GRAMS_DIGITS = 18  # |grams| < 10^18: fits Int64, and the steps' 4-place rendering
+# An Int128 holds 38 digits; the modules check their bounds against this before multiplying.
+SAFE_DIGITS = 37
+NUMBER = rf"([+-]?)([0-9]{{1,{INT_DIGITS}}})(?:\.([0-9]{{1,{SCALE}}}))?"
+_NUMBER_GROUPS = rf"^{NUMBER}$"
+
+
+def lit(value: int) -> pl.Expr:
+    return pl.lit(value, dtype=I128)
+
+
+def scale_of(value: Decimal) -> int:
+    """Decimal places of a finite Decimal (0 for an integer or a positive exponent)."""
+    exponent = value.as_tuple().exponent
+    assert isinstance(exponent, int)
+    return max(0, -exponent)
+
+
+def mantissa(value: Decimal, scale: int) -> int:
+    """``value × 10^scale`` as an int; exact because ``scale >= scale_of(value)``."""
+    if scale < scale_of(value):
+        raise ValueError(f"{value} has more than {scale} decimal places")
+    return int(value.scaleb(scale))
+
+
+def digits(value: int) -> int:
+    """Decimal digits of ``|value|`` (0 has none)."""
+    return len(str(abs(value))) if value else 0
+
+
+def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
+    """(mantissa at ``SCALE`` as Int128, decimal places as written as Int32) of a column of
+    decimal texts; both null where the text is not a plain decimal number of the batch
+    range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
+    groups = text.str.extract_groups(_NUMBER_GROUPS)
+    sign, whole, fraction = (
+        groups.struct.field("1"),
+        groups.struct.field("2"),
+        groups.struct.field("3"),
+    )
+    fraction = fraction.fill_null("")
+    magnitude = pl.concat_str(whole, fraction.str.pad_end(SCALE, "0")).cast(I128, strict=False)
+    value = pl.when(sign == "-").then(lit(0) - magnitude).otherwise(magnitude)
+    in_range = magnitude <= lit(10**9 * 10**SCALE)
+    places = fraction.str.len_chars().cast(pl.Int32)
+    return (
+        pl.when(in_range).then(value).otherwise(None),
+        pl.when(in_range).then(places).otherwise(None),
+    )
+
+
+def absolute(value: pl.Expr) -> pl.Expr:
+    return pl.when(value < lit(0)).then(lit(0) - value).otherwise(value)
+
+
+def digit_count(value: pl.Expr) -> pl.Expr:
+    """Decimal digits of a non-negative Int128 column (0 counted as one digit)."""
+    return value.cast(pl.String).str.len_chars().cast(pl.Int32)
+
+
+def exact_enough(magnitude: pl.Expr, scale: int, smallest_unit: pl.Expr) -> pl.Expr:
+    """True where ``magnitude`` (a non-negative Int128 at ``scale``, bounding every
+    intermediate value of the row) stays below 10^28 units of ``10^-smallest_unit`` (so the
+    row's Decimal arithmetic never rounds) and below ``10^MAX_GRAMS_DIGITS`` grams."""
+    n = digit_count(magnitude)
+    return (n <= MAX_DIGITS + scale - smallest_unit) & (n <= MAX_GRAMS_DIGITS + scale)
+
+
+def _half_up(value: pl.Expr, scale: int) -> pl.Expr:
+    unit, half = lit(10**scale), lit(5 * 10 ** (scale - 1))
+    return (
+        pl.when(value >= lit(0))
+        .then((value + half) // unit)
+        .otherwise(lit(0) - ((lit(0) - value + half) // unit))
+    )
+
+
+def _floor(value: pl.Expr, scale: int) -> pl.Expr:
+    return value // lit(10**scale)
+
+
+def _ceil(value: pl.Expr, scale: int) -> pl.Expr:
+    return lit(0) - ((lit(0) - value) // lit(10**scale))
+
+
+def finish_columns(
+    frame: pl.DataFrame, baseline: str, project: str, scale: int, rounding: str, ok: str
+) -> pl.DataFrame:
+    """``base.finish`` on columns: ``baseline`` and ``project`` are the names of exact Int128
+    mantissas at ``scale`` (>= 1) in ``frame``; the three Int64 totals, null in every row
+    where the Boolean column ``ok`` is not true."""
+    be, pe = pl.col(baseline), pl.col(project)
+    reduction = pl.when(be > pe).then(be - pe).otherwise(lit(0))
+    if rounding == FLOOR:
+        totals = (_floor(be, scale), _ceil(pe, scale), _floor(reduction, scale))
+    else:
+        totals = (_half_up(be, scale), _half_up(pe, scale), _half_up(reduction, scale))
+    keep = pl.col(ok).fill_null(False)
+    return frame.select(
+        pl.when(keep).then(total).otherwise(None).cast(pl.Int64).alias(name)
+        for name, total in zip(QUANTITY_COLUMNS, totals, strict=True)
+    )
+
+
+def all_null(height: int) -> pl.DataFrame:
+    """The quantities of ``height`` rows all left to the scalar form."""
+    return pl.DataFrame(
+        {name: [None] * height for name in QUANTITY_COLUMNS},
+        schema={name: pl.Int64 for name in QUANTITY_COLUMNS},
+    )
+
+
+def with_fields(columns: pl.DataFrame, *names: str) -> pl.DataFrame:
+    """``columns`` with a String column for each of ``names``: null where the chunk lacks
+    the field (so expressions can name it, and the frame keeps its height)."""
+    missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in columns.columns]
+    return columns.with_columns(missing) if missing else columns

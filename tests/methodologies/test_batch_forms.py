@@ -1,0 +1,251 @@
+"""The batch (columnar) forms equal the scalar forms, row by row, for every module version.
+
+Each case is a chunk of partner records in both the forms the platform receives: a JSON
+record (the scalar form reads it through ``backend.actions.numbers.loads``: integers as int,
+other numbers as their exact text) and a CSV row (every value text). The batch form gets the
+columns the ingestion builds from them: every top-level field as its source text, nested
+values as compact JSON with the numbers as written. Where the batch form gives a value it
+must be the scalar form's; where the scalar form raises, it must give none. Typical records
+(the shapes ``flask demo generate`` writes for the bench partners, and the tests' shapes)
+must all take the vectorised path.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+import re
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+import polars as pl
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from backend.actions import numbers
+from methodologies import registry
+from methodologies.base import ActivityError, Methodology
+
+PARTNER_MODULES = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
+VERSIONS = [(code, v) for code in PARTNER_MODULES for v in registry.module_versions(code)]
+SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+# A record: (the JSON text a partner sends, or None for a CSV-only shape; the CSV row;
+# the batch row). ``Field`` values are built as (JSON literal, text as written).
+Record = tuple[str | None, dict[str, str], dict[str, str | None]]
+
+
+# --- number texts ---------------------------------------------------------------------------
+
+
+def decimal_text(low: int = 0, high: int = 60) -> st.SearchStrategy[str]:
+    """Decimal texts as partners write them: typical one-decimal values, integers, many
+    digits, zeros with trailing zeros, bounds, and the odd negative."""
+    whole = st.integers(low, high)
+    return st.one_of(
+        st.builds(lambda w, f: f"{w}.{f}", whole, st.integers(0, 9)),
+        st.builds(str, whole),
+        st.builds(
+            lambda w, f: f"{w}.{f}",
+            whole,
+            st.text("0123456789", min_size=1, max_size=20),
+        ),
+        st.sampled_from(["0", "0.0", "0.00000000000000000001", "2.28310502283105022831"]),
+        st.builds(lambda w: f"-{w}", st.sampled_from(["0", "0.5", "3", "1.25"])),
+        st.sampled_from(["15", "15.0", "40", "40.00", "40.0000000001", "30", "2", "2.000"]),
+        st.sampled_from(["999999999.99999999999999999999", "1000000000", "12345678.9"]),
+    )
+
+
+ODD_NUMBERS = st.sampled_from(["1e3", " 2.5", "2_5", "", "abc", ".5", "5.", "+2.5", "٣", "1E-2"])
+
+
+JSON_NUMBER = re.compile(r"-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?")
+
+
+def json_number(text: str) -> str:
+    """The JSON literal of a number text: as written where JSON allows it, else a string."""
+    return text if JSON_NUMBER.fullmatch(text) else json.dumps(text)
+
+
+def moment(
+    rng_seconds: st.SearchStrategy[int] = st.integers(0, 86400 * 365 * 3),
+) -> st.SearchStrategy[str]:
+    base = datetime(2024, 1, 1, tzinfo=UTC)
+    offsets = st.sampled_from(["+08:00", "Z", "", "+00:00", "-05:30"])
+    return st.builds(
+        lambda s, o: (base + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%S") + o,
+        rng_seconds,
+        offsets,
+    )
+
+
+# --- records --------------------------------------------------------------------------------
+
+
+def record(fields: dict[str, tuple[str, str] | None]) -> Record:
+    """A record from its fields: name -> (JSON literal, source text), None for absent."""
+    present = {k: v for k, v in fields.items() if v is not None}
+    json_text = "{" + ",".join(f"{json.dumps(k)}:{lit}" for k, (lit, _) in present.items()) + "}"
+    csv_row = {k: text for k, (_, text) in present.items()}
+    batch_row: dict[str, str | None] = {k: (v[1] if v else None) for k, v in fields.items()}
+    return json_text, csv_row, batch_row
+
+
+def string(value: str) -> tuple[str, str]:
+    return json.dumps(value), value
+
+
+def num(text: str, quoted: bool = False) -> tuple[str, str]:
+    return (json.dumps(text) if quoted else json_number(text)), text
+
+
+@st.composite
+def trip(draw: st.DrawFn, kind_field: str, kinds: tuple[str, ...]) -> Record:
+    kind = draw(st.sampled_from([*kinds, *kinds, "walk"]))
+    distance = draw(st.one_of(decimal_text(), decimal_text(), ODD_NUMBERS) | st.none())
+    start = draw(moment())
+    fields: dict[str, tuple[str, str] | None] = {
+        kind_field: string(kind),
+        "distance_km": None if distance is None else num(distance, draw(st.booleans())),
+        "started_at": string(start),
+        "ended_at": string(start),
+    }
+    if kind_field == "mode" and draw(st.booleans()):
+        for name, (low, high) in {
+            "boarding_lat": (28, 29),
+            "boarding_lon": (118, 119),
+            "alighting_lat": (28, 29),
+            "alighting_lon": (118, 119),
+        }.items():
+            fields[name] = num(f"{draw(st.integers(low, high))}.{draw(st.integers(0, 99999))}")
+        fields["boarding_stop"] = string("S1")
+        fields["alighting_stop"] = string("S2")
+        fields["line"] = string("K1")
+    return record(fields)
+
+
+STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Record]]] = {
+    "public_transit": lambda: trip("mode", ("bus", "rail")),
+    "bike_sharing": lambda: trip("bike_type", ("pedal", "ebike")),
+}
+
+
+# --- the comparison ---------------------------------------------------------------------------
+
+
+def scalar(m: Methodology, activity: dict[str, Any], params: dict[str, Decimal]) -> Any:
+    try:
+        q = m.quantify(activity, params)
+    except (ActivityError, ValueError, ArithmeticError, LookupError, TypeError):
+        return None
+    return (q.baseline_g, q.project_g, q.reduction_g)
+
+
+def frame(rows: list[dict[str, str | None]]) -> pl.DataFrame:
+    names = sorted({name for row in rows for name in row})
+    return pl.DataFrame(
+        {name: [row.get(name) for row in rows] for name in names},
+        schema={name: pl.String for name in names},
+    )
+
+
+def check(m: Methodology, records: list[Record], params: dict[str, Decimal]) -> int:
+    """Batch == scalar for every row given a value, in both channels; the rows given one."""
+    got = m.quantify_batch(frame([r[2] for r in records]), params)
+    assert got.height == len(records)
+    assert got.dtypes == [pl.Int64] * 3
+    done = 0
+    for (json_text, csv_row, _), row in zip(records, got.rows(), strict=True):
+        assert row.count(None) in (0, 3), row
+        if row[0] is None:
+            continue
+        done += 1
+        if json_text is not None:
+            assert row == scalar(m, numbers.loads(json_text), params), json_text
+        assert row == scalar(m, dict(csv_row), params), csv_row
+    return done
+
+
+@pytest.mark.parametrize(("code", "version"), [v for v in VERSIONS if v[0] in STRATEGIES])
+@SETTINGS
+@given(data=st.data())
+def test_quantify_batch_equals_quantify(code: str, version: str, data: st.DataObject) -> None:
+    m = registry.get(code, version)
+    records = data.draw(st.lists(STRATEGIES[code](), min_size=1, max_size=25))
+    check(m, records, m.default_params())
+
+
+# --- typical records all take the vectorised path -----------------------------------------------
+
+
+def typical(code: str, n: int, seed: int = 7) -> list[Record]:
+    """Records shaped as ``flask demo generate`` and the tests write them."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(n):
+        at = datetime(2026, 11, 1, 7, tzinfo=UTC) + timedelta(minutes=rng.randint(0, 40000))
+        start = at.astimezone(UTC).isoformat()
+        end = (at + timedelta(minutes=rng.randint(12, 40))).isoformat()
+        if code in ("public_transit", "bike_sharing"):
+            km = round(rng.uniform(1.5, 12 if code == "public_transit" else 5), 1)
+            key, kind = (
+                ("mode", rng.choice(["bus", "rail"]))
+                if code == "public_transit"
+                else ("bike_type", rng.choice(["pedal", "ebike"]))
+            )
+            out.append(
+                record(
+                    {
+                        key: string(kind),
+                        "distance_km": num(str(km)),
+                        "started_at": string(start),
+                        "ended_at": string(end),
+                    }
+                )
+            )
+    return out
+
+
+@pytest.mark.parametrize(("code", "version"), [v for v in VERSIONS if v[0] in STRATEGIES])
+def test_typical_records_all_take_the_vectorised_path(code: str, version: str) -> None:
+    m = registry.get(code, version)
+    records = typical(code, 500)
+    assert check(m, records, m.default_params()) == len(records)
+
+
+def test_a_chunk_without_the_fields_is_left_to_the_scalar_form() -> None:
+    for code, version in VERSIONS:
+        m = registry.get(code, version)
+        got = m.quantify_batch(frame([{"other": "1"}]), m.default_params())
+        assert got.rows() == [(None, None, None)]
+
+
+def test_substitution_baseline_and_changed_parameters() -> None:
+    """Approved versions change parameters: the batch form follows them exactly."""
+    m = registry.get("public_transit", "2.0.0")
+    params = {
+        **m.default_params(),
+        "baseline_method": Decimal(1),
+        "max_distance_km": Decimal("7.25"),
+    }
+    records = [
+        record({"mode": string("bus"), "distance_km": num(d)})
+        for d in ("1.3", "7.25", "7.2500001", "12", "0.333333333333333333")
+    ]
+    assert check(m, records, params) == len(records)
+    bad = {**params, "share_car": Decimal("0.31")}  # shares no longer sum to 1: quantify raises
+    assert m.quantify_batch(frame([records[0][2]]), bad).rows() == [(None, None, None)]
+
+
+@pytest.mark.parametrize("code", ["public_transit", "bike_sharing"])
+def test_many_digits_zero_and_bounds_take_the_vectorised_path(code: str) -> None:
+    key, kind = ("mode", "rail") if code == "public_transit" else ("bike_type", "ebike")
+    texts = ["2.28310502283105022831", "0", "0.0", "0.00000000000000000001", "15", "40", "40.5"]
+    for version in registry.module_versions(code):
+        m = registry.get(code, version)
+        records = [record({key: string(kind), "distance_km": num(t)}) for t in texts]
+        assert check(m, records, m.default_params()) == len(records)
