@@ -33,7 +33,7 @@ from statistics import median
 from typing import Any
 
 from flask import current_app
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select, text, update
 
 import methodologies
 from methodologies import ActivityError, Methodology, Quantification
@@ -47,7 +47,7 @@ from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import history, in_force_at, points_for
 from ..notifications.services import NotificationKind, notify_many
 from ..settings.services import get_setting
-from ..timeutil import utcnow
+from ..timeutil import aware, utcnow
 from . import columnar
 from .catalogue import RESIDENT_ACTIONS
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
@@ -238,15 +238,84 @@ def _day_pairs(groups: dict[int, list[Item]]) -> set[tuple[int, str]]:
     return pairs
 
 
-def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Context]:
-    """What each resident already has on the chunk's days: three queries per chunk."""
-    contexts = {resident_id: _Context() for resident_id in groups}
-    pairs = _day_pairs(groups)
-    if not pairs:
-        return contexts
-    # Two plain IN lists (indexable, cheap to plan) select a superset of the pairs; a chunk
-    # usually holds one or two days, so the superset is small.
-    residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
+def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime]]:
+    """Per resident, the earliest start and the latest end of the chunk's windows: a stored
+    window outside them overlaps none of the resident's items (it can neither be a clash
+    nor be superseded), so it need not be read."""
+    bounds = {}
+    for resident_id, items in groups.items():
+        starts = [i.occurred_start for i in items if i.occurred_start is not None]
+        ends = [i.occurred_end for i in items if i.occurred_end is not None]
+        if starts and ends:
+            bounds[resident_id] = (min(starts), max(ends))
+    return bounds
+
+
+# PostgreSQL: only the stored windows that may overlap a resident's items (a join with the
+# residents' bounds, one array each), and the accepted actions per resident and day counted
+# by the database rather than read row by row (the outcome and channel words are the stored
+# values of ``Outcome`` and ``Channel``).
+_WINDOWS_SQL = text(
+    "SELECT r.resident_id, r.dedupe_group, r.occurred_start, r.occurred_end, r.id, "
+    "r.outcome = 'review' AS waiting "
+    "FROM activity_records AS r "
+    "JOIN unnest(CAST(:residents AS integer[]), CAST(:lo AS timestamptz[]), "
+    "CAST(:hi AS timestamptz[])) AS b (resident_id, lo, hi) "
+    "ON r.resident_id = b.resident_id AND r.occurred_start < b.hi AND r.occurred_end > b.lo "
+    "WHERE r.local_day = ANY(CAST(:days AS varchar[])) "
+    "AND (r.outcome = 'credited' OR (r.channel = 'self_report' AND r.outcome = 'review')) "
+    "ORDER BY r.id"
+)
+_COUNTS_SQL = (
+    "SELECT resident_id, local_day, count(*) FROM activity_records "
+    "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
+    "AND local_day = ANY(CAST(:days AS varchar[])) "
+    "AND outcome IN ('credited', 'review') "
+)
+_COUNTS_ALL = text(_COUNTS_SQL + "GROUP BY resident_id, local_day")
+_COUNTS_OWN = text(
+    _COUNTS_SQL + "AND id = ANY(CAST(:own AS bigint[])) GROUP BY resident_id, local_day"
+)
+
+
+def _stored_pg(
+    contexts: dict[int, _Context],
+    days: list[str],
+    bounds: dict[int, tuple[datetime, datetime]],
+    own: set[int],
+    own_stored: bool,
+) -> None:
+    residents = sorted(bounds)
+    found = db.session.execute(
+        _WINDOWS_SQL,
+        {
+            "residents": residents,
+            "lo": [bounds[r][0] for r in residents],
+            "hi": [bounds[r][1] for r in residents],
+            "days": days,
+        },
+    )
+    for resident_id, group, start, end, record_id, waiting in found:
+        if record_id not in own:
+            contexts[resident_id].windows.append((group, start, end, record_id, bool(waiting)))
+    args = {"residents": residents, "days": days}
+    for resident_id, day, count in db.session.execute(_COUNTS_ALL, args):
+        contexts[resident_id].actions_per_day[day] += int(count)
+    if own_stored and own:  # the chunk's own records, stored already, are not "already had"
+        for resident_id, day, count in db.session.execute(
+            _COUNTS_OWN, {**args, "own": sorted(own)}
+        ):
+            if resident_id in contexts:
+                contexts[resident_id].actions_per_day[day] -= int(count)
+
+
+def _stored(
+    contexts: dict[int, _Context],
+    residents: list[int],
+    days: list[str],
+    bounds: dict[int, tuple[datetime, datetime]],
+    own: set[int],
+) -> None:
     on_days = any_of(ActivityRecord.resident_id, residents) & ActivityRecord.local_day.in_(days)
     for row in db.session.execute(
         select(
@@ -258,7 +327,9 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
             ActivityRecord.channel,
             ActivityRecord.outcome,
             ActivityRecord.local_day,
-        ).where(on_days, ActivityRecord.outcome.in_(ACCEPTED))
+        )
+        .where(on_days, ActivityRecord.outcome.in_(ACCEPTED))
+        .order_by(ActivityRecord.id)
     ):
         if row.id in own:
             continue
@@ -266,11 +337,36 @@ def _contexts(groups: dict[int, list[Item]], own: set[int]) -> dict[int, _Contex
         waiting_report = row.channel is Channel.SELF_REPORT and row.outcome is Outcome.REVIEW
         # A duplicate is always a duplicate of a credited record: an anomaly waiting for
         # review blocks nothing (approved later, it is checked against what was credited).
-        if row.outcome is Outcome.CREDITED or waiting_report:
+        lo, hi = bounds[row.resident_id]
+        if (row.outcome is Outcome.CREDITED or waiting_report) and (
+            row.occurred_start is None
+            or row.occurred_end is None
+            or (aware(row.occurred_start) < hi and aware(row.occurred_end) > lo)
+        ):
             ctx.windows.append(
                 (row.dedupe_group, row.occurred_start, row.occurred_end, row.id, waiting_report)
             )
         ctx.actions_per_day[row.local_day or local_day(row.occurred_start)] += 1
+
+
+def _contexts(
+    groups: dict[int, list[Item]], own: set[int], *, own_stored: bool = True
+) -> dict[int, _Context]:
+    """What each resident already has on the chunk's days: three queries per chunk.
+    ``own_stored``: whether the chunk's own records may be stored already (not so in
+    ``verify_new``); they are not counted as what the resident already has."""
+    contexts = {resident_id: _Context() for resident_id in groups}
+    pairs = _day_pairs(groups)
+    if not pairs:
+        return contexts
+    # Two plain IN lists (indexable, cheap to plan) select a superset of the pairs; a chunk
+    # usually holds one or two days, so the superset is small.
+    residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
+    bounds = _bounds(groups)
+    if db.session.get_bind().dialect.name == "postgresql":
+        _stored_pg(contexts, days, bounds, own, own_stored)
+    else:
+        _stored(contexts, residents, days, bounds, own)
     for resident_id, action, day, count, grams, points in db.session.execute(
         select(
             Reduction.resident_id,
@@ -463,7 +559,7 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
             if item.id in withdrawn:
                 _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
                 summary.rejected += 1
-        entry_of, superseded = _decide(items, accounts, False, summary)
+        entry_of, superseded = _decide(items, accounts, False, summary, own_stored=False)
         now = utcnow()
         decided = {item.id: item for item in items}
         for row in pending:
@@ -502,7 +598,12 @@ def _outcome(item: Item, now: datetime) -> dict[str, Any]:
 
 
 def _decide(
-    items: list[Item], accounts: dict[int, int], approve_review: bool, summary: Summary
+    items: list[Item],
+    accounts: dict[int, int],
+    approve_review: bool,
+    summary: Summary,
+    *,
+    own_stored: bool = True,
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit per resident; returns the entry of each resident credited and the
@@ -516,7 +617,7 @@ def _decide(
             groups[item.resident_id].append(item)
         else:
             summary.rejected += 1
-    contexts = _contexts(groups, {i.id for i in items})
+    contexts = _contexts(groups, {i.id for i in items}, own_stored=own_stored)
     outliers = set() if approve_review else _verifier_outliers(items)
     versions = history(RESIDENT_ACTIONS)
     points_cap = get_setting("daily_points_cap")

@@ -16,6 +16,7 @@ from sqlalchemy import select
 import methodologies
 from backend.actions.columnar import activity_frame
 from backend.actions.models import ActivityRecord
+from backend.actions.timerules import _when
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.timeutil import local, utcnow
@@ -86,10 +87,13 @@ def _outcomes(partner_id: int) -> dict[str, tuple[Any, ...]]:
     key_of = {r.id: r.partner_record_id for r in found}
     for r in found:
         reduction = r.reduction
+        # the two imports arrive a moment apart: a reason that names the arrival says when
+        arrival = _when(r.received_at)
+        reason = r.reason and {k: v.replace(arrival, "<arrival>") for k, v in r.reason.items()}
         rows[r.partner_record_id] = (
             r.outcome,
             r.reason_code,
-            r.reason,
+            reason,
             r.flags,
             r.occurred_start,
             r.occurred_end,
