@@ -13,9 +13,10 @@ the same thing:
   ``INT_DIGITS`` before and ``SCALE`` after the point): anything else (exponents, spaces,
   underscores, other digits, which ``Decimal`` would also read) is left to the scalar form;
 * every intermediate value ``v`` of the scalar arithmetic has ``|v| × 10^E < 10^28`` where
-  ``10^-E`` is the smallest unit of any operand of that row: then no ``Decimal`` operation
-  of the row rounds (its coefficient has at most 28 digits), so the exact integer result is
-  the scalar one (see ``exact_enough``);
+  ``10^-E`` is the smallest unit of any operand of that row (trailing zeros left out): then
+  every exact intermediate has at most 28 significant digits, so no ``Decimal`` operation of
+  the row changes a value by rounding (it may drop trailing zeros, which changes nothing),
+  and the exact integer result is the scalar one (see ``exact_enough``);
 * the totals stay below ``MAX_GRAMS`` (what the steps' formatting handles and Int64 holds).
 
 Rows that fail any of this are null, and the caller asks the scalar form.
@@ -45,10 +46,13 @@ def lit(value: int) -> pl.Expr:
 
 
 def scale_of(value: Decimal) -> int:
-    """Decimal places of a finite Decimal (0 for an integer or a positive exponent)."""
-    exponent = value.as_tuple().exponent
+    """Decimal places a finite Decimal needs (trailing zeros left out; 0 for an integer)."""
+    _, coefficient, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    return max(0, -exponent)
+    places = -exponent
+    while places > 0 and coefficient and coefficient[-1] == 0:
+        coefficient, places = coefficient[:-1], places - 1
+    return max(0, places)
 
 
 def mantissa(value: Decimal, scale: int) -> int:
@@ -64,9 +68,9 @@ def digits(value: int) -> int:
 
 
 def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(mantissa at ``SCALE`` as Int128, decimal places as written as Int32) of a column of
-    decimal texts; both null where the text is not a plain decimal number of the batch
-    range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
+    """(mantissa at ``SCALE`` as Int128, decimal places it needs as Int32: trailing zeros
+    left out) of a column of decimal texts; both null where the text is not a plain
+    decimal number of the batch range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
     groups = text.str.extract_groups(_NUMBER_GROUPS)
     sign, whole, fraction = (
         groups.struct.field("1"),
@@ -77,7 +81,7 @@ def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     magnitude = pl.concat_str(whole, fraction.str.pad_end(SCALE, "0")).cast(I128, strict=False)
     value = pl.when(sign == "-").then(lit(0) - magnitude).otherwise(magnitude)
     in_range = magnitude <= lit(10**9 * 10**SCALE)
-    places = fraction.str.len_chars().cast(pl.Int32)
+    places = fraction.str.strip_chars_end("0").str.len_chars().cast(pl.Int32)
     return (
         pl.when(in_range).then(value).otherwise(None),
         pl.when(in_range).then(places).otherwise(None),
