@@ -39,6 +39,8 @@ MAX_GRAMS_DIGITS = 18  # |grams| < 10^18: fits Int64, and the steps' 4-place ren
 SAFE_DIGITS = 37
 NUMBER = rf"([+-]?)([0-9]{{1,{INT_DIGITS}}})(?:\.([0-9]{{1,{SCALE}}}))?"
 _NUMBER_GROUPS = rf"^{NUMBER}$"
+# The same without capture groups, for patterns that embed it.
+PLAIN_NUMBER = rf"[+-]?[0-9]{{1,{INT_DIGITS}}}(?:\.[0-9]{{1,{SCALE}}})?"
 
 
 def lit(value: int) -> pl.Expr:

@@ -28,14 +28,15 @@ from hypothesis import strategies as st
 from backend.actions import numbers
 from methodologies import registry
 from methodologies.base import ActivityError, Methodology
+from methodologies.waste_sorting import CATEGORIES
 
 PARTNER_MODULES = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 VERSIONS = [(code, v) for code in PARTNER_MODULES for v in registry.module_versions(code)]
 SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# A record: (the JSON text a partner sends, or None for a CSV-only shape; the CSV row;
-# the batch row). ``Field`` values are built as (JSON literal, text as written).
-Record = tuple[str | None, dict[str, str], dict[str, str | None]]
+# A record: (the JSON text a partner sends; the CSV row, or None where the record has a
+# nested value, which only JSON carries; the batch row).
+Record = tuple[str, dict[str, str] | None, dict[str, str | None]]
 
 
 # --- number texts ---------------------------------------------------------------------------
@@ -90,7 +91,8 @@ def record(fields: dict[str, tuple[str, str] | None]) -> Record:
     """A record from its fields: name -> (JSON literal, source text), None for absent."""
     present = {k: v for k, v in fields.items() if v is not None}
     json_text = "{" + ",".join(f"{json.dumps(k)}:{lit}" for k, (lit, _) in present.items()) + "}"
-    csv_row = {k: text for k, (_, text) in present.items()}
+    nested = any(lit.startswith(("[", "{")) for lit, _ in present.values())
+    csv_row = None if nested else {k: text for k, (_, text) in present.items()}
     batch_row: dict[str, str | None] = {k: (v[1] if v else None) for k, v in fields.items()}
     return json_text, csv_row, batch_row
 
@@ -128,9 +130,43 @@ def trip(draw: st.DrawFn, kind_field: str, kinds: tuple[str, ...]) -> Record:
     return record(fields)
 
 
+@st.composite
+def waste(draw: st.DrawFn) -> Record:
+    n = draw(st.integers(0, 5))
+    pairs = [
+        (
+            draw(st.sampled_from([*CATEGORIES, *CATEGORIES, "cloth"])),
+            draw(st.one_of(decimal_text(0, 35), decimal_text(0, 35), ODD_NUMBERS)),
+        )
+        for _ in range(n)
+    ]
+    fields: dict[str, tuple[str, str] | None] = {
+        "collected_at": string(draw(moment())),
+        "weighed": draw(st.sampled_from([None, ("true", "true"), ("false", "false")])),
+    }
+    if draw(st.integers(0, 3)) == 0 and all(w.strip() and ";" not in w for _, w in pairs):
+        # the CSV text form (also what a JSON string value holds)
+        fields["items"] = string(";".join(f"{c}:{w}" for c, w in pairs))
+        return record(fields)
+    objects = []
+    for category, weight in pairs:
+        w = json.dumps(weight) if draw(st.booleans()) else json_number(weight)
+        c = json.dumps(category)
+        first = draw(st.booleans())
+        objects.append(
+            f'{{"category":{c},"weight_kg":{w}}}'
+            if first
+            else f'{{"weight_kg":{w},"category":{c}}}'
+        )
+    compact = "[" + ",".join(objects) + "]"
+    fields["items"] = (compact, compact)
+    return record(fields)
+
+
 STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Record]]] = {
     "public_transit": lambda: trip("mode", ("bus", "rail")),
     "bike_sharing": lambda: trip("bike_type", ("pedal", "ebike")),
+    "waste_sorting": waste,
 }
 
 
@@ -164,9 +200,9 @@ def check(m: Methodology, records: list[Record], params: dict[str, Decimal]) -> 
         if row[0] is None:
             continue
         done += 1
-        if json_text is not None:
-            assert row == scalar(m, numbers.loads(json_text), params), json_text
-        assert row == scalar(m, dict(csv_row), params), csv_row
+        assert row == scalar(m, numbers.loads(json_text), params), json_text
+        if csv_row is not None:
+            assert row == scalar(m, dict(csv_row), params), csv_row
     return done
 
 
@@ -207,6 +243,26 @@ def typical(code: str, n: int, seed: int = 7) -> list[Record]:
                     }
                 )
             )
+        elif code == "waste_sorting":
+            categories = ["paper", "plastic", "metal", "glass"]
+            items = [
+                (
+                    rng.choice(categories if i == 0 else CATEGORIES),
+                    str(round(rng.uniform(0.5, 6), 1)),
+                )
+                for i in range(rng.choice([1, 1, 1, 2, 3]))
+            ]
+            compact = (
+                json.dumps(
+                    [{"category": c, "weight_kg": w} for c, w in items], separators=(",", ":")
+                )
+                .replace('"weight_kg":"', '"weight_kg":')
+                .replace('"}', "}")
+            )
+            fields = {"items": (compact, compact), "collected_at": string(start)}
+            if rng.random() < 0.2:  # CSV batches: the text form
+                fields["items"] = string(";".join(f"{c}:{w}" for c, w in items))
+            out.append(record(fields))
     return out
 
 
