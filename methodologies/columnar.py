@@ -156,3 +156,56 @@ def with_fields(columns: pl.DataFrame, *names: str) -> pl.DataFrame:
     the field (so expressions can name it, and the frame keeps its height)."""
     missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in columns.columns]
     return columns.with_columns(missing) if missing else columns
+
+
+# --- timestamps -------------------------------------------------------------------------------
+
+# The ISO 8601 forms the batch forms read (``base.parse_time`` reads more, through
+# ``datetime.fromisoformat``; the rest is left to it): date, "T" or space, hours and minutes,
+# optional seconds with up to 6 decimals, optional "Z" or ±HH:MM offset.
+_TIME = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9])"
+    r"(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?"
+    r"(Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))?$"
+)
+# Asia/Shanghai has kept UTC+8 without daylight saving since September 1991: a naive time
+# from 1992 on is UTC+8 (earlier ones are left to the scalar form and its time zone data).
+_FIXED_LOCAL_SINCE = 1992
+_LOCAL_OFFSET_MIN = 8 * 60
+
+
+def utc_time(text: pl.Expr, earliest_year: int, latest_year: int) -> pl.Expr:
+    """A column of ISO 8601 texts as Datetime(us, UTC), as ``base.parse_time`` reads them
+    (no offset: Asia/Shanghai; the year as written within [earliest, latest]); null where
+    the text is not one of the forms above, is not a real date, or is out of the years."""
+    g = text.str.extract_groups(_TIME)
+    year = g.struct.field("1").cast(pl.Int32)
+    seconds = g.struct.field("6").fill_null("00")
+    fraction = g.struct.field("7").fill_null("").str.pad_end(6, "0")
+    wall = pl.concat_str(
+        g.struct.field("1"),
+        pl.lit("-"),
+        g.struct.field("2"),
+        pl.lit("-"),
+        g.struct.field("3"),
+        pl.lit(" "),
+        g.struct.field("4"),
+        pl.lit(":"),
+        g.struct.field("5"),
+        pl.lit(":"),
+        seconds,
+        pl.lit("."),
+        fraction,
+    ).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+    zone = g.struct.field("8")
+    sign = pl.when(g.struct.field("9") == "-").then(-1).otherwise(1)
+    offset = sign * (g.struct.field("10").cast(pl.Int64) * 60 + g.struct.field("11").cast(pl.Int64))
+    offset_min = (
+        pl.when(zone.is_null())
+        .then(pl.when(year >= _FIXED_LOCAL_SINCE).then(pl.lit(_LOCAL_OFFSET_MIN, pl.Int64)))
+        .when(zone == "Z")
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(offset)
+    )
+    moment = (wall - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
+    return pl.when(year.is_between(earliest_year, latest_year)).then(moment)

@@ -27,12 +27,12 @@ from hypothesis import strategies as st
 
 from backend.actions import numbers
 from methodologies import registry
-from methodologies.base import ActivityError, Methodology
+from methodologies.base import LOCAL_TZ, ActivityError, Methodology
 from methodologies.waste_sorting import CATEGORIES
 
 PARTNER_MODULES = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 VERSIONS = [(code, v) for code in PARTNER_MODULES for v in registry.module_versions(code)]
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # A record: (the JSON text a partner sends; the CSV row, or None where the record has a
 # nested value, which only JSON carries; the batch row).
@@ -163,7 +163,36 @@ def waste(draw: st.DrawFn) -> Record:
     return record(fields)
 
 
+@st.composite
+def meal(draw: st.DrawFn) -> Record:
+    diners = draw(
+        st.one_of(
+            st.none(),
+            st.builds(str, st.integers(-1, 25)),
+            st.sampled_from(["2.0", "3.00", "2.5", "1e1", " 2", "0"]),
+        )
+    )
+    portion = draw(st.one_of(st.none(), decimal_text(0, 3), ODD_NUMBERS))
+    at = draw(
+        st.one_of(
+            moment(),
+            st.sampled_from(["2026-02-30T12:00:00", "1985-06-01T12:00:00", "noon", "2026-01-01"]),
+        )
+    )
+    kinds = ["clean_plate", "small_portion", "small_portion", "?"]
+    fields: dict[str, tuple[str, str] | None] = {
+        "kind": string(
+            draw(st.sampled_from(["clean_plate", "small_portion", "small_portion", "x"]))
+        ),
+        "meal_at": string(at),
+        "diners": None if diners is None else num(diners, draw(st.booleans())),
+        "portion_reduction_kg": None if portion is None else num(portion, draw(st.booleans())),
+    }
+    return record(fields)
+
+
 STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Record]]] = {
+    "food_waste": meal,
     "public_transit": lambda: trip("mode", ("bus", "rail")),
     "bike_sharing": lambda: trip("bike_type", ("pedal", "ebike")),
     "waste_sorting": waste,
@@ -262,6 +291,17 @@ def typical(code: str, n: int, seed: int = 7) -> list[Record]:
             fields = {"items": (compact, compact), "collected_at": string(start)}
             if rng.random() < 0.2:  # CSV batches: the text form
                 fields["items"] = string(";".join(f"{c}:{w}" for c, w in items))
+            out.append(record(fields))
+        else:
+            local = at.astimezone(LOCAL_TZ).replace(hour=rng.choice([7, 12, 18]))
+            kind = rng.choice(["clean_plate", "small_portion"])
+            fields = {
+                "kind": string(kind),
+                "meal_at": string(local.isoformat()),
+                "diners": rng.choice([None, num(str(rng.randint(1, 8)))]),
+            }
+            if kind == "small_portion":
+                fields["portion_reduction_kg"] = num(str(round(rng.uniform(0.05, 1.5), 2)))
             out.append(record(fields))
     return out
 
