@@ -181,9 +181,7 @@ def meal(draw: st.DrawFn) -> Record:
     )
     kinds = ["clean_plate", "small_portion", "small_portion", "?"]
     fields: dict[str, tuple[str, str] | None] = {
-        "kind": string(
-            draw(st.sampled_from(["clean_plate", "small_portion", "small_portion", "x"]))
-        ),
+        "kind": string(draw(st.sampled_from(kinds))),
         "meal_at": string(at),
         "diners": None if diners is None else num(diners, draw(st.booleans())),
         "portion_reduction_kg": None if portion is None else num(portion, draw(st.booleans())),
