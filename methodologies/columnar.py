@@ -209,3 +209,20 @@ def utc_time(text: pl.Expr, earliest_year: int, latest_year: int) -> pl.Expr:
     )
     moment = (wall - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
     return pl.when(year.is_between(earliest_year, latest_year)).then(moment)
+
+
+def whole(value: Decimal, rounding: str) -> int | None:
+    """``value`` rounded to an integer "floor" or "ceiling"; None unless it is a small
+    finite number with at most 6 decimals (what the batch validations compare exactly)."""
+    if not value.is_finite() or scale_of(value) > 6 or abs(value) >= 10**12:
+        return None
+    places = scale_of(value)
+    m = mantissa(value, places)
+    unit: int = 10**places
+    return -((-m) // unit) if rounding == "ceiling" else m // unit
+
+
+def plain_text(text: pl.Expr) -> pl.Expr:
+    """True where a cell holds a plain string (not JSON-looking: no list, object or bool),
+    so equal cells mean equal values in the scalar form too."""
+    return ~text.str.contains(r"^[\[{]") & ~text.is_in(["true", "false"])

@@ -357,6 +357,42 @@ class FoodWaste(Methodology):
         )
         return self.finish(be, pe, steps)
 
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing: a known kind, 1 to
+        ``max_diners`` whole diners, a readable ``portion_reduction_kg`` (above 0 and at most
+        its cap for a small portion), ``meal_at`` readable, from 1992 (Asia/Shanghai is UTC+8
+        without daylight saving since) and in a meal slot. Null elsewhere."""
+        height = columns.height
+        most_diners = col.whole(params["max_diners"], "floor")
+        cap = params["max_portion_reduction_kg"]
+        if most_diners is None or not (
+            cap.is_finite() and col.scale_of(cap) <= col.SCALE and abs(cap) < 10**9
+        ):
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
+        kind, diners_text = pl.col("kind"), pl.col("diners").fill_null("1")
+        diners, _ = col.number(diners_text)
+        portion, _ = col.number(pl.col("portion_reduction_kg").fill_null("0"))
+        at = col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR)
+        local_hour = (at + pl.duration(hours=8)).dt.hour()
+        whole_diners = diners // col.lit(10**col.SCALE)
+        valid = columns.select(
+            pl.all_horizontal(
+                kind.is_in(KINDS),
+                diners_text.str.contains(_DINERS),
+                whole_diners >= col.lit(1),
+                whole_diners <= col.lit(most_diners),
+                portion.is_not_null(),
+                (kind != "small_portion")
+                | ((portion > col.lit(0)) & (portion <= col.lit(col.mantissa(cap, col.SCALE)))),
+                at.dt.year() >= 1992,
+                local_hour.is_between(SLOTS[0][1].hour, SLOTS[-1][2].hour, closed="left"),
+            )
+            .fill_null(False)
+            .alias("valid")
+        ).to_series()
+        return valid.set(~valid, None)
+
     def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
         """``quantify`` on columns, in exact Int128 fixed point (see ``columnar``):
         ``limit = diners × w_BL``, the food avoided (``limit``, or the portion not ordered

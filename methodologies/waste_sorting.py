@@ -40,7 +40,9 @@ import polars as pl
 
 from . import columnar as col
 from .base import (
+    EARLIEST_YEAR,
     FLOOR,
+    LATEST_YEAR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -170,6 +172,44 @@ def parse_items(activity: Activity) -> list[tuple[str, Decimal]]:
             raise ActivityError(f"{field_name}.weight_kg", exc.message) from None
         out.append((category, weight))
     return out
+
+
+def item_rows(columns: pl.DataFrame) -> pl.DataFrame:
+    """The items of a batch, one row per item: ``row`` (the record's index), ``count`` (its
+    items; null where its ``items`` is not a shape the batch form reads), ``item`` (null for
+    a record without items), ``category``, ``w`` (the weight's mantissa at ``SCALE``) and
+    ``places`` (decimals it needs). A record with no item keeps one row (item null)."""
+    text = pl.col("items")
+    is_json = text.str.contains(_JSON_ITEMS)
+    parts = (
+        pl.when(is_json)
+        .then(text.str.extract_all(r"\{[^}]*\}"))
+        .when(text.str.contains(_CSV_ITEMS))
+        .then(text.str.split(";"))
+    )
+    items = (
+        col.with_fields(columns, "items")
+        .select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            is_json.alias("is_json"),
+            parts.alias("item"),
+            parts.list.len().alias("count"),
+        )
+        .explode("item", empty_as_null=True, keep_nulls=True)
+    )
+    item = pl.col("item")
+    json_weight = item.str.extract(rf'"weight_kg":"?({col.PLAIN_NUMBER})')
+    weight, places = col.number(
+        pl.when(pl.col("is_json")).then(json_weight).otherwise(item.str.extract(r":(.*)$"))
+    )
+    return items.with_columns(
+        pl.when(pl.col("is_json"))
+        .then(item.str.extract(r'"category":"([a-z]+)"'))
+        .otherwise(item.str.extract(r"^([a-z]+):"))
+        .alias("category"),
+        weight.alias("w"),
+        places.alias("places"),
+    )
 
 
 @register
@@ -557,6 +597,59 @@ class WasteSorting(Methodology):
             )
         return ef_bl, ef_pj
 
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing: items of a shape the batch form
+        reads, at least one, each of a credited category weighing more than 0 and at most
+        the per-item cap, the total at most the collection cap (summed exactly);
+        ``collected_at`` readable; ``weighed`` absent or true. Null elsewhere."""
+        height = columns.height
+        caps = (params["max_item_weight_kg"], params["max_collection_weight_kg"])
+        if not all(c.is_finite() and col.scale_of(c) <= col.SCALE and abs(c) < 10**6 for c in caps):
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        item_cap, total_cap = (col.lit(col.mantissa(c, col.SCALE)) for c in caps)
+        w = pl.col("w")
+        per_record = (
+            item_rows(columns)
+            .group_by("row", maintain_order=True)
+            .agg(
+                pl.col("count").first().is_between(1, _MAX_ITEMS).alias("count_ok"),
+                (w.is_not_null() & (w > col.lit(0)) & (w <= item_cap)).all().alias("items_ok"),
+                w.sum().alias("total"),
+                pl.col("places").max().alias("places"),
+            )
+            .sort("row")
+        )
+        columns = col.with_fields(columns, "collected_at", "weighed")
+        record = columns.select(
+            col.utc_time(pl.col("collected_at"), EARLIEST_YEAR, LATEST_YEAR)
+            .is_not_null()
+            .alias("at_ok"),
+            (
+                pl.col("weighed").is_null() | pl.col("weighed").str.contains(r"^[Tt][Rr][Uu][Ee]$")
+            ).alias("weighed_ok"),
+        )
+        if per_record.height != height:
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        total = pl.col("total")
+        valid = (
+            pl.concat([per_record, record], how="horizontal")
+            .select(
+                pl.all_horizontal(
+                    pl.col("count_ok"),
+                    pl.col("items_ok"),
+                    pl.col("at_ok"),
+                    pl.col("weighed_ok"),
+                    total <= total_cap,
+                    # the scalar sum is exact: fewer than 28 digits at the finest decimals
+                    col.digit_count(total) <= col.MAX_DIGITS + col.SCALE - pl.col("places"),
+                )
+                .fill_null(False)
+                .alias("valid")
+            )
+            .to_series()
+        )
+        return valid.set(~valid, None)
+
     def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
         """``quantify`` on columns, in exact Int128 fixed point (see ``columnar``): the items
         of each row exploded to one row per item, ``W × EF × 1000`` per credited category,
@@ -594,43 +687,13 @@ class WasteSorting(Methodology):
                 out = pl.when(pl.col("category") == category).then(col.lit(m)).otherwise(out)
             return out
 
-        text = pl.col("items")
-        is_json = text.str.contains(_JSON_ITEMS)
-        parts = (
-            pl.when(is_json)
-            .then(text.str.extract_all(r"\{[^}]*\}"))
-            .when(text.str.contains(_CSV_ITEMS))
-            .then(text.str.split(";"))
-        )
-        items = (
-            col.with_fields(columns, "items")
-            .select(
-                pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
-                is_json.alias("is_json"),
-                parts.alias("item"),
-                parts.list.len().alias("count"),
-            )
-            .explode("item", empty_as_null=True, keep_nulls=True)
-        )
-        item = pl.col("item")
-        json_weight = item.str.extract(rf'"weight_kg":"?({col.PLAIN_NUMBER})')
-        weight, places = col.number(
-            pl.when(pl.col("is_json")).then(json_weight).otherwise(item.str.extract(r":(.*)$"))
-        )
-        items = items.with_columns(
-            pl.when(pl.col("is_json"))
-            .then(item.str.extract(r'"category":"([a-z]+)"'))
-            .otherwise(item.str.extract(r"^([a-z]+):"))
-            .alias("category"),
-            weight.alias("w"),
-            places.alias("places"),
-        )
+        items = item_rows(columns)
         limit = col.lit(10**_MAX_WEIGHT_DIGITS * 10**col.SCALE)
         items = items.with_columns(
             (pl.col("w") * factor(0)).alias("be"),
             (pl.col("w") * factor(1)).alias("pe"),
             (
-                item.is_null()  # the empty list's one row after explode
+                pl.col("item").is_null()  # the empty list's one row after explode
                 | (pl.col("w").is_not_null() & (col.absolute(pl.col("w")) < limit))
             ).alias("item_ok"),
         )
