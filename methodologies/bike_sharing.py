@@ -62,6 +62,7 @@ from .public_transit import (
     trip_batch,
     trip_rejections,
     trip_span,
+    trip_valid_batch,
     trip_window,
 )
 from .registry import register
@@ -263,6 +264,16 @@ class BikeSharing(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``)."""
+        return trip_valid_batch(
+            columns,
+            "bike_type",
+            {bike: params[f"max_speed_{bike}_kmh"] for bike in BIKE_TYPES},
+            min_distance_km=params["min_distance_km"],
+            min_duration_min=params["min_duration_min"],
+        )
 
     def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
         """``quantify`` on columns (see ``public_transit.trip_batch``): a pedal bike's

@@ -13,9 +13,10 @@ the same thing:
   ``INT_DIGITS`` before and ``SCALE`` after the point): anything else (exponents, spaces,
   underscores, other digits, which ``Decimal`` would also read) is left to the scalar form;
 * every intermediate value ``v`` of the scalar arithmetic has ``|v| × 10^E < 10^28`` where
-  ``10^-E`` is the smallest unit of any operand of that row: then no ``Decimal`` operation
-  of the row rounds (its coefficient has at most 28 digits), so the exact integer result is
-  the scalar one (see ``exact_enough``);
+  ``10^-E`` is the smallest unit of any operand of that row (trailing zeros left out): then
+  every exact intermediate has at most 28 significant digits, so no ``Decimal`` operation of
+  the row changes a value by rounding (it may drop trailing zeros, which changes nothing),
+  and the exact integer result is the scalar one (see ``exact_enough``);
 * the totals stay below ``MAX_GRAMS`` (what the steps' formatting handles and Int64 holds).
 
 Rows that fail any of this are null, and the caller asks the scalar form.
@@ -38,6 +39,8 @@ MAX_GRAMS_DIGITS = 18  # |grams| < 10^18: fits Int64, and the steps' 4-place ren
 SAFE_DIGITS = 37
 NUMBER = rf"([+-]?)([0-9]{{1,{INT_DIGITS}}})(?:\.([0-9]{{1,{SCALE}}}))?"
 _NUMBER_GROUPS = rf"^{NUMBER}$"
+# The same without capture groups, for patterns that embed it.
+PLAIN_NUMBER = rf"[+-]?[0-9]{{1,{INT_DIGITS}}}(?:\.[0-9]{{1,{SCALE}}})?"
 
 
 def lit(value: int) -> pl.Expr:
@@ -45,10 +48,13 @@ def lit(value: int) -> pl.Expr:
 
 
 def scale_of(value: Decimal) -> int:
-    """Decimal places of a finite Decimal (0 for an integer or a positive exponent)."""
-    exponent = value.as_tuple().exponent
+    """Decimal places a finite Decimal needs (trailing zeros left out; 0 for an integer)."""
+    _, coefficient, exponent = value.as_tuple()
     assert isinstance(exponent, int)
-    return max(0, -exponent)
+    places = -exponent
+    while places > 0 and coefficient and coefficient[-1] == 0:
+        coefficient, places = coefficient[:-1], places - 1
+    return max(0, places)
 
 
 def mantissa(value: Decimal, scale: int) -> int:
@@ -64,9 +70,9 @@ def digits(value: int) -> int:
 
 
 def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(mantissa at ``SCALE`` as Int128, decimal places as written as Int32) of a column of
-    decimal texts; both null where the text is not a plain decimal number of the batch
-    range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
+    """(mantissa at ``SCALE`` as Int128, decimal places it needs as Int32: trailing zeros
+    left out) of a column of decimal texts; both null where the text is not a plain
+    decimal number of the batch range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
     groups = text.str.extract_groups(_NUMBER_GROUPS)
     sign, whole, fraction = (
         groups.struct.field("1"),
@@ -77,7 +83,7 @@ def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
     magnitude = pl.concat_str(whole, fraction.str.pad_end(SCALE, "0")).cast(I128, strict=False)
     value = pl.when(sign == "-").then(lit(0) - magnitude).otherwise(magnitude)
     in_range = magnitude <= lit(10**9 * 10**SCALE)
-    places = fraction.str.len_chars().cast(pl.Int32)
+    places = fraction.str.strip_chars_end("0").str.len_chars().cast(pl.Int32)
     return (
         pl.when(in_range).then(value).otherwise(None),
         pl.when(in_range).then(places).otherwise(None),
@@ -150,3 +156,73 @@ def with_fields(columns: pl.DataFrame, *names: str) -> pl.DataFrame:
     the field (so expressions can name it, and the frame keeps its height)."""
     missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in columns.columns]
     return columns.with_columns(missing) if missing else columns
+
+
+# --- timestamps -------------------------------------------------------------------------------
+
+# The ISO 8601 forms the batch forms read (``base.parse_time`` reads more, through
+# ``datetime.fromisoformat``; the rest is left to it): date, "T" or space, hours and minutes,
+# optional seconds with up to 6 decimals, optional "Z" or ±HH:MM offset.
+_TIME = (
+    r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[T ]([01][0-9]|2[0-3]):([0-5][0-9])"
+    r"(?::([0-5][0-9])(?:\.([0-9]{1,6}))?)?"
+    r"(Z|([+-])([01][0-9]|2[0-3]):([0-5][0-9]))?$"
+)
+# Asia/Shanghai has kept UTC+8 without daylight saving since September 1991: a naive time
+# from 1992 on is UTC+8 (earlier ones are left to the scalar form and its time zone data).
+_FIXED_LOCAL_SINCE = 1992
+_LOCAL_OFFSET_MIN = 8 * 60
+
+
+def utc_time(text: pl.Expr, earliest_year: int, latest_year: int) -> pl.Expr:
+    """A column of ISO 8601 texts as Datetime(us, UTC), as ``base.parse_time`` reads them
+    (no offset: Asia/Shanghai; the year as written within [earliest, latest]); null where
+    the text is not one of the forms above, is not a real date, or is out of the years."""
+    g = text.str.extract_groups(_TIME)
+    year = g.struct.field("1").cast(pl.Int32)
+    seconds = g.struct.field("6").fill_null("00")
+    fraction = g.struct.field("7").fill_null("").str.pad_end(6, "0")
+    wall = pl.concat_str(
+        g.struct.field("1"),
+        pl.lit("-"),
+        g.struct.field("2"),
+        pl.lit("-"),
+        g.struct.field("3"),
+        pl.lit(" "),
+        g.struct.field("4"),
+        pl.lit(":"),
+        g.struct.field("5"),
+        pl.lit(":"),
+        seconds,
+        pl.lit("."),
+        fraction,
+    ).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+    zone = g.struct.field("8")
+    sign = pl.when(g.struct.field("9") == "-").then(-1).otherwise(1)
+    offset = sign * (g.struct.field("10").cast(pl.Int64) * 60 + g.struct.field("11").cast(pl.Int64))
+    offset_min = (
+        pl.when(zone.is_null())
+        .then(pl.when(year >= _FIXED_LOCAL_SINCE).then(pl.lit(_LOCAL_OFFSET_MIN, pl.Int64)))
+        .when(zone == "Z")
+        .then(pl.lit(0, pl.Int64))
+        .otherwise(offset)
+    )
+    moment = (wall - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
+    return pl.when(year.is_between(earliest_year, latest_year)).then(moment)
+
+
+def whole(value: Decimal, rounding: str) -> int | None:
+    """``value`` rounded to an integer "floor" or "ceiling"; None unless it is a small
+    finite number with at most 6 decimals (what the batch validations compare exactly)."""
+    if not value.is_finite() or scale_of(value) > 6 or abs(value) >= 10**12:
+        return None
+    places = scale_of(value)
+    m = mantissa(value, places)
+    unit: int = 10**places
+    return -((-m) // unit) if rounding == "ceiling" else m // unit
+
+
+def plain_text(text: pl.Expr) -> pl.Expr:
+    """True where a cell holds a plain string (not JSON-looking: no list, object or bool),
+    so equal cells mean equal values in the scalar form too."""
+    return ~text.str.contains(r"^[\[{]") & ~text.is_in(["true", "false"])

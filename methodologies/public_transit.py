@@ -35,7 +35,9 @@ import polars as pl
 
 from . import columnar as col
 from .base import (
+    EARLIEST_YEAR,
     FLOOR,
+    LATEST_YEAR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -430,6 +432,72 @@ def trip_batch(
     return col.finish_columns(frame, "be", "pe", scale, rounding, "ok")
 
 
+def trip_valid_batch(
+    columns: pl.DataFrame,
+    kind_field: str,
+    max_speeds_kmh: Mapping[str, Decimal],
+    *,
+    min_distance_km: Decimal,
+    min_duration_min: Decimal | None = None,
+    max_duration_min: Decimal | None = None,
+) -> pl.Series:
+    """The batch form of ``trip_rejections`` (and of reading the trip's fields): True where
+    the row certainly meets every rule, null where the scalar ``validate`` must decide.
+
+    Exactness: distances have at most 8 decimals and trips last under 10^13 µs (115 days),
+    so the scalar form's one rounded ``Decimal`` step (the speed quotient, 28 digits) can
+    never cross a limit that the exact integer comparison here does not cross."""
+    height = columns.height
+    minimum = min_distance_km if min_distance_km.is_finite() else None
+    if minimum is None or col.scale_of(minimum) > col.SCALE or abs(minimum) > 10**9:
+        return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+    speeds = {}
+    for mode_name, limit in max_speeds_kmh.items():
+        if not limit.is_finite() or col.scale_of(limit) > 6 or not 0 <= limit < 10**6:
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        speeds[mode_name] = col.mantissa(limit, col.SCALE)  # km/h at SCALE places
+    longest = None if max_duration_min is None else col.whole(max_duration_min * 60, "floor")
+    shortest = None if min_duration_min is None else col.whole(min_duration_min * 60, "ceiling")
+    if (max_duration_min is not None and longest is None) or (
+        min_duration_min is not None and shortest is None
+    ):
+        return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+    columns = col.with_fields(columns, kind_field, "distance_km", "started_at", "ended_at")
+    distance, places = col.number(pl.col("distance_km"))
+    start = col.utc_time(pl.col("started_at"), EARLIEST_YEAR, LATEST_YEAR)
+    end = col.utc_time(pl.col("ended_at"), EARLIEST_YEAR, LATEST_YEAR)
+    kind = pl.col(kind_field)
+    speed: pl.Expr = pl.lit(None, dtype=col.I128)
+    for mode, m in speeds.items():
+        speed = pl.when(kind == mode).then(col.lit(m)).otherwise(speed)
+    frame = columns.select(
+        distance.alias("d"),
+        places.alias("places"),
+        speed.alias("speed"),
+        (end - start).dt.total_microseconds().alias("us"),
+    )
+    d, us = pl.col("d"), pl.col("us")
+    seconds = us // 1_000_000  # ``minutes()`` takes the whole seconds of the span
+    rules = [
+        d.is_not_null(),
+        pl.col("places") <= 8,
+        d < col.lit(10**6 * 10**col.SCALE),
+        d > col.lit(0),
+        d >= col.lit(col.mantissa(minimum, col.SCALE)),
+        pl.col("speed").is_not_null(),
+        us > 0,
+        us < 10**13,
+        # speed = d × 3600 / (µs / 10^6) <= the limit, in integers
+        d * col.lit(3600 * 10**6) <= pl.col("speed") * us.cast(col.I128),
+    ]
+    if longest is not None:
+        rules.append(seconds <= longest)
+    if shortest is not None:
+        rules.append(seconds >= shortest)
+    valid = frame.select(pl.all_horizontal(rules).fill_null(False).alias("valid")).to_series()
+    return valid.set(~valid, None)  # not certainly valid: the scalar form decides
+
+
 # --- the methodology ---------------------------------------------------------------------
 
 TRANSIT_MODES = ("bus", "rail")
@@ -664,6 +732,31 @@ class PublicTransit(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``); rows
+        that name all four stop coordinates (compared in floating point) or the same stop
+        text twice, and stops that are not plain text, are left to ``validate``."""
+        trips = trip_valid_batch(
+            columns,
+            "mode",
+            {mode: params[f"max_speed_{mode}_kmh"] for mode in TRANSIT_MODES},
+            min_distance_km=params["min_distance_km"],
+            max_duration_min=params["max_duration_min"],
+        )
+        columns = col.with_fields(columns, *STOP_FIELDS, "boarding_stop", "alighting_stop")
+        boarding, alighting = pl.col("boarding_stop"), pl.col("alighting_stop")
+        stops = columns.select(
+            (
+                pl.any_horizontal(pl.col(name).is_null() for name in STOP_FIELDS)
+                & (
+                    boarding.is_null()
+                    | (col.plain_text(boarding) & (alighting.is_null() | (boarding != alighting)))
+                )
+                & (alighting.is_null() | col.plain_text(alighting))
+            ).fill_null(False)
+        ).to_series()
+        return trips.zip_with(stops, pl.Series([None] * columns.height, dtype=pl.Boolean))
 
     def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
         """``quantify`` on columns (see ``trip_batch``); rows without ``distance_km`` are

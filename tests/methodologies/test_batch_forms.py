@@ -27,15 +27,16 @@ from hypothesis import strategies as st
 
 from backend.actions import numbers
 from methodologies import registry
-from methodologies.base import ActivityError, Methodology
+from methodologies.base import LOCAL_TZ, ActivityError, Methodology
+from methodologies.waste_sorting import CATEGORIES
 
 PARTNER_MODULES = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 VERSIONS = [(code, v) for code in PARTNER_MODULES for v in registry.module_versions(code)]
-SETTINGS = settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-# A record: (the JSON text a partner sends, or None for a CSV-only shape; the CSV row;
-# the batch row). ``Field`` values are built as (JSON literal, text as written).
-Record = tuple[str | None, dict[str, str], dict[str, str | None]]
+# A record: (the JSON text a partner sends; the CSV row, or None where the record has a
+# nested value, which only JSON carries; the batch row).
+Record = tuple[str, dict[str, str] | None, dict[str, str | None]]
 
 
 # --- number texts ---------------------------------------------------------------------------
@@ -71,16 +72,40 @@ def json_number(text: str) -> str:
     return text if JSON_NUMBER.fullmatch(text) else json.dumps(text)
 
 
-def moment(
-    rng_seconds: st.SearchStrategy[int] = st.integers(0, 86400 * 365 * 3),
-) -> st.SearchStrategy[str]:
-    base = datetime(2024, 1, 1, tzinfo=UTC)
-    offsets = st.sampled_from(["+08:00", "Z", "", "+00:00", "-05:30"])
+OFFSETS = ["+08:00", "Z", "", "+00:00", "-05:30", "+08:00", ""]
+BASE = datetime(2024, 1, 1)
+
+
+def iso(at: datetime, offset: str, micro: bool) -> str:
+    return at.strftime("%Y-%m-%dT%H:%M:%S" + (".%f" if micro else "")) + offset
+
+
+def moment() -> st.SearchStrategy[str]:
     return st.builds(
-        lambda s, o: (base + timedelta(seconds=s)).strftime("%Y-%m-%dT%H:%M:%S") + o,
-        rng_seconds,
-        offsets,
+        lambda s, o, u: iso(BASE + timedelta(seconds=s), o, u),
+        st.integers(0, 86400 * 365 * 3),
+        st.sampled_from(OFFSETS),
+        st.booleans(),
     )
+
+
+@st.composite
+def span(draw: st.DrawFn) -> tuple[str, str]:
+    """A trip's start and end texts: usually minutes apart, sometimes odd."""
+    start = BASE + timedelta(seconds=draw(st.integers(0, 86400 * 365 * 3)))
+    length = draw(
+        st.one_of(
+            st.integers(60, 3600 * 3),
+            st.integers(-120, 120),
+            st.sampled_from([0, 59, 60, 61, 10800, 10801, 10800 * 8]),
+        )
+    )
+    micro = draw(st.integers(0, 999_999)) if draw(st.booleans()) else 0
+    end = start + timedelta(seconds=length, microseconds=micro)
+    offset = draw(st.sampled_from(OFFSETS))
+    end_offset = offset if draw(st.integers(0, 4)) else draw(st.sampled_from(OFFSETS))
+    bad = draw(st.sampled_from([None] * 12 + ["2026-02-30T08:00:00", "soon", "1985-06-01T08:00"]))
+    return (bad or iso(start, offset, micro > 0), iso(end, end_offset, micro > 0))
 
 
 # --- records --------------------------------------------------------------------------------
@@ -90,7 +115,8 @@ def record(fields: dict[str, tuple[str, str] | None]) -> Record:
     """A record from its fields: name -> (JSON literal, source text), None for absent."""
     present = {k: v for k, v in fields.items() if v is not None}
     json_text = "{" + ",".join(f"{json.dumps(k)}:{lit}" for k, (lit, _) in present.items()) + "}"
-    csv_row = {k: text for k, (_, text) in present.items()}
+    nested = any(lit.startswith(("[", "{")) for lit, _ in present.values())
+    csv_row = None if nested else {k: text for k, (_, text) in present.items()}
     batch_row: dict[str, str | None] = {k: (v[1] if v else None) for k, v in fields.items()}
     return json_text, csv_row, batch_row
 
@@ -107,14 +133,14 @@ def num(text: str, quoted: bool = False) -> tuple[str, str]:
 def trip(draw: st.DrawFn, kind_field: str, kinds: tuple[str, ...]) -> Record:
     kind = draw(st.sampled_from([*kinds, *kinds, "walk"]))
     distance = draw(st.one_of(decimal_text(), decimal_text(), ODD_NUMBERS) | st.none())
-    start = draw(moment())
+    start, end = draw(span())
     fields: dict[str, tuple[str, str] | None] = {
         kind_field: string(kind),
         "distance_km": None if distance is None else num(distance, draw(st.booleans())),
         "started_at": string(start),
-        "ended_at": string(start),
+        "ended_at": string(end),
     }
-    if kind_field == "mode" and draw(st.booleans()):
+    if kind_field == "mode" and draw(st.integers(0, 3)) == 0:
         for name, (low, high) in {
             "boarding_lat": (28, 29),
             "boarding_lon": (118, 119),
@@ -122,15 +148,78 @@ def trip(draw: st.DrawFn, kind_field: str, kinds: tuple[str, ...]) -> Record:
             "alighting_lon": (118, 119),
         }.items():
             fields[name] = num(f"{draw(st.integers(low, high))}.{draw(st.integers(0, 99999))}")
-        fields["boarding_stop"] = string("S1")
-        fields["alighting_stop"] = string("S2")
+    if kind_field == "mode" and draw(st.booleans()):
+        stops = st.sampled_from(["S1", "S2", "true", "S1 "])
+        fields["boarding_stop"] = string(draw(stops))
+        fields["alighting_stop"] = draw(st.none() | stops.map(string))
         fields["line"] = string("K1")
     return record(fields)
 
 
+@st.composite
+def waste(draw: st.DrawFn) -> Record:
+    n = draw(st.integers(0, 5))
+    pairs = [
+        (
+            draw(st.sampled_from([*CATEGORIES, *CATEGORIES, "cloth"])),
+            draw(st.one_of(decimal_text(0, 35), decimal_text(0, 35), ODD_NUMBERS)),
+        )
+        for _ in range(n)
+    ]
+    fields: dict[str, tuple[str, str] | None] = {
+        "collected_at": string(draw(moment())),
+        "weighed": draw(st.sampled_from([None, ("true", "true"), ("false", "false")])),
+    }
+    if draw(st.integers(0, 3)) == 0 and all(w.strip() and ";" not in w for _, w in pairs):
+        # the CSV text form (also what a JSON string value holds)
+        fields["items"] = string(";".join(f"{c}:{w}" for c, w in pairs))
+        return record(fields)
+    objects = []
+    for category, weight in pairs:
+        w = json.dumps(weight) if draw(st.booleans()) else json_number(weight)
+        c = json.dumps(category)
+        first = draw(st.booleans())
+        objects.append(
+            f'{{"category":{c},"weight_kg":{w}}}'
+            if first
+            else f'{{"weight_kg":{w},"category":{c}}}'
+        )
+    compact = "[" + ",".join(objects) + "]"
+    fields["items"] = (compact, compact)
+    return record(fields)
+
+
+@st.composite
+def meal(draw: st.DrawFn) -> Record:
+    diners = draw(
+        st.one_of(
+            st.none(),
+            st.builds(str, st.integers(-1, 25)),
+            st.sampled_from(["2.0", "3.00", "2.5", "1e1", " 2", "0"]),
+        )
+    )
+    portion = draw(st.one_of(st.none(), decimal_text(0, 3), ODD_NUMBERS))
+    at = draw(
+        st.one_of(
+            moment(),
+            st.sampled_from(["2026-02-30T12:00:00", "1985-06-01T12:00:00", "noon", "2026-01-01"]),
+        )
+    )
+    kinds = ["clean_plate", "small_portion", "small_portion", "?"]
+    fields: dict[str, tuple[str, str] | None] = {
+        "kind": string(draw(st.sampled_from(kinds))),
+        "meal_at": string(at),
+        "diners": None if diners is None else num(diners, draw(st.booleans())),
+        "portion_reduction_kg": None if portion is None else num(portion, draw(st.booleans())),
+    }
+    return record(fields)
+
+
 STRATEGIES: dict[str, Callable[[], st.SearchStrategy[Record]]] = {
+    "food_waste": meal,
     "public_transit": lambda: trip("mode", ("bus", "rail")),
     "bike_sharing": lambda: trip("bike_type", ("pedal", "ebike")),
+    "waste_sorting": waste,
 }
 
 
@@ -164,10 +253,31 @@ def check(m: Methodology, records: list[Record], params: dict[str, Decimal]) -> 
         if row[0] is None:
             continue
         done += 1
-        if json_text is not None:
-            assert row == scalar(m, numbers.loads(json_text), params), json_text
-        assert row == scalar(m, dict(csv_row), params), csv_row
+        assert row == scalar(m, numbers.loads(json_text), params), json_text
+        if csv_row is not None:
+            assert row == scalar(m, dict(csv_row), params), csv_row
     return done
+
+
+def passes(m: Methodology, activity: dict[str, Any], params: dict[str, Decimal]) -> bool:
+    try:
+        return m.validate(activity, params) == []
+    except ActivityError:
+        return False
+
+
+def check_valid(m: Methodology, records: list[Record], params: dict[str, Decimal]) -> int:
+    """Every row the batch validation passes passes ``validate`` in both channels; the
+    number of rows it passes (False or null rows are the scalar form's to decide)."""
+    got = m.validate_batch(frame([r[2] for r in records]), params)
+    assert got.dtype == pl.Boolean
+    assert got.len() == len(records)
+    for (json_text, csv_row, _), valid in zip(records, got.to_list(), strict=True):
+        if valid:
+            assert passes(m, numbers.loads(json_text), params), json_text
+            if csv_row is not None:
+                assert passes(m, dict(csv_row), params), csv_row
+    return int(got.sum() or 0)
 
 
 @pytest.mark.parametrize(("code", "version"), [v for v in VERSIONS if v[0] in STRATEGIES])
@@ -177,6 +287,15 @@ def test_quantify_batch_equals_quantify(code: str, version: str, data: st.DataOb
     m = registry.get(code, version)
     records = data.draw(st.lists(STRATEGIES[code](), min_size=1, max_size=25))
     check(m, records, m.default_params())
+
+
+@pytest.mark.parametrize("code", PARTNER_MODULES)
+@SETTINGS
+@given(data=st.data())
+def test_validate_batch_passes_only_what_validate_passes(code: str, data: st.DataObject) -> None:
+    m = registry.get(code)  # validation rules are the same in every module version
+    records = data.draw(st.lists(STRATEGIES[code](), min_size=1, max_size=25))
+    check_valid(m, records, m.default_params())
 
 
 # --- typical records all take the vectorised path -----------------------------------------------
@@ -207,6 +326,37 @@ def typical(code: str, n: int, seed: int = 7) -> list[Record]:
                     }
                 )
             )
+        elif code == "waste_sorting":
+            categories = ["paper", "plastic", "metal", "glass"]
+            items = [
+                (
+                    rng.choice(categories if i == 0 else CATEGORIES),
+                    str(round(rng.uniform(0.5, 6), 1)),
+                )
+                for i in range(rng.choice([1, 1, 1, 2, 3]))
+            ]
+            compact = (
+                json.dumps(
+                    [{"category": c, "weight_kg": w} for c, w in items], separators=(",", ":")
+                )
+                .replace('"weight_kg":"', '"weight_kg":')
+                .replace('"}', "}")
+            )
+            fields = {"items": (compact, compact), "collected_at": string(start)}
+            if rng.random() < 0.2:  # CSV batches: the text form
+                fields["items"] = string(";".join(f"{c}:{w}" for c, w in items))
+            out.append(record(fields))
+        else:
+            local = at.astimezone(LOCAL_TZ).replace(hour=rng.choice([7, 12, 18]))
+            kind = rng.choice(["clean_plate", "small_portion"])
+            fields = {
+                "kind": string(kind),
+                "meal_at": string(local.isoformat()),
+                "diners": rng.choice([None, num(str(rng.randint(1, 8)))]),
+            }
+            if kind == "small_portion":
+                fields["portion_reduction_kg"] = num(str(round(rng.uniform(0.05, 1.5), 2)))
+            out.append(record(fields))
     return out
 
 
@@ -215,6 +365,7 @@ def test_typical_records_all_take_the_vectorised_path(code: str, version: str) -
     m = registry.get(code, version)
     records = typical(code, 500)
     assert check(m, records, m.default_params()) == len(records)
+    assert check_valid(m, records, m.default_params()) == len(records)
 
 
 def test_a_chunk_without_the_fields_is_left_to_the_scalar_form() -> None:
