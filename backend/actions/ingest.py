@@ -255,7 +255,7 @@ def _received(partner: Partner, keys: list[str]) -> set[str]:
 # times a chunk, each pass walking every live object (a third of the CPU of a record,
 # measured). During a chunk it runs only after this many allocations; the process's
 # long-lived objects (modules, mappers, caches) are frozen out of its passes.
-CHUNK_GC_THRESHOLD = 200_000
+CHUNK_GC_THRESHOLD = 100_000
 
 
 @contextmanager
@@ -303,7 +303,7 @@ def ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Summ
 # chunk after chunk, and an HMAC per card per chunk was ~12 µs a record. Bounded; keyed by
 # the identity key itself, so a rotated key never meets an old hash.
 _HASHES: dict[tuple[str, str, str], tuple[str, str]] = {}
-HASHES_KEPT = 200_000
+HASHES_KEPT = 50_000
 
 
 def _identity_hashes(partner: Partner, identities: set[str]) -> dict[str, tuple[str, str]]:

@@ -251,20 +251,20 @@ def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime
     return bounds
 
 
-# PostgreSQL: only the stored windows that may overlap a resident's items (a join with the
-# residents' bounds, one array each), and the accepted actions per resident and day counted
-# by the database rather than read row by row (the outcome and channel words are the stored
-# values of ``Outcome`` and ``Channel``).
+# PostgreSQL: only the stored windows that may overlap the chunk's items (the same
+# (resident, day) selection as ``_stored``, bounded by the chunk's earliest start and latest
+# end, then by each resident's own bounds here), and the accepted actions per resident and
+# day counted by the database rather than read row by row (the outcome and channel words
+# are the stored values of ``Outcome`` and ``Channel``). A join with per-resident bounds was
+# tried: the planner, guessing 100 rows for unnest(), chose plans that scanned the table.
 _WINDOWS_SQL = text(
-    "SELECT r.resident_id, r.dedupe_group, r.occurred_start, r.occurred_end, r.id, "
-    "r.outcome = 'review' AS waiting "
-    "FROM activity_records AS r "
-    "JOIN unnest(CAST(:residents AS integer[]), CAST(:lo AS timestamptz[]), "
-    "CAST(:hi AS timestamptz[])) AS b (resident_id, lo, hi) "
-    "ON r.resident_id = b.resident_id AND r.occurred_start < b.hi AND r.occurred_end > b.lo "
-    "WHERE r.local_day = ANY(CAST(:days AS varchar[])) "
-    "AND (r.outcome = 'credited' OR (r.channel = 'self_report' AND r.outcome = 'review')) "
-    "ORDER BY r.id"
+    "SELECT resident_id, dedupe_group, occurred_start, occurred_end, id, "
+    "outcome = 'review' AS waiting FROM activity_records "
+    "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
+    "AND local_day = ANY(CAST(:days AS varchar[])) "
+    "AND occurred_start < :hi AND occurred_end > :lo "
+    "AND (outcome = 'credited' OR (channel = 'self_report' AND outcome = 'review')) "
+    "ORDER BY id"
 )
 _COUNTS_SQL = (
     "SELECT resident_id, local_day, count(*) FROM activity_records "
@@ -290,13 +290,14 @@ def _stored_pg(
         _WINDOWS_SQL,
         {
             "residents": residents,
-            "lo": [bounds[r][0] for r in residents],
-            "hi": [bounds[r][1] for r in residents],
             "days": days,
+            "lo": min(lo for lo, _ in bounds.values()),
+            "hi": max(hi for _, hi in bounds.values()),
         },
     )
     for resident_id, group, start, end, record_id, waiting in found:
-        if record_id not in own:
+        lo, hi = bounds[resident_id]
+        if start < hi and end > lo and record_id not in own:
             contexts[resident_id].windows.append((group, start, end, record_id, bool(waiting)))
     args = {"residents": residents, "days": days}
     for resident_id, day, count in db.session.execute(_COUNTS_ALL, args):
