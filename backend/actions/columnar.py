@@ -186,8 +186,11 @@ def prepare(items: Sequence[Item], scalar: Callable[[Item], bool]) -> list[bool]
         frame, exact = activity_frame(activities)
         if not any(exact):
             continue  # the scalar path, row by row
-        spans, span_objects = _windows(module, "span", frame, activities)
         windows, window_objects = _windows(module, "window", frame, activities)
+        if type(module).span is Methodology.span:  # the base span is the window: once
+            spans, span_objects = windows, window_objects
+        else:
+            spans, span_objects = _windows(module, "span", frame, activities)
         arrival = pl.Series(
             [_aware(items[i].received_at) for i in indexes],
             dtype=UTC_US,
