@@ -28,7 +28,7 @@ from decimal import Decimal
 
 import polars as pl
 
-from .base import FLOOR, QUANTITY_COLUMNS
+from .base import FLOOR, QUANTITY_COLUMNS, UTC_TIME
 
 I128 = pl.Int128
 SCALE = 20  # decimal places a number of a batch may have (its mantissa's scale)
@@ -226,3 +226,8 @@ def plain_text(text: pl.Expr) -> pl.Expr:
     """True where a cell holds a plain string (not JSON-looking: no list, object or bool),
     so equal cells mean equal values in the scalar form too."""
     return ~text.str.contains(r"^[\[{]") & ~text.is_in(["true", "false"])
+
+
+def windows(frame: pl.DataFrame, start: pl.Expr, end: pl.Expr) -> pl.DataFrame:
+    """The ``start``/``end`` columns of a batch's spans or windows (Datetime us UTC)."""
+    return frame.select(start.cast(UTC_TIME).alias("start"), end.cast(UTC_TIME).alias("end"))

@@ -498,6 +498,22 @@ def trip_valid_batch(
     return valid.set(~valid, None)  # not certainly valid: the scalar form decides
 
 
+def trip_span_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_span`` on columns: ``[started_at, ended_at]`` as read (null where unread)."""
+    columns = col.with_fields(columns, "started_at", "ended_at")
+    start = col.utc_time(pl.col("started_at"), EARLIEST_YEAR, LATEST_YEAR)
+    end = col.utc_time(pl.col("ended_at"), EARLIEST_YEAR, LATEST_YEAR)
+    both = start.is_not_null() & end.is_not_null()
+    return col.windows(columns, pl.when(both).then(start), pl.when(both).then(end))
+
+
+def trip_window_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_window`` on columns: ``[started_at, max(started_at, ended_at)]``."""
+    spans = trip_span_batch(columns)
+    start, end = pl.col("start"), pl.col("end")
+    return col.windows(spans, start, pl.when(end > start).then(end).otherwise(start))
+
+
 # --- the methodology ---------------------------------------------------------------------
 
 TRANSIT_MODES = ("bus", "rail")
@@ -732,6 +748,13 @@ class PublicTransit(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` is ``window`` for a trip (``Methodology.span``)."""
+        return self.window_batch(columns)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        return trip_window_batch(columns)
 
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``); rows

@@ -597,6 +597,18 @@ class WasteSorting(Methodology):
             )
         return ef_bl, ef_pj
 
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` on columns: the hand-over's instant (null where unread)."""
+        columns = col.with_fields(columns, "collected_at")
+        at = col.utc_time(pl.col("collected_at"), EARLIEST_YEAR, LATEST_YEAR)
+        return col.windows(columns, at, at)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``window`` on columns: a minute either side of the hand-over."""
+        spans = self.span_batch(columns)
+        half = pl.duration(minutes=1)
+        return col.windows(spans, pl.col("start") - half, pl.col("end") + half)
+
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing: items of a shape the batch form
         reads, at least one, each of a credited category weighing more than 0 and at most
