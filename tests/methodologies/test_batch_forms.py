@@ -452,3 +452,34 @@ def test_many_digits_zero_and_bounds_take_the_vectorised_path(code: str) -> None
         m = registry.get(code, version)
         records = [record({key: string(kind), "distance_km": num(t)}) for t in texts]
         assert check(m, records, m.default_params()) == len(records)
+
+
+def test_waste_and_meals_with_many_digits_and_bounds_take_the_vectorised_path() -> None:
+    weights = ["2.28310502283105022831", "0", "30", "30.000", "0.00000000000000000001", "60"]
+    for version in registry.module_versions("waste_sorting"):
+        m = registry.get("waste_sorting", version)
+        records = []
+        for category in CATEGORIES:
+            for w in weights:
+                compact = f'[{{"category":"{category}","weight_kg":{w}}}]'
+                records.append(record({"items": (compact, compact)}))
+            records.append(record({"items": string(";".join(f"{category}:{w}" for w in weights))}))
+        records.append(record({"items": ("[]", "[]")}))
+        assert check(m, records, m.default_params()) == len(records)
+    portions = ["2.28310502283105022831", "0", "2", "2.000", "0.00000000000000000001", "0.1"]
+    for version in registry.module_versions("food_waste"):
+        m = registry.get("food_waste", version)
+        records = [
+            record(
+                {
+                    "kind": string(kind),
+                    "meal_at": string("2026-12-01T12:00:00+08:00"),
+                    "diners": None if diners is None else num(diners),
+                    "portion_reduction_kg": num(portion),
+                }
+            )
+            for kind in ("clean_plate", "small_portion")
+            for diners in (None, "1", "20", "3.0")
+            for portion in portions
+        ]
+        assert check(m, records, m.default_params()) == len(records)
