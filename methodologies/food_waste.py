@@ -361,8 +361,8 @@ class FoodWaste(Methodology):
     def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
         """``span`` on columns: the meal's instant (null where unread)."""
         columns = col.with_fields(columns, "meal_at")
-        at = col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR)
-        return col.windows(columns, at, at)
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        return col.windows(columns, pl.col("_at"), pl.col("_at"))
 
     def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
         """``window`` on columns: the meal's slot on the local clock, for meals from 1992
@@ -403,9 +403,12 @@ class FoodWaste(Methodology):
             return pl.Series("valid", [None] * height, dtype=pl.Boolean)
         columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
         kind, diners_text = pl.col("kind"), pl.col("diners").fill_null("1")
-        diners, _ = col.number(diners_text)
-        portion, _ = col.number(pl.col("portion_reduction_kg").fill_null("0"))
-        at = col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR)
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion, at = pl.col("_diners"), pl.col("_portion"), pl.col("_at")
         local_hour = (at + pl.duration(hours=8)).dt.hour()
         whole_diners = diners // col.lit(10**col.SCALE)
         valid = columns.select(
@@ -448,15 +451,18 @@ class FoodWaste(Methodology):
         columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
         kind = pl.col("kind")
         diners_text = pl.col("diners").fill_null("1")
-        diners, _ = col.number(diners_text)
-        portion, portion_places = col.number(pl.col("portion_reduction_kg").fill_null("0"))
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion = pl.col("_diners"), pl.col("_portion")
+        portion_places = pl.col("_portion_places")
         small = kind == "small_portion"
         frame = columns.select(
             small.alias("small"),
             (
-                kind.is_in(KINDS)
-                & diners_text.str.contains(_DINERS)
-                & col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR).is_not_null()
+                kind.is_in(KINDS) & diners_text.str.contains(_DINERS) & pl.col("_at").is_not_null()
             ).alias("readable"),
             # a whole number: its mantissa at SCALE is the number × 10^SCALE exactly
             (diners // col.lit(10**col.SCALE) * col.lit(w_m * 10**col.SCALE)).alias("limit"),
