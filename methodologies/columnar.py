@@ -167,9 +167,16 @@ def all_null(height: int) -> pl.DataFrame:
 
 def with_fields(columns: pl.DataFrame, *names: str) -> pl.DataFrame:
     """``columns`` with a String column for each of ``names``: null where the chunk lacks
-    the field (so expressions can name it, and the frame keeps its height)."""
-    missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in columns.columns]
-    return columns.with_columns(missing) if missing else columns
+    the field (so expressions can name it, and the frame keeps its height), and cast to
+    String where the caller's column has another type (an all-null column, say)."""
+    fields = [
+        pl.lit(None, dtype=pl.String).alias(n)
+        if n not in columns.columns
+        else pl.col(n).cast(pl.String)
+        for n in names
+        if n not in columns.columns or columns.schema[n] != pl.String
+    ]
+    return columns.with_columns(fields) if fields else columns
 
 
 # --- timestamps -------------------------------------------------------------------------------
