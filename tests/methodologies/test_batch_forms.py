@@ -483,3 +483,48 @@ def test_waste_and_meals_with_many_digits_and_bounds_take_the_vectorised_path() 
             for portion in portions
         ]
         assert check(m, records, m.default_params()) == len(records)
+
+
+# Hand-computed (default parameters): the batch forms' arithmetic written out.
+PAPER_2KG = '[{"category":"paper","weight_kg":2}]'
+HAND_COMPUTED = [
+    # bus 3.4 km, mean baseline: BE = 100 × 3.4 = 340; PE = 56.2 × 3.4 = 191.08
+    ("public_transit", "1.0.0", {"mode": "bus", "distance_km": "3.4"}, (340, 191, 149)),
+    # 2.0.0: ⌊340⌋, ⌈191.08⌉, ⌊148.92⌋
+    ("public_transit", "2.0.0", {"mode": "bus", "distance_km": "3.4"}, (340, 192, 148)),
+    # rail 45 km, capped at 40: BE = 4000, PE = 61 × 40 = 2440
+    ("public_transit", "1.0.0", {"mode": "rail", "distance_km": "45"}, (4000, 2440, 1560)),
+    # EF_BL = .40×56.2 + .10×158.9 + .10×122.2 + .05×56.7 + .35×7.7 = 56.12; × 2.5 = 140.3
+    ("bike_sharing", "1.0.0", {"bike_type": "pedal", "distance_km": "2.5"}, (140, 0, 140)),
+    # e-bike 2.5 km: PE = 0.015 × 0.5153 × 1000 × 2.5 = 19.32375; 140.3 − 19.32375 = 120.97625
+    ("bike_sharing", "1.0.0", {"bike_type": "ebike", "distance_km": "2.5"}, (140, 19, 121)),
+    ("bike_sharing", "2.0.0", {"bike_type": "ebike", "distance_km": "2.5"}, (140, 20, 120)),
+    # paper 2 kg: EF_BL = −0.329, EF_PJ = −3.461 × 0.5 = −1.7305; BE = −658, PE = −3461
+    (
+        "waste_sorting",
+        "2.0.0",
+        {"items": '[{"category":"paper","weight_kg":2}]'},
+        (-658, -3461, 2803),
+    ),
+    # kitchen 1.5 kg (1.0.0): EF_BL = −0.115 ≤ EF_PJ = 0.1756: not counted; glass 1 kg:
+    # EF_BL = 0, EF_PJ = −0.308 × 0.5 = −0.154: BE = 0, PE = −154
+    ("waste_sorting", "1.0.0", {"items": "kitchen:1.5;glass:1"}, (0, -154, 154)),
+    # clean plate, 2 diners: 2 × 74.16 × 1.99 = 295.1568
+    ("food_waste", "1.0.0", {"kind": "clean_plate", "diners": "2"}, (295, 0, 295)),
+    # small portion 0.1 kg, 3 diners: min(100, 222.48) × 1.99 = 199
+    (
+        "food_waste",
+        "2.0.0",
+        {"kind": "small_portion", "diners": "3", "portion_reduction_kg": "0.1"},
+        (199, 0, 199),
+    ),
+]
+
+
+@pytest.mark.parametrize(("code", "version", "fields", "expected"), HAND_COMPUTED)
+def test_batch_forms_by_hand(
+    code: str, version: str, fields: dict[str, str], expected: tuple[int, int, int]
+) -> None:
+    m = registry.get(code, version)
+    row = {**fields, "meal_at": "2026-12-01T12:00:00+08:00"} if code == "food_waste" else fields
+    assert m.quantify_batch(frame([row]), m.default_params()).row(0) == expected
