@@ -500,12 +500,7 @@ HAND_COMPUTED = [
     ("bike_sharing", "1.0.0", {"bike_type": "ebike", "distance_km": "2.5"}, (140, 19, 121)),
     ("bike_sharing", "2.0.0", {"bike_type": "ebike", "distance_km": "2.5"}, (140, 20, 120)),
     # paper 2 kg: EF_BL = −0.329, EF_PJ = −3.461 × 0.5 = −1.7305; BE = −658, PE = −3461
-    (
-        "waste_sorting",
-        "2.0.0",
-        {"items": '[{"category":"paper","weight_kg":2}]'},
-        (-658, -3461, 2803),
-    ),
+    ("waste_sorting", "2.0.0", {"items": PAPER_2KG}, (-658, -3461, 2803)),
     # kitchen 1.5 kg (1.0.0): EF_BL = −0.115 ≤ EF_PJ = 0.1756: not counted; glass 1 kg:
     # EF_BL = 0, EF_PJ = −0.308 × 0.5 = −0.154: BE = 0, PE = −154
     ("waste_sorting", "1.0.0", {"items": "kitchen:1.5;glass:1"}, (0, -154, 154)),
