@@ -89,8 +89,11 @@ def columns(activities: list[dict[str, Any]]) -> pl.DataFrame:
 
 def main(rows: int) -> None:
     print(f"{rows} typical records per module; µs per record (best of 3 for the batch form)")
-    print("| module | scalar quantify | quantify_batch | ratio | rows on the fast path |")
-    print("|---|---:|---:|---:|---:|")
+    print(
+        "| module | scalar quantify | quantify_batch | ratio | rows on the fast path "
+        "| validate_batch | window_batch |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|")
     for code in ("public_transit", "bike_sharing", "waste_sorting", "food_waste"):
         for version in registry.module_versions(code):
             m = registry.get(code, version)
@@ -105,12 +108,19 @@ def main(rows: int) -> None:
                 t0 = time.perf_counter()
                 batch = m.quantify_batch(frame, params)
                 best = min(best, time.perf_counter() - t0)
+            t0 = time.perf_counter()
+            m.validate_batch(frame, params)
+            t_valid = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            m.window_batch(frame)
+            t_window = time.perf_counter() - t0
             fast = batch.height - batch["reduction_g"].null_count()
             expected = [(q.baseline_g, q.project_g, q.reduction_g) for q in scalar]
             assert batch.rows() == expected, f"{code} {version}: batch differs from scalar"
             print(
                 f"| {code} {version} | {t_scalar / rows * 1e6:.1f} | {best / rows * 1e6:.2f} "
-                f"| ×{t_scalar / best:.0f} | {fast / rows:.0%} |"
+                f"| ×{t_scalar / best:.0f} | {fast / rows:.0%} "
+                f"| {t_valid / rows * 1e6:.2f} | {t_window / rows * 1e6:.2f} |"
             )
 
 

@@ -64,6 +64,7 @@ from .public_transit import (
     trip_span,
     trip_valid_batch,
     trip_window,
+    trip_window_batch,
 )
 from .registry import register
 
@@ -264,6 +265,13 @@ class BikeSharing(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` is ``window`` for a trip (``Methodology.span``)."""
+        return self.window_batch(columns)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        return trip_window_batch(columns)
 
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``)."""

@@ -24,11 +24,12 @@ Rows that fail any of this are null, and the caller asks the scalar form.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from decimal import Decimal
 
 import polars as pl
 
-from .base import FLOOR, QUANTITY_COLUMNS
+from .base import FLOOR, QUANTITY_COLUMNS, UTC_TIME
 
 I128 = pl.Int128
 SCALE = 20  # decimal places a number of a batch may have (its mantissa's scale)
@@ -69,25 +70,38 @@ def digits(value: int) -> int:
     return len(str(abs(value))) if value else 0
 
 
-def number(text: pl.Expr) -> tuple[pl.Expr, pl.Expr]:
-    """(mantissa at ``SCALE`` as Int128, decimal places it needs as Int32: trailing zeros
-    left out) of a column of decimal texts; both null where the text is not a plain
-    decimal number of the batch range (``|x| <= 10^9``, what ``to_decimal`` accepts)."""
-    groups = text.str.extract_groups(_NUMBER_GROUPS)
-    sign, whole, fraction = (
-        groups.struct.field("1"),
-        groups.struct.field("2"),
-        groups.struct.field("3"),
+def with_numbers(frame: pl.DataFrame, sources: Mapping[str, pl.Expr]) -> pl.DataFrame:
+    """``frame`` with, for each ``name: text``, an Int128 column ``name`` (the number's
+    mantissa at ``SCALE``) and an Int32 column ``name_places`` (the decimals it needs,
+    trailing zeros left out); both null where the text is not a plain decimal number of the
+    batch range (``|x| <= 10^9``, what ``to_decimal`` accepts). Built in stages, so each
+    text is matched once."""
+    frame = frame.with_columns(
+        text.str.extract_groups(_NUMBER_GROUPS).alias(f"{name}_g") for name, text in sources.items()
     )
-    fraction = fraction.fill_null("")
-    magnitude = pl.concat_str(whole, fraction.str.pad_end(SCALE, "0")).cast(I128, strict=False)
-    value = pl.when(sign == "-").then(lit(0) - magnitude).otherwise(magnitude)
-    in_range = magnitude <= lit(10**9 * 10**SCALE)
-    places = fraction.str.strip_chars_end("0").str.len_chars().cast(pl.Int32)
-    return (
-        pl.when(in_range).then(value).otherwise(None),
-        pl.when(in_range).then(places).otherwise(None),
-    )
+    stage = []
+    for name in sources:
+        g = pl.col(f"{name}_g")
+        fraction = g.struct.field("3").fill_null("")
+        stage += [
+            (g.struct.field("1") == "-").alias(f"{name}_neg"),
+            pl.concat_str(g.struct.field("2"), fraction.str.pad_end(SCALE, "0"))
+            .cast(I128, strict=False)
+            .alias(f"{name}_abs"),
+            fraction.str.strip_chars_end("0").str.len_chars().cast(pl.Int32).alias(f"{name}_p"),
+        ]
+    frame = frame.with_columns(stage)
+    stage = []
+    for name in sources:
+        magnitude = pl.col(f"{name}_abs")
+        in_range = magnitude <= lit(10**9 * 10**SCALE)
+        value = pl.when(pl.col(f"{name}_neg")).then(lit(0) - magnitude).otherwise(magnitude)
+        stage += [
+            pl.when(in_range).then(value).alias(name),
+            pl.when(in_range).then(pl.col(f"{name}_p")).alias(f"{name}_places"),
+        ]
+    frame = frame.with_columns(stage)
+    return frame.drop(c for n in sources for c in (f"{n}_g", f"{n}_neg", f"{n}_abs", f"{n}_p"))
 
 
 def absolute(value: pl.Expr) -> pl.Expr:
@@ -153,9 +167,16 @@ def all_null(height: int) -> pl.DataFrame:
 
 def with_fields(columns: pl.DataFrame, *names: str) -> pl.DataFrame:
     """``columns`` with a String column for each of ``names``: null where the chunk lacks
-    the field (so expressions can name it, and the frame keeps its height)."""
-    missing = [pl.lit(None, dtype=pl.String).alias(n) for n in names if n not in columns.columns]
-    return columns.with_columns(missing) if missing else columns
+    the field (so expressions can name it, and the frame keeps its height), and cast to
+    String where the caller's column has another type (an all-null column, say)."""
+    fields = [
+        pl.lit(None, dtype=pl.String).alias(n)
+        if n not in columns.columns
+        else pl.col(n).cast(pl.String)
+        for n in names
+        if n not in columns.columns or columns.schema[n] != pl.String
+    ]
+    return columns.with_columns(fields) if fields else columns
 
 
 # --- timestamps -------------------------------------------------------------------------------
@@ -174,41 +195,49 @@ _FIXED_LOCAL_SINCE = 1992
 _LOCAL_OFFSET_MIN = 8 * 60
 
 
-def utc_time(text: pl.Expr, earliest_year: int, latest_year: int) -> pl.Expr:
-    """A column of ISO 8601 texts as Datetime(us, UTC), as ``base.parse_time`` reads them
-    (no offset: Asia/Shanghai; the year as written within [earliest, latest]); null where
-    the text is not one of the forms above, is not a real date, or is out of the years."""
-    g = text.str.extract_groups(_TIME)
-    year = g.struct.field("1").cast(pl.Int32)
-    seconds = g.struct.field("6").fill_null("00")
-    fraction = g.struct.field("7").fill_null("").str.pad_end(6, "0")
-    wall = pl.concat_str(
-        g.struct.field("1"),
-        pl.lit("-"),
-        g.struct.field("2"),
-        pl.lit("-"),
-        g.struct.field("3"),
-        pl.lit(" "),
-        g.struct.field("4"),
-        pl.lit(":"),
-        g.struct.field("5"),
-        pl.lit(":"),
-        seconds,
-        pl.lit("."),
-        fraction,
-    ).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
-    zone = g.struct.field("8")
-    sign = pl.when(g.struct.field("9") == "-").then(-1).otherwise(1)
-    offset = sign * (g.struct.field("10").cast(pl.Int64) * 60 + g.struct.field("11").cast(pl.Int64))
-    offset_min = (
-        pl.when(zone.is_null())
-        .then(pl.when(year >= _FIXED_LOCAL_SINCE).then(pl.lit(_LOCAL_OFFSET_MIN, pl.Int64)))
-        .when(zone == "Z")
-        .then(pl.lit(0, pl.Int64))
-        .otherwise(offset)
+def with_times(
+    frame: pl.DataFrame, sources: Mapping[str, pl.Expr], earliest_year: int, latest_year: int
+) -> pl.DataFrame:
+    """``frame`` with, for each ``name: text``, a Datetime(us, UTC) column ``name``: the
+    ISO 8601 text as ``base.parse_time`` reads it (no offset: Asia/Shanghai; the year as
+    written within [earliest, latest]); null where the text is not one of the forms above,
+    is not a real date, or is out of the years. Built in stages (each text matched once)."""
+    frame = frame.with_columns(
+        text.str.extract_groups(_TIME).alias(f"{name}_g") for name, text in sources.items()
     )
-    moment = (wall - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
-    return pl.when(year.is_between(earliest_year, latest_year)).then(moment)
+    stage = []
+    for name in sources:
+        g = pl.col(f"{name}_g")
+        year, zone = g.struct.field("1").cast(pl.Int32), g.struct.field("8")
+        wall = pl.concat_str(
+            g.struct.field("1"),
+            pl.lit("-"),
+            g.struct.field("2"),
+            pl.lit("-"),
+            g.struct.field("3"),
+            pl.lit(" "),
+            g.struct.field("4"),
+            pl.lit(":"),
+            g.struct.field("5"),
+            pl.lit(":"),
+            g.struct.field("6").fill_null("00"),
+            pl.lit("."),
+            g.struct.field("7").fill_null("").str.pad_end(6, "0"),
+        ).str.strptime(pl.Datetime("us"), "%Y-%m-%d %H:%M:%S%.f", strict=False)
+        sign = pl.when(g.struct.field("9") == "-").then(-1).otherwise(1)
+        offset = sign * (
+            g.struct.field("10").cast(pl.Int64) * 60 + g.struct.field("11").cast(pl.Int64)
+        )
+        offset_min = (
+            pl.when(zone.is_null())
+            .then(pl.when(year >= _FIXED_LOCAL_SINCE).then(pl.lit(_LOCAL_OFFSET_MIN, pl.Int64)))
+            .when(zone == "Z")
+            .then(pl.lit(0, pl.Int64))
+            .otherwise(offset)
+        )
+        moment = (wall - pl.duration(minutes=offset_min)).dt.replace_time_zone("UTC")
+        stage.append(pl.when(year.is_between(earliest_year, latest_year)).then(moment).alias(name))
+    return frame.with_columns(stage).drop(f"{name}_g" for name in sources)
 
 
 def whole(value: Decimal, rounding: str) -> int | None:
@@ -226,3 +255,8 @@ def plain_text(text: pl.Expr) -> pl.Expr:
     """True where a cell holds a plain string (not JSON-looking: no list, object or bool),
     so equal cells mean equal values in the scalar form too."""
     return ~text.str.contains(r"^[\[{]") & ~text.is_in(["true", "false"])
+
+
+def windows(frame: pl.DataFrame, start: pl.Expr, end: pl.Expr) -> pl.DataFrame:
+    """The ``start``/``end`` columns of a batch's spans or windows (Datetime us UTC)."""
+    return frame.select(start.cast(UTC_TIME).alias("start"), end.cast(UTC_TIME).alias("end"))

@@ -67,6 +67,7 @@ SLOTS: tuple[tuple[str, time, time], ...] = (
 )
 OTHER = "other"
 _DINERS = r"^[+-]?[0-9]{1,6}(?:\.0{1,20})?$"  # a whole number of diners, on the batch path
+_LOCAL = pl.duration(hours=8)  # Asia/Shanghai since 1992 (no daylight saving)
 _MAX_PORTION_DIGITS = 6  # |portion_reduction_kg| < 10^6 on the batch path
 SLOT_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", OTHER: "非用餐时段"}
 
@@ -357,6 +358,37 @@ class FoodWaste(Methodology):
         )
         return self.finish(be, pe, steps)
 
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` on columns: the meal's instant (null where unread)."""
+        columns = col.with_fields(columns, "meal_at")
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        return col.windows(columns, pl.col("_at"), pl.col("_at"))
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``window`` on columns: the meal's slot on the local clock, for meals from 1992
+        (Asia/Shanghai is UTC+8 without daylight saving since; earlier ones are null)."""
+        at = pl.col("start")
+        spans = self.span_batch(columns).select(
+            at.alias("start"), pl.when(at.dt.year() >= 1992).then(at + _LOCAL).alias("local")
+        )
+        local = pl.col("local").dt.replace_time_zone(None)
+        day, hour = local.dt.truncate("1d"), local.dt.hour()
+        start_h: pl.Expr = pl.when(hour >= SLOTS[-1][2].hour).then(SLOTS[-1][2].hour)
+        end_h: pl.Expr = pl.when(hour >= SLOTS[-1][2].hour).then(24 + SLOTS[0][1].hour)
+        for _, first, last in reversed(SLOTS):
+            in_slot = hour.is_between(first.hour, last.hour, closed="left")
+            start_h = pl.when(in_slot).then(first.hour).otherwise(start_h)
+            end_h = pl.when(in_slot).then(last.hour).otherwise(end_h)
+        # before the first slot: the night that began at 22:00 the day before
+        night = hour < SLOTS[0][1].hour
+        start_h = pl.when(night).then(SLOTS[-1][2].hour - 24).otherwise(start_h)
+        end_h = pl.when(night).then(SLOTS[0][1].hour).otherwise(end_h)
+
+        def utc(hours: pl.Expr) -> pl.Expr:
+            return (day + pl.duration(hours=hours) - _LOCAL).dt.replace_time_zone("UTC")
+
+        return col.windows(spans, utc(start_h), utc(end_h))
+
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing: a known kind, 1 to
         ``max_diners`` whole diners, a readable ``portion_reduction_kg`` (above 0 and at most
@@ -371,9 +403,12 @@ class FoodWaste(Methodology):
             return pl.Series("valid", [None] * height, dtype=pl.Boolean)
         columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
         kind, diners_text = pl.col("kind"), pl.col("diners").fill_null("1")
-        diners, _ = col.number(diners_text)
-        portion, _ = col.number(pl.col("portion_reduction_kg").fill_null("0"))
-        at = col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR)
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion, at = pl.col("_diners"), pl.col("_portion"), pl.col("_at")
         local_hour = (at + pl.duration(hours=8)).dt.hour()
         whole_diners = diners // col.lit(10**col.SCALE)
         valid = columns.select(
@@ -416,15 +451,18 @@ class FoodWaste(Methodology):
         columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
         kind = pl.col("kind")
         diners_text = pl.col("diners").fill_null("1")
-        diners, _ = col.number(diners_text)
-        portion, portion_places = col.number(pl.col("portion_reduction_kg").fill_null("0"))
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion = pl.col("_diners"), pl.col("_portion")
+        portion_places = pl.col("_portion_places")
         small = kind == "small_portion"
         frame = columns.select(
             small.alias("small"),
             (
-                kind.is_in(KINDS)
-                & diners_text.str.contains(_DINERS)
-                & col.utc_time(pl.col("meal_at"), EARLIEST_YEAR, LATEST_YEAR).is_not_null()
+                kind.is_in(KINDS) & diners_text.str.contains(_DINERS) & pl.col("_at").is_not_null()
             ).alias("readable"),
             # a whole number: its mantissa at SCALE is the number × 10^SCALE exactly
             (diners // col.lit(10**col.SCALE) * col.lit(w_m * 10**col.SCALE)).alias("limit"),

@@ -397,7 +397,8 @@ def trip_batch(
     if col.digits(cap) + col.digits(biggest) + 1 > col.SAFE_DIGITS:
         return col.all_null(columns.height)
     columns = col.with_fields(columns, "distance_km", kind_field)
-    distance, places = col.number(pl.col("distance_km"))
+    columns = col.with_numbers(columns, {"_d": pl.col("distance_km")})
+    distance, places = pl.col("_d"), pl.col("_d_places")
     kind = pl.col(kind_field)
     project_factor: pl.Expr = pl.lit(None, dtype=col.I128)
     for name, factor in project_factors.items():
@@ -463,9 +464,15 @@ def trip_valid_batch(
     ):
         return pl.Series("valid", [None] * height, dtype=pl.Boolean)
     columns = col.with_fields(columns, kind_field, "distance_km", "started_at", "ended_at")
-    distance, places = col.number(pl.col("distance_km"))
-    start = col.utc_time(pl.col("started_at"), EARLIEST_YEAR, LATEST_YEAR)
-    end = col.utc_time(pl.col("ended_at"), EARLIEST_YEAR, LATEST_YEAR)
+    columns = col.with_numbers(columns, {"_d": pl.col("distance_km")})
+    columns = col.with_times(
+        columns,
+        {"_start": pl.col("started_at"), "_end": pl.col("ended_at")},
+        EARLIEST_YEAR,
+        LATEST_YEAR,
+    )
+    distance, places = pl.col("_d"), pl.col("_d_places")
+    start, end = pl.col("_start"), pl.col("_end")
     kind = pl.col(kind_field)
     speed: pl.Expr = pl.lit(None, dtype=col.I128)
     for mode, m in speeds.items():
@@ -496,6 +503,26 @@ def trip_valid_batch(
         rules.append(seconds >= shortest)
     valid = frame.select(pl.all_horizontal(rules).fill_null(False).alias("valid")).to_series()
     return valid.set(~valid, None)  # not certainly valid: the scalar form decides
+
+
+def trip_span_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_span`` on columns: ``[started_at, ended_at]`` as read (null where unread)."""
+    columns = col.with_times(
+        col.with_fields(columns, "started_at", "ended_at"),
+        {"_start": pl.col("started_at"), "_end": pl.col("ended_at")},
+        EARLIEST_YEAR,
+        LATEST_YEAR,
+    )
+    start, end = pl.col("_start"), pl.col("_end")
+    both = start.is_not_null() & end.is_not_null()
+    return col.windows(columns, pl.when(both).then(start), pl.when(both).then(end))
+
+
+def trip_window_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_window`` on columns: ``[started_at, max(started_at, ended_at)]``."""
+    spans = trip_span_batch(columns)
+    start, end = pl.col("start"), pl.col("end")
+    return col.windows(spans, start, pl.when(end > start).then(end).otherwise(start))
 
 
 # --- the methodology ---------------------------------------------------------------------
@@ -732,6 +759,13 @@ class PublicTransit(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` is ``window`` for a trip (``Methodology.span``)."""
+        return self.window_batch(columns)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        return trip_window_batch(columns)
 
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``); rows

@@ -199,17 +199,18 @@ def item_rows(columns: pl.DataFrame) -> pl.DataFrame:
     )
     item = pl.col("item")
     json_weight = item.str.extract(rf'"weight_kg":"?({col.PLAIN_NUMBER})')
-    weight, places = col.number(
-        pl.when(pl.col("is_json")).then(json_weight).otherwise(item.str.extract(r":(.*)$"))
-    )
-    return items.with_columns(
+    items = items.with_columns(
         pl.when(pl.col("is_json"))
         .then(item.str.extract(r'"category":"([a-z]+)"'))
         .otherwise(item.str.extract(r"^([a-z]+):"))
         .alias("category"),
-        weight.alias("w"),
-        places.alias("places"),
+        pl.when(pl.col("is_json"))
+        .then(json_weight)
+        .otherwise(item.str.extract(r":(.*)$"))
+        .alias("weight_text"),
     )
+    items = col.with_numbers(items, {"w": pl.col("weight_text")})
+    return items.rename({"w_places": "places"})
 
 
 @register
@@ -597,6 +598,20 @@ class WasteSorting(Methodology):
             )
         return ef_bl, ef_pj
 
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` on columns: the hand-over's instant (null where unread)."""
+        columns = col.with_fields(columns, "collected_at")
+        columns = col.with_times(
+            columns, {"_at": pl.col("collected_at")}, EARLIEST_YEAR, LATEST_YEAR
+        )
+        return col.windows(columns, pl.col("_at"), pl.col("_at"))
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``window`` on columns: a minute either side of the hand-over."""
+        spans = self.span_batch(columns)
+        half = pl.duration(minutes=1)
+        return col.windows(spans, pl.col("start") - half, pl.col("end") + half)
+
     def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
         """True where ``validate`` certainly finds nothing: items of a shape the batch form
         reads, at least one, each of a credited category weighing more than 0 and at most
@@ -620,10 +635,11 @@ class WasteSorting(Methodology):
             .sort("row")
         )
         columns = col.with_fields(columns, "collected_at", "weighed")
+        columns = col.with_times(
+            columns, {"_at": pl.col("collected_at")}, EARLIEST_YEAR, LATEST_YEAR
+        )
         record = columns.select(
-            col.utc_time(pl.col("collected_at"), EARLIEST_YEAR, LATEST_YEAR)
-            .is_not_null()
-            .alias("at_ok"),
+            pl.col("_at").is_not_null().alias("at_ok"),
             (
                 pl.col("weighed").is_null() | pl.col("weighed").str.contains(r"^[Tt][Rr][Uu][Ee]$")
             ).alias("weighed_ok"),

@@ -84,3 +84,18 @@ def test_activity_of_row_reads_cells_as_the_scalar_path_receives_them() -> None:
         "weighed": "false",
         "broken": "[not json",
     }
+
+
+@pytest.mark.parametrize(("code", "version"), VERSIONS)
+def test_all_null_columns_of_any_type_are_read_as_absent_fields(code: str, version: str) -> None:
+    m = registry.get(code, version)
+    fields = ("mode", "bike_type", "distance_km", "items", "kind", "meal_at", "started_at")
+    columns = pl.DataFrame({name: [None, None] for name in fields})  # dtype Null
+    assert m.quantify_batch(columns, m.default_params()).rows() == [(None, None, None)] * 2
+    assert m.validate_batch(columns, m.default_params()).to_list() in ([None] * 2, [False] * 2)
+    assert m.span_batch(columns).rows() == [(None, None)] * 2
+    assert m.window_batch(columns).rows() == [(None, None)] * 2
+    empty = pl.DataFrame(schema={name: pl.String for name in fields})
+    assert m.quantify_batch(empty, m.default_params()).height == 0
+    assert m.validate_batch(empty, m.default_params()).len() == 0
+    assert m.window_batch(empty).height == 0
