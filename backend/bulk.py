@@ -23,6 +23,7 @@ import json
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from operator import itemgetter
 from typing import Any, cast
 
 from sqlalchemy import (
@@ -109,12 +110,16 @@ def _copy(table_name: str, columns: Sequence[str], rows: Sequence[dict[str, Any]
         if type(next((r[column] for r in rows if r.get(column) is not None), None)) not in _PLAIN
     ]
     connection: Any = db.session.connection().connection.driver_connection  # psycopg's
+    pick = itemgetter(*columns) if len(columns) > 1 else None  # one C call a row
     with (
         connection.cursor() as cursor,
         cursor.copy(f"COPY {table_name} ({', '.join(columns)}) FROM STDIN") as copy,
     ):
         for row in rows:
-            values = [row.get(column) for column in columns]
+            try:
+                values = list(pick(row)) if pick is not None else [row[columns[0]]]
+            except KeyError:  # a row without some key: None there, as before
+                values = [row.get(column) for column in columns]
             for i in convert:
                 values[i] = _value(values[i])
             copy.write_row(values)
