@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import polars as pl
 from flask import current_app
@@ -47,7 +47,27 @@ from .timerules import claim_window, skew
 
 if TYPE_CHECKING:
     from ..methodology_versions.models import MethodologyVersion
-    from .verification import Item
+
+
+class Item(Protocol):
+    """What these steps read and fill of verification's ``Item`` (verification imports this
+    module, so the shape is named here rather than imported)."""
+
+    id: int
+    action: str
+    channel: Channel
+    activity: Any
+    received_at: datetime | None
+    consented_at: datetime | None
+    moment: datetime | None
+    occurred_start: datetime | None
+    occurred_end: datetime | None
+    local_day: str | None
+    dedupe_group: str | None
+
+
+T = TypeVar("T", bound=Item)
+
 
 UTC_US = pl.Datetime("us", "UTC")
 
@@ -171,7 +191,7 @@ def _utc(value: datetime) -> datetime:
 # --- prepare: windows, spans, local days and the time rules ---------------------------------
 
 
-def prepare(items: Sequence[Item], scalar: Callable[[Item], bool]) -> list[bool]:
+def prepare(items: Sequence[T], scalar: Callable[[T], bool]) -> list[bool]:
     """For each item what ``scalar`` (verification's ``_prepare``) would return, with the
     same fields filled: in columns where the modules decide, else through ``scalar``."""
     result: list[bool | None] = [None] * len(items)
@@ -278,15 +298,15 @@ class Precomputed:
 
 
 def precompute(
-    items: Sequence[Item],
-    version_of: Callable[[Item], MethodologyVersion | None],
+    items: Sequence[T],
+    version_of: Callable[[T], MethodologyVersion | None],
     params_of: Callable[[MethodologyVersion], dict[str, Decimal]],
 ) -> dict[int, Precomputed]:
     """Item id -> what ``validate_batch``/``quantify_batch`` of the item's version decided.
 
     Only modules that offer the batch forms are asked (row by row they would only repeat
     the scalar calls that ``_verify_resident`` makes anyway)."""
-    groups: dict[int, tuple[MethodologyVersion, list[Item]]] = {}
+    groups: dict[int, tuple[MethodologyVersion, list[T]]] = {}
     for item in items:
         version = version_of(item)
         if version is None:

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import select
 
 import methodologies
+from backend.actions import columnar
 from backend.actions.columnar import activity_frame
 from backend.actions.models import ActivityRecord
 from backend.actions.timerules import _when
+from backend.extensions import db
 from backend.ledger.queries import resident_balance
 from backend.ledger.reconcile import reconcile
 from backend.timeutil import local, utcnow
@@ -81,8 +83,6 @@ def _lines(records: list[Any]) -> str:
 def _outcomes(partner_id: int) -> dict[str, tuple[Any, ...]]:
     records = select(ActivityRecord).where(ActivityRecord.partner_id == partner_id)
     rows = {}
-    from backend.extensions import db  # noqa: PLC0415 - the test's own app context
-
     found = db.session.scalars(records).all()
     key_of = {r.id: r.partner_record_id for r in found}
     for r in found:
@@ -117,8 +117,8 @@ def _outcomes(partner_id: int) -> dict[str, tuple[Any, ...]]:
     return rows
 
 
-def _import(app: Any, path: Any, partner: str, columnar: bool) -> str:
-    app.config["INGEST_COLUMNAR"] = columnar
+def _import(app: Any, path: Any, partner: str, on: bool) -> str:
+    app.config["INGEST_COLUMNAR"] = on
     try:
         result = app.test_cli_runner().invoke(
             args=["partners", "import", str(path), "--partner", partner, "--chunk", "9"]
@@ -250,13 +250,11 @@ def test_activity_frame_keeps_numbers_exact_and_marks_what_it_cannot_hold():
     assert activity_frame([{}, {}])[1] == [False, False]
 
 
-@pytest.mark.parametrize("columnar", [True, False])
-def test_the_setting_names_the_path(app, columnar):
-    from backend.actions import columnar as module  # noqa: PLC0415 - the module under test
-
-    app.config["INGEST_COLUMNAR"] = columnar
+@pytest.mark.parametrize("on", [True, False])
+def test_the_setting_names_the_path(app, on):
+    app.config["INGEST_COLUMNAR"] = on
     try:
         with app.app_context():
-            assert module.enabled() is columnar
+            assert columnar.enabled() is on
     finally:
         app.config["INGEST_COLUMNAR"] = True
