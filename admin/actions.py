@@ -7,6 +7,7 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from backend.actions import queries, self_reports
@@ -75,11 +76,20 @@ def partners() -> Any:
                         "%(partner)s gets a new key; its secret is shown once, on the next page.",
                         partner=partner.name,
                     ),
-                    _(
-                        "The current keys (%(keys)s) keep working for 24 hours, then stop: "
-                        "the operator must switch to the new key within that time.",
-                        keys=", ".join(valid) or "—",
-                    ),
+                    # the words ours, escaped; the key IDs codes to copy, not words
+                    escape(
+                        _(
+                            "The current keys (%(keys)s) keep working for 24 hours, then stop: "
+                            "the operator must switch to the new key within that time.",
+                            keys="%(keys)s",
+                        )
+                    )
+                    % {
+                        "keys": Markup(", ").join(
+                            Markup('<code translate="no">%s</code>') % k for k in valid
+                        )
+                        or "—"
+                    },
                 ],
                 warning=_("Old keys cannot be extended once replaced."),
                 action=url_for("admin.partners"),

@@ -15,7 +15,7 @@ from ..ledger.queries import resident_balance
 from .donations import get_project
 from .exceptions import InvalidDonation, InvalidRetirement, NoFootprint
 from .models import Event, PlantingPlan
-from .queries import retired_g
+from .claims import retired_g
 from .retirements import _pick
 from .services import _kg, _whole, own_event
 
