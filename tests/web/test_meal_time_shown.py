@@ -64,9 +64,7 @@ def test_what_was_reported_is_in_words_and_beijing_time(client, make, auth, db):
     db.session.commit()
     auth.login_page(resident)
     waste, meal, bike = (
-        client.get(f"/actions/{r.id}", headers={"Accept-Language": "zh-CN"}).get_data(
-            as_text=True
-        )
+        client.get(f"/actions/{r.id}", headers={"Accept-Language": "zh-CN"}).get_data(as_text=True)
         for r in records
     )
     assert "纸类 2.5 kg · 2026-11-20 13:43" in waste and "paper" not in waste
