@@ -16,6 +16,7 @@ from .plain_words import internal_words, visible_text
 
 LOGINS = {
     "resident": "13800000001",
+    "resident with clean plates": "13800000002",
     "shop staff": "13800000011",
     "station attendant": "13800000012",
     "restaurant staff": "13800000013",
