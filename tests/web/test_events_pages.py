@@ -349,3 +349,16 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
     db.session.refresh(event)
     assert event.certificate is not None
     assert event.certificate.snapshot["surviving_seedlings"] == 600
+
+
+def test_factor_sources_are_cited_in_the_pages_language(client, organiser, db):
+    """Our own proposed defaults are cited as one document in the reader's language, not as
+    a stored bilingual name."""
+    event = worked_event(organiser)
+    url = f"/organiser/events/{event.id}/report/planned"
+    zh = client.get(url, query_string={"lang": "zh_CN"}).get_data(as_text=True)
+    assert "衢州碳普惠平台提议值（尚无公开发布的数值）" in zh
+    assert "Quzhou programme proposal" not in zh
+    en = client.get(url, query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Quzhou programme proposal (no published value)" in en
+    assert "衢州碳普惠平台提议值" not in en
