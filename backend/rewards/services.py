@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 
@@ -68,42 +69,48 @@ OPEN = (RedemptionStatus.HELD, RedemptionStatus.FULFILLED)
 
 
 def _offer_fields(data: dict[str, Any]) -> dict[str, Any]:
-    def text(name: str, limit: int, required: bool = False) -> str:
+    """The offer's fields, checked all at once: every problem on its field, in words
+    (``InvalidOffer.details``), never the field's name."""
+    problems: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+
+    def text(name: str, limit: int, required: bool = False) -> None:
         value = str(data.get(name) or "").strip()
-        if (required and not value) or len(value) > limit:
-            raise InvalidOffer(problem=name, field=name)
-        return value
+        if required and not value:
+            problems[name] = _("Enter a title in Chinese.")
+        elif len(value) > limit:
+            problems[name] = _("At most %(n)s characters.", n=limit)
+        fields[name] = value
 
-    def integer(name: str, minimum: int) -> int:
+    def integer(name: str, minimum: int) -> None:
         value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise InvalidOffer(problem=name, field=name)
-        try:
-            number = int(value)
-        except ValueError:
-            raise InvalidOffer(problem=name, field=name) from None
-        if not minimum <= number <= MAX_INT:
-            raise InvalidOffer(problem=name, field=name)
-        return number
+        number = None
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            with suppress(ValueError):
+                number = int(value)
+        if number is None or not minimum <= number <= MAX_INT:
+            problems[name] = _("Enter a whole number, %(min)s or more.", min=minimum)
+        fields[name] = number
 
+    text("title_zh", 80, required=True)
+    text("title_en", 120)
+    text("description_zh", 2000)
+    text("description_en", 2000)
+    integer("points_price", 1)
+    integer("stock", 0)
+    integer("per_resident_limit", 1)
     valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
-    if (
-        not isinstance(valid_from, datetime)
-        or not isinstance(valid_until, datetime)
-        or aware(valid_until) <= aware(valid_from)
-    ):
-        raise InvalidOffer(problem="valid_until", field="valid_until")
-    return {
-        "title_zh": text("title_zh", 80, required=True),
-        "title_en": text("title_en", 120),
-        "description_zh": text("description_zh", 2000),
-        "description_en": text("description_en", 2000),
-        "points_price": integer("points_price", 1),
-        "stock": integer("stock", 0),
-        "per_resident_limit": integer("per_resident_limit", 1),
-        "valid_from": aware(valid_from),
-        "valid_until": aware(valid_until),
-    }
+    if not isinstance(valid_from, datetime):
+        problems["valid_from"] = _("Enter the date and time the offer starts.")
+    if not isinstance(valid_until, datetime):
+        problems["valid_until"] = _("Enter the date and time the offer ends.")
+    elif isinstance(valid_from, datetime) and aware(valid_until) <= aware(valid_from):
+        problems["valid_until"] = _("The offer must end after it starts.")
+    if problems:
+        raise InvalidOffer(
+            details=problems, field=next(iter(problems)), problem=" ".join(problems.values())
+        )
+    return {**fields, "valid_from": aware(valid_from), "valid_until": aware(valid_until)}
 
 
 def create_offer(staff: User, data: dict[str, Any], image: Any = None) -> Offer:
