@@ -281,7 +281,7 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
 
 
 def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> Redemption:
-    for _ in range(5):
+    for _attempt in range(5):
         try:
             with db.session.begin_nested():
                 redemption = Redemption(
