@@ -106,7 +106,7 @@ def _offer_fields(data: dict[str, Any]) -> dict[str, Any]:
         problems["valid_until"] = _("Enter the date and time the offer ends.")
     elif isinstance(valid_from, datetime) and aware(valid_until) <= aware(valid_from):
         problems["valid_until"] = _("The offer must end after it starts.")
-    if problems:
+    if problems or not isinstance(valid_from, datetime) or not isinstance(valid_until, datetime):
         raise InvalidOffer(
             details=problems, field=next(iter(problems)), problem=" ".join(problems.values())
         )
