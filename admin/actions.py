@@ -13,6 +13,7 @@ from sqlalchemy import select
 from backend.actions import queries, self_reports
 from backend.actions.calculation import calculation
 from backend.actions.review import reported_text, review_signals
+from backend.actions.words import OUTCOME_WORDS
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import current_lang
@@ -51,7 +52,8 @@ def review_decide(record_id: int, decision: str) -> Any:
         record = self_reports.review_record(
             current_user, record_id, decision == "approve", request.form.get("comment", "")
         )
-        flash(_("Decided: %(outcome)s.", outcome=record.outcome.value), "success")
+        outcome = OUTCOME_WORDS.get(record.outcome.value, record.outcome.value)
+        flash(_("Decided: %(outcome)s.", outcome=outcome), "success")
     except DomainError as exc:
         flash(exc.localized_message(), "error")
         return redirect(url_for("admin.review_record", record_id=record_id))
