@@ -43,12 +43,13 @@ def _local_iso(value: str | None) -> str | None:
     return f"{value}:00+08:00" if value and len(value) == 16 else value or None
 
 
-def _positive(text: Any) -> bool:
+def _number(text: Any) -> bool:
+    """A number as typed (its range is the methodology's to judge, in its own words)."""
     try:
         number = Decimal(str(text).strip())
     except (InvalidOperation, ValueError):
         return False
-    return number.is_finite() and number > 0
+    return number.is_finite()
 
 
 # what to say on a field the methodology found malformed (its own words name the field)
@@ -71,7 +72,7 @@ def self_report_problems(action_code: str, form: Any, photo: Any) -> dict[str, s
     """Every problem of the self-report form at once, each on its field, in words."""
     problems: dict[str, Any] = {}
     if action_code in ("public_transit", "bike_sharing"):
-        if not _positive(form.get("distance_km", "")):
+        if not _number(form.get("distance_km", "")):
             problems["distance_km"] = FIELD_PROBLEMS["distance_km"]
         for name in ("started_at", "ended_at"):
             if not form.get(name):
@@ -84,7 +85,7 @@ def self_report_problems(action_code: str, form: Any, photo: Any) -> dict[str, s
         if not any(weights.values()):
             problems["weight_paper"] = FIELD_PROBLEMS["items"]
         for category, weight in weights.items():
-            if weight and not _positive(weight):
+            if weight and not _number(weight):
                 problems[f"weight_{category}"] = _l(
                     "Enter the weight in kg as a number, for example 2.5."
                 )
@@ -95,7 +96,7 @@ def self_report_problems(action_code: str, form: Any, photo: Any) -> dict[str, s
         if not diners.isdigit() or int(diners) < 1:
             problems["diners"] = FIELD_PROBLEMS["diners"]
         portion = form.get("portion_reduction_kg", "")
-        if form.get("kind") == "small_portion" and not _positive(portion):
+        if form.get("kind") == "small_portion" and not _number(portion):
             problems["portion_reduction_kg"] = FIELD_PROBLEMS["portion_reduction_kg"]
         if not form.get("meal_at"):
             problems["meal_at"] = FIELD_PROBLEMS["meal_at"]
