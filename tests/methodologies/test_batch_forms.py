@@ -112,6 +112,7 @@ def span(draw: st.DrawFn) -> tuple[str, str]:
     length = draw(
         st.one_of(
             st.integers(60, 3600 * 3),
+            st.integers(900, 3600),
             st.integers(-120, 120),
             st.sampled_from([0, 59, 60, 61, 10800, 10801, 10800 * 8]),
         )
@@ -148,7 +149,8 @@ def num(text: str, quoted: bool = False) -> tuple[str, str]:
 @st.composite
 def trip(draw: st.DrawFn, kind_field: str, kinds: tuple[str, ...]) -> Record:
     kind = draw(st.sampled_from([*kinds, *kinds, "walk"]))
-    distance = draw(st.one_of(decimal_text(), decimal_text(), ODD_NUMBERS) | st.none())
+    plausible = st.builds(lambda w, f: f"{w}.{f}", st.integers(1, 9), st.integers(0, 99))
+    distance = draw(st.one_of(plausible, decimal_text(), ODD_NUMBERS) | st.none())
     start, end = draw(span())
     fields: dict[str, tuple[str, str] | None] = {
         kind_field: string(kind),
