@@ -565,3 +565,35 @@ def test_the_bench_records_all_take_the_vectorised_path() -> None:
                 assert ok is True and m.validate(activity, params) == []
                 assert window == scalar_window(m, activity, span=False)
                 assert span == scalar_window(m, activity, span=True)
+
+
+@st.composite
+def parameter_set(draw: st.DrawFn, m: Methodology) -> dict[str, Decimal]:
+    """A parameter set a version could be approved with: factors, caps and limits moved
+    (other values, other decimals), shares and switches kept valid."""
+    params = m.default_params()
+    for name, value in params.items():
+        if name.startswith("share_") or name == "baseline_method":
+            continue
+        if name in ("baseline_landfill_share", "warm_haircut"):
+            params[name] = Decimal(draw(st.integers(0, 100))) / 100
+            continue
+        places = draw(st.integers(0, 6))
+        scaled = draw(st.integers(0, 3 * 10**places)) * (abs(value) or Decimal(1))
+        params[name] = (scaled / Decimal(10) ** places).copy_sign(value)
+    if "baseline_method" in params:
+        params["baseline_method"] = Decimal(draw(st.integers(0, 1)))
+    assert m.check_params(params) == [], m.check_params(params)
+    return params
+
+
+@pytest.mark.parametrize(("code", "version"), VERSIONS)
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data())
+def test_quantify_batch_follows_any_approved_parameter_set(
+    code: str, version: str, data: st.DataObject
+) -> None:
+    m = registry.get(code, version)
+    params = data.draw(parameter_set(m))
+    records = typical(code, 30) + data.draw(st.lists(STRATEGIES[code](), max_size=10))
+    check(m, records, params)
