@@ -44,13 +44,16 @@ RESULTS = ROOT / "loadtests" / "results"
 BIN = Path(sys.executable).parent
 PGPORT = int(os.environ.get("PGPORT", "15432"))
 REDISPORT = int(os.environ.get("REDISPORT", "16379"))
-DB = "carbon_bench"
+# The database, ports and Redis DB are configurable so that several benches (or a bench and
+# a development server) can share one machine; the defaults are those of `make bench`.
+DB = os.environ.get("BENCH_DB", "carbon_bench")
+REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "3"))
 # Counter staff of the bench's merchant and of its recycling station. The API limits each
 # staff account (120 claims, 60 fulfilments a minute: more than one counter ever does), so
 # the closed-loop runs need as many counters as a busy evening in a district has.
 STAFF = 100
-WEB_PORT = 18080
-CEILING_PORT = 18081
+WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "18080"))
+CEILING_PORT = int(os.environ.get("BENCH_CEILING_PORT", "18081"))
 
 
 def log(message: str) -> None:
@@ -65,7 +68,7 @@ def env(**extra: str) -> dict[str, str]:
         "SECRET_KEY": "bench-secret-key",
         "IDENTITY_KEY": "bench-identity-key",
         "DATABASE_URL": url,
-        "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/3",
+        "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/{REDIS_DB}",
         "SESSION_COOKIE_SECURE": "false",
         "FLASK_APP": "backend.app:create_app",
         "RATELIMIT_LOGIN": "100000 per minute",
@@ -196,7 +199,7 @@ def prepare(residents: int, fresh: bool = True) -> dict[str, Any]:
                 capture_output=True,
             )
         subprocess.run(
-            ["redis-cli", "-p", str(REDISPORT), "-n", "3", "flushdb"],
+            ["redis-cli", "-p", str(REDISPORT), "-n", str(REDIS_DB), "flushdb"],
             check=True,
             capture_output=True,
         )
