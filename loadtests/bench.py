@@ -38,7 +38,12 @@ import psutil
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
-from loadtests.report import markdown, summary, total_rps  # noqa: E402 - ROOT on the path first
+from loadtests.report import (  # noqa: E402 - ROOT on the path first
+    class_percentiles,
+    markdown,
+    summary,
+    total_rps,
+)
 
 RESULTS = ROOT / "loadtests" / "results"
 BIN = Path(sys.executable).parent
@@ -51,7 +56,10 @@ REDIS_DB = int(os.environ.get("BENCH_REDIS_DB", "3"))
 # Counter staff of the bench's merchant and of its recycling station. The API limits each
 # staff account (120 claims, 60 fulfilments a minute: more than one counter ever does), so
 # the closed-loop runs need as many counters as a busy evening in a district has.
-STAFF = 100
+STAFF = 400
+# Residents whose tokens the personas use in turn (each within its own limits: 30 claim codes
+# and 30 redemptions a minute): enough for ~2,000 redemptions/s before a persona must wait.
+TOKEN_RESIDENTS = 5000
 WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "18080"))
 CEILING_PORT = int(os.environ.get("BENCH_CEILING_PORT", "18081"))
 
@@ -71,8 +79,11 @@ def env(**extra: str) -> dict[str, str]:
         "REDIS_URL": f"redis://127.0.0.1:{REDISPORT}/{REDIS_DB}",
         "SESSION_COOKIE_SECURE": "false",
         "FLASK_APP": "backend.app:create_app",
-        "RATELIMIT_LOGIN": "100000 per minute",
+        # Every limit as configured: the personas stay within them (loadtests/locustfile.py
+        # LIMITS). The platform runs behind one trusted proxy, as behind a load balancer, so
+        # simulated residents signing in come from their own addresses (X-Forwarded-For).
         "RATELIMIT_ENABLED": "true",
+        "TRUSTED_PROXIES": "1",
         # the synthetic history spreads ~2 M records over ~40 past days (a few actions per
         # resident per day); the 30-day partner claim window would refuse its oldest part,
         # so the bench imports it as a one-off backfill with the widest window allowed
@@ -182,6 +193,122 @@ class RssWatch:
         self._thread.join()
 
 
+def _tree(pids: list[int]) -> list[psutil.Process]:
+    procs = []
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            procs += [root, *root.children(recursive=True)]
+        except psutil.Error:
+            pass
+    return procs
+
+
+def _service_pids(name: str) -> list[int]:
+    """The root processes of a service (PostgreSQL's postmaster, redis-server)."""
+    roots = []
+    for proc in psutil.process_iter(["name", "ppid"]):
+        try:
+            if proc.info["name"] == name and psutil.Process(proc.info["ppid"]).name() != name:
+                roots.append(proc.pid)
+        except psutil.Error:
+            continue
+    return roots
+
+
+class CpuWatch:
+    """CPU time of process groups over a step, in % of one core, sampled every 0.5 s.
+
+    A group's time is the sum over its live processes of their own CPU time and that of their
+    children already waited for (rusage), so a child that exits (an RQ work horse, a
+    PostgreSQL backend) moves its time to its parent without loss or double count. Every
+    process's own share is kept too: the load generator is flagged when one of its processes
+    (single-threaded gevent) passes ``GENERATOR_FLAG`` of a core, where its figures would be
+    its own ceiling, not the platform's. PostgreSQL and Redis are the machine's servers: they
+    include whatever else uses them; ``machine`` is every core's busy time, ``other`` what
+    none of the groups used (other work on a shared machine)."""
+
+    GENERATOR_FLAG = 80.0
+
+    def __init__(self, groups: dict[str, list[int]]) -> None:
+        self.groups = {
+            **groups,
+            "postgresql": _service_pids("postgres"),
+            "redis": _service_pids("redis-server"),
+        }
+        self.first: dict[str, float] = {}
+        self.last: dict[str, float] = {}
+        self.own: dict[int, tuple[str, float, float, float, float]] = {}
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+
+    def add(self, group: str, pids: list[int]) -> None:
+        self.groups[group] = self.groups.get(group, []) + pids
+
+    def _sample(self) -> None:
+        now = time.monotonic()
+        for group, roots in list(self.groups.items()):
+            total = 0.0
+            for proc in _tree(roots):
+                try:
+                    t = proc.cpu_times()
+                except psutil.Error:
+                    continue
+                own = t.user + t.system
+                total += own + t.children_user + t.children_system
+                seen = self.own.get(proc.pid)
+                self.own[proc.pid] = (
+                    (group, own, now, own, now)
+                    if seen is None
+                    else (group, seen[1], seen[2], own, now)
+                )
+            self.first.setdefault(group, total)
+            self.last[group] = max(total, self.last.get(group, 0.0))
+
+    def _watch(self) -> None:
+        while not self._stop.wait(0.5):
+            self._sample()
+
+    def __enter__(self) -> CpuWatch:
+        self.started, self.busy = time.monotonic(), _busy()
+        self._sample()
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+        self._sample()
+        self.seconds = max(1e-6, time.monotonic() - self.started)
+        self.machine = (_busy() - self.busy) / self.seconds * 100
+
+    def result(self) -> dict[str, Any]:
+        """% of one core per group over the step; the busiest process of each group."""
+        groups = {
+            g: round((self.last.get(g, 0.0) - self.first.get(g, 0.0)) / self.seconds * 100, 1)
+            for g in self.groups
+        }
+        busiest: dict[str, float] = {}
+        for group, first, since, last, until in self.own.values():
+            if until - since >= 1.0:
+                share = (last - first) / (until - since) * 100
+                busiest[group] = round(max(busiest.get(group, 0.0), share), 1)
+        generator = busiest.get("locust", 0.0)
+        return {
+            "seconds": round(self.seconds, 1),
+            "groups_pct_of_core": groups,
+            "busiest_process_pct": busiest,
+            "machine_pct_of_core": round(self.machine, 1),
+            "other_pct_of_core": round(max(0.0, self.machine - sum(groups.values())), 1),
+            "generator_bound": generator > self.GENERATOR_FLAG,
+        }
+
+
+def _busy() -> float:
+    t = psutil.cpu_times()
+    return float(t.user + t.nice + t.system + t.irq + t.softirq + getattr(t, "steal", 0.0))
+
+
 # --- steps -------------------------------------------------------------------------------
 
 
@@ -230,7 +357,7 @@ def prepare(residents: int, fresh: bool = True) -> dict[str, Any]:
             "loadtests.tokens",
             str(tokens),
             "--residents",
-            str(min(residents, 500)),
+            str(min(residents, TOKEN_RESIDENTS)),
             "--staff",
             str(STAFF),
         ]
@@ -265,6 +392,7 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
     own clock (its slowest shard), without the processes' start-up, so the per-record cost
     of a small file is not inflated by a constant."""
     peak, total, seconds = 0, 0, 0.0
+    cpus: list[dict[str, Any]] = []
     for code, path in files.items():
         proc = subprocess.Popen(
             [
@@ -286,8 +414,9 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
             stderr=subprocess.DEVNULL,
             text=True,
         )
-        with RssWatch([proc.pid]) as watch:
+        with RssWatch([proc.pid]) as watch, CpuWatch({"import": [proc.pid]}) as cpu:
             output, _ = proc.communicate()
+        cpus.append(cpu.result())
         if proc.returncode:
             raise RuntimeError(f"import failed: {output}")
         result = json.loads(output.strip().splitlines()[-1])
@@ -301,6 +430,7 @@ def import_files(files: dict[str, str], workers: int) -> dict[str, Any]:
         "records_per_s": round(total / seconds, 1),
         "peak_rss_mb_per_process": round(peak / 2**20, 1),
         "us_per_record": round(seconds / total * 1e6, 1),
+        "cpu": max(cpus, key=lambda c: c["seconds"]),  # the longest file's
     }
 
 
@@ -316,10 +446,12 @@ def push_api(
     resident make the workers take turns on the residents' account locks (docs/scaling.md)."""
     batches, total = 0, 0
     with (
-        serving("backend.wsgi:app", WEB_PORT),
+        serving("backend.wsgi:app", WEB_PORT) as web,
         workers(worker_count) as procs,
         RssWatch([p.pid for p in procs]) as watch,
+        CpuWatch({"gunicorn": [web.pid], "rq": [p.pid for p in procs]}) as cpu,
     ):
+        done_before = _batches_done()
         started = time.perf_counter()
         for code, path in files.items():
             key_id, secret = partners[code]
@@ -327,7 +459,7 @@ def push_api(
                 _post(key_id, secret, chunk)
                 batches, total = batches + 1, total + len(chunk)
         accepted = time.perf_counter() - started
-        _wait_batches(batches)
+        _wait_batches(done_before + batches)
         seconds = time.perf_counter() - started
     return {
         "records": total,
@@ -336,7 +468,9 @@ def push_api(
         "accepted_in_s": round(accepted, 2),
         "seconds": round(seconds, 2),
         "records_per_s": round(total / seconds, 1),
+        "us_per_record": round(seconds / total * 1e6, 1),
         "peak_rss_mb_per_worker": round(watch.peak / max(1, worker_count) / 2**20, 1),
+        "cpu": cpu.result(),
     }
 
 
@@ -392,16 +526,19 @@ def _post(key_id: str, secret: str, records: list[Any]) -> int:
         return int(json.loads(response.read())["batch_id"])
 
 
-def _wait_batches(count: int) -> None:
-    query = (
-        "SELECT count(*) FROM partner_batches WHERE source <> 'file' "
-        "AND status IN ('done', 'failed')"
+def _batches_done() -> int:
+    return int(
+        psql(
+            "SELECT count(*) FROM partner_batches WHERE source <> 'file' "
+            "AND status IN ('done', 'failed')"
+        )
     )
-    while True:
-        done = int(psql(query))
-        if done >= count:
-            return
-        time.sleep(1)
+
+
+def _wait_batches(count: int) -> None:
+    """Until ``count`` pushed batches (all runs so far) are done."""
+    while _batches_done() < count:
+        time.sleep(0.5)
 
 
 def psql(query: str) -> str:
@@ -411,6 +548,26 @@ def psql(query: str) -> str:
         capture_output=True,
         text=True,
     ).stdout.strip()
+
+
+def recompute() -> dict[str, Any]:
+    """``flask methodologies recompute --check``: every stored reduction derived again from
+    its inputs and its exact methodology version; clean when there is no difference."""
+    started = time.perf_counter()
+    result = subprocess.run(
+        [str(BIN / "flask"), "methodologies", "recompute", "--check"],
+        cwd=ROOT,
+        env=env(),
+        capture_output=True,
+        text=True,
+    )
+    lines = result.stdout.strip().splitlines()
+    return {
+        "clean": result.returncode == 0,
+        "summary": lines[-1] if lines else result.stderr.strip()[-200:],
+        "differences": result.stderr.count("DIFFERENCE:"),
+        "seconds": round(time.perf_counter() - started, 1),
+    }
 
 
 def reconcile() -> bool:
@@ -433,12 +590,20 @@ def locust(
     processes: int,
     meta: dict[str, Any],
     throughput: bool,
+    watch: dict[str, list[int]],
+    label: str = "",
 ) -> dict[str, Any]:
-    """A headless locust run of some persona classes; per-request-name stats from its CSV.
+    """A headless locust run of some persona classes: per-request-name stats from its CSV,
+    the percentiles of each endpoint class from its histograms, the personas' waits for a
+    credential with room under its rate limit, and the CPU of every process group meanwhile
+    (``watch``: the platform's processes by group; the load generator's are added).
 
     Statistics are reset once every user has spawned (sign-ins with argon2 happen in
     on_start and are not what is being measured)."""
-    prefix = RESULTS / "locust" / f"{classes}-{tags}".replace(",", "-")
+    name = label or f"{classes}-{tags}".replace(",", "-")
+    prefix = RESULTS / "locust" / name
+    out = RESULTS / "locust" / f"{name}-out"
+    shutil.rmtree(out, ignore_errors=True)
     prefix.parent.mkdir(parents=True, exist_ok=True)
     extra = {
         "BENCH_RESIDENTS": str(meta["residents"]),
@@ -450,6 +615,8 @@ def locust(
         "BENCH_ADMIN_TOTP_SECRET": meta.get("admin_totp", ""),
         "BENCH_CLASSES": classes,
         "BENCH_STAFF": str(STAFF),
+        "BENCH_OUT": str(out),
+        "BENCH_PROCESSES": str(processes),
     }
     if throughput:
         extra["BENCH_THROUGHPUT"] = "1"
@@ -478,9 +645,21 @@ def locust(
     command += classes.split(",")
     if processes > 1:
         command += ["--processes", str(processes)]
-    subprocess.run(
-        command, cwd=ROOT, env=env(**extra), capture_output=True, text=True, timeout=seconds + 120
-    )
+    with CpuWatch(watch) as cpu:
+        proc = subprocess.Popen(
+            command,
+            cwd=ROOT,
+            env=env(**extra),
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        cpu.add("locust", [proc.pid])
+        try:
+            proc.wait(timeout=seconds + 120)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGTERM)
+            proc.wait(timeout=30)
     stats: dict[str, dict[str, Any]] = {}
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
@@ -489,6 +668,7 @@ def locust(
             count = int(row["Request Count"])
             stats[row["Name"]] = {
                 "requests": count,
+                "failed": int(row["Failure Count"]),
                 "rps": round(float(row["Requests/s"]), 1),
                 "p50_ms": float(row["50%"] or 0),
                 "p95_ms": float(row["95%"] or 0),
@@ -500,7 +680,28 @@ def locust(
         for row in csv.DictReader(handle):
             if row["Name"] in stats:
                 stats[row["Name"]]["failures"][row["Error"][:120]] = int(row["Occurrences"])
-    return stats
+    histograms = _read_json(out / "histograms.json")
+    pools: dict[str, dict[str, float]] = {"waits": {}, "waited_s": {}, "answers": {}}
+    for path in out.glob("pools-*.json"):
+        for key, values in _read_json(path).items():
+            for kind, value in values.items():
+                pools[key][kind] = round(pools[key].get(kind, 0) + value, 1)
+    return {
+        "users": users,
+        "seconds": seconds,
+        "endpoints": stats,
+        "classes": class_percentiles(histograms),
+        "pools": pools,
+        "cpu": cpu.result(),
+    }
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data: dict[str, Any] = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    return data
 
 
 def contention(meta: dict[str, Any], concurrency: int, redemptions: int) -> dict[str, Any]:
@@ -555,18 +756,24 @@ def machine() -> dict[str, Any]:
     }
 
 
-def ingest(args: Any, meta: dict[str, Any]) -> tuple[list[dict[str, Any]], dict[str, Any], bool]:
-    growth, days_back = [], 0
+def ingest(
+    args: Any, meta: dict[str, Any]
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]], bool]:
+    """The streaming import at growing sizes, then the push API at growing sizes (each size
+    a new file of new records at earlier days, so nothing is a resend)."""
+    growth, api, days_back = [], [], 0
     for index, size in enumerate(int(x) for x in args.growth.split(",")):
         log(f"import {size} records")
         files = write_files(size, args.residents, seed=100 + index, days_back=days_back)
         days_back += size // (args.residents * 3) + 2
         growth.append(import_files(files, args.workers))
         log(f"  {growth[-1]}")
-    log(f"push API {args.api_records} records with {args.workers} RQ workers")
-    files = write_files(args.api_records, args.residents, seed=99, days_back=days_back)
-    api = push_api(files, meta["partners"], args.workers)
-    log(f"  {api}")
+    for index, size in enumerate(int(x) for x in args.api_records.split(",")):
+        log(f"push API {size} records with {args.workers} RQ workers")
+        files = write_files(size, args.residents, seed=99 - index, days_back=days_back)
+        days_back += size // (args.residents * 3) + 2
+        api.append(push_api(files, meta["partners"], args.workers))
+        log(f"  {api[-1]}")
     return growth, api, reconcile()
 
 
@@ -576,9 +783,14 @@ def main() -> int:
     parser.add_argument(
         "--growth", default="10000,100000,1000000", help="import sizes, comma separated"
     )
-    parser.add_argument("--api-records", type=int, default=1_000_000)
+    parser.add_argument(
+        "--api-records", default="10000,1000000", help="push API sizes, comma separated"
+    )
     parser.add_argument("--residents", type=int, default=20_000)
-    parser.add_argument("--users", type=int, default=50)
+    parser.add_argument("--users", type=int, default=50, help="closed loops and the mix")
+    parser.add_argument(
+        "--more-users", type=int, default=200, help="the mix again, with this many users"
+    )
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--locust-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=2)
@@ -590,8 +802,8 @@ def main() -> int:
     )
     args = parser.parse_args()
     if args.smoke:
-        args.growth, args.api_records, args.residents = "2000,10000", 10_000, 1000
-        args.users, args.seconds, args.locust_processes = 10, 10, 1
+        args.growth, args.api_records, args.residents = "2000,10000", "2000,10000", 1000
+        args.users, args.more_users, args.seconds, args.locust_processes = 10, 40, 10, 1
     began = time.perf_counter()
     previous = json.loads(Path(args.reuse).read_text()) if args.reuse else None
     meta = prepare(args.residents, fresh=previous is None)
@@ -612,71 +824,82 @@ def main() -> int:
     log("periodic jobs")
     flask("jobs", "run-periodic")
     log("ceilings and personas")
-    with serving("loadtests.ceiling_app:app", CEILING_PORT):
-        hello = locust(
-            "Hello", "", args.users, args.seconds, CEILING_PORT, args.locust_processes, meta, True
-        )
-        insert = locust(
-            "Insert", "", args.users, args.seconds, CEILING_PORT, args.locust_processes, meta, True
-        )
-    with serving("backend.wsgi:app", WEB_PORT), workers(args.workers):
-        reads = locust(
-            "Resident",
-            "read",
-            args.users,
-            args.seconds,
-            WEB_PORT,
+    runs: dict[str, Any] = {}
+
+    def persona_run(
+        name: str,
+        classes: str,
+        tags: str,
+        users: int,
+        seconds: int,
+        port: int,
+        throughput: bool,
+        watch: dict[str, list[int]],
+    ) -> None:
+        log(f"  {name}: {classes} {tags or '(all tasks)'}, {users} users, {seconds} s")
+        runs[name] = locust(
+            classes,
+            tags,
+            users,
+            seconds,
+            port,
             args.locust_processes,
             meta,
-            True,
+            throughput,
+            watch,
+            label=name,
         )
-        writes = locust(
+        log(f"    {total_rps(runs[name])} req/s, cpu {runs[name]['cpu']['groups_pct_of_core']}")
+
+    with serving("loadtests.ceiling_app:app", CEILING_PORT) as ceiling:
+        watch = {"gunicorn": [ceiling.pid]}
+        persona_run("hello", "Hello", "", args.users, args.seconds, CEILING_PORT, True, watch)
+        persona_run("insert", "Insert", "", args.users, args.seconds, CEILING_PORT, True, watch)
+    everyone = "Resident,MerchantStaff,Partner,Administrator"
+    with serving("backend.wsgi:app", WEB_PORT) as web, workers(args.workers) as rq:
+        watch = {"gunicorn": [web.pid], "rq": [p.pid for p in rq]}
+        persona_run("reads", "Resident", "read", args.users, args.seconds, WEB_PORT, True, watch)
+        persona_run(
+            "writes",
             "Resident,MerchantStaff",
             "write",
             args.users,
             args.seconds,
             WEB_PORT,
-            args.locust_processes,
-            meta,
             True,
+            watch,
         )
-        mix = locust(
-            "Resident,MerchantStaff,Partner,Administrator",
-            "",
-            args.users,
-            args.seconds * 2,
-            WEB_PORT,
-            args.locust_processes,
-            meta,
-            False,
+        persona_run("mix", everyone, "", args.users, args.seconds * 2, WEB_PORT, False, watch)
+        persona_run(
+            "mix_more", everyone, "", args.more_users, args.seconds * 2, WEB_PORT, False, watch
         )
     if previous:
         contended = previous["contention"]
     else:
         log("ledger contention")
         contended = contention(meta, 50 if not args.smoke else 10, 1000 if not args.smoke else 100)
+    log("audit: ledger reconcile and methodologies recompute --check")
     clean = reconcile() and clean_after_ingest and contended["reconcile_clean"]
-    read_rps = total_rps(reads, "resident:home") + total_rps(reads, "resident:offers")
-    table = summary(hello, insert, reads, writes, mix, growth, api, clean)
+    checked = recompute()
+    log(f"  reconcile clean: {clean}; recompute: {checked['summary']} ({checked['seconds']} s)")
     result = {
         "date": date.today().isoformat(),
         "smoke": args.smoke,
         "command": " ".join(["make bench"] + (["smoke"] if args.smoke else [])),
         "machine": machine(),
+        "gunicorn": gunicorn_description(),
         "users": args.users,
         "seconds": args.seconds,
         "locust_processes": args.locust_processes,
-        "summary": table,
-        "ceilings": {"hello": hello, "insert": insert},
-        "reads": reads,
-        "writes": writes,
-        "mix": mix,
+        **runs,
         "growth": growth,
         "api_ingestion": api,
         "contention": contended,
-        "read_home_offers_rps": read_rps,
-        "wall_seconds": round(time.perf_counter() - began, 1),
+        "reconcile_clean": clean,
+        "recompute": checked,
     }
+    result["wall_seconds"] = round(time.perf_counter() - began, 1)
+    result["summary"] = summary(result)
     RESULTS.mkdir(parents=True, exist_ok=True)
     name = f"{result['date']}{'-smoke' if args.smoke else ''}"
     (RESULTS / f"{name}.json").write_text(json.dumps(result, indent=2, ensure_ascii=False))
@@ -686,7 +909,16 @@ def main() -> int:
     (RESULTS / "tokens.json").unlink(missing_ok=True)
     print(markdown(result))
     log(f"done in {result['wall_seconds']} s; report {RESULTS / (name + '.md')}")
-    return 0 if clean else 1
+    return 0 if clean and checked["clean"] else 1
+
+
+def gunicorn_description() -> str:
+    """The web worker model the personas met (gunicorn.conf.py under the bench's env)."""
+    e = env(WEB_CONCURRENCY="2")
+    return (
+        f"{e.get('WEB_CONCURRENCY')} {e.get('GUNICORN_WORKER_CLASS', 'sync')} workers"
+        f" x {e.get('GUNICORN_THREADS', '1')} threads (gunicorn.conf.py)"
+    )
 
 
 if __name__ == "__main__":
