@@ -805,9 +805,18 @@ def main() -> int:
         args.growth, args.api_records, args.residents = "2000,10000", "2000,10000", 1000
         args.users, args.more_users, args.seconds, args.locust_processes = 10, 40, 10, 1
     began = time.perf_counter()
+    steps: dict[str, float] = {}
+    mark = [began]
+
+    def lap(step: str) -> None:
+        now = time.perf_counter()
+        steps[step] = round(now - mark[0], 1)
+        mark[0] = now
+
     previous = json.loads(Path(args.reuse).read_text()) if args.reuse else None
     meta = prepare(args.residents, fresh=previous is None)
     meta["residents"] = args.residents
+    lap("prepare")
     if previous:
         growth, api = previous["growth"], previous["api_ingestion"]
         # the smallest size is quick: measure it again with the current clock
@@ -819,10 +828,12 @@ def main() -> int:
         clean_after_ingest = reconcile()
     else:
         growth, api, clean_after_ingest = ingest(args, meta)
+    lap("ingestion")
     # What the scheduler (rq cron backend/cron.py) would have run by now; among them the
     # admin dashboard's refresh-ahead, which a fresh database has not had yet.
     log("periodic jobs")
     flask("jobs", "run-periodic")
+    lap("periodic jobs")
     log("ceilings and personas")
     runs: dict[str, Any] = {}
 
@@ -873,14 +884,17 @@ def main() -> int:
         persona_run(
             "mix_more", everyone, "", args.more_users, args.seconds * 2, WEB_PORT, False, watch
         )
+    lap("personas")
     if previous:
         contended = previous["contention"]
     else:
         log("ledger contention")
         contended = contention(meta, 50 if not args.smoke else 10, 1000 if not args.smoke else 100)
+    lap("contention")
     log("audit: ledger reconcile and methodologies recompute --check")
     clean = reconcile() and clean_after_ingest and contended["reconcile_clean"]
     checked = recompute()
+    lap("audit")
     log(f"  reconcile clean: {clean}; recompute: {checked['summary']} ({checked['seconds']} s)")
     result = {
         "date": date.today().isoformat(),
@@ -897,6 +911,7 @@ def main() -> int:
         "contention": contended,
         "reconcile_clean": clean,
         "recompute": checked,
+        "steps_seconds": steps,
     }
     result["wall_seconds"] = round(time.perf_counter() - began, 1)
     result["summary"] = summary(result)

@@ -268,6 +268,58 @@ def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
     return rows
 
 
+# A city's demand (docs/scaling.md): assumptions, not measurements; change them there and here.
+CITY = {
+    "residents": 2_300_000,
+    "active_share": 0.15,  # residents who open the app on a busy day
+    "reads_per_active": 8,  # home, history, offers views per active resident and day
+    "writes_per_active": 0.6,  # counter claims, redemptions and fulfilments per active resident
+    "peak_hour_share": 0.15,  # share of the day's requests in the busiest hour
+    "burst": 2.0,  # the busiest minute over the busiest hour's average (campaigns)
+    "utilisation": 0.6,  # share of a node's closed-loop throughput planned for, for the tail
+    "records_per_day": 3_000_000,  # partner records on a busy day
+    "ingest_deadline_s": 60,  # the day's records processed within (the issue's target)
+    "cores_per_node": 2,
+}
+
+
+def sizing(result: dict[str, Any], city: dict[str, float] = CITY) -> dict[str, float]:
+    """Web nodes and ingestion workers for a city, from this run's per-node ratios.
+
+    A bench node is one machine with the web workers, PostgreSQL and the load generator on
+    the same cores, so its figures are conservative for a web node whose database is
+    elsewhere. Web nodes: the peak minute's reads and writes, each over its closed-loop
+    rate on one node times the planned utilisation, plus one node for redundancy.
+    Ingestion: the day's records over one worker process's push-API rate (the 1M-record run)
+    and the deadline; nodes at ``cores_per_node`` processes each."""
+    c = city
+    active = c["residents"] * c["active_share"]
+    peak = c["peak_hour_share"] / 3600 * c["burst"]
+    reads_peak = active * c["reads_per_active"] * peak
+    writes_peak = active * c["writes_per_active"] * peak
+    reads_node = sum(total_rps(result["reads"], name) for name in READS)
+    writes_node = point_moving_rps(result["writes"])
+    load = reads_peak / max(0.1, reads_node * c["utilisation"]) + writes_peak / max(
+        0.1, writes_node * c["utilisation"]
+    )
+    api = result["api_ingestion"]
+    big = _pick(api if isinstance(api, list) else [api], TARGETS["ingest_records"], True)
+    per_process = big["records_per_s"] / max(1, big["workers"])
+    processes = math.ceil(c["records_per_day"] / (per_process * c["ingest_deadline_s"]))
+    return {
+        "reads_peak_rps": round(reads_peak, 1),
+        "writes_peak_rps": round(writes_peak, 1),
+        "reads_per_node_rps": round(reads_node, 1),
+        "writes_per_node_rps": round(writes_node, 1),
+        "web_nodes": math.ceil(load) + 1,
+        "records_per_s_per_process": round(per_process, 1),
+        "measured_at_records": big["records"],
+        "ingest_processes": processes,
+        "ingest_nodes": math.ceil(processes / c["cores_per_node"]),
+        "day_in_one_process_s": round(c["records_per_day"] / per_process, 1),
+    }
+
+
 # The locust runs, in the order of the report.
 RUNS = ("hello", "insert", "reads", "writes", "mix", "mix_more")
 
@@ -284,7 +336,12 @@ def markdown(result: dict[str, Any]) -> str:
         f"{r['users']} users, {r['seconds']} s per closed-loop run; the mix at "
         f"{r['mix']['users']} and {r['mix_more']['users']} users for {r['mix']['seconds']} s "
         f"each; gunicorn: {r.get('gunicorn', '2 sync workers')}; wall time "
-        f"{r.get('wall_seconds', '?')} s.",
+        f"{r.get('wall_seconds', '?')} s"
+        + (
+            " (" + ", ".join(f"{k} {v} s" for k, v in r["steps_seconds"].items()) + ")."
+            if r.get("steps_seconds")
+            else "."
+        ),
         "",
         "| measure | value | target | verdict |",
         "|---|---|---|---|",
@@ -438,4 +495,22 @@ def markdown(result: dict[str, Any]) -> str:
             f"({r['recompute']['seconds']} s).",
             "",
         ]
+    size = sizing(r)
+    lines += [
+        "## Sizing for a city from this run (docs/scaling.md)",
+        "",
+        f"{CITY['residents']:,} residents, {CITY['active_share']:.0%} active on a busy day: "
+        f"peak minute {size['reads_peak_rps']} resident reads/s and "
+        f"{size['writes_peak_rps']} point-moving writes/s; this run's node serves "
+        f"{size['reads_per_node_rps']} reads/s or {size['writes_per_node_rps']} writes/s "
+        f"(closed loop), planned at {CITY['utilisation']:.0%}: **{size['web_nodes']} web "
+        f"nodes** of {CITY['cores_per_node']} cores (one for redundancy).",
+        "",
+        f"{CITY['records_per_day']:,} partner records a day at "
+        f"{size['records_per_s_per_process']} records/s per worker process (push API, "
+        f"{size['measured_at_records']:,} records): {size['day_in_one_process_s']} s in one "
+        f"process; within {CITY['ingest_deadline_s']} s: **{size['ingest_processes']} worker "
+        f"processes, {size['ingest_nodes']} nodes** of {CITY['cores_per_node']} cores.",
+        "",
+    ]
     return "\n".join(lines)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.report import class_percentiles, markdown, summary, verdict
+from loadtests.report import class_percentiles, markdown, sizing, summary, verdict
 
 
 def _run(users: int, **endpoints: tuple[float, int, float]) -> dict[str, Any]:
@@ -136,3 +136,17 @@ def test_the_markdown_report_lists_runs_cpu_and_failures() -> None:
     assert "| mix_more | 200 |" in text
     assert "## CPU per process group" in text
     assert "| writes | resident:redeem | HTTPError('429') | 3 |" in text
+
+
+def test_the_city_sizing_follows_from_the_runs_ratios() -> None:
+    size = sizing(_result())
+    # 2.3M residents, 15% active: 345,000; peak minute = 0.15 / 3600 x 2 of the day
+    assert size["reads_peak_rps"] == 230.0 and size["writes_peak_rps"] == 17.2
+    # reads: 230 / (550 x 0.6) = 0.70; writes: 17.25 / (119 x 0.6) = 0.24; + 1 spare
+    assert size["web_nodes"] == 2
+    # push API at 1M: 55,000 records/s on 2 workers; 3M in 60 s needs 2 processes
+    assert size["records_per_s_per_process"] == 27_500.0
+    assert (size["ingest_processes"], size["ingest_nodes"]) == (2, 1)
+    slower = _result()
+    slower["api_ingestion"][1]["records_per_s"] = 3_900.0
+    assert sizing(slower)["ingest_processes"] == 26  # 3M / (1,950 x 60) = 25.6
