@@ -115,12 +115,14 @@ def flask(*args: str) -> str:
 
 @contextmanager
 def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
+    errors = RESULTS / "locust" / f"gunicorn-{port}.log"  # kept when the bench fails
+    errors.parent.mkdir(parents=True, exist_ok=True)
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app],
         cwd=ROOT,
         env=env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers)),
         stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
+        stderr=errors.open("ab"),
         start_new_session=True,
     )
     try:
@@ -137,6 +139,9 @@ def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[
                 break
             except OSError:
                 time.sleep(0.2)
+        time.sleep(1)  # every worker booted (a worker failing to boot stops gunicorn)
+        if process.poll() is not None:
+            raise RuntimeError(f"gunicorn {app} did not start on port {port}; see {errors}")
         yield process
     finally:
         os.killpg(process.pid, signal.SIGTERM)
