@@ -113,14 +113,19 @@ def flask(*args: str) -> str:
 # --- processes ---------------------------------------------------------------------------
 
 
+# The environment gunicorn last ran with (the report describes the worker model from it).
+SERVED: dict[str, dict[str, str]] = {}
+
+
 @contextmanager
 def serving(app: str, port: int, workers: int = 2) -> Iterator[subprocess.Popen[bytes]]:
     errors = RESULTS / "locust" / f"gunicorn-{port}.log"  # kept when the bench fails
     errors.parent.mkdir(parents=True, exist_ok=True)
+    SERVED["env"] = env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers))
     process = subprocess.Popen(
         [str(BIN / "gunicorn"), "-c", "gunicorn.conf.py", app],
         cwd=ROOT,
-        env=env(GUNICORN_BIND=f"127.0.0.1:{port}", WEB_CONCURRENCY=str(workers)),
+        env=SERVED["env"],
         stdout=subprocess.DEVNULL,
         stderr=errors.open("ab"),
         start_new_session=True,
@@ -986,12 +991,24 @@ def main() -> int:
 
 
 def gunicorn_description() -> str:
-    """The web worker model the personas met (gunicorn.conf.py under the bench's env)."""
-    e = env(WEB_CONCURRENCY="2")
-    return (
-        f"{e.get('WEB_CONCURRENCY')} {e.get('GUNICORN_WORKER_CLASS', 'sync')} workers"
-        f" x {e.get('GUNICORN_THREADS', '1')} threads (gunicorn.conf.py)"
+    """The web worker model the personas met: gunicorn.conf.py read under the environment
+    the bench served the platform with."""
+    code = (
+        "import json, runpy; c = runpy.run_path('gunicorn.conf.py'); "
+        "print(json.dumps({k: c.get(k) for k in ('workers', 'worker_class', 'threads')}))"
     )
+    result = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=ROOT,
+        env=SERVED.get("env") or env(),
+        capture_output=True,
+        text=True,
+    )
+    try:
+        c = json.loads(result.stdout.strip().splitlines()[-1])
+    except (IndexError, ValueError):
+        return "see gunicorn.conf.py"
+    return f"{c['workers']} {c['worker_class']} workers x {c['threads']} threads (gunicorn.conf.py)"
 
 
 if __name__ == "__main__":
