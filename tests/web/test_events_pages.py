@@ -123,6 +123,12 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
     }
     bad = client.post(url, data={**form, "mix-0-percent": "90"})
     assert bad.status_code == 422 and "90%，应为 100%" in bad.get_data(as_text=True)  # in percent
+    # both of the form's problems at once, each on its field
+    both = client.post(url, data={**form, "site": " ", "mix-0-percent": "90"})
+    html = both.get_data(as_text=True)
+    assert both.status_code == 422 and 'id="site-error"' in html and 'id="mix-error"' in html
+    assert "请填写造林地点" in html and "合计 90%，应为 100%" in html
+    assert event.latest_plan is None  # nothing calculated or stored
     made = client.post(url, data=form)
     assert made.status_code == 302
     html = client.get(url).get_data(as_text=True)
