@@ -10,12 +10,14 @@ from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
+from .. import pagecache
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..cache import cached
 from ..extensions import limiter
 from ..i18n import current_lang
 from ..ledger.queries import points_overview
+from ..pagecache import ledger_version
 from ..qr import decode_image
 from ..ratelimit import caller_key, limit_setting
 from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
@@ -53,8 +55,19 @@ class MyPoints(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, PointsSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Balance, points expiring and by when, and the latest movements."""
-        return points_overview(api_user().id, args["limit"])
+        """Balance, points expiring and by when, and the latest movements.
+
+        Sent with an ETag: ``If-None-Match`` with it answers 304 while the points are
+        unchanged."""
+        user_id, limit = api_user().id, args["limit"]
+
+        def body() -> bytes:
+            data = PointsSchema().dump(points_overview(user_id, limit))
+            return bytes(jsonify(data).get_data())
+
+        return pagecache.serve(
+            "points", user_id, ledger_version(user_id), body, "application/json", limit
+        )
 
 
 @blp.route("/offers")
