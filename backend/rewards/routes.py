@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
@@ -76,14 +77,20 @@ class Offers(MethodView):
     def get(self) -> Any:
         """Live offers, cheapest first."""
 
-        def body() -> bytes:
+        def body() -> tuple[bytes, str]:
             offers = OfferSchema(many=True).dump(queries.offers_for_residents())
-            return bytes(jsonify(offers).get_data())
+            data = bytes(jsonify(offers).get_data())
+            return data, hashlib.sha256(data).hexdigest()[:32]
 
-        data = cached(
+        data, etag = cached(
             ("offers", current_lang()), body, seconds=current_app.config["OFFERS_CACHE_SECONDS"]
         )
-        return Response(data, mimetype="application/json")
+        if request.if_none_match.contains(etag):  # the version the client holds: 304
+            response = Response(status=304)
+        else:
+            response = Response(data, mimetype="application/json")
+        response.set_etag(etag)
+        return response
 
 
 @blp.route("/offers/<int:offer_id>")
