@@ -30,6 +30,8 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidO
 from typing import Any, ClassVar
 from zoneinfo import ZoneInfo
 
+import polars as pl
+
 LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 # Bounds of what an activity may say, far beyond any real action but well inside what the
 # arithmetic handles exactly (Decimal's 28 digits, datetime's years 1-9999 after time zones).
@@ -43,6 +45,9 @@ HALF_UP = "half_up"  # each total rounded half-up (module versions 1.x, approved
 FLOOR = "floor"  # the credit is ⌊baseline − project⌋: never rounded up (DESIGN.md inv. 4)
 Activity = Mapping[str, Any]
 Params = Mapping[str, Decimal]
+# The columns a batch form returns: whole grams, null where the row is left to the scalar form.
+QUANTITY_COLUMNS = ("baseline_g", "project_g", "reduction_g")
+UTC_TIME = pl.Datetime("us", "UTC")
 
 
 @dataclass(frozen=True)
@@ -296,6 +301,54 @@ class Methodology(ABC):
         the wider dedupe ``window``. Modules whose window is wider than the action override it.
         """
         return self.window(activity)
+
+    # --- batch (columnar) forms ----------------------------------------------------------
+    #
+    # A chunk of activities as polars columns: one row per activity, one ``pl.String`` column
+    # per top-level activity field present in the chunk. Scalar values are their exact source
+    # text (numbers as written in the partner's JSON or CSV, booleans "true"/"false"); nested
+    # values (waste items) are compact JSON text with the numbers as written; null where the
+    # field is absent. A cell that begins with "[" or "{" is read as nested JSON (waste
+    # ``items``): a text value that begins so cannot be told from a list or an object, so
+    # the caller gives a record with such a text to the scalar forms (an items text is the
+    # CSV form ``category:kg;...``). A batch form may leave any row null: the caller then asks
+    # the scalar form for that row, which stays the reference (and the explanation a
+    # resident reads). Where a batch form gives a value it is exactly the scalar form's
+    # (tests/methodologies/test_batch_forms.py proves it for every module version).
+
+    def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """Int64 ``baseline_g``, ``project_g``, ``reduction_g`` per row of ``columns`` (rows
+        that passed validation), each equal to ``quantify``'s, or null in all three where the
+        batch form cannot be exact (the caller then calls ``quantify`` for that row).
+
+        This default converts each row and calls ``quantify`` (correct for every module);
+        the partner modules override it with vectorised exact integer arithmetic."""
+        values: dict[str, list[int | None]] = {name: [] for name in QUANTITY_COLUMNS}
+        for row in columns.iter_rows(named=True):
+            try:
+                q = self.quantify(activity_of_row(row), params)
+            except (ValueError, ArithmeticError, LookupError, TypeError):
+                q = None  # the scalar form raises for this row: the caller sees it there
+            values["baseline_g"].append(None if q is None else q.baseline_g)
+            values["project_g"].append(None if q is None else q.project_g)
+            values["reduction_g"].append(None if q is None else q.reduction_g)
+        return pl.DataFrame(values, schema={name: pl.Int64 for name in QUANTITY_COLUMNS})
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """Boolean per row: True where the row certainly passes ``validate`` (no rejection,
+        no ``ActivityError``); False or null where the caller must run ``validate`` itself
+        (so rejection texts live in one place). The default decides nothing (all null)."""
+        return pl.Series("valid", [None] * columns.height, dtype=pl.Boolean)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``start``, ``end`` (Datetime us UTC) equal to ``span``'s, or null where the caller
+        must call ``span`` for the row. The default decides nothing (all null)."""
+        return null_windows(columns.height)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``start``, ``end`` (Datetime us UTC) equal to ``window``'s, or null where the
+        caller must call ``window`` for the row. The default decides nothing (all null)."""
+        return null_windows(columns.height)
 
     def finish(self, baseline_g: Decimal, project_g: Decimal, steps: list[Step]) -> Quantification:
         """Close the arithmetic under this module version's rounding rule."""
@@ -571,6 +624,34 @@ def _finish_floor(baseline_g: Decimal, project_g: Decimal, steps: list[Step]) ->
     b = floor_grams(baseline_g)
     p = int(project_g.to_integral_value(rounding=ROUND_CEILING))
     return Quantification(baseline_g=b, project_g=p, reduction_g=r, steps=tuple(steps))
+
+
+# --- helpers of the batch forms ----------------------------------------------------------
+
+
+def _row_value(text: str) -> Any:
+    """A cell of a batch as the scalar form receives it: nested JSON text decoded (numbers
+    kept as their exact text, as ``backend.actions.numbers.loads`` keeps them), anything
+    else the text itself (the modules read numbers and booleans from text, as from CSV)."""
+    if text[:1] in ("[", "{"):
+        try:
+            return json.loads(text, parse_float=str, parse_constant=str)
+        except ValueError:
+            return text
+    return text
+
+
+def activity_of_row(row: Mapping[str, str | None]) -> dict[str, Any]:
+    """One row of a batch as the activity the scalar forms read (null cells left out)."""
+    return {name: _row_value(value) for name, value in row.items() if value is not None}
+
+
+def null_windows(height: int) -> pl.DataFrame:
+    """``start``/``end`` columns of ``height`` nulls: every row left to the scalar form."""
+    return pl.DataFrame(
+        {"start": [None] * height, "end": [None] * height},
+        schema={"start": UTC_TIME, "end": UTC_TIME},
+    )
 
 
 def schema_number(description: str) -> dict[str, Any]:

@@ -23,6 +23,9 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import polars as pl
+
+from . import columnar as col
 from .base import (
     FLOOR,
     PROGRAMME_PROPOSAL,
@@ -56,9 +59,12 @@ from .public_transit import (
     emissions,
     share,
     substitution_factor,
+    trip_batch,
     trip_rejections,
     trip_span,
+    trip_valid_batch,
     trip_window,
+    trip_window_batch,
 )
 from .registry import register
 
@@ -259,6 +265,40 @@ class BikeSharing(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` is ``window`` for a trip (``Methodology.span``)."""
+        return self.window_batch(columns)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        return trip_window_batch(columns)
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``)."""
+        return trip_valid_batch(
+            columns,
+            "bike_type",
+            {bike: params[f"max_speed_{bike}_kmh"] for bike in BIKE_TYPES},
+            min_distance_km=params["min_distance_km"],
+            min_duration_min=params["min_duration_min"],
+        )
+
+    def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """``quantify`` on columns (see ``public_transit.trip_batch``): a pedal bike's
+        project emissions are 0, an e-bike's its charging factor × d."""
+        try:
+            ef_bl = substitution_factor(params, REPLACED_MODES, [])
+        except ValueError:
+            return col.all_null(columns.height)  # quantify raises for every row
+        ef_pj = params["ebike_kwh_per_km"] * params["grid_ef_kg_per_kwh"] * 1000
+        return trip_batch(
+            columns,
+            "bike_type",
+            ef_bl,
+            {"pedal": D(0), "ebike": ef_pj},
+            params["max_distance_km"],
+            self.rounding,
+        )
 
 
 @register

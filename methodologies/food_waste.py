@@ -26,8 +26,13 @@ from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import polars as pl
+
+from . import columnar as col
 from .base import (
+    EARLIEST_YEAR,
     FLOOR,
+    LATEST_YEAR,
     LOCAL_TZ,
     PROGRAMME_PROPOSAL,
     Activity,
@@ -43,6 +48,7 @@ from .base import (
     Window,
     as_mapping,
     fmt,
+    null_windows,
     parse_time,
     reject,
     schema_number,
@@ -61,6 +67,11 @@ SLOTS: tuple[tuple[str, time, time], ...] = (
     ("dinner", time(15), time(22)),
 )
 OTHER = "other"
+_DINERS = r"^[+-]?[0-9]{1,6}(?:\.0{1,20})?$"  # a whole number of diners, on the batch path
+_LOCAL = pl.duration(hours=8)  # Asia/Shanghai since 1992 (no daylight saving)
+# The batch forms compare local hours: they decide only while the slots start on the hour.
+_WHOLE_HOURS = all(t == time(t.hour) for _, first, last in SLOTS for t in (first, last))
+_MAX_PORTION_DIGITS = 6  # |portion_reduction_kg| < 10^6 on the batch path
 SLOT_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", OTHER: "非用餐时段"}
 
 
@@ -349,6 +360,160 @@ class FoodWaste(Methodology):
             )
         )
         return self.finish(be, pe, steps)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` on columns: the meal's instant (null where unread)."""
+        columns = col.with_fields(columns, "meal_at")
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        return col.windows(columns, pl.col("_at"), pl.col("_at"))
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``window`` on columns: the meal's slot on the local clock, for meals from 1992
+        (Asia/Shanghai is UTC+8 without daylight saving since; earlier ones are null)."""
+        if not _WHOLE_HOURS:
+            return null_windows(columns.height)
+        at = pl.col("start")
+        spans = self.span_batch(columns).select(
+            at.alias("start"), pl.when(at.dt.year() >= 1992).then(at + _LOCAL).alias("local")
+        )
+        local = pl.col("local").dt.replace_time_zone(None)
+        day, hour = local.dt.truncate("1d"), local.dt.hour()
+        start_h: pl.Expr = pl.when(hour >= SLOTS[-1][2].hour).then(SLOTS[-1][2].hour)
+        end_h: pl.Expr = pl.when(hour >= SLOTS[-1][2].hour).then(24 + SLOTS[0][1].hour)
+        for _, first, last in reversed(SLOTS):
+            in_slot = hour.is_between(first.hour, last.hour, closed="left")
+            start_h = pl.when(in_slot).then(first.hour).otherwise(start_h)
+            end_h = pl.when(in_slot).then(last.hour).otherwise(end_h)
+        # before the first slot: the night that began at 22:00 the day before
+        night = hour < SLOTS[0][1].hour
+        start_h = pl.when(night).then(SLOTS[-1][2].hour - 24).otherwise(start_h)
+        end_h = pl.when(night).then(SLOTS[0][1].hour).otherwise(end_h)
+
+        def utc(hours: pl.Expr) -> pl.Expr:
+            return (day + pl.duration(hours=hours) - _LOCAL).dt.replace_time_zone("UTC")
+
+        return col.windows(spans, utc(start_h), utc(end_h))
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing: a known kind, 1 to
+        ``max_diners`` whole diners, a readable ``portion_reduction_kg`` (above 0 and at most
+        its cap for a small portion), ``meal_at`` readable, from 1992 (Asia/Shanghai is UTC+8
+        without daylight saving since) and in a meal slot. Null elsewhere."""
+        height = columns.height
+        most_diners = col.whole(params["max_diners"], "floor")
+        cap = params["max_portion_reduction_kg"]
+        if (
+            not _WHOLE_HOURS
+            or most_diners is None
+            or not (cap.is_finite() and col.scale_of(cap) <= col.SCALE and abs(cap) < 10**9)
+        ):
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
+        kind, diners_text = pl.col("kind"), pl.col("diners").fill_null("1")
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion, at = pl.col("_diners"), pl.col("_portion"), pl.col("_at")
+        local_hour = (at + pl.duration(hours=8)).dt.hour()
+        whole_diners = diners // col.lit(10**col.SCALE)
+        valid = columns.select(
+            pl.all_horizontal(
+                kind.is_in(KINDS),
+                diners_text.str.contains(_DINERS),
+                whole_diners >= col.lit(1),
+                whole_diners <= col.lit(most_diners),
+                portion.is_not_null(),
+                (kind != "small_portion")
+                | ((portion > col.lit(0)) & (portion <= col.lit(col.mantissa(cap, col.SCALE)))),
+                at.dt.year() >= 1992,
+                local_hour.is_between(SLOTS[0][1].hour, SLOTS[-1][2].hour, closed="left"),
+            )
+            .fill_null(False)
+            .alias("valid")
+        ).to_series()
+        return valid.set(~valid, None)
+
+    def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """``quantify`` on columns, in exact Int128 fixed point (see ``columnar``):
+        ``limit = diners × w_BL``, the food avoided (``limit``, or the portion not ordered
+        up to it), ``BE = avoided × EF_food``, ``PE = 0``. Rows of another kind, with a
+        ``meal_at`` the batch form does not read, or outside the exact range are null."""
+        w_bl, ef = params["plate_waste_g_per_diner"], params["ef_food_kg_per_kg"]
+        if not (w_bl.is_finite() and ef.is_finite()):
+            return col.all_null(columns.height)
+        w_scale, ef_scale = col.scale_of(w_bl), col.scale_of(ef)
+        w_m, ef_m = col.mantissa(w_bl, w_scale), col.mantissa(ef, ef_scale)
+        avoided_scale = col.SCALE + w_scale
+        scale = avoided_scale + ef_scale
+        # diners < 10^6, portions < 10^6 kg: limit, portion and BE within Int128
+        widest = max(ef_scale, col.digits(ef_m))
+        if (
+            scale > col.SAFE_DIGITS
+            or 6 + col.digits(w_m) + col.SCALE + widest > col.SAFE_DIGITS
+            or _MAX_PORTION_DIGITS + col.SCALE + 3 + w_scale + widest > col.SAFE_DIGITS
+        ):
+            return col.all_null(columns.height)
+        columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")
+        kind = pl.col("kind")
+        diners_text = pl.col("diners").fill_null("1")
+        columns = col.with_numbers(
+            columns,
+            {"_diners": diners_text, "_portion": pl.col("portion_reduction_kg").fill_null("0")},
+        )
+        columns = col.with_times(columns, {"_at": pl.col("meal_at")}, EARLIEST_YEAR, LATEST_YEAR)
+        diners, portion = pl.col("_diners"), pl.col("_portion")
+        portion_places = pl.col("_portion_places")
+        small = kind == "small_portion"
+        frame = columns.select(
+            small.alias("small"),
+            (
+                kind.is_in(KINDS) & diners_text.str.contains(_DINERS) & pl.col("_at").is_not_null()
+            ).alias("readable"),
+            # a whole number: its mantissa at SCALE is the number × 10^SCALE exactly
+            (diners // col.lit(10**col.SCALE) * col.lit(w_m * 10**col.SCALE)).alias("limit"),
+            pl.when(small)
+            .then(portion * col.lit(1000 * 10**w_scale))
+            .otherwise(col.lit(0))
+            .alias("portion"),
+            pl.when(small).then(portion_places).otherwise(0).alias("places"),
+            (
+                ~small
+                | (
+                    portion.is_not_null()
+                    & (col.absolute(portion) < col.lit(10**_MAX_PORTION_DIGITS * 10**col.SCALE))
+                )
+            ).alias("portion_ok"),
+        )
+        limit, portion_g = pl.col("limit"), pl.col("portion")
+        smaller = pl.when(portion_g < limit).then(portion_g).otherwise(limit)
+        frame = frame.with_columns(
+            pl.when(pl.col("small"))
+            .then(pl.when(smaller > col.lit(0)).then(smaller).otherwise(col.lit(0)))
+            .otherwise(limit)
+            .alias("avoided"),
+        )
+        frame = frame.with_columns(
+            (pl.col("avoided") * col.lit(ef_m)).alias("be"),
+            col.lit(0).alias("pe"),
+        )
+        at_scale = col.lit(10**ef_scale)
+        bound = pl.max_horizontal(
+            col.absolute(limit) * at_scale,
+            col.absolute(portion_g) * at_scale,
+            col.absolute(pl.col("be")),
+        )
+        unit = pl.max_horizontal(pl.lit(w_scale, pl.Int32), pl.col("places")) + ef_scale
+        frame = frame.with_columns(
+            (
+                pl.col("readable")
+                & pl.col("portion_ok")
+                & limit.is_not_null()
+                & col.exact_enough(bound, scale, unit)
+            ).alias("ok")
+        )
+        return col.finish_columns(frame, "be", "pe", scale, self.rounding, "ok")
 
     def window(self, activity: Activity) -> Window:
         _, start, end = _slot_span(parse_time(as_mapping(activity), "meal_at"))

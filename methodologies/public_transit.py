@@ -27,12 +27,17 @@ shared with ``bike_sharing``: both belong to the ``travel`` dedupe group.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import polars as pl
+
+from . import columnar as col
 from .base import (
+    EARLIEST_YEAR,
     FLOOR,
+    LATEST_YEAR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -365,6 +370,161 @@ def emissions(
     return value
 
 
+def trip_batch(
+    columns: pl.DataFrame,
+    kind_field: str,
+    baseline_factor: Decimal,
+    project_factors: Mapping[str, Decimal],
+    max_distance_km: Decimal,
+    rounding: str,
+) -> pl.DataFrame:
+    """The batch form of a trip's arithmetic, shared with ``bike_sharing``:
+    ``d = min(distance_km, max_distance_km)``, ``BE = EF_BL × d``, ``PE = EF_kind × d``,
+    then ``finish``, in exact Int128 fixed point (see ``columnar``). Rows without
+    ``distance_km`` (a distance from the stops' coordinates, computed in floating point by
+    ``stop_distance``), with another kind, or outside the exact range are null."""
+    factors = [baseline_factor, *project_factors.values()]
+    if not all(f.is_finite() for f in [*factors, max_distance_km]):
+        return col.all_null(columns.height)
+    factor_scale = max(col.scale_of(f) for f in factors)
+    cap_scale = col.scale_of(max_distance_km)
+    if factor_scale + col.SCALE > col.SAFE_DIGITS or cap_scale > col.SCALE:
+        return col.all_null(columns.height)
+    cap = col.mantissa(max_distance_km, col.SCALE)
+    biggest = max(abs(col.mantissa(f, factor_scale)) for f in factors)
+    # |d| <= the cap (below, rows with a longer negative distance are left out) at SCALE
+    # places, times the factors, twice: within Int128
+    if col.digits(cap) + col.digits(biggest) + 1 > col.SAFE_DIGITS:
+        return col.all_null(columns.height)
+    columns = col.with_fields(columns, "distance_km", kind_field)
+    columns = col.with_numbers(columns, {"_d": pl.col("distance_km")})
+    distance, places = pl.col("_d"), pl.col("_d_places")
+    kind = pl.col(kind_field)
+    project_factor: pl.Expr = pl.lit(None, dtype=col.I128)
+    for name, factor in project_factors.items():
+        project_factor = (
+            pl.when(kind == name)
+            .then(col.lit(col.mantissa(factor, factor_scale)))
+            .otherwise(project_factor)
+        )
+    frame = columns.select(distance.alias("d"), places.alias("places"), project_factor.alias("f"))
+    capped = pl.col("d") > col.lit(cap)
+    frame = frame.with_columns(
+        pl.when(capped).then(col.lit(cap)).otherwise(pl.col("d")).alias("d"),
+        pl.when(capped)
+        .then(pl.lit(cap_scale, pl.Int32))
+        .otherwise(pl.col("places"))
+        .alias("places"),
+    )
+    scale = col.SCALE + factor_scale
+    d = pl.when(pl.col("d") >= col.lit(-cap)).then(pl.col("d"))
+    frame = frame.with_columns(
+        (d * col.lit(col.mantissa(baseline_factor, factor_scale))).alias("be"),
+        (d * pl.col("f")).alias("pe"),
+    )
+    bound = col.absolute(pl.col("be")) + col.absolute(pl.col("pe"))  # |BE|, |PE|, |BE − PE|
+    frame = frame.with_columns(
+        (
+            pl.col("be").is_not_null()
+            & pl.col("pe").is_not_null()
+            & col.exact_enough(bound, scale, pl.col("places") + factor_scale)
+        ).alias("ok")
+    )
+    return col.finish_columns(frame, "be", "pe", scale, rounding, "ok")
+
+
+def trip_valid_batch(
+    columns: pl.DataFrame,
+    kind_field: str,
+    max_speeds_kmh: Mapping[str, Decimal],
+    *,
+    min_distance_km: Decimal,
+    min_duration_min: Decimal | None = None,
+    max_duration_min: Decimal | None = None,
+) -> pl.Series:
+    """The batch form of ``trip_rejections`` (and of reading the trip's fields): True where
+    the row certainly meets every rule, null where the scalar ``validate`` must decide.
+
+    Exactness: distances have at most 8 decimals and trips last under 10^13 µs (115 days),
+    so the scalar form's one rounded ``Decimal`` step (the speed quotient, 28 digits) can
+    never cross a limit that the exact integer comparison here does not cross."""
+    height = columns.height
+    minimum = min_distance_km if min_distance_km.is_finite() else None
+    if minimum is None or col.scale_of(minimum) > col.SCALE or abs(minimum) > 10**9:
+        return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+    speeds = {}
+    for mode_name, limit in max_speeds_kmh.items():
+        if not limit.is_finite() or col.scale_of(limit) > 6 or not 0 <= limit < 10**6:
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        speeds[mode_name] = col.mantissa(limit, col.SCALE)  # km/h at SCALE places
+    longest = None if max_duration_min is None else col.whole(max_duration_min * 60, "floor")
+    shortest = None if min_duration_min is None else col.whole(min_duration_min * 60, "ceiling")
+    if (max_duration_min is not None and longest is None) or (
+        min_duration_min is not None and shortest is None
+    ):
+        return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+    columns = col.with_fields(columns, kind_field, "distance_km", "started_at", "ended_at")
+    columns = col.with_numbers(columns, {"_d": pl.col("distance_km")})
+    columns = col.with_times(
+        columns,
+        {"_start": pl.col("started_at"), "_end": pl.col("ended_at")},
+        EARLIEST_YEAR,
+        LATEST_YEAR,
+    )
+    distance, places = pl.col("_d"), pl.col("_d_places")
+    start, end = pl.col("_start"), pl.col("_end")
+    kind = pl.col(kind_field)
+    speed: pl.Expr = pl.lit(None, dtype=col.I128)
+    for mode, m in speeds.items():
+        speed = pl.when(kind == mode).then(col.lit(m)).otherwise(speed)
+    frame = columns.select(
+        distance.alias("d"),
+        places.alias("places"),
+        speed.alias("speed"),
+        (end - start).dt.total_microseconds().alias("us"),
+    )
+    d, us = pl.col("d"), pl.col("us")
+    seconds = us // 1_000_000  # ``minutes()`` takes the whole seconds of the span
+    rules = [
+        d.is_not_null(),
+        pl.col("places") <= 8,
+        d < col.lit(10**6 * 10**col.SCALE),
+        d > col.lit(0),
+        d >= col.lit(col.mantissa(minimum, col.SCALE)),
+        pl.col("speed").is_not_null(),
+        us > 0,
+        us < 10**13,
+        # speed = d × 3600 / (µs / 10^6) <= the limit, in integers
+        d * col.lit(3600 * 10**6) <= pl.col("speed") * us.cast(col.I128),
+    ]
+    if longest is not None:
+        rules.append(seconds <= longest)
+    if shortest is not None:
+        rules.append(seconds >= shortest)
+    valid = frame.select(pl.all_horizontal(rules).fill_null(False).alias("valid")).to_series()
+    return valid.set(~valid, None)  # not certainly valid: the scalar form decides
+
+
+def trip_span_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_span`` on columns: ``[started_at, ended_at]`` as read (null where unread)."""
+    columns = col.with_times(
+        col.with_fields(columns, "started_at", "ended_at"),
+        {"_start": pl.col("started_at"), "_end": pl.col("ended_at")},
+        EARLIEST_YEAR,
+        LATEST_YEAR,
+    )
+    start, end = pl.col("_start"), pl.col("_end")
+    both = start.is_not_null() & end.is_not_null()
+    return col.windows(columns, pl.when(both).then(start), pl.when(both).then(end))
+
+
+def trip_window_batch(columns: pl.DataFrame) -> pl.DataFrame:
+    """``trip_window`` on columns: ``[started_at, max(started_at, ended_at)]``."""
+    spans = trip_span_batch(columns)
+    start, end = pl.col("start"), pl.col("end")
+    return col.windows(spans, start, pl.when(end > start).then(end).otherwise(start))
+
+
 # --- the methodology ---------------------------------------------------------------------
 
 TRANSIT_MODES = ("bus", "rail")
@@ -599,6 +759,60 @@ class PublicTransit(Methodology):
 
     def window(self, activity: Activity) -> Window:
         return trip_window(activity)
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` is ``window`` for a trip (``Methodology.span``)."""
+        return self.window_batch(columns)
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        return trip_window_batch(columns)
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing (see ``trip_valid_batch``); rows
+        that name all four stop coordinates (compared in floating point) or the same stop
+        text twice, and stops that are not plain text, are left to ``validate``."""
+        trips = trip_valid_batch(
+            columns,
+            "mode",
+            {mode: params[f"max_speed_{mode}_kmh"] for mode in TRANSIT_MODES},
+            min_distance_km=params["min_distance_km"],
+            max_duration_min=params["max_duration_min"],
+        )
+        columns = col.with_fields(columns, *STOP_FIELDS, "boarding_stop", "alighting_stop")
+        boarding, alighting = pl.col("boarding_stop"), pl.col("alighting_stop")
+        stops = columns.select(
+            (
+                pl.any_horizontal(pl.col(name).is_null() for name in STOP_FIELDS)
+                & (
+                    boarding.is_null()
+                    | (col.plain_text(boarding) & (alighting.is_null() | (boarding != alighting)))
+                )
+                & (alighting.is_null() | col.plain_text(alighting))
+            ).fill_null(False)
+        ).to_series()
+        return trips.zip_with(stops, pl.Series([None] * columns.height, dtype=pl.Boolean))
+
+    def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """``quantify`` on columns (see ``trip_batch``); rows without ``distance_km`` are
+        left to ``quantify`` (their distance comes from the stops, in floating point)."""
+        method = params["baseline_method"]
+        if method == 0:
+            ef_bl = params["ef_baseline_mean_g_pkm"]
+        elif method == 1:
+            try:
+                ef_bl = substitution_factor(params, REPLACED_MODES, [])
+            except ValueError:
+                return col.all_null(columns.height)  # quantify raises for every row
+        else:
+            return col.all_null(columns.height)
+        return trip_batch(
+            columns,
+            "mode",
+            ef_bl,
+            {mode: params[f"ef_{mode}_g_pkm"] for mode in TRANSIT_MODES},
+            params["max_distance_km"],
+            self.rounding,
+        )
 
 
 @register

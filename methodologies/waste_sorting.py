@@ -36,8 +36,13 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any, ClassVar
 
+import polars as pl
+
+from . import columnar as col
 from .base import (
+    EARLIEST_YEAR,
     FLOOR,
+    LATEST_YEAR,
     PROGRAMME_PROPOSAL,
     Activity,
     ActivityError,
@@ -74,6 +79,20 @@ NAMES_ZH = {
     "kitchen": "厨余",
 }
 WINDOW_HALF = timedelta(minutes=1)
+
+# The item shapes the batch form reads (anything else is left to the scalar form): the JSON
+# list as the ingestion writes it (compact, keys in either order, the weight a number or a
+# numeric string), or the CSV text form ``category:weight_kg;category:weight_kg``.
+_CATEGORY = "(?:" + "|".join(CATEGORIES) + ")"
+_WEIGHT = f'(?:{col.PLAIN_NUMBER}|"{col.PLAIN_NUMBER}")'
+_ITEM = (
+    rf'(?:\{{"category":"{_CATEGORY}","weight_kg":{_WEIGHT}\}}'
+    rf'|\{{"weight_kg":{_WEIGHT},"category":"{_CATEGORY}"\}})'
+)
+_JSON_ITEMS = rf"^\[(?:{_ITEM}(?:,{_ITEM})*)?\]$"
+_CSV_ITEMS = rf"^{_CATEGORY}:{col.PLAIN_NUMBER}(?:;{_CATEGORY}:{col.PLAIN_NUMBER})*$"
+_MAX_ITEMS = 100  # items of one record the batch form takes (bounds the Int128 sums)
+_MAX_WEIGHT_DIGITS = 6  # |weight_kg| < 10^6 on the batch path (bounds the Int128 products)
 
 _WARM = "EPA WARM v15 recycling factor (documentation, Nov 2020), converted × 1.1023"
 _IPCC_LANDFILL = (
@@ -153,6 +172,45 @@ def parse_items(activity: Activity) -> list[tuple[str, Decimal]]:
             raise ActivityError(f"{field_name}.weight_kg", exc.message) from None
         out.append((category, weight))
     return out
+
+
+def item_rows(columns: pl.DataFrame) -> pl.DataFrame:
+    """The items of a batch, one row per item: ``row`` (the record's index), ``count`` (its
+    items; null where its ``items`` is not a shape the batch form reads), ``item`` (null for
+    a record without items), ``category``, ``w`` (the weight's mantissa at ``SCALE``) and
+    ``places`` (decimals it needs). A record with no item keeps one row (item null)."""
+    text = pl.col("items")
+    is_json = text.str.contains(_JSON_ITEMS)
+    parts = (
+        pl.when(is_json)
+        .then(text.str.extract_all(r"\{[^}]*\}"))
+        .when(text.str.contains(_CSV_ITEMS))
+        .then(text.str.split(";"))
+    )
+    items = (
+        col.with_fields(columns, "items")
+        .select(
+            pl.int_range(pl.len(), dtype=pl.UInt32).alias("row"),
+            is_json.alias("is_json"),
+            parts.alias("item"),
+            parts.list.len().alias("count"),
+        )
+        .explode("item", empty_as_null=True, keep_nulls=True)
+    )
+    item = pl.col("item")
+    json_weight = item.str.extract(rf'"weight_kg":"?({col.PLAIN_NUMBER})')
+    items = items.with_columns(
+        pl.when(pl.col("is_json"))
+        .then(item.str.extract(r'"category":"([a-z]+)"'))
+        .otherwise(item.str.extract(r"^([a-z]+):"))
+        .alias("category"),
+        pl.when(pl.col("is_json"))
+        .then(json_weight)
+        .otherwise(item.str.extract(r":(.*)$"))
+        .alias("weight_text"),
+    )
+    items = col.with_numbers(items, {"w": pl.col("weight_text")})
+    return items.rename({"w_places": "places"})
 
 
 @register
@@ -539,6 +597,144 @@ class WasteSorting(Methodology):
                 )
             )
         return ef_bl, ef_pj
+
+    def span_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``span`` on columns: the hand-over's instant (null where unread)."""
+        columns = col.with_fields(columns, "collected_at")
+        columns = col.with_times(
+            columns, {"_at": pl.col("collected_at")}, EARLIEST_YEAR, LATEST_YEAR
+        )
+        return col.windows(columns, pl.col("_at"), pl.col("_at"))
+
+    def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
+        """``window`` on columns: a minute either side of the hand-over."""
+        spans = self.span_batch(columns)
+        half = pl.duration(minutes=1)
+        return col.windows(spans, pl.col("start") - half, pl.col("end") + half)
+
+    def validate_batch(self, columns: pl.DataFrame, params: Params) -> pl.Series:
+        """True where ``validate`` certainly finds nothing: items of a shape the batch form
+        reads, at least one, each of a credited category weighing more than 0 and at most
+        the per-item cap, the total at most the collection cap (summed exactly);
+        ``collected_at`` readable; ``weighed`` absent or true. Null elsewhere."""
+        height = columns.height
+        caps = (params["max_item_weight_kg"], params["max_collection_weight_kg"])
+        if not all(c.is_finite() and col.scale_of(c) <= col.SCALE and abs(c) < 10**6 for c in caps):
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        item_cap, total_cap = (col.lit(col.mantissa(c, col.SCALE)) for c in caps)
+        w = pl.col("w")
+        per_record = (
+            item_rows(columns)
+            .group_by("row", maintain_order=True)
+            .agg(
+                pl.col("count").first().is_between(1, _MAX_ITEMS).alias("count_ok"),
+                (w.is_not_null() & (w > col.lit(0)) & (w <= item_cap)).all().alias("items_ok"),
+                w.sum().alias("total"),
+                pl.col("places").max().alias("places"),
+            )
+            .sort("row")
+        )
+        columns = col.with_fields(columns, "collected_at", "weighed")
+        columns = col.with_times(
+            columns, {"_at": pl.col("collected_at")}, EARLIEST_YEAR, LATEST_YEAR
+        )
+        record = columns.select(
+            pl.col("_at").is_not_null().alias("at_ok"),
+            (
+                pl.col("weighed").is_null() | pl.col("weighed").str.contains(r"^[Tt][Rr][Uu][Ee]$")
+            ).alias("weighed_ok"),
+        )
+        if per_record.height != height:
+            return pl.Series("valid", [None] * height, dtype=pl.Boolean)
+        total = pl.col("total")
+        valid = (
+            pl.concat([per_record, record], how="horizontal")
+            .select(
+                pl.all_horizontal(
+                    pl.col("count_ok"),
+                    pl.col("items_ok"),
+                    pl.col("at_ok"),
+                    pl.col("weighed_ok"),
+                    total <= total_cap,
+                    # the scalar sum is exact: fewer than 28 digits at the finest decimals
+                    col.digit_count(total) <= col.MAX_DIGITS + col.SCALE - pl.col("places"),
+                )
+                .fill_null(False)
+                .alias("valid")
+            )
+            .to_series()
+        )
+        return valid.set(~valid, None)
+
+    def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
+        """``quantify`` on columns, in exact Int128 fixed point (see ``columnar``): the items
+        of each row exploded to one row per item, ``W × EF × 1000`` per credited category,
+        summed back per record, then ``finish``. Other item shapes are left to ``quantify``."""
+        share, haircut = params["baseline_landfill_share"], params["warm_haircut"]
+        if not (0 <= share <= 1 and 0 <= haircut <= 1):
+            return col.all_null(columns.height)  # quantify raises for every row
+        try:
+            factors = {c: self._factors(c, params, []) for c in CATEGORIES}
+        except (LookupError, ArithmeticError):
+            return col.all_null(columns.height)
+        # the categories that save something under this baseline (the others earn 0)
+        credited = {c: (bl * 1000, pj * 1000) for c, (bl, pj) in factors.items() if bl > pj}
+        values = [v for pair in credited.values() for v in pair]
+        if not all(v.is_finite() for v in values):
+            return col.all_null(columns.height)
+        factor_scale = max((col.scale_of(v) for v in values), default=0)
+        scale = col.SCALE + factor_scale
+        widest = (
+            max(
+                (abs(col.mantissa(bl, factor_scale)) + abs(col.mantissa(pj, factor_scale)))
+                for bl, pj in credited.values()
+            )
+            if credited
+            else 0
+        )
+        item_digits = _MAX_WEIGHT_DIGITS + col.SCALE + col.digits(widest)
+        if scale > col.SAFE_DIGITS or item_digits + col.digits(_MAX_ITEMS) > col.SAFE_DIGITS:
+            return col.all_null(columns.height)
+
+        def factor(index: int) -> pl.Expr:
+            out: pl.Expr = col.lit(0)  # an uncredited category adds nothing to BE or PE
+            for category, pair in credited.items():
+                m = col.mantissa(pair[index], factor_scale)
+                out = pl.when(pl.col("category") == category).then(col.lit(m)).otherwise(out)
+            return out
+
+        items = item_rows(columns)
+        limit = col.lit(10**_MAX_WEIGHT_DIGITS * 10**col.SCALE)
+        items = items.with_columns(
+            (pl.col("w") * factor(0)).alias("be"),
+            (pl.col("w") * factor(1)).alias("pe"),
+            (
+                pl.col("item").is_null()  # the empty list's one row after explode
+                | (pl.col("w").is_not_null() & (col.absolute(pl.col("w")) < limit))
+            ).alias("item_ok"),
+        )
+        rows = (
+            items.group_by("row", maintain_order=True)
+            .agg(
+                pl.col("be").sum(),
+                pl.col("pe").sum(),
+                (col.absolute(pl.col("be")) + col.absolute(pl.col("pe"))).sum().alias("bound"),
+                pl.col("places").max().fill_null(0),
+                (pl.col("item_ok").all() & pl.col("count").first().is_between(0, _MAX_ITEMS)).alias(
+                    "fits"
+                ),
+            )
+            .sort("row")
+        )
+        if rows.height != columns.height:  # every record keeps one row through explode
+            return col.all_null(columns.height)
+        rows = rows.with_columns(
+            (
+                pl.col("fits")
+                & col.exact_enough(pl.col("bound"), scale, pl.col("places") + factor_scale)
+            ).alias("ok")
+        )
+        return col.finish_columns(rows, "be", "pe", scale, self.rounding, "ok")
 
     def window(self, activity: Activity) -> Window:
         at = parse_time(as_mapping(activity), "collected_at")
