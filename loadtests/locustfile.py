@@ -182,7 +182,15 @@ class Resident(FastHttpUser):
     def home(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else None
         # Not signed in would redirect to /login: that is a failure, not a cheap success.
-        self.client.get("/home", name="resident:home", headers=headers, allow_redirects=False)
+        with self.client.get(
+            "/home",
+            name="resident:home",
+            headers=headers,
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code not in (200, 304):
+                response.failure(f"home {response.status_code}")
 
     @tag("read")
     @task(3)
