@@ -66,6 +66,7 @@ clean:
 	rm -rf $(VENV) instance .pytest_cache tools/lighthouse/node_modules
 
 ## bench: the benchmark (PostgreSQL + Redis + gunicorn + RQ workers on 127.0.0.1); see loadtests/README.md
+## (BENCH_DB, BENCH_WEB_PORT, BENCH_CEILING_PORT, BENCH_REDIS_DB let two benches share a machine)
 bench: $(STAMP) $(MO)
 	$(BIN)/python loadtests/bench.py $(BENCH_ARGS)
 

@@ -4,12 +4,19 @@ import multiprocessing
 import os
 
 bind = os.environ.get("GUNICORN_BIND", "0.0.0.0:8000")
+# Threads, not only processes (issue 18): with sync workers, one slow request (an argon2
+# sign-in, a second factor, a report) held a whole process and every resident behind it
+# waited (p99 in seconds). A gthread worker gives a slow request one of its threads; argon2
+# releases the GIL while it hashes, and Python-bound requests interleave instead of queueing.
+# docker-compose.yml also routes the slow paths to a pool of their own (deploy/nginx.conf).
 workers = int(os.environ.get("WEB_CONCURRENCY", multiprocessing.cpu_count()))
-worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "sync")
-threads = int(os.environ.get("GUNICORN_THREADS", "1"))
+worker_class = os.environ.get("GUNICORN_WORKER_CLASS", "gthread")
+threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 timeout = int(os.environ.get("GUNICORN_TIMEOUT", "60"))
 graceful_timeout = 30
-keepalive = 5
+# Idle keep-alive connections wait in the worker's poller (not in a thread); longer than a
+# client's pause between requests, so the server rarely closes one as a request arrives.
+keepalive = int(os.environ.get("GUNICORN_KEEPALIVE", "30"))
 max_requests = 5000
 max_requests_jitter = 500
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off by default: logs carry no phone numbers

@@ -7,11 +7,13 @@ from typing import Any
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
+from markupsafe import Markup, escape
 from sqlalchemy import select
 
 from backend.actions import queries, self_reports
 from backend.actions.calculation import calculation
 from backend.actions.review import reported_text, review_signals
+from backend.actions.words import OUTCOME_WORDS
 from backend.errors import DomainError
 from backend.extensions import db
 from backend.i18n import current_lang
@@ -50,7 +52,8 @@ def review_decide(record_id: int, decision: str) -> Any:
         record = self_reports.review_record(
             current_user, record_id, decision == "approve", request.form.get("comment", "")
         )
-        flash(_("Decided: %(outcome)s.", outcome=record.outcome.value), "success")
+        outcome = OUTCOME_WORDS.get(record.outcome.value, record.outcome.value)
+        flash(_("Decided: %(outcome)s.", outcome=outcome), "success")
     except DomainError as exc:
         flash(exc.localized_message(), "error")
         return redirect(url_for("admin.review_record", record_id=record_id))
@@ -75,11 +78,20 @@ def partners() -> Any:
                         "%(partner)s gets a new key; its secret is shown once, on the next page.",
                         partner=partner.name,
                     ),
-                    _(
-                        "The current keys (%(keys)s) keep working for 24 hours, then stop: "
-                        "the operator must switch to the new key within that time.",
-                        keys=", ".join(valid) or "—",
-                    ),
+                    # the words ours, escaped; the key IDs codes to copy, not words
+                    escape(
+                        _(
+                            "The current keys (%(keys)s) keep working for 24 hours, then stop: "
+                            "the operator must switch to the new key within that time.",
+                            keys="%(keys)s",
+                        )
+                    )
+                    % {
+                        "keys": Markup(", ").join(
+                            Markup('<code translate="no">%s</code>') % k for k in valid
+                        )
+                        or "—"
+                    },
                 ],
                 warning=_("Old keys cannot be extended once replaced."),
                 action=url_for("admin.partners"),

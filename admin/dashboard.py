@@ -49,7 +49,8 @@ def dashboard() -> Any:
 @bp.get("/export/<name>.csv")
 @admin_only
 def export_csv(name: str) -> Any:
-    """Any table of the dashboard as CSV, for the same period and district."""
+    """Any table of the dashboard as CSV, for the same period and district: in the page's
+    words for people, or with stable column keys and codes for scripts (``?columns=keys``)."""
     if name not in queries.TABLE_NAMES:
         raise NotFound()
     filters = parse_filters(request.args, _today())
@@ -58,7 +59,7 @@ def export_csv(name: str) -> Any:
     if filters.district:
         parts.append(f"d{DISTRICTS.index(filters.district) + 1}")
     return Response(
-        to_csv(table),
+        to_csv(table, for_people=request.args.get("columns") != "keys"),
         mimetype="text/csv",
         headers={
             "Content-Disposition": f'attachment; filename="{"_".join(parts)}.csv"',

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from datetime import datetime
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -11,7 +13,9 @@ from flask_login import current_user
 from werkzeug.exceptions import NotFound
 
 from backend.errors import DomainError
+from backend.i18n import current_lang
 from backend.methodology_versions import impact, queries, services
+from backend.methodology_versions.exceptions import InvalidParameters
 from backend.methodology_versions.models import VersionStatus
 from backend.timeutil import LOCAL_TZ
 
@@ -37,6 +41,53 @@ def methodology(code: str) -> Any:
     )
 
 
+def _number(text: str) -> Decimal | None:
+    try:
+        value = Decimal(text)
+    except (InvalidOperation, ValueError):
+        return None
+    return value if value.is_finite() else None
+
+
+def _field_problems(cls: Any, values: dict[str, str], rate: str) -> dict[str, str]:
+    """Each value's own problem in words, on its field (all at once): not a number, or
+    outside the parameter's bounds; the points rule must be a positive number."""
+    problems: dict[str, str] = {}
+    for p in cls.parameters:
+        value = _number(values.get(p.name, ""))
+        low, high = p.bounds()
+        if value is None:
+            problems[p.name] = _("Enter a number, for example %(example)s.", example=p.value)
+        elif (low is not None and value < low) or (high is not None and value > high):
+            problems[p.name] = _(
+                "Enter a value from %(low)s to %(high)s %(unit)s.",
+                low="—" if low is None else format(low, "f"),
+                high="—" if high is None else format(high, "f"),
+                unit=p.unit,
+            )
+    points = _number(rate)
+    if points is None or points <= 0:
+        problems["points_per_gram"] = _("Enter a number of points above 0, for example 1.")
+    return problems
+
+
+def _rule_problems(cls: Any, exc: InvalidParameters) -> dict[str, str]:
+    """The values that break a rule of the methodology together (shares adding up to 1, a
+    switch being 0 or 1): each field it names is marked, the rule said in words."""
+    problems: dict[str, str] = {}
+    names = {p.name: p for p in cls.parameters}
+    for problem in exc.details or []:
+        involved = [n for n in names if re.search(rf"\b{re.escape(n)}\b", str(problem))]
+        labels = "、".join(str(names[n].label.get(current_lang())) for n in involved)
+        if "sum to 1" in str(problem):
+            text = _("Together these shares must add up to 1 (100%%): %(labels)s.", labels=labels)
+        else:
+            text = _("This value does not fit the methodology's rules: %(labels)s.", labels=labels)
+        for name in involved:
+            problems.setdefault(name, text)
+    return problems
+
+
 @bp.route("/methodologies/<code>/new", methods=["GET", "POST"])
 @admin_only
 def new_version(code: str) -> Any:
@@ -47,22 +98,31 @@ def new_version(code: str) -> Any:
     values = dict(base.params) if base else {p.name: str(p.value) for p in cls.parameters}
     rate = base.points_per_gram if base else "1"
     note = ""
-    error = None
+    error: DomainError | str | None = None
+    problems: dict[str, str] = {}
     if request.method == "POST":
         values = {p.name: request.form.get(f"param:{p.name}", "").strip() for p in cls.parameters}
         rate = request.form.get("points_per_gram", "").strip()
         note = request.form.get("note", "")
-        try:
-            version = services.create_draft(current_user, code, values, rate, note)
-        except DomainError as exc:
-            error = exc
-        else:
+        problems = _field_problems(cls, values, rate)
+        version = None
+        if not problems:
+            try:
+                version = services.create_draft(current_user, code, values, rate, note)
+            except InvalidParameters as exc:
+                problems = _rule_problems(cls, exc)
+                error = None if problems else exc
+            except DomainError as exc:
+                error = exc
+        if problems:
+            error = _("Please check the marked values; nothing was saved.")
+        if version is not None:
             flash(
                 _("Draft %(label)s saved. Submit it for review when ready.", label=version.label),
                 "success",
             )
             return redirect(url_for("admin.version", version_id=version.id))
-    return render_template(
+    page = render_template(
         "admin/version_form.html",
         cls=cls,
         code=code,
@@ -70,8 +130,10 @@ def new_version(code: str) -> Any:
         rate=rate,
         note=note,
         error=error,
+        problems=problems,
         base=base,
     )
+    return page, 422 if error else 200
 
 
 @bp.get("/methodology-versions/<int:version_id>")

@@ -231,6 +231,7 @@ def _register_template_helpers(app: Flask) -> None:
     app.jinja_env.filters["loc"] = lambda text: str(text.get(i18n.current_lang()))
 
     app.jinja_env.globals["action_name"] = i18n.action_name
+    app.jinja_env.filters["cite"] = i18n.cite
 
     @app.context_processor
     def _globals() -> dict[str, Any]:

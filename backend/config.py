@@ -156,6 +156,11 @@ class Config:
     # The offers list is the same for every resident: each process serves one copy per
     # language for this long (stock shown may lag a few seconds; redeeming checks it).
     OFFERS_CACHE_SECONDS = int(os.environ.get("OFFERS_CACHE_SECONDS", "5"))
+    # A resident's home and points, rendered once per version of what they show, are kept
+    # in Redis this long (0: rendered every time; the ETag / 304 stays). backend/pagecache.py
+    PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
+    # What the home shows of other people (leaderboard, team goals) lags at most this long.
+    PAGE_SHARED_SECONDS = int(os.environ.get("PAGE_SHARED_SECONDS", "60"))
     POINTS_EXPIRY_MONTHS = _number("POINTS_EXPIRY_MONTHS", 24)
     REDEMPTION_HOLD_HOURS = _number("REDEMPTION_HOLD_HOURS", 72)
     # An event's neutrality must be completed this many months after it ends (ISO 14068-1;
@@ -282,6 +287,7 @@ class TestConfig(Config):
     ARGON2_PARAMS = (1, 1024, 1)  # cheap hashes keep the suite fast; never in production
     READ_CACHE_SECONDS = 0  # tests check exact figures
     OFFERS_CACHE_SECONDS = 0
+    PAGE_CACHE_SECONDS = 0  # tests of the page cache turn it on
 
 
 CONFIGS: dict[str, type[Config]] = {

@@ -7,7 +7,7 @@ requests follow ``Accept-Language``. Either way the default is zh_CN.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, has_request_context, request
-from flask_babel import get_locale
+from flask_babel import get_locale, gettext
 
 import methodologies
 
@@ -70,3 +70,11 @@ def action_name(code: str) -> str:
         return methodologies.registry.get_class(code).name.get(current_lang())
     except KeyError:
         return code
+
+
+def cite(document: str) -> str:
+    """A factor source's document as people cite it, in the request's language: our own
+    proposed defaults are stored under one bilingual name, shown in one language here."""
+    if document == methodologies.base.PROGRAMME_PROPOSAL:
+        return str(gettext("Quzhou programme proposal (no published value)"))
+    return document

@@ -10,6 +10,7 @@ import os
 
 from flask import Flask
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import IntegrityError
 
 from backend.config import database_url
 
@@ -18,10 +19,16 @@ engine = create_engine(
     database_url(os.environ.get("DATABASE_URL"), "sqlite://"), pool_size=10, pool_pre_ping=True
 )
 
-with engine.begin() as conn:
-    conn.execute(
-        text("CREATE TABLE IF NOT EXISTS bench_hits (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)")
-    )
+try:
+    with engine.begin() as conn:
+        conn.execute(
+            text(
+                "CREATE TABLE IF NOT EXISTS bench_hits "
+                "(id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL)"
+            )
+        )
+except IntegrityError:
+    pass  # two workers booting at once on a fresh database: the other one created it
 
 
 @app.get("/hello")

@@ -3,6 +3,14 @@
 Data comes from ``flask demo generate`` (residents 170xxxxxxxx, staff 160xxxxxxxx, password
 bench-carbon-2026); the partner's key comes from the environment (BENCH_PARTNER_KEY_ID/SECRET).
 Request names are "<persona>:<endpoint>" so the report can group them.
+
+Every persona respects the platform's rate limits (``loadtests.pacing.LIMITS``): a limited
+request takes its credential (a resident's or a counter's token, the partner's key, a client
+address) from a ``Pool`` that never uses one more often than its limit allows, so the
+platform never has to answer 429 and the bench simulates more people instead. When a pool
+runs dry the user waits for the next free credential; the waits are written out
+(``BENCH_OUT``) and the report shows them, since a run that waited measured the simulated
+population, not the platform.
 """
 
 from __future__ import annotations
@@ -14,12 +22,20 @@ import random
 import re
 import time
 import uuid
+from collections import Counter
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
 
+import gevent
 from gevent.queue import Empty, Queue
-from locust import FastHttpUser, between, constant, tag, task
+from locust import FastHttpUser, between, constant, events, tag, task
+from locust.env import Environment
+from locust.runners import WorkerRunner
 
+from backend.demo.generate import STAFF_BASE, STATION_STAFF_BASE
 from backend.partners.services import sign
+from loadtests.pacing import WAITED, WAITS, Pool, share
 
 PASSWORD = os.environ.get("BENCH_PASSWORD", "bench-carbon-2026")
 RESIDENTS = int(os.environ.get("BENCH_RESIDENTS", "1000"))
@@ -33,6 +49,14 @@ _next_admin = itertools.count()
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Throughput runs (the ratios against the ceilings) are closed loops without think time.
 THROUGHPUT = bool(os.environ.get("BENCH_THROUGHPUT"))
+# Where this run writes what the CSV does not hold: per-name response-time histograms (for
+# the percentiles of endpoint classes) and each process's pool waits (loadtests/bench.py).
+OUT = os.environ.get("BENCH_OUT", "")
+PROCESSES = max(1, int(os.environ.get("BENCH_PROCESSES", "1")))
+
+# Simulated client addresses for sign-ins (the bench runs the platform behind one trusted
+# proxy, TRUSTED_PROXIES=1, as a deployment behind a load balancer does): one phone each.
+ADDRESSES = [f"10.{a}.{b}.{c}" for a in range(4) for b in range(256) for c in range(1, 255)]
 
 
 def think(low: float, high: float) -> object:
@@ -47,11 +71,50 @@ if os.environ.get("BENCH_TOKENS"):
     with open(os.environ["BENCH_TOKENS"], encoding="utf-8") as _handle:
         TOKENS = json.load(_handle)
 _turn = itertools.count()
+# Per process: answers that were valid but moved no points (a redemption refused for want
+# of points); the pools' waits are counted in loadtests.pacing.
+ANSWERS: Counter[str] = Counter()
+
+
+POOLS: dict[str, Pool] = {}
+
+
+def pools(environment: Environment) -> dict[str, Pool]:
+    """This process's pools, made on first use (the worker index is known by then)."""
+    if not POOLS:
+        process = max(0, getattr(environment.runner, "worker_index", 0)) % PROCESSES
+        residents = share(TOKENS.get("residents", []), process, PROCESSES)
+        POOLS.update(
+            {
+                "claim-code": Pool("claim-code", residents, gevent.sleep),
+                "redeem": Pool("redeem", residents, gevent.sleep),
+                "claim": Pool(
+                    "claim", share(TOKENS.get("station", []), process, PROCESSES), gevent.sleep
+                ),
+                "fulfil": Pool(
+                    "fulfil", share(TOKENS.get("merchant", []), process, PROCESSES), gevent.sleep
+                ),
+                "push": Pool("push", [(PARTNER_KEY, PARTNER_SECRET)], gevent.sleep),
+                "login": Pool("login", share(ADDRESSES, process, PROCESSES), gevent.sleep),
+            }
+        )
+    return POOLS
 
 
 def _bearer(kind: str) -> dict[str, str]:
     pool = TOKENS[kind]
     return {"Authorization": f"Bearer {pool[next(_turn) % len(pool)]}"} if pool else {}
+
+
+def _limited(user: FastHttpUser, kind: str) -> dict[str, str]:
+    """The Authorization header of the next credential of a rate-limited kind with room."""
+    token = pools(user.environment)[kind].take()
+    return {"Authorization": f"Bearer {token}"} if token else {}
+
+
+def _address(user: FastHttpUser) -> dict[str, str]:
+    """A simulated client address for a sign-in (limited per address)."""
+    return {"X-Forwarded-For": str(pools(user.environment)["login"].take())}
 
 
 def _resident_phone() -> str:
@@ -63,6 +126,7 @@ def _token(user: FastHttpUser, phone: str, name: str, **extra: str) -> dict[str,
         "/api/v1/auth/token",
         json={"phone": phone, "password": PASSWORD, **extra},
         name=f"{name}:token",
+        headers=_address(user),
         catch_response=True,
     ) as response:
         if response.status_code != 201:
@@ -72,14 +136,20 @@ def _token(user: FastHttpUser, phone: str, name: str, **extra: str) -> dict[str,
 
 
 def _page_login(
-    user: FastHttpUser, phone: str, path: str, name: str, extra: dict[str, str] | None = None
+    user: FastHttpUser, phone: str, path: str, name: str, address: dict[str, str] | None = None
 ) -> bool:
     page = user.client.get(path, name=f"{name}:login-page")
     match = CSRF.search(page.text or "")
     if not match:
         return False
-    form = {"csrf_token": match.group(1), "phone": phone, "password": PASSWORD, **(extra or {})}
-    response = user.client.post(path, data=form, name=f"{name}:login", allow_redirects=False)
+    form = {"csrf_token": match.group(1), "phone": phone, "password": PASSWORD}
+    response = user.client.post(
+        path,
+        data=form,
+        name=f"{name}:login",
+        headers=address or _address(user),
+        allow_redirects=False,
+    )
     return response.status_code in (302, 303)
 
 
@@ -99,7 +169,7 @@ class Resident(FastHttpUser):
         self.phone = _resident_phone()
         self.headers = _bearer("residents") or _token(self, self.phone, "resident")
         self.station = _bearer("station") or _token(
-            self, str(16_000_000_100 + random.randrange(STAFF)), "station"
+            self, str(STATION_STAFF_BASE + random.randrange(STAFF)), "station"
         )
         # The HTML home needs a page session: one issued ahead per resident, as the home is
         # measured, not argon2; sign-ins are a task of their own in the realistic mix.
@@ -112,7 +182,15 @@ class Resident(FastHttpUser):
     def home(self) -> None:
         headers = {"Cookie": self.cookie} if self.cookie else None
         # Not signed in would redirect to /login: that is a failure, not a cheap success.
-        self.client.get("/home", name="resident:home", headers=headers, allow_redirects=False)
+        with self.client.get(
+            "/home",
+            name="resident:home",
+            headers=headers,
+            allow_redirects=False,
+            catch_response=True,
+        ) as response:
+            if response.status_code not in (200, 304):
+                response.failure(f"home {response.status_code}")
 
     @tag("read")
     @task(3)
@@ -138,15 +216,15 @@ class Resident(FastHttpUser):
     @task(1)
     def claim(self) -> None:
         # A claim code is rate-limited per resident (30 a minute, as a phone would never
-        # need more): closed-loop users take the next pre-issued resident token each time.
-        headers = _bearer("residents") or self.headers
+        # need more): each claim is the next resident's with room under that limit.
+        headers = _limited(self, "claim-code") or self.headers
         code = self.client.post(
             "/api/v1/me/claim-codes", headers=headers, name="resident:claim-code"
         )
         if code.status_code != 201:
             return
-        # Each counter account is limited too (120 claims a minute): take the next counter's.
-        station = _bearer("station") or self.station
+        # Each counter account is limited too (120 claims a minute): the next one with room.
+        station = _limited(self, "claim") or self.station
         self.client.post(
             "/api/v1/claims",
             headers=station,
@@ -163,7 +241,11 @@ class Resident(FastHttpUser):
     @tag("write")
     @task(1)
     def redeem(self) -> None:
-        headers = {**self.headers, "Idempotency-Key": uuid.uuid4().hex}
+        # Limited per resident (30 a minute): the next resident with room redeems.
+        headers = {
+            **(_limited(self, "redeem") or self.headers),
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
         with self.client.post(
             f"/api/v1/offers/{random.choice(OFFERS)}/redeem",
             headers=headers,
@@ -173,7 +255,8 @@ class Resident(FastHttpUser):
             if response.status_code == 201:
                 OPEN_CODES.put(response.json()["short_code"])
             elif response.status_code == 409:  # not enough points is a valid answer
-                response.success()
+                response.success()  # that moves no points: counted apart for the report
+                ANSWERS["resident:redeem 409"] += 1
 
 
 class MerchantStaff(FastHttpUser):
@@ -184,7 +267,7 @@ class MerchantStaff(FastHttpUser):
 
     def on_start(self) -> None:
         self.headers = _bearer("merchant") or _token(
-            self, str(16_000_000_000 + random.randrange(STAFF)), "merchant"
+            self, str(STAFF_BASE + random.randrange(STAFF)), "merchant"
         )
 
     @tag("write")
@@ -194,8 +277,11 @@ class MerchantStaff(FastHttpUser):
             code = OPEN_CODES.get(timeout=1)
         except Empty:
             return
-        # Each staff account is limited (60 fulfilments a minute): take the next one's token.
-        headers = {**(_bearer("merchant") or self.headers), "Idempotency-Key": uuid.uuid4().hex}
+        # Each staff account is limited (60 fulfilments a minute): the next one with room.
+        headers = {
+            **(_limited(self, "fulfil") or self.headers),
+            "Idempotency-Key": uuid.uuid4().hex,
+        }
         self.client.post(
             "/api/v1/merchant/fulfil", json={"code": code}, headers=headers, name="merchant:fulfil"
         )
@@ -207,9 +293,10 @@ class MerchantStaff(FastHttpUser):
 
 
 class Partner(FastHttpUser):
-    """Signed batch pushes of a transit operator (100 records each)."""
+    """Signed batch pushes of a transit operator (100 records each): one operator's
+    integration, however many residents are simulated (limited per partner key)."""
 
-    weight = 1
+    fixed_count = 1
     wait_time = think(2, 5)
 
     @tag("partner")
@@ -234,6 +321,7 @@ class Partner(FastHttpUser):
             )
         body = json.dumps({"records": records}).encode()
         path = "/api/v1/partner/batches"
+        key, secret = pools(self.environment)["push"].take()
         stamp = str(int(time.time()))
         self.client.post(
             path,
@@ -242,16 +330,17 @@ class Partner(FastHttpUser):
             headers={
                 "Content-Type": "application/json",
                 "X-Timestamp": stamp,
-                "Authorization": f"HMAC-SHA256 key_id={PARTNER_KEY},"
-                f"signature={sign(PARTNER_SECRET, 'POST', path, stamp, body)}",
+                "Authorization": f"HMAC-SHA256 key_id={key},"
+                f"signature={sign(secret, 'POST', path, stamp, body)}",
             },
         )
 
 
 class Administrator(FastHttpUser):
-    """Looks at the programme dashboard."""
+    """Looks at the programme dashboard: two administrators on duty, however many residents
+    are simulated."""
 
-    weight = 1
+    fixed_count = 2
     wait_time = think(2, 5)
 
     def on_start(self) -> None:
@@ -264,13 +353,15 @@ class Administrator(FastHttpUser):
             # account by another process would be refused).
             process = getattr(self.environment.runner, "worker_index", 0)
             phone = ADMINS[(process * 4 + next(_next_admin)) % len(ADMINS)]
-            self.ready = _page_login(self, phone, "/admin/login", "admin")
+            address = _address(self)  # both steps from the same phone (limited per address)
+            self.ready = _page_login(self, phone, "/admin/login", "admin", address)
             page = self.client.get("/admin/2fa", name="admin:2fa-page")
             match = CSRF.search(page.text or "")
             if self.ready and match:
                 self.client.post(
                     "/admin/2fa",
                     name="admin:2fa",
+                    headers=address,
                     data={"csrf_token": match.group(1), "code": pyotp.TOTP(ADMIN_TOTP).now()},
                 )
 
@@ -310,3 +401,22 @@ _ONLY = {name for name in os.environ.get("BENCH_CLASSES", "").split(",") if name
 for _persona in (Resident, MerchantStaff, Partner, Administrator, Hello, Insert):
     if _ONLY and _persona.__name__ not in _ONLY:
         _persona.abstract = True
+
+
+@events.quitting.add_listener
+def _write_out(environment: Environment, **_kwargs: Any) -> None:
+    """Each process writes its pool waits; the process holding the statistics (the master,
+    or the only one) writes every name's response-time histogram, for class percentiles."""
+    if not OUT:
+        return
+    out = Path(OUT)
+    out.mkdir(parents=True, exist_ok=True)
+    waits = {"waits": dict(WAITS), "waited_s": dict(WAITED), "answers": dict(ANSWERS)}
+    (out / f"pools-{os.getpid()}.json").write_text(json.dumps(waits))
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    histograms = {
+        name: {str(ms): count for ms, count in entry.response_times.items()}
+        for (name, _method), entry in environment.stats.entries.items()
+    }
+    (out / "histograms.json").write_text(json.dumps(histograms))

@@ -16,7 +16,9 @@ from sqlalchemy import select
 
 from backend.accounts.models import User
 from backend.accounts.services import issue_token
+from backend.accounts.sessions import start_session
 from backend.app import create_app
+from backend.auth import SESSION_KEY
 from backend.demo.generate import STAFF_BASE, STATION_STAFF_BASE, resident_phone
 from backend.extensions import db
 
@@ -27,12 +29,21 @@ def tokens_for(phones: list[str]) -> list[str]:
 
 
 def sessions_for(app: Flask, phones: list[str]) -> list[str]:
-    """Cookie values of signed-in page sessions (Flask's signed cookie, Flask-Login's
-    ``<id>:<session_version>``), one per resident."""
+    """Cookie values of signed-in page sessions, one per resident, as ``auth.sign_in`` sets
+    them: Flask's signed cookie with Flask-Login's ``<id>:<session_version>`` and the key of
+    a live server-side session (``sid``); without that key the page would be a redirect."""
     serializer = app.session_interface.get_signing_serializer(app)  # type: ignore[attr-defined]
     users = db.session.scalars(select(User).where(User.phone.in_(phones))).all()
     return [
-        str(serializer.dumps({"_user_id": f"{user.id}:{user.session_version}", "_fresh": False}))
+        str(
+            serializer.dumps(
+                {
+                    "_user_id": f"{user.id}:{user.session_version}",
+                    "_fresh": False,
+                    SESSION_KEY: start_session(user),
+                }
+            )
+        )
         for user in users
     ]
 

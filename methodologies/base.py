@@ -308,10 +308,13 @@ class Methodology(ABC):
     # per top-level activity field present in the chunk. Scalar values are their exact source
     # text (numbers as written in the partner's JSON or CSV, booleans "true"/"false"); nested
     # values (waste items) are compact JSON text with the numbers as written; null where the
-    # field is absent. A batch form may leave any row null: the caller then asks the scalar
-    # form for that row, which stays the reference (and the explanation a resident reads).
-    # Where a batch form gives a value it is exactly the scalar form's (tests/methodologies/
-    # test_batch_forms.py proves it for every module version).
+    # field is absent. A cell that begins with "[" or "{" is read as nested JSON (waste
+    # ``items``): a text value that begins so cannot be told from a list or an object, so
+    # the caller gives a record with such a text to the scalar forms (an items text is the
+    # CSV form ``category:kg;...``). A batch form may leave any row null: the caller then asks
+    # the scalar form for that row, which stays the reference (and the explanation a
+    # resident reads). Where a batch form gives a value it is exactly the scalar form's
+    # (tests/methodologies/test_batch_forms.py proves it for every module version).
 
     def quantify_batch(self, columns: pl.DataFrame, params: Params) -> pl.DataFrame:
         """Int64 ``baseline_g``, ``project_g``, ``reduction_g`` per row of ``columns`` (rows

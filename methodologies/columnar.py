@@ -17,7 +17,8 @@ the same thing:
   every exact intermediate has at most 28 significant digits, so no ``Decimal`` operation of
   the row changes a value by rounding (it may drop trailing zeros, which changes nothing),
   and the exact integer result is the scalar one (see ``exact_enough``);
-* the totals stay below ``MAX_GRAMS`` (what the steps' formatting handles and Int64 holds).
+* the totals stay below 10^``MAX_GRAMS_DIGITS`` grams (what the steps' formatting handles
+  and Int64 holds).
 
 Rows that fail any of this are null, and the caller asks the scalar form.
 """
@@ -59,10 +60,16 @@ def scale_of(value: Decimal) -> int:
 
 
 def mantissa(value: Decimal, scale: int) -> int:
-    """``value × 10^scale`` as an int; exact because ``scale >= scale_of(value)``."""
+    """``value × 10^scale`` as an int, in integer arithmetic (no Decimal context, so never
+    rounded); ``ValueError`` unless ``scale >= scale_of(value)``."""
     if scale < scale_of(value):
         raise ValueError(f"{value} has more than {scale} decimal places")
-    return int(value.scaleb(scale))
+    sign, coefficient_digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    coefficient = int("".join(map(str, coefficient_digits)) or "0")
+    shift = exponent + scale
+    whole: int = coefficient * 10**shift if shift >= 0 else coefficient // 10**-shift
+    return -whole if sign else whole
 
 
 def digits(value: int) -> int:

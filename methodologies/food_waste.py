@@ -48,6 +48,7 @@ from .base import (
     Window,
     as_mapping,
     fmt,
+    null_windows,
     parse_time,
     reject,
     schema_number,
@@ -68,6 +69,8 @@ SLOTS: tuple[tuple[str, time, time], ...] = (
 OTHER = "other"
 _DINERS = r"^[+-]?[0-9]{1,6}(?:\.0{1,20})?$"  # a whole number of diners, on the batch path
 _LOCAL = pl.duration(hours=8)  # Asia/Shanghai since 1992 (no daylight saving)
+# The batch forms compare local hours: they decide only while the slots start on the hour.
+_WHOLE_HOURS = all(t == time(t.hour) for _, first, last in SLOTS for t in (first, last))
 _MAX_PORTION_DIGITS = 6  # |portion_reduction_kg| < 10^6 on the batch path
 SLOT_ZH = {"breakfast": "早餐", "lunch": "午餐", "dinner": "晚餐", OTHER: "非用餐时段"}
 
@@ -367,6 +370,8 @@ class FoodWaste(Methodology):
     def window_batch(self, columns: pl.DataFrame) -> pl.DataFrame:
         """``window`` on columns: the meal's slot on the local clock, for meals from 1992
         (Asia/Shanghai is UTC+8 without daylight saving since; earlier ones are null)."""
+        if not _WHOLE_HOURS:
+            return null_windows(columns.height)
         at = pl.col("start")
         spans = self.span_batch(columns).select(
             at.alias("start"), pl.when(at.dt.year() >= 1992).then(at + _LOCAL).alias("local")
@@ -397,8 +402,10 @@ class FoodWaste(Methodology):
         height = columns.height
         most_diners = col.whole(params["max_diners"], "floor")
         cap = params["max_portion_reduction_kg"]
-        if most_diners is None or not (
-            cap.is_finite() and col.scale_of(cap) <= col.SCALE and abs(cap) < 10**9
+        if (
+            not _WHOLE_HOURS
+            or most_diners is None
+            or not (cap.is_finite() and col.scale_of(cap) <= col.SCALE and abs(cap) < 10**9)
         ):
             return pl.Series("valid", [None] * height, dtype=pl.Boolean)
         columns = col.with_fields(columns, "kind", "diners", "portion_reduction_kg", "meal_at")

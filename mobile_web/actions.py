@@ -12,7 +12,7 @@ from flask_login import current_user
 from backend.accounts.models import Role
 from backend.actions import claims, identities, queries, self_reports
 from backend.actions.calculation import calculation
-from backend.actions.exceptions import UnknownBinding
+from backend.actions.exceptions import InvalidActivity, UnknownBinding
 from backend.actions.review import reported_text
 from backend.actions.words import summary_line
 from backend.auth import page_roles
@@ -25,7 +25,7 @@ from backend.timeutil import local, utcnow
 from backend.uploads import image_path
 
 from . import bp
-from .forms import WASTE_CATEGORIES, activity_from_form
+from .forms import FIELD_PROBLEMS, WASTE_CATEGORIES, activity_from_form, self_report_problems
 
 resident_only = page_roles(Role.RESIDENT)
 staff_only = page_roles(Role.MERCHANT_STAFF)
@@ -108,23 +108,35 @@ def my_qr() -> Any:
 @limiter.limit(limit_setting("RATELIMIT_SELF_REPORT"), key_func=caller_key, methods=["POST"])
 def self_report() -> Any:
     error = None
+    problems: dict[str, str] = {}
     if request.method == "POST":
         action_code = request.form.get("action", "")
         activity = activity_from_form(action_code, request.form)
-        try:
-            record = self_reports.submit_self_report(
-                current_user, action_code, activity, request.files.get("photo")
-            )
-        except DomainError as exc:
-            error = exc
-        else:
+        photo = request.files.get("photo")
+        problems = self_report_problems(action_code, request.form, photo)
+        record = None
+        if not problems:
+            try:
+                record = self_reports.submit_self_report(current_user, action_code, activity, photo)
+            except DomainError as exc:
+                error = exc
+                if isinstance(exc, InvalidActivity) and exc.field in FIELD_PROBLEMS:
+                    field = "weight_paper" if exc.field == "items" else exc.field
+                    problems = {field: str(FIELD_PROBLEMS[exc.field])}
+        if problems:
+            error = _("Please check the marked fields; nothing was sent.")
+        if record is not None:
             if record.outcome.value == "review":
                 flash(_("Sent for review. You will see the result under My actions."), "success")
             else:  # a waste check-in: recorded, earns no reduction (the reason says why)
                 flash((record.reason or {}).get(current_lang(), ""), "success")
             return redirect(url_for("mobile.action", record_id=record.id))
     return render_template(
-        "mobile/report.html", error=error, form=request.form, categories=WASTE_CATEGORIES
+        "mobile/report.html",
+        error=error,
+        problems=problems,
+        form=request.form,
+        categories=WASTE_CATEGORIES,
     ), 422 if error else 200
 
 

@@ -250,6 +250,31 @@ def _share(percent: str) -> str | None:
         return percent
 
 
+def _plan_problems(form: MultiDict[str, str]) -> dict[str, str]:
+    """The plan form's own problems, all at once: the site left empty, and species shares
+    that are not numbers or do not add up to 100 percent (the service judges the rest)."""
+    problems: dict[str, str] = {}
+    if not form.get("site", "").strip():
+        problems["site"] = _("Enter the site: a township, village or forest farm.")
+    total = Decimal(0)
+    chosen = 0
+    for i in range(MIX_ROWS):
+        if not form.get(f"mix-{i}-species", "").strip():
+            continue
+        chosen += 1
+        try:
+            total += Decimal(form.get(f"mix-{i}-percent", "").strip())
+        except InvalidOperation:
+            problems["species_mix"] = _("Enter each species' share as a number of percent.")
+    if not chosen:
+        problems["species_mix"] = _("Choose at least one species.")
+    elif "species_mix" not in problems and total != 100:
+        problems["species_mix"] = _(
+            "The shares add up to %(total)s%%; they must add up to 100%%.", total=f"{total:f}"
+        )
+    return problems
+
+
 def _plan_data(form: MultiDict[str, str]) -> dict[str, Any]:
     mix = []
     for i in range(MIX_ROWS):
@@ -295,15 +320,18 @@ def _form_from_plan(event: Event) -> MultiDict[str, str]:
 def plan(event_id: int) -> Any:
     event = services.own_event(current_user, event_id)
     error: DomainError | None = None
+    problems: dict[str, str] = {}
     if request.method == "POST":
         form = request.form
-        try:
-            forest.create_plan(current_user, event.id, _plan_data(form))
-        except DomainError as exc:
-            error = exc
-        else:
-            flash(_("Plan calculated. Check it, then submit it for review."), "success")
-            return redirect(url_for("mobile.plan", event_id=event.id) + "#plan")
+        problems = _plan_problems(form)
+        if not problems:
+            try:
+                forest.create_plan(current_user, event.id, _plan_data(form))
+            except DomainError as exc:
+                error = exc
+            else:
+                flash(_("Plan calculated. Check it, then submit it for review."), "success")
+                return redirect(url_for("mobile.plan", event_id=event.id) + "#plan")
     else:
         form = _form_from_plan(event)
     current = event.latest_plan
@@ -318,12 +346,13 @@ def plan(event_id: int) -> Any:
         standing=queries.standing(event),
         form=form,
         error=error,
+        problems=problems,
         horizons=forest.HORIZONS,
         years=range(event.starts_on.year, event.ends_on.year + 2),
         mix_rows=MIX_ROWS,
         species=af.SPECIES,
         statuses=PlanStatus,
-    ), 422 if error else 200
+    ), 422 if error or problems else 200
 
 
 @bp.post("/organiser/plans/<int:plan_id>/submit")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
@@ -40,6 +41,68 @@ WASTE_CATEGORIES = ("paper", "plastic", "metal", "glass", "textile", "kitchen")
 
 def _local_iso(value: str | None) -> str | None:
     return f"{value}:00+08:00" if value and len(value) == 16 else value or None
+
+
+def _number(text: Any) -> bool:
+    """A number as typed (its range is the methodology's to judge, in its own words)."""
+    try:
+        number = Decimal(str(text).strip())
+    except (InvalidOperation, ValueError):
+        return False
+    return number.is_finite()
+
+
+# what to say on a field the methodology found malformed (its own words name the field)
+FIELD_PROBLEMS = {
+    "distance_km": _l("Enter the distance in km as a number, for example 6.5."),
+    "started_at": _l("Enter when the trip started."),
+    "ended_at": _l("Enter when the trip ended, after it started."),
+    "items": _l("Enter the weight of at least one kind of waste."),
+    "collected_at": _l("Enter when you handed the waste in."),
+    "diners": _l("Enter the number of diners, a whole number from 1."),
+    "portion_reduction_kg": _l(
+        "A small portion needs the food not ordered, in kg (for example 0.3)."
+    ),
+    "meal_at": _l("Enter when you ate."),
+    "kind": _l("Choose clean plate or small portion."),
+}
+
+
+def self_report_problems(action_code: str, form: Any, photo: Any) -> dict[str, str]:
+    """Every problem of the self-report form at once, each on its field, in words."""
+    problems: dict[str, Any] = {}
+    if action_code in ("public_transit", "bike_sharing"):
+        if not _number(form.get("distance_km", "")):
+            problems["distance_km"] = FIELD_PROBLEMS["distance_km"]
+        for name in ("started_at", "ended_at"):
+            if not form.get(name):
+                problems[name] = FIELD_PROBLEMS[name]
+        start, end = form.get("started_at"), form.get("ended_at")
+        if start and end and end <= start:
+            problems["ended_at"] = FIELD_PROBLEMS["ended_at"]
+    elif action_code == "waste_sorting":
+        weights = {c: form.get(f"weight_{c}", "").strip() for c in WASTE_CATEGORIES}
+        if not any(weights.values()):
+            problems["weight_paper"] = FIELD_PROBLEMS["items"]
+        for category, weight in weights.items():
+            if weight and not _number(weight):
+                problems[f"weight_{category}"] = _l(
+                    "Enter the weight in kg as a number, for example 2.5."
+                )
+        if not form.get("collected_at"):
+            problems["collected_at"] = FIELD_PROBLEMS["collected_at"]
+    elif action_code == "food_waste":
+        diners = str(form.get("diners") or "1").strip()
+        if not diners.isdigit() or int(diners) < 1:
+            problems["diners"] = FIELD_PROBLEMS["diners"]
+        portion = form.get("portion_reduction_kg", "")
+        if form.get("kind") == "small_portion" and not _number(portion):
+            problems["portion_reduction_kg"] = FIELD_PROBLEMS["portion_reduction_kg"]
+        if not form.get("meal_at"):
+            problems["meal_at"] = FIELD_PROBLEMS["meal_at"]
+    if photo is None or not photo.filename:
+        problems["photo"] = _l("Add a photo of the ticket, receipt or scale.")
+    return {name: str(text) for name, text in problems.items()}
 
 
 def activity_from_form(action_code: str, form: Any) -> dict[str, Any]:

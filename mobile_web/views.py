@@ -12,6 +12,7 @@ from flask_babel import gettext as _
 from flask_limiter import RequestLimit
 from flask_login import current_user
 
+from backend import pagecache
 from backend.accounts import phone_codes, services
 from backend.accounts.models import Role
 from backend.actions.queries import actions_of, leaderboard, resident_summary
@@ -157,6 +158,19 @@ def more() -> Any:
 @bp.get("/home")
 @page_roles(Role.RESIDENT)
 def home() -> Any:
+    """Served again from the page cache while nothing the page shows has changed."""
+    user_id = current_user.id
+    return pagecache.serve(
+        "home",
+        user_id,
+        pagecache.home_version(user_id),
+        lambda: render_template("mobile/home.html", **home_context()).encode(),
+        "text/html",
+        pagecache.shared_bucket(),
+    )
+
+
+def home_context() -> dict[str, Any]:
     summary = resident_summary(current_user.id)
     # the charts are a pure function of their figures and the language: reused as they are
     charts = cached(
@@ -169,8 +183,7 @@ def home() -> Any:
         ),
         lambda: home_charts(summary),
     )
-    return render_template(
-        "mobile/home.html",
+    return dict(
         s=summary,
         charts=charts,
         balance=resident_balance(current_user.id),

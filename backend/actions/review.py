@@ -9,6 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 from typing import Any
 
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 import methodologies
@@ -18,10 +20,11 @@ from methodologies.public_transit import stop_distance
 
 from ..extensions import db
 from ..methodology_versions.services import history, in_force_at, points_for
-from ..timeutil import utcnow
+from ..timeutil import local, utcnow
 from .models import ActivityRecord, Channel, Outcome
 from .reasons import REASONS
 from .verification import MALFORMED, SELF_DECLARED_ONLY, TO_REVIEW
+from .words import MEAL_KINDS, category_name, kg
 
 NEARBY = timedelta(hours=2)
 TRAVEL = ("public_transit", "bike_sharing")
@@ -34,40 +37,67 @@ def _number(activity: dict[str, Any], name: str) -> Decimal | None:
         return None
 
 
+MODE_NAMES = {
+    "bus": _l("bus"),
+    "rail": _l("rail"),
+    "pedal": _l("pedal bike"),
+    "ebike": _l("e-bike"),
+}
+
+
+def _when(activity: dict[str, Any], name: str) -> str:
+    """A reported time as the pages show times: Beijing time, to the minute (a time sent in
+    UTC, as the counter stores it, is not shown as the UTC hour); other text as sent."""
+    if not activity.get(name):
+        return ""
+    try:
+        moment = parse_time(activity, name)
+    except ActivityError:
+        return str(activity.get(name))[:16]
+    return local(moment).strftime("%Y-%m-%d %H:%M")
+
+
 def reported_text(record: ActivityRecord, lang: str) -> str:
-    """The activity as the resident or the operator reported it, in a line of words."""
+    """The activity as the resident or the operator reported it, in a line of words (in the
+    page's language: categories, meal kinds and modes by name, times in Beijing time)."""
     a = record.activity or {}
-    en = lang == "en"
     parts: list[str] = []
     if record.action in TRAVEL:
         mode = a.get("mode") or a.get("bike_type")
         if mode:
-            parts.append(str(mode))
+            parts.append(str(MODE_NAMES.get(str(mode), mode)))
         km = _number(a, "distance_km")
         if km is not None:
             parts.append(f"{km} km")
         for stop in ("boarding_stop", "alighting_stop"):
             if a.get(stop):
                 parts.append(str(a[stop]))
-        times = [str(a.get(k) or "")[:16].replace("T", " ") for k in ("started_at", "ended_at")]
+        times = [_when(a, k) for k in ("started_at", "ended_at")]
         if any(times):
             parts.append(" – ".join(times))
     elif record.action == "waste_sorting":
         items = a.get("items")
         if isinstance(items, list):
             parts += [
-                f"{i.get('category')} {i.get('weight_kg')} kg" for i in items if isinstance(i, dict)
+                _(
+                    "%(category)s %(kg)s kg",
+                    category=category_name(i.get("category")),
+                    kg=kg(i.get("weight_kg")),
+                )
+                for i in items
+                if isinstance(i, dict)
             ]
         elif isinstance(items, str):
             parts.append(items)
-        parts.append(str(a.get("collected_at") or "")[:16].replace("T", " "))
+        parts.append(_when(a, "collected_at"))
         if a.get("weighed") is False:
-            parts.append("self-declared" if en else "自主申报")
+            parts.append(_("self-declared"))
     else:
-        parts += [str(a.get("kind") or ""), f"× {a.get('diners') or 1}"]
+        kind = a.get("kind")
+        parts += [str(MEAL_KINDS.get(str(kind), kind or "")), f"× {a.get('diners') or 1}"]
         if a.get("portion_reduction_kg"):
             parts.append(f"-{a.get('portion_reduction_kg')} kg")
-        parts.append(str(a.get("meal_at") or "")[:16].replace("T", " "))
+        parts.append(_when(a, "meal_at"))
     return " · ".join(p for p in parts if p)
 
 

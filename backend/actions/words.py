@@ -18,6 +18,15 @@ CATEGORY_NAMES = {
     "kitchen": _l("kitchen waste"),
 }
 MEAL_KINDS = {"clean_plate": _l("clean plate"), "small_portion": _l("small portion")}
+# the outcome words of the badges (mobile/_outcome.html), for messages written in Python
+OUTCOME_WORDS = {
+    "pending": _l("processing"),
+    "review": _l("to be confirmed"),
+    "credited": _l("points added"),
+    "rejected": _l("not accepted"),
+    "unmatched": _l("no linked resident"),
+    "duplicate": _l("duplicate, no points"),
+}
 
 
 def category_name(category: Any) -> str:

@@ -4,13 +4,18 @@ inside the audit detail element (for searching and for auditors)."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
+import methodologies
+
 from ..accounts.models import Role, User
 from ..extensions import db
+from ..i18n import action_name
+from ..timeutil import local
 
 ROLES = {
     Role.RESIDENT.value: _l("Resident"),
@@ -49,6 +54,8 @@ VERBS = {
     "create": _l("created"),
     "delete": _l("deleted"),
     "draft": _l("draft proposed"),
+    "footprint.actual": _l("actual data recorded"),
+    "footprint.planned": _l("planned data recorded"),
     "fulfil": _l("handed over"),
     "funding": _l("funding changed"),
     "goal": _l("goal set"),
@@ -173,8 +180,28 @@ def detail_word(key: str) -> str:
     return str(DETAILS.get(key) or _plain(key))
 
 
-def detail_value(value: Any) -> str:
-    """Values as read: role and object codes in words; anything else as stored."""
+CHANNELS = {
+    "partner": _l("operator data"),
+    "claim": _l("confirmed by staff"),
+    "card": _l("household card"),
+    "self_report": _l("self-report"),
+}
+
+
+def _when(text: str) -> str | None:
+    """A stored ISO time as the pages show times (Beijing time, to the minute)."""
+    if len(text) < 16 or text[4:5] != "-" or "T" not in text:
+        return None
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return local(moment).strftime("%Y-%m-%d %H:%M") if moment.tzinfo else None
+
+
+def detail_value(value: Any, key: str | None = None) -> str:
+    """Values as read: roles, channels and methodologies in words, times in Beijing time;
+    anything else as stored."""
     if isinstance(value, str) and value in ROLES:
         return str(ROLES[value])
     if value is None:
@@ -182,6 +209,13 @@ def detail_value(value: Any) -> str:
     if isinstance(value, bool):
         return str(_("yes") if value else _("no"))
     text = str(value)
+    if key in ("channel", "via") and text in CHANNELS:
+        return str(CHANNELS[text])
+    if key == "code" and text in methodologies.available():
+        return action_name(text)
+    when = _when(text)
+    if when is not None:
+        return when
     return _plain(text) if "_" in text and " " not in text else text
 
 

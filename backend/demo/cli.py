@@ -51,7 +51,7 @@ def load(allow_production: bool, force: bool) -> None:
 @click.option("--seed", type=int, default=42, show_default=True)
 @click.option(
     "--staff",
-    type=click.IntRange(1, 100),
+    type=click.IntRange(1, 1000),  # STATION_STAFF_BASE leaves room for 1,000
     default=4,
     show_default=True,
     help="merchant staff, and as many recycling-station staff",

@@ -10,6 +10,7 @@ from sqlalchemy import func, or_, select
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
 from ..accounts.two_factor import has_totp, install_secret
+from ..actions.claims import new_claim_code, submit_claim
 from ..actions.identities import bind_identity, confirm_by_partner
 from ..actions.ingest import ingest_chunk
 from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
@@ -135,6 +136,7 @@ def load_demo() -> int:
     created += _demo_station()
     created += _demo_restaurant()
     created += _demo_trips()
+    created += _demo_meals()
     created += _demo_event()
     _demo_second_factor()
     return created
@@ -268,6 +270,30 @@ def _demo_trips() -> int:
     batch.finished_at = utcnow()
     db.session.commit()
     return len(records)
+
+
+def _demo_meals() -> int:
+    """The second resident's clean plates, confirmed by the demo restaurant's waiter with the
+    resident's one-time code (the counter's path), so the leaderboard has more than one name."""
+    resident = _user(DEMO_USERS[1][1])
+    waiter = _user(DEMO_WAITER[0])
+    if (
+        resident is None
+        or waiter is None
+        or db.session.scalar(
+            select(ActivityRecord.id).where(ActivityRecord.resident_id == resident.id)
+        )
+    ):
+        return 0
+    today = utcnow().astimezone(LOCAL_TZ).replace(hour=12, minute=10, second=0, microsecond=0)
+    created = 0
+    for day, hour in ((1, 0), (2, 6), (3, 0)):  # lunch, dinner, lunch
+        meal_at = today - timedelta(days=day) + timedelta(hours=hour)
+        code = new_claim_code(resident).code
+        activity = {"kind": "clean_plate", "diners": 2, "meal_at": meal_at.isoformat()}
+        submit_claim(waiter, activity, code=code)
+        created += 1
+    return created
 
 
 def logins_text() -> str:

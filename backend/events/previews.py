@@ -12,10 +12,10 @@ from flask_babel import gettext as _
 from ..accounts.models import User
 from ..ledger.exceptions import InsufficientPoints
 from ..ledger.queries import resident_balance
+from .claims import retired_g
 from .donations import get_project
 from .exceptions import InvalidDonation, InvalidRetirement, NoFootprint
 from .models import Event, PlantingPlan
-from .queries import retired_g
 from .retirements import _pick
 from .services import _kg, _whole, own_event
 

@@ -47,6 +47,19 @@ def _get_or_create(code: str, kind: AccountKind, **owner: int) -> Account:
     return account
 
 
+def locked_account(code: str, kind: AccountKind, **owner: int) -> tuple[Account, dict[int, int]]:
+    """A cached account found and row-locked in one statement (created first if missing),
+    with its balance as ``lock_accounts`` returns it, for ``post_entry(..., balances=...)``."""
+    assert kind in CACHED_KINDS
+    account: Account | None = db.session.scalar(
+        select(Account).where(Account.code == code).with_for_update()
+    )
+    if account is None:
+        account = _get_or_create(code, kind, **owner)
+        return account, lock_accounts([account])
+    return account, {account.id: account.balance}
+
+
 def resident_account(user_id: int) -> Account:
     return _get_or_create(f"resident:{user_id}", AccountKind.RESIDENT, user_id=user_id)
 
@@ -96,19 +109,33 @@ def post_entry(
     reverses: LedgerEntry | None = None,
     ref: tuple[str, object] | None = None,
     locked: bool = False,
+    balances: dict[int, int] | None = None,
+    new_key: bool = False,
 ) -> tuple[LedgerEntry, bool]:
     """Add a balanced entry; returns (entry, created). A repeated key returns the first entry.
 
     ``locked=True`` when the caller already holds the row locks (bulk crediting).
+    ``balances``: the caller already holds the row locks of every cached account of the legs
+    and read these balances under them (``lock_accounts``, ``locked_account``): they are
+    checked, not locked again. ``new_key=True`` when the key cannot have been used (it names
+    a row this transaction created, or a state change this transaction made once): the
+    lookup is skipped; the key's unique constraint still refuses a second entry.
     """
     if any(leg.amount == 0 or not isinstance(leg.amount, int) for leg in legs):
         raise InvalidAmount()
     if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
         raise UnbalancedEntry()
-    balances = {} if locked else lock_accounts(leg.account for leg in legs)
-    existing = find_entry(idempotency_key)
-    if existing is not None:
-        return existing, False
+    if balances is not None:
+        held = {leg.account.id for leg in legs if leg.account.kind in CACHED_KINDS}
+        assert held <= balances.keys(), "every cached account of the entry must be locked"
+    elif not locked:
+        balances = lock_accounts(leg.account for leg in legs)
+    else:
+        balances = {}
+    if not new_key:
+        existing = find_entry(idempotency_key)
+        if existing is not None:
+            return existing, False
     if not locked:
         for account_id, change in _changes(legs).items():
             if account_id in balances and balances[account_id] + change < 0:

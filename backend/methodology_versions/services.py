@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
 from typing import Any, cast
 
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import func, select
 
 import methodologies
@@ -227,9 +228,26 @@ def _new_version(
     return version
 
 
+STATUS_WORDS = {
+    VersionStatus.DRAFT: _l("draft"),
+    VersionStatus.IN_REVIEW: _l("in review"),
+    VersionStatus.APPROVED: _l("approved"),
+    VersionStatus.REJECTED: _l("rejected"),
+    VersionStatus.RETIRED: _l("retired"),
+}
+ACTION_WORDS = {
+    "submitted": _l("submitted"),
+    "approved": _l("approved"),
+    "rejected": _l("rejected"),
+    "retired": _l("retired"),
+}
+
+
 def _require(version: MethodologyVersion, allowed: set[VersionStatus], action: str) -> None:
     if version.status not in allowed:
-        raise InvalidTransition(status=version.status.value, action=action)
+        raise InvalidTransition(
+            status=STATUS_WORDS[version.status], action=ACTION_WORDS.get(action, action)
+        )
 
 
 def submit_version(actor: User, version_id: int) -> MethodologyVersion:

@@ -150,7 +150,7 @@ def _reductions_by_action(sums: _ReductionSums, codes: list[str]) -> Table:
         "reductions_by_action",
         _l("Verified reductions by action type"),
         [
-            Column("action", _l("Action code")),
+            Column("action", _l("Action code"), code=True),
             Column("action_name", _l("Action type")),
             Column("reductions", _l("Credited actions"), "int"),
             Column("reduction_g", _l("g CO2e"), "int"),

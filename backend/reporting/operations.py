@@ -98,7 +98,7 @@ def _partner_health(
         "partner_health",
         _l("Partner batch health"),
         [
-            Column("partner", _l("Partner code")),
+            Column("partner", _l("Partner code"), code=True),
             Column("partner_name", _l("Partner")),
             Column("records", _l("Records"), "int"),
             *[Column(key, label, "int") for key, _o, label in outcome_columns],
@@ -153,7 +153,7 @@ def _partner_rejections(
         _l("Rejections by reason"),
         [
             Column("partner", _l("Partner code")),
-            Column("reason_code", _l("Reason code")),
+            Column("reason_code", _l("Reason code"), code=True),
             Column("reason", _l("Reason")),
             Column("records", _l("Records"), "int"),
             Column("share", _l("Share of the partner's records"), "percent"),
@@ -251,7 +251,7 @@ def review_table(filters: Filters, now: datetime) -> Table:
         "review_queue",
         _l("Review queue now"),
         [
-            Column("category", _l("Waiting because")),
+            Column("category", _l("Waiting because"), code=True),
             Column("category_name", _l("Reason")),
             Column("waiting", _l("Waiting"), "int"),
             *[Column(key, label, "int") for key, label, _limit in AGE_BUCKETS],
@@ -299,7 +299,7 @@ def anomaly_table(filters: Filters) -> Table:
         "anomaly_flags",
         _l("Anomaly flags"),
         [
-            Column("flag", _l("Flag")),
+            Column("flag", _l("Flag"), code=True),
             Column("flag_name", _l("Meaning")),
             Column("raised", _l("Raised"), "int"),
             Column("in_review", _l("Still in review"), "int"),

@@ -42,6 +42,7 @@ class Column:
     key: str
     label: Any  # a lazy msgid: shown in the page's language
     kind: str = "text"  # text | int | tonnes | percent | decimal | datetime | hours
+    code: bool = False  # a stable code beside its name column: only in the scripts' CSV
 
     @property
     def numeric(self) -> bool:
@@ -83,7 +84,11 @@ def cell_text(value: Any, kind: str) -> str:
     return str(value)
 
 
-def _csv_value(value: Any, kind: str) -> str:
+def _csv_text(text: str) -> str:
+    return "'" + text if text[:1] in FORMULA_START else text
+
+
+def _csv_value(value: Any, kind: str, for_people: bool = False) -> str:
     if value is None:
         return ""
     if kind == "tonnes":
@@ -95,20 +100,26 @@ def _csv_value(value: Any, kind: str) -> str:
     if kind == "hours":
         return f"{Decimal(value):.1f}"
     if kind == "datetime" and isinstance(value, datetime):
+        if for_people:
+            return local(value).strftime("%Y-%m-%d %H:%M")
         return local(value).isoformat(timespec="seconds")
     text = str(value)
-    if kind == "text" and text[:1] in FORMULA_START:
-        return "'" + text  # a spreadsheet must not run a partner's name as a formula
+    if kind == "text":
+        return _csv_text(text)  # a spreadsheet must not run a partner's name as a formula
     return text
 
 
-def to_csv(table: Table) -> str:
-    """The table as CSV (UTF-8 with a BOM so spreadsheet programs read the Chinese): a header
-    of stable column keys, then every row, the total last."""
+def to_csv(table: Table, *, for_people: bool = True) -> str:
+    """The table as CSV (UTF-8 with a BOM so spreadsheet programs read the Chinese), every row,
+    the total last. For people (the default): a header of the columns' names in the request's
+    language, the same words as the page (no code columns), times in Beijing time to the
+    minute. For scripts (``for_people=False``): a header of stable column keys, the codes
+    too, times as ISO 8601 with their offset."""
     out = io.StringIO()
     out.write("\ufeff")
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow([c.key for c in table.columns])
+    columns = [c for c in table.columns if not (for_people and c.code)]
+    writer.writerow([_csv_text(str(c.label)) if for_people else c.key for c in columns])
     for row in table.all_rows():
-        writer.writerow([_csv_value(row.get(c.key), c.kind) for c in table.columns])
+        writer.writerow([_csv_value(row.get(c.key), c.kind, for_people) for c in columns])
     return out.getvalue()

@@ -2,20 +2,23 @@
 
 from __future__ import annotations
 
+import hashlib
 from typing import Any
 
-from flask import Response, current_app, jsonify
+from flask import Response, current_app, jsonify, request
 from flask.views import MethodView
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload
 from marshmallow import Schema
 
+from .. import pagecache
 from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..cache import cached
 from ..extensions import limiter
 from ..i18n import current_lang
 from ..ledger.queries import points_overview
+from ..pagecache import ledger_version
 from ..qr import decode_image
 from ..ratelimit import caller_key, limit_setting
 from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
@@ -53,8 +56,19 @@ class MyPoints(MethodView):
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, PointsSchema)
     def get(self, args: dict[str, Any]) -> Any:
-        """Balance, points expiring and by when, and the latest movements."""
-        return points_overview(api_user().id, args["limit"])
+        """Balance, points expiring and by when, and the latest movements.
+
+        Sent with an ETag: ``If-None-Match`` with it answers 304 while the points are
+        unchanged."""
+        user_id, limit = api_user().id, args["limit"]
+
+        def body() -> bytes:
+            data = PointsSchema().dump(points_overview(user_id, limit))
+            return bytes(jsonify(data).get_data())
+
+        return pagecache.serve(
+            "points", user_id, ledger_version(user_id), body, "application/json", limit
+        )
 
 
 @blp.route("/offers")
@@ -63,14 +77,20 @@ class Offers(MethodView):
     def get(self) -> Any:
         """Live offers, cheapest first."""
 
-        def body() -> bytes:
+        def body() -> tuple[bytes, str]:
             offers = OfferSchema(many=True).dump(queries.offers_for_residents())
-            return bytes(jsonify(offers).get_data())
+            data = bytes(jsonify(offers).get_data())
+            return data, hashlib.sha256(data).hexdigest()[:32]
 
-        data = cached(
+        data, etag = cached(
             ("offers", current_lang()), body, seconds=current_app.config["OFFERS_CACHE_SECONDS"]
         )
-        return Response(data, mimetype="application/json")
+        if request.if_none_match.contains(etag):  # the version the client holds: 304
+            response = Response(status=304)
+        else:
+            response = Response(data, mimetype="application/json")
+        response.set_etag(etag)
+        return response
 
 
 @blp.route("/offers/<int:offer_id>")

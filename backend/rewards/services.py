@@ -18,8 +18,11 @@ from decimal import Decimal
 from typing import Any
 
 from flask import current_app
+from flask_babel import gettext as _
 from sqlalchemy import func, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from ..accounts.models import Role, User
 from ..audit.services import record_audit
@@ -31,6 +34,7 @@ from ..ledger.services import (
     Leg,
     find_entry,
     lock_accounts,
+    locked_account,
     merchant_account,
     post_entry,
     resident_account,
@@ -68,42 +72,48 @@ OPEN = (RedemptionStatus.HELD, RedemptionStatus.FULFILLED)
 
 
 def _offer_fields(data: dict[str, Any]) -> dict[str, Any]:
-    def text(name: str, limit: int, required: bool = False) -> str:
+    """The offer's fields, checked all at once: every problem on its field, in words
+    (``InvalidOffer.details``), never the field's name."""
+    problems: dict[str, str] = {}
+    fields: dict[str, Any] = {}
+
+    def text(name: str, limit: int, required: bool = False) -> None:
         value = str(data.get(name) or "").strip()
-        if (required and not value) or len(value) > limit:
-            raise InvalidOffer(problem=name, field=name)
-        return value
+        if required and not value:
+            problems[name] = _("Enter a title in Chinese.")
+        elif len(value) > limit:
+            problems[name] = _("At most %(n)s characters.", n=limit)
+        fields[name] = value
 
-    def integer(name: str, minimum: int) -> int:
+    def integer(name: str, minimum: int) -> None:
         value = data.get(name)
-        if isinstance(value, bool) or not isinstance(value, int | str):
-            raise InvalidOffer(problem=name, field=name)
-        try:
-            number = int(value)
-        except ValueError:
-            raise InvalidOffer(problem=name, field=name) from None
-        if not minimum <= number <= MAX_INT:
-            raise InvalidOffer(problem=name, field=name)
-        return number
+        number = None
+        if isinstance(value, int | str) and not isinstance(value, bool):
+            with suppress(ValueError):
+                number = int(value)
+        if number is None or not minimum <= number <= MAX_INT:
+            problems[name] = _("Enter a whole number, %(min)s or more.", min=minimum)
+        fields[name] = number
 
+    text("title_zh", 80, required=True)
+    text("title_en", 120)
+    text("description_zh", 2000)
+    text("description_en", 2000)
+    integer("points_price", 1)
+    integer("stock", 0)
+    integer("per_resident_limit", 1)
     valid_from, valid_until = data.get("valid_from"), data.get("valid_until")
-    if (
-        not isinstance(valid_from, datetime)
-        or not isinstance(valid_until, datetime)
-        or aware(valid_until) <= aware(valid_from)
-    ):
-        raise InvalidOffer(problem="valid_until", field="valid_until")
-    return {
-        "title_zh": text("title_zh", 80, required=True),
-        "title_en": text("title_en", 120),
-        "description_zh": text("description_zh", 2000),
-        "description_en": text("description_en", 2000),
-        "points_price": integer("points_price", 1),
-        "stock": integer("stock", 0),
-        "per_resident_limit": integer("per_resident_limit", 1),
-        "valid_from": aware(valid_from),
-        "valid_until": aware(valid_until),
-    }
+    if not isinstance(valid_from, datetime):
+        problems["valid_from"] = _("Enter the date and time the offer starts.")
+    if not isinstance(valid_until, datetime):
+        problems["valid_until"] = _("Enter the date and time the offer ends.")
+    elif isinstance(valid_from, datetime) and aware(valid_until) <= aware(valid_from):
+        problems["valid_until"] = _("The offer must end after it starts.")
+    if problems or not isinstance(valid_from, datetime) or not isinstance(valid_until, datetime):
+        raise InvalidOffer(
+            details=problems, field=next(iter(problems)), problem=" ".join(problems.values())
+        )
+    return {**fields, "valid_from": aware(valid_from), "valid_until": aware(valid_until)}
 
 
 def create_offer(staff: User, data: dict[str, Any], image: Any = None) -> Offer:
@@ -207,13 +217,12 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
     if resident.role is not Role.RESIDENT:
         raise Forbidden()
     key = f"redeem:{resident.id}:{idempotency_key or uuid.uuid4().hex}"
-    existing = _by_key(key)
-    if existing is not None:
-        return existing
     try:
         with unit_of_work():
-            account = resident_account(resident.id)
-            lock_accounts([account])  # one resident's redemptions run one at a time
+            # one resident's redemptions run one at a time: a repeated key is found under it
+            account, balances = locked_account(
+                f"resident:{resident.id}", AccountKind.RESIDENT, user_id=resident.id
+            )
             existing = _by_key(key)
             if existing is not None:
                 db.session.rollback()
@@ -244,23 +253,25 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
                 raise OutOfStock()
             db.session.expire(offer, ["stock"])
             hours = current_app.config["REDEMPTION_HOLD_HOURS"]
-            redemption = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
+            redemption_id = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
             post_entry(
                 EntryKind.HOLD,
                 [
                     Leg(account, -offer.points_price),
                     Leg(system_account(AccountKind.HOLDS), offer.points_price),
                 ],
-                f"hold:{redemption.id}",
+                f"hold:{redemption_id}",  # a redemption made just now: never held before
                 resident_id=resident.id,
-                ref=("redemption", redemption.id),
+                ref=("redemption", redemption_id),
                 memo=f"redeem offer {offer.id}",
+                balances=balances,
+                new_key=True,
             )
             record_audit(
                 resident,
                 "redemption.create",
                 "redemption",
-                redemption.id,
+                redemption_id,
                 offer_id=offer.id,
                 points=offer.points_price,
             )
@@ -270,29 +281,45 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
         if existing is None:
             raise
         return existing
-    return redemption
+    return _with_offer(redemption_id)
 
 
-def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> Redemption:
-    for _ in range(5):
-        try:
-            with db.session.begin_nested():
-                redemption = Redemption(
-                    offer_id=offer.id,
-                    merchant_id=offer.merchant_id,
-                    resident_id=resident.id,
-                    points=offer.points_price,
-                    status=RedemptionStatus.HELD,
-                    short_code=new_short_code(),
-                    nonce=new_nonce(),
-                    idempotency_key=key,
-                    expires_at=expires,
-                )
-                db.session.add(redemption)
-            return redemption
-        except IntegrityError:
-            if _by_key(key) is not None:
-                raise
+def _with_offer(redemption_id: int) -> Redemption:
+    """A redemption read afresh with its offer (what the answer shows), in one statement."""
+    return db.session.execute(
+        select(Redemption)
+        .options(joinedload(Redemption.offer))
+        .where(Redemption.id == redemption_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one()
+
+
+def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> int:
+    """Insert a held redemption; returns its id. A short code already taken (rare) is drawn
+    again without a savepoint: the insert skips the conflict on ``short_code`` and returns
+    nothing. The same idempotency key is not skipped: it raises ``IntegrityError``."""
+    dialect = db.session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    for _attempt in range(5):
+        inserted = db.session.execute(
+            module.insert(Redemption)
+            .values(
+                offer_id=offer.id,
+                merchant_id=offer.merchant_id,
+                resident_id=resident.id,
+                points=offer.points_price,
+                status=RedemptionStatus.HELD,
+                short_code=new_short_code(),
+                nonce=new_nonce(),
+                idempotency_key=key,
+                expires_at=expires,
+                created_at=utcnow(),
+            )
+            .on_conflict_do_nothing(index_elements=["short_code"])
+            .returning(Redemption.id)
+        ).scalar()
+        if inserted is not None:
+            return int(inserted)
     raise RuntimeError("could not allocate a unique short code")
 
 
@@ -338,7 +365,11 @@ def find_for_fulfilment(
     else:
         normalised = normalise_short_code(code)
         redemption = (
-            db.session.scalar(select(Redemption).where(Redemption.short_code == normalised))
+            db.session.scalar(
+                select(Redemption)
+                .options(joinedload(Redemption.offer))  # the notification names it
+                .where(Redemption.short_code == normalised)
+            )
             if normalised
             else None
         )
@@ -381,16 +412,23 @@ def fulfil_redemption(
         db.session.rollback()
         db.session.refresh(redemption)
         raise _closed_error(redemption)
+    merchant, balances = locked_account(
+        f"merchant:{redemption.merchant_id}",
+        AccountKind.MERCHANT,
+        merchant_id=redemption.merchant_id,
+    )
     post_entry(
         EntryKind.SETTLE,
         [
             Leg(system_account(AccountKind.HOLDS), -redemption.points),
-            Leg(merchant_account(redemption.merchant_id), redemption.points),
+            Leg(merchant, redemption.points),
         ],
-        f"settle:{redemption.id}",
+        f"settle:{redemption.id}",  # the HELD -> FULFILLED update above happens once
         resident_id=redemption.resident_id,
         ref=("redemption", redemption.id),
         memo="fulfilled",
+        balances=balances,
+        new_key=True,
     )
     record_audit(staff, "redemption.fulfil", "redemption", redemption.id)
     notify(
@@ -402,9 +440,9 @@ def fulfil_redemption(
             "title_en": redemption.offer.title_en,
         },
     )
+    redemption_id = redemption.id
     db.session.commit()
-    db.session.refresh(redemption)
-    return redemption
+    return _with_offer(redemption_id)
 
 
 def _release(redemption: Redemption, status: RedemptionStatus, actor: User | None) -> bool:

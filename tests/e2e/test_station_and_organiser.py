@@ -58,6 +58,14 @@ def test_station_attendant_credits_a_weighed_drop_off_by_the_residents_qr(
     drop_off = resident.locator(".list-card").first
     expect(drop_off).to_contain_text("已加分")
     expect(drop_off).to_contain_text(f"{grams.group(1)} 克二氧化碳当量")
+    # the credit opens with one plain line; the full calculation is one tap away
+    drop_off.click()
+    expect(resident.locator(".calc-summary")).to_contain_text("纸类 2.5 kg、塑料 1.2 kg")
+    expect(resident.locator(".calc-summary")).to_contain_text("少排")
+    steps = resident.locator("details[data-audit] .calc-steps")
+    expect(steps).to_be_hidden()
+    resident.get_by_text("完整计算过程").click()
+    expect(steps).to_be_visible()
 
     # the QR (and its code) works once
     attendant.locator("#weight_paper").fill("1")

@@ -27,7 +27,9 @@ class _Visible(HTMLParser):
     """The text of a page a person sees or hears (not scripts, styles or attribute values,
     but with ``alt``, ``title``, ``aria-label`` and ``placeholder`` texts). An element marked
     ``data-audit`` (a collapsed full calculation, formulas as published) is left out: it is
-    the audit trail one tap away, not the words the page speaks in."""
+    the audit trail one tap away, not the words the page speaks in. So is an element marked
+    ``translate="no"``: a credential or code people copy character by character (a partner's
+    key ID and secret), not words."""
 
     SKIP = {"script", "style", "template"}
 
@@ -38,7 +40,9 @@ class _Visible(HTMLParser):
         self._audit: list[str] = []  # the open audit element's tag, repeated per nesting
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        opens_audit = not self._audit and any(name == "data-audit" for name, _ in attrs)
+        opens_audit = not self._audit and any(
+            name == "data-audit" or (name == "translate" and value == "no") for name, value in attrs
+        )
         if opens_audit or (self._audit and tag == self._audit[0]):
             self._audit.append(tag)
         if tag in self.SKIP:

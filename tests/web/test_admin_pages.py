@@ -7,7 +7,10 @@ import re
 
 import pytest
 
+from backend.demo.data import load_demo
 from backend.methodology_versions.services import seed_versions
+
+from .plain_words import visible_text
 
 PAGES = [
     "/admin/",
@@ -76,3 +79,16 @@ def test_half_signed_in_pages_have_no_console_navigation(client, make):
     page = client.get("/admin/2fa")
     assert page.status_code == 200 and 'class="tabs"' not in page.get_data(as_text=True)
     assert 'autocomplete="one-time-code"' in page.get_data(as_text=True)
+
+
+def test_the_audit_log_says_channels_methodologies_and_times_in_words(client, db, signed_in):
+    """Detail values read as words too: a claim's channel, a methodology's name, a version's
+    time in Beijing time (the stored values stay under "as recorded")."""
+    load_demo()
+    html = client.get("/admin/audit?lang=zh_CN").get_data(as_text=True)
+    shown = visible_text(html.split("<tbody>", 1)[1])
+    assert "渠道: 工作人员确认" in shown and "渠道: claim" not in shown
+    assert "编码: 垃圾分类回收" in shown and "waste sorting" not in shown
+    assert "活动 · 已录入计划数据" in shown
+    assert not re.search(r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}", shown)  # no stored ISO times
+    assert "channel=claim" in html  # the record as stored, one tap away

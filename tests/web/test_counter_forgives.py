@@ -3,6 +3,7 @@ the staff member can correct or cancel an entry for a while, by reversing ledger
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 
 import pytest
@@ -197,3 +198,27 @@ def test_only_the_same_staff_member_within_the_window(client, make, station, db,
     page = client.post(f"/merchant/entries/{record.id}", data={"do": "cancel"})
     assert page.status_code == 409
     assert resident_balance(resident.id) == record.reduction.points
+
+
+def test_a_credit_opens_with_one_plain_line_and_the_audit_detail_one_tap_away(
+    client, make, station, db
+):
+    _staff, resident = _credited_drop_off(client, make, station, "2.5")
+    record = db.session.scalar(
+        select(ActivityRecord).where(ActivityRecord.resident_id == resident.id)
+    )
+    Auth(client, make).login_page(resident)
+    for lang, line in (
+        (
+            "zh-CN",
+            f"纸类 2.5 kg，比当作其他垃圾处理少排 {record.reduction.credited_g / 1000:g} 千克",
+        ),
+        ("en", f"paper 2.5 kg: {record.reduction.credited_g / 1000:g} kg CO2e less than"),
+    ):
+        html = client.get(f"/actions/{record.id}?lang={lang}").get_data(as_text=True)
+        summary = re.search(r'<p class="calc-summary">([^<]*)</p>', html)
+        assert summary and line in summary.group(1), (lang, summary)
+        # the steps, symbols and hashes follow, collapsed (one tap away), never above it
+        later = html[summary.end() :]
+        assert re.match(r"\s*(\{#.*?#\}\s*)?<details data-audit>", later, re.S)
+        assert "calc-steps" in later

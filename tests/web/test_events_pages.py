@@ -123,6 +123,12 @@ def test_plan_page_calculates_draws_and_submits(client, organiser, db):
     }
     bad = client.post(url, data={**form, "mix-0-percent": "90"})
     assert bad.status_code == 422 and "90%，应为 100%" in bad.get_data(as_text=True)  # in percent
+    # both of the form's problems at once, each on its field
+    both = client.post(url, data={**form, "site": " ", "mix-0-percent": "90"})
+    html = both.get_data(as_text=True)
+    assert both.status_code == 422 and 'id="site-error"' in html and 'id="mix-error"' in html
+    assert "请填写造林地点" in html and "合计 90%，应为 100%" in html
+    assert event.latest_plan is None  # nothing calculated or stored
     made = client.post(url, data=form)
     assert made.status_code == 302
     html = client.get(url).get_data(as_text=True)
@@ -349,3 +355,16 @@ def test_admin_reviews_records_planting_and_certifies(client, make, auth, db, ap
     db.session.refresh(event)
     assert event.certificate is not None
     assert event.certificate.snapshot["surviving_seedlings"] == 600
+
+
+def test_factor_sources_are_cited_in_the_pages_language(client, organiser, db):
+    """Our own proposed defaults are cited as one document in the reader's language, not as
+    a stored bilingual name."""
+    event = worked_event(organiser)
+    url = f"/organiser/events/{event.id}/report/planned"
+    zh = client.get(url, query_string={"lang": "zh_CN"}).get_data(as_text=True)
+    assert "衢州碳普惠平台提议值（尚无公开发布的数值）" in zh
+    assert "Quzhou programme proposal" not in zh
+    en = client.get(url, query_string={"lang": "en"}).get_data(as_text=True)
+    assert "Quzhou programme proposal (no published value)" in en
+    assert "衢州碳普惠平台提议值" not in en

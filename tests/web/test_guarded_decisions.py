@@ -18,6 +18,7 @@ from backend.rewards import services as rewards
 
 from ..backend.events.helpers import plan_data, worked_event
 from ..helpers import link_proven
+from .plain_words import visible_text
 
 
 def test_unlinking_a_source_shows_what_stops_then_unlinks(client, make, auth, db):
@@ -127,3 +128,23 @@ def test_the_report_says_a_plan_is_under_review_while_it_is(client, make, auth, 
     auth.login_page(organiser)
     html = client.get(f"/organiser/events/{event.id}/report/planned").get_data(as_text=True)
     assert "正在由项目办公室审核" in html and "尚无获批方案" not in html
+
+
+def test_the_new_offer_form_shows_every_problem_on_its_field_in_words(client, make, auth, db):
+    staff = make.staff(make.merchant())
+    auth.login_page(staff)
+    form = {
+        "title_zh": "",
+        "points_price": "-5",
+        "stock": "abc",
+        "valid_from": "2026-12-10T10:00",
+        "valid_until": "2026-12-01T10:00",
+    }
+    bad = client.post("/merchant/offers/new", data=form, headers={"Accept-Language": "zh-CN"})
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "尚未提交" in html
+    for field in ("title_zh", "points_price", "stock", "valid_until"):
+        assert f'aria-describedby="{field}-error"' in html, field
+    assert "截止时间须晚于开始时间" in html and "请填写不小于 1 的整数" in html
+    assert not re.search(r"valid_until|points_price|：stock", visible_text(html))
+    assert 'value="abc"' in html  # what was typed stays

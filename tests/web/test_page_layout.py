@@ -177,6 +177,10 @@ def test_resident_tab_bar_has_five_tabs_with_my_qr(client, make, auth):
     assert re.search(r'href="/more"\s+aria-current="page"', bar)  # points live under "More"
     more = client.get("/more").get_data(as_text=True)
     assert 'href="/points"' in more and 'action="/logout"' in more
+    # a page under a tab marks that tab: logging an action is under "My actions"
+    log = client.get("/log").get_data(as_text=True)
+    bar = re.search(r'<nav class="tabbar"[^>]*>(.*?)</nav>', log, re.S).group(1)
+    assert re.findall(r'href="([^"]+)"\s+aria-current="page"', bar) == ["/actions"]
 
 
 def test_staff_tabs_bring_the_current_one_into_view(client, make, auth):

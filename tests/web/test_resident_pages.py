@@ -13,6 +13,7 @@ from backend.methodology_versions.services import seed_versions
 
 from ..factories import PASSWORD
 from ..helpers import as_json, link_proven, registration_code, signed_headers
+from .plain_words import internal_words, visible_text
 
 
 def _credit_a_trip(client, make, resident):
@@ -113,3 +114,29 @@ def test_deleting_an_account_anonymises_it_and_keeps_the_ledger(client, make, au
         ).status_code
         == 201
     )
+
+
+def test_the_photo_report_shows_every_problem_on_its_field_in_words(client, make, auth, db):
+    """No 缺少时间 started_at: each missing or mistyped value on its field, all at once, what
+    was typed kept; nothing is sent until they are fixed."""
+    resident = make.resident()
+    auth.login_page(resident)
+    bad = client.post(
+        "/report",
+        data={"action": "public_transit", "mode": "bus", "distance_km": "6,5"},
+        headers={"Accept-Language": "zh-CN"},
+    )
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "尚未提交" in html
+    for field in ("distance_km", "started_at", "ended_at", "photo"):
+        assert f'aria-describedby="{field}-error"' in html, field
+    assert "请填写行程开始时间" in html and 'value="6,5"' in html
+    assert not internal_words(visible_text(html))
+    meal = client.post(
+        "/report",
+        data={"action": "food_waste", "kind": "small_portion", "diners": "0"},
+        headers={"Accept-Language": "zh-CN"},
+    ).get_data(as_text=True)
+    for field in ("diners", "portion_reduction_kg", "meal_at"):
+        assert f'aria-describedby="{field}-error"' in meal, field
+    assert not internal_words(visible_text(meal))

@@ -189,3 +189,16 @@ def test_rejection_reasons_are_given_in_chinese_and_english(client, auth, make, 
     assert zh["reason_code"] == en["reason_code"] == "non_positive_distance"
     assert any("\u4e00" <= ch <= "\u9fff" for ch in zh["reason"])
     assert en["reason"].isascii() and en["reason"]
+
+
+def test_the_reviewers_decision_is_confirmed_in_words(client, auth, make, seeded):
+    resident, admin = make.resident(), make.user("admin")
+    body = report(client, auth.bearer(resident)).get_json()
+    auth.login_page(admin, admin=True)
+    done = client.post(
+        f"/admin/review/{body['id']}/approve?lang=zh_CN",
+        data={"comment": "车票清楚"},
+        follow_redirects=True,
+    )
+    html = done.get_data(as_text=True)
+    assert "已裁定：已加分。" in html and "credited" not in html

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import csv
 import io
+import re
 from decimal import Decimal
 
 import pytest
@@ -27,6 +28,7 @@ from backend.reporting import queries
 from backend.reporting.filters import Filters, InvalidFilters, Period, parse_filters
 from backend.reporting.operations import REVIEW_CATEGORIES
 
+from ...web.plain_words import internal_words
 from .dataset import NOW
 
 JAN_FEB = {"from": "2026-01", "to": "2026-02"}
@@ -239,11 +241,41 @@ def test_every_csv_cell(client, auth, programme, frozen_now, zh_context):
     assert set(expected) == set(queries.TABLE_NAMES)
     auth.login_page(programme.admin, admin=True)
     for name, rows in expected.items():
-        response = client.get(f"/admin/export/{name}.csv", query_string=JAN_FEB)
+        response = client.get(
+            f"/admin/export/{name}.csv", query_string={**JAN_FEB, "columns": "keys"}
+        )
         assert response.status_code == 200, name
         assert response.mimetype == "text/csv"
         assert f"{name}_2026-01_2026-02.csv" in response.headers["Content-Disposition"]
         assert _csv_rows(response.get_data(as_text=True)) == rows, name
+
+
+def test_the_csv_people_download_has_the_pages_words(client, auth, programme, frozen_now):
+    """The dashboard's CSV link gives the table as the page shows it: column names in the
+    page's language, no code columns, times in Beijing time; scripts ask for the keys."""
+    auth.login_page(programme.admin, admin=True)
+    for lang, header, flag in (
+        ("zh_CN", "含义", REASONS["burst"].zh_CN),
+        ("en", "Meaning", REASONS["burst"].en),
+    ):
+        client.get("/admin/", query_string={"lang": lang})
+        flags = _csv_rows(
+            client.get("/admin/export/anomaly_flags.csv", query_string=JAN_FEB).get_data(
+                as_text=True
+            )
+        )
+        assert flags[0][0] == header and "flag" not in flags[0]
+        assert flags[1] == [flag, "2", "1", "0", "1", "0"]
+        for name in queries.TABLE_NAMES:
+            text = client.get(f"/admin/export/{name}.csv", query_string=JAN_FEB).get_data(
+                as_text=True
+            )
+            assert not internal_words(text), (name, internal_words(text))
+            assert not re.search(r"T\d{2}:\d{2}:\d{2}\+08:00", text), name
+    queue = client.get("/admin/export/review_queue.csv", query_string=JAN_FEB).get_data(
+        as_text=True
+    )
+    assert "2026-01-05 10:00" in queue
 
 
 def test_every_dashboard_figure(programme, zh_context):
@@ -268,7 +300,7 @@ def test_every_dashboard_figure(programme, zh_context):
     for name, rows in expected_csvs().items():
         from backend.reporting.tables import to_csv
 
-        assert _csv_rows(to_csv(dash.tables[name])) == rows, name
+        assert _csv_rows(to_csv(dash.tables[name], for_people=False)) == rows, name
 
 
 def test_the_dashboard_page_shows_the_figures(client, auth, programme, frozen_now):

@@ -118,3 +118,38 @@ def test_mobile_methodology_pages(client, seeded):
     assert page.status_code == 200
     detail = client.get("/methodologies/public_transit?lang=en").get_data(as_text=True)
     assert "Version in force" in detail and "evidence grade" in detail
+
+
+def test_the_version_form_marks_every_bad_value_on_its_field_in_words(client, seeded, make):
+    _login(client, make.user("admin"))
+    data = {
+        f"param:{name}": value
+        for name, value in services.active_version("public_transit").params.items()
+    }
+    data.update(
+        {
+            "param:ef_bus_g_pkm": "5o",  # a letter o for a zero
+            "param:max_distance_km": "-3",
+            "points_per_gram": "0",
+            "note": "survey",
+        }
+    )
+    bad = client.post("/admin/methodologies/public_transit/new?lang=zh_CN", data=data)
+    html = bad.get_data(as_text=True)
+    assert bad.status_code == 422 and "尚未保存" in html
+    for field in ("param-ef_bus_g_pkm", "param-max_distance_km", "points_per_gram"):
+        assert f'aria-describedby="{field}-error"' in html, field
+    assert "请填写数字，例如 56.2" in html and "请填写大于 0 的积分数" in html
+    assert "is not a number" not in html and "must be at least" not in html
+    assert len(versions_of("public_transit")) == 1  # nothing saved
+
+    # shares that do not add up: each share is marked, the rule said in words
+    data.update({"param:ef_bus_g_pkm": "50", "param:max_distance_km": "40", "points_per_gram": "1"})
+    data["param:share_car"] = "0.2"
+    shares = client.post("/admin/methodologies/public_transit/new?lang=en", data=data)
+    html = shares.get_data(as_text=True)
+    assert shares.status_code == 422
+    assert "Together these shares must add up to 1 (100%)" in html
+    assert 'aria-describedby="param-share_taxi-error"' in html
+    assert "must sum to 1" not in html
+    assert len(versions_of("public_transit")) == 1

@@ -3,6 +3,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from flask_babel import force_locale
 from sqlalchemy import select
 
 from backend.audit.models import AuditEntry
@@ -126,8 +127,14 @@ def test_reject_needs_a_reason_and_another_admin(seeded, admins):
     with pytest.raises(CommentRequired):
         services.reject_version(reviewer, draft.id, "  ")
     services.reject_version(reviewer, draft.id, "no source for the new haircut")
-    with pytest.raises(InvalidTransition):
+    with pytest.raises(InvalidTransition) as refused:
         services.approve_version(reviewer, draft.id)
+    with force_locale("zh_CN"):  # in words, never the stored status code
+        assert refused.value.localized_message() == "该版本当前为“已驳回”，不能改为“已批准”。"
+    with force_locale("en"):
+        assert refused.value.localized_message() == (
+            "A version in status 'rejected' cannot be approved."
+        )
 
 
 def test_retire_only_superseded_versions(seeded, admins):

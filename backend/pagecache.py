@@ -1,0 +1,149 @@
+"""A resident's pages served again from what they show, not recomputed (issue 18).
+
+A page here is a pure function of a few rows the resident owns, the language, the local day
+and the release; ``serve`` keys it by a *version* of those rows read in one statement, answers
+304 to a client that already holds that version (``If-None-Match``), and otherwise serves the
+rendered body kept in Redis under that key (``PAGE_CACHE_SECONDS``; 0 turns the body cache
+off, the ETag stays).
+
+The versions are correct by construction because PostgreSQL keeps one on every row: ``xmin``,
+the transaction that wrote the row's current version. Every posting to a resident's account
+moves the cached balance with an UPDATE of the account's row in the posting's own transaction
+(``backend.ledger.services``: ``post_entry`` and ``credit_many`` alike), so the row's ``xmin``
+changes with every credit, hold, release, refund, expiry, donation or correction, in the same
+transaction; a rolled-back write is never visible, and a reader that sees the new version
+reads the rows of that commit or a later one (its later statements cannot see older data).
+Records and reductions are versioned by their count and the sum of their rows' ``xmin``: an
+insert, an update (a review, an appeal, a correction) or a delete of any of them changes it.
+Nothing has to remember to bump anything: a writer cannot forget.
+
+On other databases (SQLite, development) there is no row version: pages are computed every
+time and carry no ETag.
+
+What the home shows of other people (the district leaderboard, a team's goal, a forest
+project's standing) is not the resident's to version: it was already cached for
+``READ_CACHE_SECONDS``; here it is as fresh as ``PAGE_SHARED_SECONDS`` (a time bucket in the
+key). Flash messages are never cached: a request with one pending renders afresh.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from contextlib import suppress
+from functools import cache
+from pathlib import Path
+
+from flask import Response, current_app, request, session
+from redis.exceptions import RedisError
+from sqlalchemy import text
+
+from .extensions import db, redis_client
+from .i18n import current_lang
+from .timeutil import LOCAL_TZ, utcnow
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# The ledger account's row: its version and balance (one index lookup on the user id).
+_LEDGER = "SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_id = :u"
+
+# Everything of the resident's own that the home shows, in one statement.
+_HOME = """
+SELECT
+  (SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_id = :u),
+  (SELECT xmin::text FROM users WHERE id = :u),
+  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM activity_records WHERE resident_id = :u),
+  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM reductions WHERE resident_id = :u),
+  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM notices WHERE user_id = :u),
+  (SELECT count(*) FROM notifications WHERE resident_id = :u AND read_at IS NULL)
+"""
+
+
+def _versioned() -> bool:
+    return bool(db.session.get_bind().dialect.name == "postgresql")
+
+
+def ledger_version(user_id: int) -> str | None:
+    """The version of a resident's points (balance, movements, expiries), or None where the
+    database keeps no row versions."""
+    if not _versioned():
+        return None
+    return str(db.session.scalar(text(_LEDGER), {"u": user_id}) or "none")
+
+
+def home_version(user_id: int) -> str | None:
+    """The version of everything of the resident's own that the home page shows."""
+    if not _versioned():
+        return None
+    row = db.session.execute(text(_HOME), {"u": user_id}).one()
+    return "/".join(str(part) for part in row)
+
+
+def local_day() -> str:
+    return utcnow().astimezone(LOCAL_TZ).date().isoformat()
+
+
+def shared_bucket() -> int:
+    """The time bucket for what a page shows of other people."""
+    seconds = max(1, int(current_app.config["PAGE_SHARED_SECONDS"]))
+    return int(time.time() // seconds)
+
+
+@cache
+def release() -> str:
+    """What the rendering code and texts are (templates, compiled translations): a new
+    release never serves a body or a 304 of the previous one."""
+    digest = hashlib.sha256()
+    for pattern in ("*/templates/**/*.html", "backend/translations/**/*.mo"):
+        for path in sorted(ROOT.glob(pattern)):
+            digest.update(str(path.relative_to(ROOT)).encode())
+            digest.update(path.read_bytes())
+    return digest.hexdigest()[:16]
+
+
+def serve(
+    page: str,
+    user_id: int,
+    version: str | None,
+    render: Callable[[], bytes],
+    mimetype: str,
+    *extra: object,
+) -> Response:
+    """The page ``render`` makes, answered 304 or from the cache when ``version`` (with
+    the language, the local day, ``extra`` and the release) is one already seen."""
+    if version is None or session.get("_flashes"):
+        return Response(render(), mimetype=mimetype)
+    key = "/".join(
+        str(part) for part in (page, user_id, version, current_lang(), local_day(), *extra)
+    )
+    etag = hashlib.sha256(f"{release()}|{key}".encode()).hexdigest()[:32]
+    if request.if_none_match.contains(etag):
+        response = Response(status=304)
+        response.set_etag(etag)
+        return response
+    body = _cached_body(etag, render)
+    response = Response(body, mimetype=mimetype)
+    response.set_etag(etag)
+    return response
+
+
+def _cached_body(etag: str, render: Callable[[], bytes]) -> bytes:
+    ttl = int(current_app.config["PAGE_CACHE_SECONDS"])
+    redis = redis_client()
+    if ttl <= 0 or redis is None:
+        return render()
+    name = f"page:{etag}"
+    try:
+        hit = redis.get(name)
+    except RedisError:
+        return render()
+    if hit is not None:
+        return bytes(hit)
+    body = render()
+    with suppress(RedisError):  # Redis down: the next request renders again
+        redis.set(name, body, ex=ttl)
+    return body

@@ -1,0 +1,66 @@
+"""Point-moving writes in few statements (issue 18, item 4): a redemption and a fulfilment
+each run in one transaction; the statements each request sends are counted (SQLAlchemy
+cursor events) and bounded here. Before this round: redeem 20, fulfil 15 (with the bearer
+token's lookup)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import event
+
+from backend.extensions import db as _db
+
+REDEEM_MAX = 13
+FULFIL_MAX = 11
+
+
+@contextmanager
+def counted() -> Iterator[list[str]]:
+    statements: list[str] = []
+    engine = _db.engine
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_args: Any) -> None:
+        if statement.split(None, 1)[0].upper() not in ("SAVEPOINT", "RELEASE", "ROLLBACK"):
+            statements.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+
+
+def _redeem_and_fulfil(client: Any, offer_id: int, resident: Any, staff: Any, key: str) -> Any:
+    with counted() as redeem:
+        redeemed = client.post(
+            f"/api/v1/offers/{offer_id}/redeem", headers={**resident, "Idempotency-Key": key}
+        )
+    assert redeemed.status_code == 201
+    with counted() as fulfil:
+        fulfilled = client.post(
+            "/api/v1/merchant/fulfil",
+            json={"code": redeemed.get_json()["short_code"]},
+            headers={**staff, "Idempotency-Key": key},
+        )
+    assert fulfilled.status_code == 200 and fulfilled.get_json()["status"] == "fulfilled"
+    return redeem, fulfil
+
+
+def test_redeem_and_fulfil_stay_within_their_statement_budget(client, make, auth, db):
+    resident = make.resident()
+    make.points(resident, 500)
+    offer = make.offer(points_price=100)
+    offer_id, staff = offer.id, make.staff(offer.merchant)
+    resident_headers, staff_headers = auth.bearer(resident), auth.bearer(staff)
+    # the first ever creates the holds and merchant accounts; the budget is the steady state
+    _redeem_and_fulfil(client, offer_id, resident_headers, staff_headers, "s-1")
+    redeem, fulfil = _redeem_and_fulfil(client, offer_id, resident_headers, staff_headers, "s-2")
+    # SQLite inserts an entry's two postings one by one (no multi-row RETURNING)
+    extra = 1 if _db.engine.dialect.name == "sqlite" else 0
+    assert len(redeem) <= REDEEM_MAX + extra, "\n".join(redeem)
+    assert len(fulfil) <= FULFIL_MAX + extra, "\n".join(fulfil)
+    balance = client.get("/api/v1/me/points", headers=resident_headers).get_json()["balance"]
+    assert balance == 300
