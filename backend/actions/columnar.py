@@ -84,6 +84,10 @@ def _text(value: Any) -> str | None:
     if value is False:
         return "false"
     if isinstance(value, str):
+        if value[:1] in ("[", "{"):
+            # the batch forms read a cell opening so as nested JSON: a text value that
+            # merely looks like it (waste items sent as a string) goes to the scalar forms
+            raise _Undecidable
         return value
     if isinstance(value, int):
         return str(value)

@@ -236,9 +236,11 @@ def test_activity_frame_keeps_numbers_exact_and_marks_what_it_cannot_hold():
             {"items": [{"category": "paper", "weight_kg": "2.4"}]},
             {"distance_km": 2.5},  # a float: held by nothing exact, the row goes scalar
             "not an object",
+            # waste items sent as a string: the batch forms would read it as the list
+            {"items": '[{"category":"paper","weight_kg":"2.4"}]'},
         ]
     )
-    assert exact == [True, True, False, False]
+    assert exact == [True, True, False, False, False]
     assert frame.schema == {
         "distance_km": pl.String,
         "stops": pl.String,
