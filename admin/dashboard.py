@@ -8,6 +8,7 @@ from typing import Any
 from flask import Response, redirect, render_template, request, url_for
 from flask_babel import format_timedelta, gettext
 
+from backend.cache import cached
 from backend.config import DISTRICTS
 from backend.errors import NotFound
 from backend.reporting import charts, queries, reports
@@ -45,7 +46,11 @@ def dashboard() -> Any:
         "admin/dashboard.html",
         dash=dash,
         computed=_computed(snapshot.computed_at, snapshot.stale),
-        charts=charts.dashboard_charts(dash),
+        # the charts are a pure function of the kept figures and the language: drawn once
+        charts=cached(
+            ("dashboard-charts", queries.dashboard_key(filters), snapshot.computed_at),
+            lambda: charts.dashboard_charts(dash),
+        ),
         definitions=queries.DEFINITIONS,
         econ=econ.value if econ is not None else None,
         error=error,
