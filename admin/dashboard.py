@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Response, redirect, render_template, request, url_for
+from flask_babel import format_timedelta, gettext
 
-from backend.cache import shared
+from backend.cache import cached
 from backend.config import DISTRICTS
 from backend.errors import NotFound
-from backend.reporting import charts, economics, queries, reports
+from backend.reporting import charts, queries, reports
 from backend.reporting.filters import InvalidFilters, default_filters, parse_filters
 from backend.reporting.tables import cell_text, to_csv
 from backend.timeutil import local, utcnow
 
 from . import bp
-from .views import admin_only
+from .views import NO_STORE, admin_only
 
 bp.add_app_template_filter(lambda value, kind="text": cell_text(value, kind), "dash_cell")
 
@@ -32,18 +34,35 @@ def dashboard() -> Any:
         filters = parse_filters(request.args, _today())
     except InvalidFilters as exc:
         filters, error = default_filters(_today()), exc.localized_message()
-    # the tables carry names in the request's language (action types, reasons, "Total")
-    # Seconds of aggregation at a city's volume: shared by every process through Redis, and
-    # the default view refreshed ahead by a periodic job (queries.refresh_dashboard).
-    dash = shared(queries.dashboard_key(filters), lambda: queries.dashboard(filters))
+    # Seconds of aggregation at a city's volume (the tables, and the economics over every
+    # posting): served as last computed, never computed on the request; a job keeps them fresh
+    # (queries.refresh_dashboard, every 4 minutes) and computes a new view the first time.
+    snapshot = queries.dashboard_snapshot(filters)
+    econ = queries.economics_snapshot(_today())
+    if snapshot is None:
+        return render_template("admin/dashboard_pending.html", error=error), 202, NO_STORE
+    dash = snapshot.value
     return render_template(
         "admin/dashboard.html",
         dash=dash,
-        charts=charts.dashboard_charts(dash),
+        computed=_computed(snapshot.computed_at, snapshot.stale),
+        # the charts are a pure function of the kept figures and the language: drawn once
+        charts=cached(
+            ("dashboard-charts", queries.dashboard_key(filters), snapshot.computed_at),
+            lambda: charts.dashboard_charts(dash),
+        ),
         definitions=queries.DEFINITIONS,
-        econ=economics.economics(_today()),
+        econ=econ.value if econ is not None else None,
         error=error,
     ), (422 if error else 200)
+
+
+def _computed(at: datetime, stale: bool) -> str:
+    """When the figures were computed, in words ("computed 3 minutes ago")."""
+    ago = format_timedelta(at - utcnow(), threshold=1, add_direction=True)
+    if stale:
+        return gettext("Figures computed %(ago)s; new ones are being computed.", ago=ago)
+    return gettext("Figures computed %(ago)s.", ago=ago)
 
 
 @bp.get("/export/<name>.csv")

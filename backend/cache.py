@@ -1,10 +1,10 @@
 """A small time-to-live cache for expensive read-side figures (the district leaderboard, the
 admin dashboard). ``cached`` is per process: each gunicorn worker recomputes at most once per
-period. ``shared`` keeps a figure in Redis for every process (when Redis is configured), for
-figures that take seconds to compute, such as the admin dashboard; ``store`` puts a fresh one
-there (a periodic job refreshes it ahead, so no request waits for it). Values in Redis are
-JSON (``dumps`` / ``loads``), never pickles: a write to Redis cannot become code execution;
-dataclasses and enums travel only when registered with ``json_types``.
+period. ``latest`` serves a figure that takes seconds to compute, such as the admin dashboard,
+as it was last computed, from Redis for every process, and asks a job to compute it again when
+it is old (stale-while-refresh: no request computes it); ``keep`` puts a fresh one there.
+Values in Redis are JSON (``dumps`` / ``loads``), never pickles: a write to Redis cannot become
+code execution; dataclasses and enums travel only when registered with ``json_types``.
 ``READ_CACHE_SECONDS`` sets the period (0 turns caching off; the test suite does)."""
 
 from __future__ import annotations
@@ -18,12 +18,14 @@ from collections.abc import Callable, Hashable
 from contextlib import suppress
 from datetime import date, datetime
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Generic, TypeVar
 
 from flask import current_app
 from flask_babel import gettext, ngettext, pgettext
 from flask_babel.speaklater import LazyString
 from redis.exceptions import RedisError
+
+from .timeutil import utcnow
 
 T = TypeVar("T")
 _STORE: dict[Hashable, tuple[float, object]] = {}
@@ -142,30 +144,66 @@ def _shared_key(key: Hashable) -> str:
     return f"cache:{key!r}"
 
 
-def shared(key: Hashable, compute: Callable[[], T], seconds: int | None = None) -> T:
-    """``cached`` across processes: the value lives in Redis for ``seconds`` (when Redis is
-    configured and answers; otherwise per process, as ``cached``)."""
-    ttl = current_app.config["READ_CACHE_SECONDS"] if seconds is None else seconds
+@dataclasses.dataclass(frozen=True)
+class Snapshot(Generic[T]):
+    """A figure as it was last computed, and when (UTC)."""
+
+    value: T
+    computed_at: datetime
+    stale: bool = False  # older than READ_CACHE_SECONDS: a refresh has been asked for
+
+
+# How long the last computed figures are kept when nothing refreshes them (the periodic job
+# does every few minutes): an administrator sees old figures, with their age, not none.
+KEEP_SECONDS = 7 * 86400
+
+
+def latest(
+    key: Hashable, compute: Callable[[], T], refresh: Callable[[], object]
+) -> Snapshot[T] | None:
+    """Stale-while-refresh across processes, for figures that take seconds to compute: the
+    value last kept in Redis for ``key`` (``keep``), however old, with the time it was
+    computed. When there is none, or it is older than ``READ_CACHE_SECONDS``, ``refresh`` is
+    called, once per period across every process (a Redis lock): it enqueues the job that
+    computes and keeps the value, and the request serves what there is meanwhile (None when
+    nothing was ever computed). No request computes it, so no request waits for it.
+
+    Without caching (``READ_CACHE_SECONDS`` 0, the test suite) ``compute`` runs on the
+    request; without Redis, or when it does not answer, once per period per process."""
+    ttl = current_app.config["READ_CACHE_SECONDS"]
     redis = _redis()
     if ttl <= 0 or redis is None:
-        return cached(key, compute, seconds)
+        return Snapshot(*cached(key, lambda: (compute(), utcnow())))
     try:
-        raw = redis.get(_shared_key(key))
+        found = _kept(redis, key)
+        if found is None or (utcnow() - found.computed_at).total_seconds() > ttl:
+            if redis.set(f"refresh:{key!r}", b"1", nx=True, ex=ttl):
+                refresh()
+                found = _kept(redis, key) or found  # an inline job (no RQ worker) kept it
+            if found is not None and (utcnow() - found.computed_at).total_seconds() > ttl:
+                found = dataclasses.replace(found, stale=True)
+        return found
     except RedisError:
-        return cached(key, compute, seconds)
-    if raw is not None:
-        try:
-            return loads(raw)  # type: ignore[no-any-return]
-        except Exception as exc:  # noqa: BLE001 - written by an older release: compute again
-            current_app.logger.info("shared cache %r unreadable (%s)", key, type(exc).__name__)
-    return store(key, compute(), ttl)
+        return Snapshot(*cached(key, lambda: (compute(), utcnow())))
 
 
-def store(key: Hashable, value: T, seconds: int | None = None) -> T:
-    """Put a freshly computed value in the shared cache (and return it)."""
-    ttl = current_app.config["READ_CACHE_SECONDS"] if seconds is None else seconds
+def _kept(redis: Any, key: Hashable) -> Snapshot[Any] | None:
+    raw = redis.get(_shared_key(key))
+    if raw is None:
+        return None
+    try:
+        computed_at, value = loads(raw)
+    except Exception as exc:  # noqa: BLE001 - written by an older release: compute again
+        current_app.logger.info("shared cache %r unreadable (%s)", key, type(exc).__name__)
+        return None
+    return Snapshot(value, computed_at)
+
+
+def keep(key: Hashable, value: T, computed_at: datetime | None = None) -> T:
+    """Keep a freshly computed value for every process (``latest`` serves it), and return it."""
     redis = _redis()
-    if ttl > 0 and redis is not None:
-        with suppress(RedisError):  # Redis down: the next request computes again
-            redis.set(_shared_key(key), dumps(value), ex=ttl)
+    if redis is not None:
+        with suppress(RedisError):  # Redis down: each process computes its own (``latest``)
+            stamped = (computed_at or utcnow(), value)
+            redis.set(_shared_key(key), dumps(stamped), ex=KEEP_SECONDS)
     return value

@@ -29,7 +29,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from flask import current_app
@@ -41,13 +41,15 @@ from sqlalchemy import (
 )
 
 from ..accounts.models import Role, User
-from ..cache import json_types, store
+from ..cache import Snapshot, json_types, keep, latest
 from ..extensions import db
 from ..i18n import current_lang
+from ..jobs import enqueue
 from ..merchants.models import Merchant
 from ..partners.models import Partner
 from ..timeutil import local, utcnow
 from .activity import POINT_FLOWS, points_table, reduction_tables, residents_table
+from .economics import Economics, MonthForecast, economics
 from .filters import Filters, Period, default_filters
 from .operations import anomaly_table, partner_tables, review_table
 from .tables import Column, Table
@@ -131,7 +133,7 @@ class Dashboard:
 
 
 # the dashboard travels through Redis as JSON (backend.cache): these types, nothing else
-json_types(Dashboard, Table, Column, Filters, Period)
+json_types(Dashboard, Table, Column, Filters, Period, Economics, MonthForecast)
 
 
 # Which function makes which tables (a CSV export computes only its own group).
@@ -166,14 +168,54 @@ def dashboard_key(filters: Filters) -> tuple[str, str, Filters]:
     return ("dashboard", current_lang(), filters)
 
 
+def dashboard_snapshot(filters: Filters) -> Snapshot[Dashboard] | None:
+    """The dashboard as last computed, in the request's language, and when (None: being
+    computed for the first time). Seconds of aggregation at a city's volume: never on the
+    request; the periodic job keeps the default view fresh, other views are computed by a
+    job the first time they are asked for and whenever they are older than the period."""
+    start, end = filters.period.start.isoformat(), filters.period.end.isoformat()
+    return latest(
+        dashboard_key(filters),
+        lambda: dashboard(filters),
+        lambda: enqueue(refresh_dashboard_view, start, end, filters.district, current_lang()),
+    )
+
+
+def economics_snapshot(today: date) -> Snapshot[Economics] | None:
+    """The programme economics up to ``today`` as last computed (they read every posting
+    ever made), kept and refreshed like the dashboard."""
+    return latest(
+        ("economics", today),
+        lambda: economics(today),
+        lambda: enqueue(refresh_economics, today.isoformat()),
+    )
+
+
+def refresh_dashboard_view(start: str, end: str, district: str | None, language: str) -> str:
+    """Job: compute one view of the dashboard in one language and keep it for every process."""
+    filters = Filters(Period(date.fromisoformat(start), date.fromisoformat(end)), district)
+    with force_locale(language):
+        keep(dashboard_key(filters), dashboard(filters))
+    return f"{language} {filters.period.first_month}..{filters.period.last_month}"
+
+
+def refresh_economics(today: str) -> str:
+    """Job: compute the programme economics up to ``today`` and keep them."""
+    day = date.fromisoformat(today)
+    keep(("economics", day), economics(day))
+    return today
+
+
 def refresh_dashboard() -> int:
     """The periodic job: compute the default dashboard (this year, every district) in each
-    language and put it in the shared cache, so no administrator waits for it. Returns how
-    many were stored."""
-    filters = default_filters(local(utcnow()).date())
+    language, and the programme economics, and keep them for every process, so no
+    administrator waits for them. Returns how many dashboards were kept."""
+    today = local(utcnow()).date()
+    filters = default_filters(today)
     for language in current_app.config["LANGUAGES"]:
         with force_locale(language):
-            store(dashboard_key(filters), dashboard(filters))
+            keep(dashboard_key(filters), dashboard(filters))
+    refresh_economics(today.isoformat())
     return len(current_app.config["LANGUAGES"])
 
 

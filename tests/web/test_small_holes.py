@@ -105,14 +105,17 @@ def test_the_shared_cache_is_json_and_never_unpickles(app, db, monkeypatch, tmp_
         filters = default_filters(local(utcnow()).date())
         dash = queries.dashboard(filters)
         key = queries.dashboard_key(filters)
-        cache.store(key, dash)
+        cache.keep(key, dash)
         raw = fake.get(cache._shared_key(key))
         json.loads(raw)  # plain JSON
-        again = cache.shared(key, lambda: None)
-        assert again == dash and again.tables.keys() == dash.tables.keys()
-        # a pickle written to Redis by someone else is not run, only recomputed over
+        again = cache.latest(key, lambda: None, lambda: None)
+        assert again is not None and again.value == dash
+        assert again.value.tables.keys() == dash.tables.keys()
+        # a pickle written to Redis by someone else is not run, only computed again by a job
         fake.set(cache._shared_key(("x",)), pickle.dumps(_Bomb()))
-        assert cache.shared(("x",), lambda: 42) == 42
+        asked: list[int] = []
+        assert cache.latest(("x",), lambda: 42, lambda: asked.append(1)) is None
+        assert asked == [1]
     assert not os.path.exists("/tmp/i16-pickle-ran")
 
 

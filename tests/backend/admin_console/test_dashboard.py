@@ -388,21 +388,85 @@ def test_unknown_export_is_404(client, auth, make):
 def test_the_default_dashboard_is_refreshed_ahead_and_shared(
     app, client, auth, programme, monkeypatch
 ):
-    """The periodic job puts the default dashboard, in both languages, in the shared cache;
-    the page then serves it without aggregating anything on the request."""
+    """The periodic job keeps the default dashboard, in both languages, and the programme
+    economics in the shared cache; the page then serves them without aggregating anything
+    on the request, and says when they were computed."""
     import fakeredis
 
     monkeypatch.setitem(app.extensions, "redis", fakeredis.FakeStrictRedis())
     monkeypatch.setitem(app.config, "READ_CACHE_SECONDS", 60)
     assert queries.refresh_dashboard() == 2
     keys = {k.decode() for k in app.extensions["redis"].keys("cache:*")}
-    assert len(keys) == 2 and all("dashboard" in k for k in keys)
-    assert {"'en'" in k for k in keys} == {True, False}  # one in English, one in Chinese
+    dashboards = {k for k in keys if "dashboard" in k}
+    assert len(dashboards) == 2 and len(keys - dashboards) == 1  # and the economics
+    assert {"'en'" in k for k in dashboards} == {True, False}  # one in English, one in Chinese
+    _no_aggregation(monkeypatch)
+    auth.login_page(programme.admin, admin=True)
+    page = client.get("/admin/?lang=en")
+    html = page.get_data(as_text=True)
+    assert page.status_code == 200 and "reductions_by_action" in html
+    assert re.search(r"Figures computed \d+ seconds? ago\.", html) and "econ-outstanding" in html
 
+
+def _no_aggregation(monkeypatch):
     def no_aggregation(*args: object, **kwargs: object) -> None:
         raise AssertionError("the request aggregated instead of using the shared cache")
 
     monkeypatch.setattr(queries, "dashboard", no_aggregation)
+    monkeypatch.setattr(queries, "economics", no_aggregation)
+
+
+def test_old_figures_are_served_while_a_job_computes_new_ones(
+    app, client, auth, programme, monkeypatch
+):
+    """Stale-while-refresh: figures older than the period are still served, with their age
+    in words; one refresh job is asked for (once across processes), none on the request."""
+    from datetime import timedelta
+
+    import fakeredis
+
+    from backend.reporting.filters import default_filters
+    from backend.timeutil import local, utcnow
+
+    monkeypatch.setitem(app.extensions, "redis", fakeredis.FakeStrictRedis())
+    monkeypatch.setitem(app.config, "READ_CACHE_SECONDS", 60)
+    today = local(utcnow()).date()
+    filters = default_filters(today)
+    old = utcnow() - timedelta(minutes=7)
+    with app.test_request_context("/?lang=en"):
+        queries.keep(queries.dashboard_key(filters), queries.dashboard(filters), old)
+        queries.keep(("economics", today), queries.economics(today), old)
+    jobs: list[tuple[object, ...]] = []
+    monkeypatch.setattr(queries, "enqueue", lambda func, *args: jobs.append((func, *args)))
+    _no_aggregation(monkeypatch)
     auth.login_page(programme.admin, admin=True)
-    page = client.get("/admin/")
-    assert page.status_code == 200 and "reductions_by_action" in page.get_data(as_text=True)
+    for _ in range(2):
+        page = client.get("/admin/?lang=en")
+        html = page.get_data(as_text=True)
+        assert page.status_code == 200 and "reductions_by_action" in html
+        assert "Figures computed 7 minutes ago; new ones are being computed." in html
+    assert sorted(getattr(job[0], "__name__", "") for job in jobs) == [
+        "refresh_dashboard_view",
+        "refresh_economics",
+    ]  # once each, not once per request
+
+
+def test_a_view_never_computed_is_computed_by_a_job(app, client, auth, programme, monkeypatch):
+    """A period nobody has looked at yet: the page says it is being computed (and reloads
+    itself), the job computes and keeps it, and the next view shows it."""
+    import fakeredis
+
+    monkeypatch.setitem(app.extensions, "redis", fakeredis.FakeStrictRedis())
+    monkeypatch.setitem(app.config, "READ_CACHE_SECONDS", 60)
+    jobs: list[tuple[object, ...]] = []
+    monkeypatch.setattr(queries, "enqueue", lambda func, *args: jobs.append((func, *args)))
+    auth.login_page(programme.admin, admin=True)
+    with monkeypatch.context() as during:
+        _no_aggregation(during)
+        page = client.get("/admin/", query_string={**JAN_FEB, "lang": "en"})
+        assert page.status_code == 202 and "being computed" in page.get_data(as_text=True)
+        assert 'http-equiv="refresh"' in page.get_data(as_text=True)
+    for func, *args in jobs:  # what the RQ worker does
+        func(*args)
+    page = client.get("/admin/", query_string={**JAN_FEB, "lang": "en"})
+    assert page.status_code == 200 and "7,950" in page.get_data(as_text=True)
