@@ -611,7 +611,7 @@ def _decide(
     self-reports superseded by operator data."""
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
-    use_columns = columnar.enabled()
+    use_columns = columnar.enabled(len(todo))
     prepared = columnar.prepare(todo, _prepare) if use_columns else [_prepare(i) for i in todo]
     for item, ok in zip(todo, prepared, strict=True):
         if ok:
