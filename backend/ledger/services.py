@@ -288,6 +288,28 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
     return accounts
 
 
+def lock_resident_accounts(user_ids: Iterable[int]) -> dict[int, int]:
+    """User id -> ledger account id for many residents, row-locked in ascending id order:
+    found and locked in one statement, those missing created (``resident_account_ids``)
+    and then locked the same way. For ``credit_many``'s callers."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Account.user_id, Account.id)
+        .where(any_of(Account.user_id, ids))
+        .order_by(Account.id)
+        .with_for_update()
+    )
+    accounts = {int(cast(int, user_id)): int(account_id) for user_id, account_id in rows}
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        created = resident_account_ids(missing)
+        lock_account_ids(created.values())
+        accounts.update(created)
+    return accounts
+
+
 def lock_account_ids(account_ids: Iterable[int]) -> None:
     """Row-lock cached accounts by id, in ascending order (so two writers never deadlock)."""
     ids = sorted(set(account_ids))
@@ -302,8 +324,8 @@ def credit_many(
 ) -> dict[str, int]:
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
-    ``account_ids`` maps each user id to its account (``resident_account_ids``); the caller
-    holds their row locks (``lock_account_ids``) and commits. Keys already used are skipped;
+    ``account_ids`` maps each user id to its account, whose row lock the caller holds
+    (``lock_resident_accounts``); the caller commits. Keys already used are skipped;
     returns idempotency key -> entry id for every credit. Entries and postings are written in
     bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
     """
