@@ -20,6 +20,7 @@ from flask import current_app
 from flask_babel import gettext as _
 from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import joinedload
 
 from methodologies.food_waste import KINDS, meal_slot
 from methodologies.waste_sorting import CATEGORIES
@@ -333,7 +334,8 @@ def submit_claim(
             )
             db.session.flush()
         record_audit(staff, "claim.submit", "activity_record", record.id, channel=channel.value)
-        verify_records([record.id])  # commits the claim use, the record and any credit
+        record_id = record.id
+        verify_records([record_id])  # commits the claim use, the record and any credit
         db.session.commit()  # the same when crediting is paused and the record stays pending
     except (DomainError, IntegrityError):
         db.session.rollback()
@@ -346,5 +348,10 @@ def submit_claim(
     except Exception:
         db.session.rollback()
         raise
-    db.session.refresh(record)
-    return record
+    # read afresh with its reduction (what the answer shows) in one statement
+    return db.session.execute(
+        select(ActivityRecord)
+        .options(joinedload(ActivityRecord.reduction))
+        .where(ActivityRecord.id == record_id)
+        .execution_options(populate_existing=True)
+    ).scalar_one()

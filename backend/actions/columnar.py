@@ -349,6 +349,11 @@ def precompute(
     return out
 
 
-def enabled() -> bool:
-    """Whether verification takes the columnar steps (``INGEST_COLUMNAR``)."""
-    return bool(current_app.config.get("INGEST_COLUMNAR", True))
+def enabled(rows: int | None = None) -> bool:
+    """Whether verification takes the columnar steps (``INGEST_COLUMNAR``) for a chunk of
+    ``rows`` records: not for one smaller than ``INGEST_COLUMNAR_MIN`` (a counter claim),
+    where the frames cost more than the scalar forms they replace; both decide alike."""
+    config = current_app.config
+    if not config.get("INGEST_COLUMNAR", True):
+        return False
+    return rows is None or rows >= config.get("INGEST_COLUMNAR_MIN", 1)

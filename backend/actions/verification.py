@@ -42,11 +42,11 @@ from methodologies.base import local_day
 from ..bulk import allocate_ids, any_of, insert_rows, update_rows
 from ..cache import cached
 from ..extensions import db
-from ..ledger.services import credit_many, lock_account_ids, resident_account_ids
+from ..ledger.services import credit_many, lock_resident_accounts
 from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import history, in_force_at, points_for
 from ..notifications.services import NotificationKind, notify_many
-from ..settings.services import get_setting
+from ..settings.services import get_settings
 from ..timeutil import aware, utcnow
 from . import columnar
 from .catalogue import RESIDENT_ACTIONS
@@ -266,15 +266,13 @@ _WINDOWS_SQL = text(
     "AND (outcome = 'credited' OR (channel = 'self_report' AND outcome = 'review')) "
     "ORDER BY id"
 )
-_COUNTS_SQL = (
-    "SELECT resident_id, local_day, count(*) FROM activity_records "
+_COUNTS = text(
+    "SELECT resident_id, local_day, "
+    "count(*) FILTER (WHERE id <> ALL(CAST(:own AS bigint[]))) FROM activity_records "
     "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
     "AND local_day = ANY(CAST(:days AS varchar[])) "
     "AND outcome IN ('credited', 'review') "
-)
-_COUNTS_ALL = text(_COUNTS_SQL + "GROUP BY resident_id, local_day")
-_COUNTS_OWN = text(
-    _COUNTS_SQL + "AND id = ANY(CAST(:own AS bigint[])) GROUP BY resident_id, local_day"
+    "GROUP BY resident_id, local_day"
 )
 
 
@@ -299,15 +297,12 @@ def _stored_pg(
         lo, hi = bounds[resident_id]
         if start < hi and end > lo and record_id not in own:
             contexts[resident_id].windows.append((group, start, end, record_id, bool(waiting)))
-    args = {"residents": residents, "days": days}
-    for resident_id, day, count in db.session.execute(_COUNTS_ALL, args):
-        contexts[resident_id].actions_per_day[day] += int(count)
-    if own_stored and own:  # the chunk's own records, stored already, are not "already had"
-        for resident_id, day, count in db.session.execute(
-            _COUNTS_OWN, {**args, "own": sorted(own)}
-        ):
-            if resident_id in contexts:
-                contexts[resident_id].actions_per_day[day] -= int(count)
+    # the chunk's own records, stored already, are not "already had"
+    mine = sorted(own) if own_stored else []
+    args = {"residents": residents, "days": days, "own": mine}
+    for resident_id, day, count in db.session.execute(_COUNTS, args):
+        if count:
+            contexts[resident_id].actions_per_day[day] += int(count)
 
 
 def _stored(
@@ -490,7 +485,10 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
 def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
     """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once."""
     summary = Summary()
-    if not record_ids or get_setting("crediting_paused"):
+    if not record_ids:
+        return summary
+    settings = get_settings("crediting_paused", "daily_points_cap")
+    if settings["crediting_paused"]:
         return summary  # when paused, records stay pending until crediting resumes
     wanted = Outcome.REVIEW if approve_review else Outcome.PENDING
     resident_ids = sorted(
@@ -506,15 +504,17 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     )
     if not resident_ids:
         return summary
-    accounts = resident_account_ids(resident_ids)
-    lock_account_ids(accounts.values())  # then read: another worker may just have committed
+    # then read: another worker may just have committed
+    accounts = lock_resident_accounts(resident_ids)
     items = _load(record_ids, wanted)
     withdrawn = _consent_withdrawn(items)
     for item in items:
         if item.id in withdrawn:
             _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
             summary.rejected += 1
-    entry_of, superseded = _decide(items, accounts, approve_review, summary)
+    entry_of, superseded = _decide(
+        items, accounts, approve_review, summary, points_cap=settings["daily_points_cap"]
+    )
     now = utcnow()
     update_rows(RECORDS, "id", [{"id": i.id, **_outcome(i, now)} for i in items])
     _write(items, entry_of, superseded, now)
@@ -537,9 +537,9 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
     entry_of: dict[int, int] = {}
     superseded: list[tuple[int, int]] = []
     items: list[Item] = []
-    if pending and not get_setting("crediting_paused"):
-        accounts = resident_account_ids({row["resident_id"] for row in pending})
-        lock_account_ids(accounts.values())
+    settings = get_settings("crediting_paused", "daily_points_cap") if pending else {}
+    if pending and not settings["crediting_paused"]:
+        accounts = lock_resident_accounts({row["resident_id"] for row in pending})
         items = [
             Item(
                 row["id"],
@@ -560,7 +560,14 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
             if item.id in withdrawn:
                 _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
                 summary.rejected += 1
-        entry_of, superseded = _decide(items, accounts, False, summary, own_stored=False)
+        entry_of, superseded = _decide(
+            items,
+            accounts,
+            False,
+            summary,
+            own_stored=False,
+            points_cap=settings["daily_points_cap"],
+        )
         now = utcnow()
         decided = {item.id: item for item in items}
         for row in pending:
@@ -605,13 +612,14 @@ def _decide(
     summary: Summary,
     *,
     own_stored: bool = True,
+    points_cap: int,
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit per resident; returns the entry of each resident credited and the
     self-reports superseded by operator data."""
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
-    use_columns = columnar.enabled()
+    use_columns = columnar.enabled(len(todo))
     prepared = columnar.prepare(todo, _prepare) if use_columns else [_prepare(i) for i in todo]
     for item, ok in zip(todo, prepared, strict=True):
         if ok:
@@ -621,7 +629,6 @@ def _decide(
     contexts = _contexts(groups, {i.id for i in items}, own_stored=own_stored)
     outliers = set() if approve_review else _verifier_outliers(items)
     versions = history(RESIDENT_ACTIONS)
-    points_cap = get_setting("daily_points_cap")
     decided = (
         columnar.precompute(
             [i for own in groups.values() for i in own],

@@ -60,6 +60,16 @@ def locked_account(code: str, kind: AccountKind, **owner: int) -> tuple[Account,
     return account, {account.id: account.balance}
 
 
+def credited_account(code: str, kind: AccountKind, **owner: int) -> Account:
+    """A cached account that an entry only credits, found without a row lock, for
+    ``post_entry(..., credited=...)``: no balance to check, since a credit cannot take it
+    below zero. ``post_entry`` moves its balance with one ``UPDATE ... balance + n``, which
+    takes the row lock itself, as the entry's last statement: a busy shared account (the
+    merchant every counter settles to) is locked from there to the commit only."""
+    assert kind in CACHED_KINDS
+    return _get_or_create(code, kind, **owner)
+
+
 def resident_account(user_id: int) -> Account:
     return _get_or_create(f"resident:{user_id}", AccountKind.RESIDENT, user_id=user_id)
 
@@ -111,6 +121,7 @@ def post_entry(
     locked: bool = False,
     balances: dict[int, int] | None = None,
     new_key: bool = False,
+    credited: Account | None = None,
 ) -> tuple[LedgerEntry, bool]:
     """Add a balanced entry; returns (entry, created). A repeated key returns the first entry.
 
@@ -120,14 +131,19 @@ def post_entry(
     checked, not locked again. ``new_key=True`` when the key cannot have been used (it names
     a row this transaction created, or a state change this transaction made once): the
     lookup is skipped; the key's unique constraint still refuses a second entry.
+    ``credited``: a cached account of the legs that the entry credits and that is not locked
+    (``credited_account``): its balance moves last, by the UPDATE that locks its row.
     """
     if any(leg.amount == 0 or not isinstance(leg.amount, int) for leg in legs):
         raise InvalidAmount()
     if sum(leg.amount for leg in legs) != 0 or len(legs) < 2:
         raise UnbalancedEntry()
+    if credited is not None:
+        assert _changes(legs).get(credited.id, 0) > 0, "an unlocked account is only credited"
     if balances is not None:
         held = {leg.account.id for leg in legs if leg.account.kind in CACHED_KINDS}
-        assert held <= balances.keys(), "every cached account of the entry must be locked"
+        unlocked = {credited.id} if credited is not None else set()
+        assert held - unlocked <= balances.keys(), "every cached account must be locked"
     elif not locked:
         balances = lock_accounts(leg.account for leg in legs)
     else:
@@ -162,8 +178,10 @@ def post_entry(
         for leg in legs
     )
     for account_id, change in _changes(legs).items():
-        if account_id in balances or locked:
+        if (account_id in balances or locked) and (credited is None or account_id != credited.id):
             _move_cached(account_id, change, legs)
+    if credited is not None:  # last: its row lock is held from here to the commit
+        _move_cached(credited.id, _changes(legs)[credited.id], legs)
     db.session.flush()
     return entry, True
 
@@ -270,6 +288,28 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
     return accounts
 
 
+def lock_resident_accounts(user_ids: Iterable[int]) -> dict[int, int]:
+    """User id -> ledger account id for many residents, row-locked in ascending id order:
+    found and locked in one statement, those missing created (``resident_account_ids``)
+    and then locked the same way. For ``credit_many``'s callers."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
+    rows = db.session.execute(
+        select(Account.user_id, Account.id)
+        .where(any_of(Account.user_id, ids))
+        .order_by(Account.id)
+        .with_for_update()
+    )
+    accounts = {int(cast(int, user_id)): int(account_id) for user_id, account_id in rows}
+    missing = [i for i in ids if i not in accounts]
+    if missing:
+        created = resident_account_ids(missing)
+        lock_account_ids(created.values())
+        accounts.update(created)
+    return accounts
+
+
 def lock_account_ids(account_ids: Iterable[int]) -> None:
     """Row-lock cached accounts by id, in ascending order (so two writers never deadlock)."""
     ids = sorted(set(account_ids))
@@ -284,8 +324,8 @@ def credit_many(
 ) -> dict[str, int]:
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
-    ``account_ids`` maps each user id to its account (``resident_account_ids``); the caller
-    holds their row locks (``lock_account_ids``) and commits. Keys already used are skipped;
+    ``account_ids`` maps each user id to its account, whose row lock the caller holds
+    (``lock_resident_accounts``); the caller commits. Keys already used are skipped;
     returns idempotency key -> entry id for every credit. Entries and postings are written in
     bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
     """

@@ -4,6 +4,9 @@ Points move only through ``backend.ledger.services.post_entry``. Every state cha
 redemption is a conditional UPDATE (``WHERE status = 'held'``), so the same QR fulfilled twice
 at once succeeds once, and stock is decremented with ``WHERE stock > 0`` so it never goes
 below zero. Lock order everywhere: resident account -> offer -> redemption -> merchant.
+The rows every request of a kind shares (an offer's stock for redemptions, the merchant's
+account for fulfilments) are written last in their transaction, right before the commit,
+so each is locked for one statement and the commit, not for the whole request.
 
 One idea in one file (a little over 500 lines): an offer's stock and a redemption's states are
 changed together under that one lock order, so the functions are read, and kept, side by side.
@@ -32,6 +35,7 @@ from ..extensions import db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
+    credited_account,
     find_entry,
     lock_accounts,
     locked_account,
@@ -244,14 +248,8 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
             )
             if (used or 0) >= offer.per_resident_limit:
                 raise LimitReached()
-            taken = db.session.execute(
-                update(Offer)
-                .where(Offer.id == offer.id, Offer.stock > 0, Offer.status == OfferStatus.ACTIVE)
-                .values(stock=Offer.stock - 1)
-            )
-            if rowcount(taken) == 0:
-                raise OutOfStock()
-            db.session.expire(offer, ["stock"])
+            if offer.stock <= 0:
+                raise OutOfStock()  # as read: the conditional UPDATE below decides
             hours = current_app.config["REDEMPTION_HOLD_HOURS"]
             redemption_id = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
             post_entry(
@@ -275,6 +273,18 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
                 offer_id=offer.id,
                 points=offer.points_price,
             )
+            # Last, just before the commit: every redemption of this offer waits for this
+            # row's lock, so it is held for this UPDATE and the COMMIT only, not for the
+            # statements above (a thread of a busy worker may wait for the GIL between them).
+            # No stock left: the whole transaction rolls back, hold and redemption with it.
+            taken = db.session.execute(
+                update(Offer)
+                .where(Offer.id == offer.id, Offer.stock > 0, Offer.status == OfferStatus.ACTIVE)
+                .values(stock=Offer.stock - 1)
+            )
+            if rowcount(taken) == 0:
+                raise OutOfStock()
+            db.session.expire(offer, ["stock"])
     except IntegrityError:
         # The same key raced in from another request and won: answer with its result.
         existing = _by_key(key)
@@ -412,7 +422,19 @@ def fulfil_redemption(
         db.session.rollback()
         db.session.refresh(redemption)
         raise _closed_error(redemption)
-    merchant, balances = locked_account(
+    record_audit(staff, "redemption.fulfil", "redemption", redemption.id)
+    notify(
+        redemption.resident_id,
+        K.VOUCHER_FULFILLED,
+        {
+            "redemption_id": redemption.id,
+            "title_zh": redemption.offer.title_zh,
+            "title_en": redemption.offer.title_en,
+        },
+    )
+    # Every fulfilment at this merchant credits its one account: not locked here, its
+    # balance moves by the entry's last statement, so its row is locked up to the commit only.
+    merchant = credited_account(
         f"merchant:{redemption.merchant_id}",
         AccountKind.MERCHANT,
         merchant_id=redemption.merchant_id,
@@ -427,18 +449,9 @@ def fulfil_redemption(
         resident_id=redemption.resident_id,
         ref=("redemption", redemption.id),
         memo="fulfilled",
-        balances=balances,
+        balances={},
         new_key=True,
-    )
-    record_audit(staff, "redemption.fulfil", "redemption", redemption.id)
-    notify(
-        redemption.resident_id,
-        K.VOUCHER_FULFILLED,
-        {
-            "redemption_id": redemption.id,
-            "title_zh": redemption.offer.title_zh,
-            "title_en": redemption.offer.title_en,
-        },
+        credited=merchant,
     )
     redemption_id = redemption.id
     db.session.commit()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask_babel import lazy_gettext as _l
+from sqlalchemy import select
 
 from ..audit.services import record_audit
 from ..errors import DomainError
@@ -45,6 +46,14 @@ def get_setting(key: str) -> int:
     default = SETTINGS[key][0]
     row = db.session.get(ProgrammeSetting, key)
     return int(row.value) if row is not None else default
+
+
+def get_settings(*keys: str) -> dict[str, int]:
+    """Several settings in one statement (verification reads two per claim)."""
+    values = {key: SETTINGS[key][0] for key in keys}
+    for row in db.session.scalars(select(ProgrammeSetting).where(ProgrammeSetting.key.in_(keys))):
+        values[row.key] = int(row.value)
+    return values
 
 
 def set_setting(actor: Any, key: str, value: Any) -> int:

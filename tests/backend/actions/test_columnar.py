@@ -260,3 +260,14 @@ def test_the_setting_names_the_path(app, on):
             assert columnar.enabled() is on
     finally:
         app.config["INGEST_COLUMNAR"] = True
+
+
+def test_a_chunk_below_the_minimum_takes_the_scalar_path(app):
+    app.config["INGEST_COLUMNAR_MIN"] = 64
+    try:
+        with app.app_context():
+            assert columnar.enabled(1) is False  # a counter claim: one record
+            assert columnar.enabled(64) is True
+            assert columnar.enabled() is True
+    finally:
+        app.config["INGEST_COLUMNAR_MIN"] = 1

@@ -124,3 +124,26 @@ def test_cancel_and_fulfil_racing_end_in_one_state(committed):
     else:
         assert (merchant_balance(merchant.id), resident_balance(user_id)) == (0, 100)
     assert reconcile().clean
+
+
+def test_fulfilments_at_one_merchant_at_once_all_settle(committed):
+    # The merchant's account is not locked ahead (its balance moves by the entry's last
+    # statement): parallel fulfilments of different redemptions must still all add up.
+    make = Factories()
+    merchant = make.merchant()
+    offer = make.offer(merchant, points_price=30, stock=100, per_resident_limit=10)
+    jobs = []
+    for _ in range(12):
+        resident = make.resident()
+        make.points(resident, 30)
+        code = services.redeem_offer(resident, offer.id, "one").short_code
+        jobs.append((make.staff(merchant).id, code))
+
+    def fulfil(job: tuple[int, str]) -> Redemption:
+        staff_id, code = job
+        return services.fulfil_redemption(db.session.get(User, staff_id), code=code)
+
+    results = run_parallel(committed, fulfil, jobs)
+    assert _codes(results) == ["ok"] * 12
+    assert merchant_balance(merchant.id) == 12 * 30
+    assert reconcile().clean

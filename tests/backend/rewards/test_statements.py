@@ -1,7 +1,7 @@
 """Point-moving writes in few statements (issue 18, item 4): a redemption and a fulfilment
 each run in one transaction; the statements each request sends are counted (SQLAlchemy
-cursor events) and bounded here. Before this round: redeem 20, fulfil 15 (with the bearer
-token's lookup)."""
+cursor events) and bounded here. Before round 4: redeem 20, fulfil 15 (with the bearer
+token's lookup). A counter claim: tests/backend/actions/test_claim_statements.py."""
 
 from __future__ import annotations
 
