@@ -654,7 +654,12 @@ def _decide(
                     f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}",
                 )
             )
-    entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
+    # in verify_new the keys name records whose ids were drawn just now: none can be used
+    entries = (
+        credit_many(credits, accounts, memo="verified actions", new_keys=not own_stored)
+        if credits
+        else {}
+    )
     notify_many([(r, NotificationKind.CREDIT_ARRIVED, {"points": p}) for r, p, _ in credits])
     entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
     return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]

@@ -280,7 +280,11 @@ def lock_account_ids(account_ids: Iterable[int]) -> None:
 
 
 def credit_many(
-    credits: Sequence[tuple[int, int, str]], account_ids: dict[int, int], *, memo: str = ""
+    credits: Sequence[tuple[int, int, str]],
+    account_ids: dict[int, int],
+    *,
+    memo: str = "",
+    new_keys: bool = False,
 ) -> dict[str, int]:
     """Issue points to many residents at once: (user id, points, idempotency key) each.
 
@@ -288,29 +292,41 @@ def credit_many(
     holds their row locks (``lock_account_ids``) and commits. Keys already used are skipped;
     returns idempotency key -> entry id for every credit. Entries and postings are written in
     bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
+
+    ``new_keys``: the caller knows no key can have been used (they name records whose ids
+    were drawn in this transaction), so the entries go in by one COPY with ids drawn ahead,
+    without the temp table and ``ON CONFLICT``; should a key exist after all, the unique
+    constraint refuses the whole transaction (nothing is credited twice).
     """
     if any(points <= 0 for _, points, _ in credits):
         raise InvalidAmount()
     now = utcnow()
-    created = insert_returning(
-        LedgerEntry.__table__,
-        [
-            {
-                "kind": EntryKind.CREDIT,
-                "idempotency_key": key,
-                "resident_id": user_id,
-                "memo": memo[:200],
-                "created_at": now,
-                "reverses_id": None,
-                "ref_type": None,
-                "ref_id": None,
-            }
-            for user_id, _, key in credits
-        ],
-        conflict=["idempotency_key"],
-        returning=["idempotency_key", "id"],
-    )
-    ids = {key: int(entry_id) for key, entry_id in created}
+    rows = [
+        {
+            "kind": EntryKind.CREDIT,
+            "idempotency_key": key,
+            "resident_id": user_id,
+            "memo": memo[:200],
+            "created_at": now,
+            "reverses_id": None,
+            "ref_type": None,
+            "ref_id": None,
+        }
+        for user_id, _, key in credits
+    ]
+    if new_keys:
+        ids: dict[str, int] = {}
+        for row, entry_id in zip(rows, allocate_ids(LedgerEntry.__table__, len(rows)), strict=True):
+            row["id"] = ids[row["idempotency_key"]] = entry_id
+        insert_rows(LedgerEntry.__table__, rows)
+    else:
+        created = insert_returning(
+            LedgerEntry.__table__,
+            rows,
+            conflict=["idempotency_key"],
+            returning=["idempotency_key", "id"],
+        )
+        ids = {key: int(entry_id) for key, entry_id in created}
     used = [key for _, _, key in credits if key not in ids]  # posted before: nothing to do
     done = (
         dict(
