@@ -139,7 +139,7 @@ class Posting(db.Model):
     __tablename__ = "ledger_postings"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"), index=True)
+    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     # Copied from the entry so balance, expiry and reconciliation read one table.
@@ -152,4 +152,6 @@ class Posting(db.Model):
     __table_args__ = (
         CheckConstraint("amount <> 0", name="amount_not_zero"),
         Index("ix_ledger_postings_account_kind", "account_id", "kind", "created_at"),
+        # (entry, id): the zero-sum trigger finds an entry's last leg without reading them all
+        Index("ix_ledger_postings_entry_id", "entry_id", "id"),
     )
