@@ -11,7 +11,7 @@ local day of that same moment (DESIGN.md invariant 5).
 row-locks the residents' ledger accounts (so two workers never verify the same resident at
 once), loads what it needs in a few queries per chunk, decides each record in memory, then
 writes the outcomes in one bulk UPDATE, inserts the reductions in one statement, posts one
-ledger credit per resident per chunk, and commits the whole chunk once. A worker killed
+ledger credit per chunk (a leg per resident), and commits the whole chunk once. A worker killed
 half-way leaves nothing; re-running is safe because only PENDING records are taken.
 
 ``verify_new`` does the same for a partner's records not stored yet: they are decided first
