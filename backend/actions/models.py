@@ -130,7 +130,8 @@ class Reduction(db.Model):
 
     id: Mapped[int] = mapped_column(BigId, primary_key=True)
     record_id: Mapped[int] = mapped_column(ForeignKey("activity_records.id"), unique=True)
-    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    # indexed by ix_reductions_resident_day, whose first column it is
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     methodology_code: Mapped[str] = mapped_column(String(40))
     module_version: Mapped[str] = mapped_column(String(20))
     version_id: Mapped[int] = mapped_column(ForeignKey("methodology_versions.id"))

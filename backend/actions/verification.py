@@ -11,7 +11,7 @@ local day of that same moment (DESIGN.md invariant 5).
 row-locks the residents' ledger accounts (so two workers never verify the same resident at
 once), loads what it needs in a few queries per chunk, decides each record in memory, then
 writes the outcomes in one bulk UPDATE, inserts the reductions in one statement, posts one
-ledger credit per resident per chunk, and commits the whole chunk once. A worker killed
+ledger credit per chunk (a leg per resident), and commits the whole chunk once. A worker killed
 half-way leaves nothing; re-running is safe because only PENDING records are taken.
 
 ``verify_new`` does the same for a partner's records not stored yet: they are decided first
@@ -615,7 +615,7 @@ def _decide(
     points_cap: int,
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
-    one ledger credit per resident; returns the entry of each resident credited and the
+    one ledger credit for them all; returns the entry of each resident credited and the
     self-reports superseded by operator data."""
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
@@ -638,7 +638,8 @@ def _decide(
         if use_columns
         else {}
     )
-    credits: list[tuple[int, int, str]] = []
+    credits: list[tuple[int, int]] = []
+    credited: list[int] = []
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
@@ -651,19 +652,22 @@ def _decide(
             summary,
             decided,
         )
-        credited = sorted(i.id for i in own if i.reduction and i.reduction["points"] > 0)
+        credited += [i.id for i in own if i.reduction and i.reduction["points"] > 0]
         points = sum(i.reduction["points"] for i in own if i.reduction)
         if points > 0:
-            credits.append(
-                (
-                    resident_id,
-                    points,
-                    f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}",
-                )
-            )
-    entries = credit_many(credits, accounts, memo="verified actions") if credits else {}
-    notify_many([(r, NotificationKind.CREDIT_ARRIVED, {"points": p}) for r, p, _ in credits])
-    entry_of = {resident_id: entries[key] for resident_id, _, key in credits}
+            credits.append((resident_id, points))
+    entry_of: dict[int, int] = {}
+    if credits:
+        # One entry for the chunk, a leg per resident: an entry and an issuance leg per
+        # resident were two of the five rows a credited record wrote. The key names the
+        # records credited; in verify_new their ids were drawn just now, so it is new.
+        credited.sort()
+        key = f"credit:records:{credited[0]}-{credited[-1]}:{len(credited)}"
+        entry_id = credit_many(
+            credits, key, accounts, memo="verified actions", new_key=not own_stored
+        )
+        entry_of = dict.fromkeys((resident_id for resident_id, _ in credits), entry_id)
+    notify_many([(r, NotificationKind.CREDIT_ARRIVED, {"points": p}) for r, p in credits])
     return entry_of, [pair for ctx in contexts.values() for pair in ctx.superseded]
 
 

@@ -10,8 +10,8 @@ The writers, each inside its caller's transaction:
 * ``post_entry``: one entry (HOLD, RELEASE, SETTLE, REFUND, EXPIRE, DONATE; ``credit_points``
   and ``reverse_entry`` go through it), for ``rewards.services``, ``events.donations`` and
   ``ledger.expiry``;
-* ``credit_many``: CREDIT entries in bulk, one per resident and chunk (COPY on PostgreSQL),
-  for ``actions.verification``;
+* ``credit_many``: one CREDIT entry per chunk of verified records, a leg per resident and
+  one issuance leg for the total (COPY on PostgreSQL), for ``actions.verification``;
 * ``post_retirements``: RETIRE entries in grams, one per retired reduction (pool ->
   retirement), for ``events.retirements``.
 """
@@ -26,7 +26,7 @@ from sqlalchemy import func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
-from ..bulk import add_to_column, allocate_ids, any_of, insert_returning, insert_rows
+from ..bulk import add_to_column, allocate_ids, any_of, insert_rows
 from ..extensions import db
 from ..timeutil import utcnow
 from .exceptions import InsufficientPoints, InvalidAmount, UnbalancedEntry
@@ -320,80 +320,96 @@ def lock_account_ids(account_ids: Iterable[int]) -> None:
 
 
 def credit_many(
-    credits: Sequence[tuple[int, int, str]], account_ids: dict[int, int], *, memo: str = ""
-) -> dict[str, int]:
-    """Issue points to many residents at once: (user id, points, idempotency key) each.
+    credits: Sequence[tuple[int, int]],
+    key: str,
+    account_ids: dict[int, int],
+    *,
+    memo: str = "",
+    new_key: bool = False,
+) -> int:
+    """Issue points to many residents in one CREDIT entry: (user id, points) each, one user
+    at most once; returns the entry's id.
 
-    ``account_ids`` maps each user id to its account, whose row lock the caller holds
-    (``lock_resident_accounts``); the caller commits. Keys already used are skipped;
-    returns idempotency key -> entry id for every credit. Entries and postings are written in
-    bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
+    The entry has one leg per resident and one issuance leg for the total (double entry: the
+    legs sum to zero); its ``resident_id`` is the resident's when there is one, else empty
+    (each leg's account names its resident). ``account_ids`` maps each user id to its
+    account, whose row lock the caller holds (``lock_resident_accounts``); the caller
+    commits. A ``key`` used before means the credit was posted:
+    nothing is done and that entry's id returned. The entry and its legs are written in bulk
+    (COPY on PostgreSQL), and the cached balances moved by one statement.
+
+    ``new_key``: the caller knows the key cannot have been used (it names records whose ids
+    were drawn in this transaction), so the entry goes in by COPY with its id drawn ahead,
+    without looking the key up; should it exist after all, the unique constraint refuses the
+    whole transaction (nothing is credited twice).
     """
-    if any(points <= 0 for _, points, _ in credits):
+    if not credits:
         raise InvalidAmount()
+    if any(points <= 0 for _, points in credits):
+        raise InvalidAmount()
+    if len({user_id for user_id, _ in credits}) != len(credits):
+        raise UnbalancedEntry()
     now = utcnow()
-    created = insert_returning(
-        LedgerEntry.__table__,
-        [
-            {
-                "kind": EntryKind.CREDIT,
-                "idempotency_key": key,
-                "resident_id": user_id,
-                "memo": memo[:200],
-                "created_at": now,
-                "reverses_id": None,
-                "ref_type": None,
-                "ref_id": None,
-            }
-            for user_id, _, key in credits
-        ],
-        conflict=["idempotency_key"],
-        returning=["idempotency_key", "id"],
-    )
-    ids = {key: int(entry_id) for key, entry_id in created}
-    used = [key for _, _, key in credits if key not in ids]  # posted before: nothing to do
-    done = (
-        dict(
-            db.session.execute(
-                select(LedgerEntry.idempotency_key, LedgerEntry.id).where(
-                    any_of(LedgerEntry.idempotency_key, used)
-                )
-            ).all()
-        )
-        if used
-        else {}
-    )
-    todo = [credit for credit in credits if credit[2] in ids]
+    row = {
+        "kind": EntryKind.CREDIT,
+        "idempotency_key": key,
+        "resident_id": credits[0][0] if len(credits) == 1 else None,
+        "memo": memo[:200],
+        "created_at": now,
+        "reverses_id": None,
+        "ref_type": None,
+        "ref_id": None,
+    }
+    if new_key:
+        (entry_id,) = allocate_ids(LedgerEntry.__table__, 1)
+        insert_rows(LedgerEntry.__table__, [{**row, "id": entry_id}])
+    else:
+        created = db.session.execute(
+            (postgresql if _dialect() == "postgresql" else sqlite)
+            .insert(LedgerEntry)
+            .values(**row)
+            .on_conflict_do_nothing(index_elements=["idempotency_key"])
+            .returning(LedgerEntry.id)
+        ).scalar()
+        if created is None:  # posted before: nothing to do
+            return int(
+                db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
+                or 0
+            )
+        entry_id = int(created)
     issuance = system_account(AccountKind.ISSUANCE)
-    postings = []
-    for user_id, points, key in todo:
-        postings.append(
-            {
-                "entry_id": ids[key],
-                "account_id": issuance.id,
-                "amount": -points,
-                "kind": EntryKind.CREDIT,
-                "created_at": now,
-            }
-        )
-        postings.append(
-            {
-                "entry_id": ids[key],
-                "account_id": account_ids[user_id],
-                "amount": points,
-                "kind": EntryKind.CREDIT,
-                "created_at": now,
-            }
-        )
-    insert_rows(Posting.__table__, postings)
+    legs = [
+        {
+            "entry_id": entry_id,
+            "account_id": account_ids[user_id],
+            "amount": points,
+            "kind": EntryKind.CREDIT,
+            "created_at": now,
+        }
+        for user_id, points in credits
+    ]
+    legs.append(
+        {
+            "entry_id": entry_id,
+            "account_id": issuance.id,
+            "amount": -sum(points for _, points in credits),
+            "kind": EntryKind.CREDIT,
+            "created_at": now,
+        }
+    )
+    insert_rows(Posting.__table__, legs)
     add_to_column(
         Account.__table__,
         "id",
         "balance",
-        [(account_ids[user_id], points) for user_id, points, _ in todo],
+        [(account_ids[user_id], points) for user_id, points in credits],
     )
     db.session.expire_all()  # ORM copies of these accounts hold old balances
-    return {**done, **ids}
+    return entry_id
+
+
+def _dialect() -> str:
+    return db.session.get_bind().dialect.name
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import enum
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from ..dbtypes import UTCDateTime
@@ -50,7 +50,13 @@ class Notification(db.Model):
 
     __table_args__ = (
         Index("ix_notifications_resident", "resident_id", "id"),
-        Index("ix_notifications_push_state", "push_state"),
+        # only notifications with a push to send or sent (most have none)
+        Index(
+            "ix_notifications_push_state",
+            "push_state",
+            sqlite_where=text("push_state IS NOT NULL"),
+            postgresql_where=text("push_state IS NOT NULL"),
+        ),
     )
 
 

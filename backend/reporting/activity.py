@@ -320,8 +320,10 @@ def points_table(filters: Filters) -> Table:
         .group_by(month, Posting.kind, Account.kind)
     )
     if filters.district:
+        # a resident's leg names its resident by its account (one credit entry holds a
+        # chunk's residents); a merchant's leg by its entry (the resident who redeemed)
         query = query.join(LedgerEntry, LedgerEntry.id == Posting.entry_id)
-        query = in_district(query, filters, LedgerEntry.resident_id)
+        query = in_district(query, filters, func.coalesce(Account.user_id, LedgerEntry.resident_id))
     flows: dict[str, dict[str, int]] = defaultdict(lambda: dict.fromkeys(POINT_FLOWS, 0))
     for mon, posting_kind, account_kind, amount in db.session.execute(query):
         match = wanted.get((posting_kind, account_kind))

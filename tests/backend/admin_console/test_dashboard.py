@@ -24,9 +24,12 @@ from flask_babel import gettext
 
 import methodologies
 from backend.actions.reasons import REASONS
+from backend.ledger.services import credit_many, resident_account_ids
 from backend.reporting import queries
+from backend.reporting.activity import points_table
 from backend.reporting.filters import Filters, InvalidFilters, Period, parse_filters
 from backend.reporting.operations import REVIEW_CATEGORIES
+from backend.timeutil import utcnow
 
 from ...web.plain_words import internal_words
 from .dataset import NOW
@@ -470,3 +473,18 @@ def test_a_view_never_computed_is_computed_by_a_job(app, client, auth, programme
         func(*args)
     page = client.get("/admin/", query_string={**JAN_FEB, "lang": "en"})
     assert page.status_code == 200 and "7,950" in page.get_data(as_text=True)
+
+
+def test_one_credit_for_several_residents_counts_in_each_ones_district(db, make, zh_context):
+    """A chunk of partner records is credited as one entry with a leg per resident (no
+    resident on the entry): the district filter reads each leg's resident."""
+    a, c = make.resident(district="柯城区"), make.resident(district="江山市")
+    credit_many([(a.id, 70), (c.id, 30)], "credit:test:chunk", resident_account_ids([a.id, c.id]))
+    db.session.flush()
+    today = utcnow().date()
+    period = Period.months(f"{today.year - 1:04d}-01", f"{today.year + 1:04d}-12")
+
+    def issued(district):
+        return sum(r["issued"] for r in points_table(Filters(period, district)).rows)
+
+    assert (issued("柯城区"), issued("江山市"), issued("衢江区")) == (70, 30, 0)
