@@ -24,8 +24,9 @@ A versioned page is sent ``Cache-Control: private, no-cache``: a browser may kee
 for this resident only (never a shared cache), must ask the server before every use and
 sends ``If-None-Match`` when it does, so a repeated load is a 304 without a body. Signing out
 (``backend.auth.sign_out``) answers ``Clear-Site-Data: "cache"``, so a shared phone keeps no
-copy after logout. Everything else a signed-in session sees stays ``no-store``
-(``backend.security``).
+copy after logout (a session that ends otherwise, by the idle timeout, leaves the copy until
+the browser evicts it; every use still asks the server, but Back may show it). Everything
+else a signed-in session sees stays ``no-store`` (``backend.security``).
 
 What the home shows of other people (the district leaderboard, a team's goal, a forest
 project's standing) is not the resident's to version: it was already cached for
