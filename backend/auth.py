@@ -106,10 +106,12 @@ def renew_session(user: User) -> None:
 
 
 def sign_out() -> None:
-    """End this session everywhere its cookie was copied, and clear the cookie."""
+    """End this session everywhere its cookie was copied, and clear the cookie and the
+    browser's copies of the resident's pages (``backend.security``: Clear-Site-Data)."""
     end_session(current_session_key())
     logout_user()
     session.clear()
+    g.signed_out = True
 
 
 def current_session_key() -> str | None:

@@ -6,6 +6,9 @@ requests follow ``Accept-Language``. Either way the default is zh_CN.
 
 from __future__ import annotations
 
+from functools import cache
+
+from babel import Locale
 from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import get_locale, gettext
 
@@ -26,7 +29,19 @@ def _normalise(value: str | None) -> str | None:
     return None
 
 
-def select_locale() -> str:
+@cache
+def _locale(name: str) -> Locale:
+    """The parsed locale, once per process: ``Locale.parse("zh_CN")`` searches babel's ~1,000
+    locale names for one that is not a file (zh_CN is zh_Hans_CN), ~0.17 ms of CPU that
+    flask-babel would otherwise spend on every request."""
+    return Locale.parse(name)
+
+
+def select_locale() -> Locale:
+    return _locale(_select())
+
+
+def _select() -> str:
     if not has_request_context():  # CLI and jobs speak the default language
         return str(current_app.config["BABEL_DEFAULT_LOCALE"])
     chosen = _normalise(request.args.get("lang"))

@@ -20,6 +20,14 @@ Nothing has to remember to bump anything: a writer cannot forget.
 On other databases (SQLite, development) there is no row version: pages are computed every
 time and carry no ETag.
 
+A versioned page is sent ``Cache-Control: private, no-cache``: a browser may keep the copy
+for this resident only (never a shared cache), must ask the server before every use and
+sends ``If-None-Match`` when it does, so a repeated load is a 304 without a body. Signing out
+(``backend.auth.sign_out``) answers ``Clear-Site-Data: "cache"``, so a shared phone keeps no
+copy after logout (a session that ends otherwise, by the idle timeout, leaves the copy until
+the browser evicts it; every use still asks the server, but Back may show it). Everything
+else a signed-in session sees stays ``no-store`` (``backend.security``).
+
 What the home shows of other people (the district leaderboard, a team's goal, a forest
 project's standing) is not the resident's to version: it was already cached for
 ``READ_CACHE_SECONDS``; here it is as fresh as ``PAGE_SHARED_SECONDS`` (a time bucket in the
@@ -123,12 +131,15 @@ def serve(
     etag = hashlib.sha256(f"{release()}|{key}".encode()).hexdigest()[:32]
     if request.if_none_match.contains(etag):
         response = Response(status=304)
-        response.set_etag(etag)
-        return response
-    body = _cached_body(etag, render)
-    response = Response(body, mimetype=mimetype)
+    else:
+        response = Response(_cached_body(etag, render), mimetype=mimetype)
     response.set_etag(etag)
+    response.headers["Cache-Control"] = REVALIDATE
     return response
+
+
+# The resident's own copy only, revalidated before every use (see the module's docstring).
+REVALIDATE = "private, no-cache"
 
 
 def _cached_body(etag: str, render: Callable[[], bytes]) -> bytes:

@@ -13,7 +13,7 @@ import logging
 import re
 from typing import Any
 
-from flask import Flask, Response, current_app, request, session, url_for
+from flask import Flask, Response, current_app, g, request, session, url_for
 from werkzeug.exceptions import BadRequest
 from werkzeug.middleware.proxy_fix import ProxyFix
 
@@ -109,9 +109,13 @@ def init_app(app: Flask) -> None:
 
     @app.after_request
     def _no_store_when_signed_in(response: Response) -> Response:
-        """Pages of a signed-in session are private: no browser or proxy keeps them."""
+        """Pages of a signed-in session are private: no browser or proxy keeps them, but for
+        the resident's own versioned pages (``backend.pagecache``: ``private, no-cache``, the
+        browser's copy revalidated every time). Signing out clears the browser's copies."""
         if "_user_id" in session:
             response.headers.setdefault("Cache-Control", "no-store")
+        if g.get("signed_out"):
+            response.headers["Clear-Site-Data"] = '"cache"'
         return response
 
     @app.after_request

@@ -63,6 +63,9 @@ STAFF = 400
 TOKEN_RESIDENTS = 5000
 WEB_PORT = int(os.environ.get("BENCH_WEB_PORT", "18080"))
 CEILING_PORT = int(os.environ.get("BENCH_CEILING_PORT", "18081"))
+# The port locust's master and its worker processes (--processes) talk on: two benches on one
+# machine with locust's default (5557) share a master, and one measures the other's users.
+LOCUST_PORT = int(os.environ.get("BENCH_LOCUST_PORT", "5557"))
 
 
 def log(message: str) -> None:
@@ -696,6 +699,7 @@ def locust(
     command += classes.split(",")
     if processes > 1:
         command += ["--processes", str(processes)]
+        command += ["--master-bind-port", str(LOCUST_PORT), "--master-port", str(LOCUST_PORT)]
     before = _children_cpu()
     with CpuWatch(watch) as cpu:
         proc = subprocess.Popen(

@@ -49,6 +49,11 @@ _next_admin = itertools.count()
 CSRF = re.compile(r'name="csrf_token"[^>]*value="([^"]+)"')
 # Throughput runs (the ratios against the ceilings) are closed loops without think time.
 THROUGHPUT = bool(os.environ.get("BENCH_THROUGHPUT"))
+# Residents' reads behave like a browser (or an app using its HTTP cache): the ETag of each
+# URL is kept per simulated resident and sent back as If-None-Match on the next load, as the
+# platform's "private, no-cache" / "no-cache" answers ask; BENCH_ETAGS=0 sends none (every
+# read a full 200, as the rounds before 2026-12-04 measured).
+ETAGS = os.environ.get("BENCH_ETAGS", "1") != "0"
 # Where this run writes what the CSV does not hold: per-name response-time histograms (for
 # the percentiles of endpoint classes) and each process's pool waits (loadtests/bench.py).
 OUT = os.environ.get("BENCH_OUT", "")
@@ -176,31 +181,39 @@ class Resident(FastHttpUser):
         self.cookie = _session_cookie()
         if self.cookie is None:
             _page_login(self, self.phone, "/login", "resident")
+        self.etags: dict[str, str] = {}  # this resident's browser cache: URL -> ETag
+
+    def _read(self, path: str, name: str, headers: dict[str, str]) -> None:
+        """A read as the resident's browser makes it: If-None-Match with the ETag it holds
+        for the URL; 200 (a new copy, its ETag kept) and 304 (the copy still current) are
+        both answers. Anything else (a redirect to /login included) is a failure."""
+        held = self.etags.get(path) if ETAGS else None
+        if held:
+            headers = {**headers, "If-None-Match": held}
+        with self.client.get(
+            path, name=name, headers=headers, allow_redirects=False, catch_response=True
+        ) as response:
+            if response.status_code == 200:
+                etag = response.headers.get("ETag")
+                if etag:
+                    self.etags[path] = etag
+            elif response.status_code != 304:
+                response.failure(f"{name} {response.status_code}")
 
     @tag("read")
     @task(4)
     def home(self) -> None:
-        headers = {"Cookie": self.cookie} if self.cookie else None
-        # Not signed in would redirect to /login: that is a failure, not a cheap success.
-        with self.client.get(
-            "/home",
-            name="resident:home",
-            headers=headers,
-            allow_redirects=False,
-            catch_response=True,
-        ) as response:
-            if response.status_code not in (200, 304):
-                response.failure(f"home {response.status_code}")
+        self._read("/home", "resident:home", {"Cookie": self.cookie} if self.cookie else {})
 
     @tag("read")
     @task(3)
     def offers(self) -> None:
-        self.client.get("/api/v1/offers", name="resident:offers")
+        self._read("/api/v1/offers", "resident:offers", {})
 
     @tag("read")
     @task(2)
     def history(self) -> None:
-        self.client.get("/api/v1/me/points?limit=20", headers=self.headers, name="resident:history")
+        self._read("/api/v1/me/points?limit=20", "resident:history", self.headers)
 
     @tag("signin")
     @task(1)

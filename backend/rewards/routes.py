@@ -90,6 +90,9 @@ class Offers(MethodView):
         else:
             response = Response(data, mimetype="application/json")
         response.set_etag(etag)
+        # the same for everyone (per language): any cache may keep it, asking every time
+        response.headers["Cache-Control"] = "no-cache"
+        response.vary.add("Accept-Language")
         return response
 
 

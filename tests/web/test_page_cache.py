@@ -54,6 +54,7 @@ def test_points_answer_304_until_any_ledger_write_changes_them(client, make, aut
     headers = auth.bearer(resident)
     first = _points(client, headers)
     assert first.status_code == 200 and first.get_json()["balance"] == 0
+    assert first.headers["Cache-Control"] == "private, no-cache"
     etag = first.headers["ETag"]
     _unchanged(client, headers, etag)
     assert _points(client, headers).get_json() == first.get_json()  # served again, same body
@@ -123,8 +124,11 @@ def test_home_answers_304_until_something_it_shows_changes(client, make, auth, d
     auth.login_page(resident)
     first = _home(client)
     assert first.status_code == 200 and "回访者" in first.get_data(as_text=True)
+    # the resident's own copy, never a shared cache's, revalidated before every use
+    assert first.headers["Cache-Control"] == "private, no-cache"
     etag = first.headers["ETag"]
-    assert _home(client, etag).status_code == 304
+    again = _home(client, etag)
+    assert again.status_code == 304 and again.headers["Cache-Control"] == "private, no-cache"
     assert _home(client).get_data() == first.get_data()  # served again from the cache
 
     make.points(other, 900)  # another resident's credit
@@ -173,7 +177,8 @@ def test_home_language_logout_and_flash_do_not_leak(client, make, auth, db):
     assert flashed.status_code == 200 and "一条提示" in flashed.get_data(as_text=True)
     assert "一条提示" not in _home(client).get_data(as_text=True)  # shown once
 
-    client.post("/logout")
+    logout = client.post("/logout")
+    assert logout.headers["Clear-Site-Data"] == '"cache"'  # the phone keeps no copy
     assert _home(client, en.headers["ETag"]).status_code == 302  # signed out: no page, no 304
     auth.login_page(two)
     html = _home(client).get_data(as_text=True)

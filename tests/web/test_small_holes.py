@@ -63,8 +63,22 @@ def test_control_characters_are_escaped_in_logs(app, client, caplog, monkeypatch
 def test_signed_in_pages_are_not_stored(client, make, auth):
     assert "no-store" not in client.get("/methodologies").headers.get("Cache-Control", "")
     auth.login_page(make.resident())
-    for path in ("/home", "/privacy", "/methodologies"):
+    for path in ("/privacy", "/methodologies", "/points"):
         assert client.get(path).headers.get("Cache-Control") == "no-store", path
+    # the home is the resident's own versioned page (backend.pagecache): kept by their browser
+    # only, revalidated every time (PostgreSQL keeps the row versions; elsewhere not kept)
+    home = client.get("/home").headers.get("Cache-Control")
+    assert home in ("private, no-cache", "no-store")
+
+
+def test_signing_out_clears_the_browsers_copies(client, make, auth):
+    resident = make.resident()
+    auth.login_page(resident)
+    assert client.post("/logout").headers["Clear-Site-Data"] == '"cache"'
+    auth.login_page(resident)
+    everywhere = client.post("/account/sign-out-everywhere")
+    assert everywhere.headers["Clear-Site-Data"] == '"cache"'
+    assert "Clear-Site-Data" not in client.get("/").headers
 
 
 def test_external_links_use_the_configured_base_not_the_request_host(app, monkeypatch):

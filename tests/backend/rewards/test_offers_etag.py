@@ -9,6 +9,8 @@ def test_offers_answer_304_until_the_list_changes(client, make, db):
     etag = first.headers["ETag"]
     again = client.get("/api/v1/offers", headers={"If-None-Match": etag})
     assert again.status_code == 304 and again.get_data() == b"" and again.headers["ETag"] == etag
+    # the same list for everyone: any cache may keep it but must ask every time
+    assert first.headers["Cache-Control"] == "no-cache" and "Accept-Language" in first.vary
 
     make.offer(title_zh="第二杯")  # a new live offer: the list changed
     changed = client.get("/api/v1/offers", headers={"If-None-Match": etag})
