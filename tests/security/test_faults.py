@@ -40,7 +40,7 @@ from backend.rewards import services as rewards
 from backend.rewards.models import Offer, Redemption
 
 from ..factories import Factories
-from ..helpers import Auth, as_json, signed_headers
+from ..helpers import Auth, as_json, recent_day, signed_headers
 from .figures import record
 
 pytestmark = [pytest.mark.postgres, pytest.mark.redis]
@@ -97,7 +97,7 @@ def _trips(n: int, residents: int) -> list[dict[str, Any]]:
     for i in range(n):
         card, slot = i % residents, i // residents
         day, hour = 1 + slot // 6, 7 + slot % 6 * 2
-        start = f"2026-10-{day:02d}T{hour:02d}:00:00+08:00"
+        start = f"{recent_day(day + 1)}T{hour:02d}:00:00+08:00"  # inside the claim window
         out.append(
             {
                 "record_id": f"k-{i}",
