@@ -1,4 +1,8 @@
-"""The application factory: config -> extensions -> blueprints -> CLI."""
+"""The application factory: config -> extensions -> blueprints -> CLI.
+
+The one module that wires the features together: it imports every feature's models (so the
+metadata, and Alembic, see every table), API blueprints, pages and CLI groups.
+"""
 
 from __future__ import annotations
 
@@ -7,14 +11,29 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask, Request, g, request
-from flask_babel import format_datetime
+from flask_babel import format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
 from werkzeug.routing import IntegerConverter
 from werkzeug.wsgi import LimitedStream
 
-from . import errors, i18n, security
-from .config import INSTANCE, ROOT, Config, TestConfig, config_for_env
+from admin import bp as admin_bp
+from mobile_web import bp as mobile_bp
+
+from . import docs, errors, health, i18n, pwa, security
+from .accounts import models as _accounts  # noqa: F401
+from .accounts.cli import admins_cli, users_cli
+from .accounts.models import mask_phone
+from .accounts.routes import blp as accounts_blp
+from .accounts.services import load_session_user
+from .actions import models as _actions  # noqa: F401
+from .actions.cli import register as register_actions_cli
+from .actions.routes import blp as actions_blp
+from .audit import models as _audit  # noqa: F401
+from .config import DISTRICTS, INSTANCE, ROOT, Config, TestConfig, config_for_env
+from .demo.cli import demo_cli
+from .events import models as _events  # noqa: F401
+from .events.routes import blp as events_blp
 from .extensions import (
     CarbonApi,
     babel,
@@ -25,7 +44,21 @@ from .extensions import (
     login_manager,
     migrate,
 )
+from .jobs import worker_command
+from .ledger import models as _ledger  # noqa: F401
+from .ledger.cli import ledger_cli
+from .merchants import models as _merchants  # noqa: F401
+from .merchants.routes import blp as merchants_blp
+from .methodology_versions import models as _methodology_versions  # noqa: F401
+from .methodology_versions.cli import methodologies_cli
+from .methodology_versions.routes import blp as methodologies_blp
+from .partners import models as _partners  # noqa: F401
+from .partners.cli import partners_cli
+from .partners.routes import blp as partners_blp
+from .rewards import models as _rewards  # noqa: F401
+from .rewards.routes import blp as rewards_blp
 from .schemas import MAX_INT
+from .settings import models as _settings  # noqa: F401
 
 
 class BoundedRequest(Request):
@@ -111,24 +144,7 @@ def _sqlite_begin(conn: Any) -> None:
         conn.exec_driver_sql("BEGIN")
 
 
-def _import_models() -> None:
-    """Every feature's models, so the metadata (and Alembic) sees every table."""
-    from .accounts import models as _accounts  # noqa: F401
-    from .actions import models as _actions  # noqa: F401
-    from .audit import models as _audit  # noqa: F401
-    from .events import models as _events  # noqa: F401
-    from .ledger import models as _ledger  # noqa: F401
-    from .merchants import models as _merchants  # noqa: F401
-    from .methodology_versions import models as _methodology_versions  # noqa: F401
-    from .partners import models as _partners  # noqa: F401
-    from .rewards import models as _rewards  # noqa: F401
-    from .settings import models as _settings  # noqa: F401
-
-
 def _init_extensions(app: Flask) -> None:
-    from .accounts.services import load_session_user
-
-    _import_models()
     db.init_app(app)
     migrate.init_app(app, db, directory=str(ROOT / "migrations"), render_as_batch=True)
     init_redis(app)
@@ -168,18 +184,6 @@ def _init_extensions(app: Flask) -> None:
 
 
 def _register_blueprints(app: Flask) -> None:
-    from admin import bp as admin_bp
-    from mobile_web import bp as mobile_bp
-
-    from . import docs, health, pwa
-    from .accounts.routes import blp as accounts_blp
-    from .actions.routes import blp as actions_blp
-    from .events.routes import blp as events_blp
-    from .merchants.routes import blp as merchants_blp
-    from .methodology_versions.routes import blp as methodologies_blp
-    from .partners.routes import blp as partners_blp
-    from .rewards.routes import blp as rewards_blp
-
     api: CarbonApi = app.extensions["carbon_api"]
     for blp in (
         accounts_blp,
@@ -200,14 +204,6 @@ def _register_blueprints(app: Flask) -> None:
 
 
 def _register_cli(app: Flask) -> None:
-    from .accounts.cli import admins_cli, users_cli
-    from .actions.cli import register as register_actions_cli
-    from .demo.cli import demo_cli
-    from .jobs import worker_command
-    from .ledger.cli import ledger_cli
-    from .methodology_versions.cli import methodologies_cli
-    from .partners.cli import partners_cli
-
     register_actions_cli(partners_cli, methodologies_cli)
     for group in (
         admins_cli,
@@ -222,11 +218,6 @@ def _register_cli(app: Flask) -> None:
 
 
 def _register_template_helpers(app: Flask) -> None:
-    from flask_babel import get_locale
-
-    from .accounts.models import mask_phone
-    from .config import DISTRICTS
-
     app.jinja_env.filters["mask_phone"] = mask_phone
     app.jinja_env.filters["local_dt"] = lambda value, fmt="yyyy-MM-dd HH:mm": (
         format_datetime(value, fmt) if value else ""

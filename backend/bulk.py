@@ -25,7 +25,19 @@ from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ARRAY, ColumnElement, Table, any_, bindparam, func, insert, select, text
+from sqlalchemy import (
+    ARRAY,
+    ColumnElement,
+    Table,
+    any_,
+    bindparam,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
+from sqlalchemy.dialects import postgresql, sqlite
 
 from .extensions import db
 
@@ -148,8 +160,6 @@ def insert_returning(
     columns = list(rows[0])
     postgres = _is_postgres()
     if not postgres or len(rows) <= FEW:
-        from sqlalchemy.dialects import postgresql, sqlite
-
         dialect_insert = postgresql.insert if postgres else sqlite.insert
         stmt = (
             dialect_insert(table)
@@ -175,8 +185,6 @@ def update_rows(table: Table, key: str, rows: Sequence[dict[str, Any]]) -> None:
         return
     columns = list(rows[0])
     if not _is_postgres() or len(rows) <= FEW:
-        from sqlalchemy import bindparam, update
-
         values = {c: bindparam(f"b_{c}") for c in columns if c != key}
         db.session.execute(
             update(table).where(table.c[key] == bindparam(f"b_{key}")).values(**values),

@@ -13,6 +13,7 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses our own pygal output o
 from collections.abc import Sequence
 from typing import Any
 
+import pygal
 from markupsafe import Markup
 
 SVG_NS = "http://www.w3.org/2000/svg"
@@ -156,8 +157,6 @@ def bar_chart(
     lays out short placeholders, ``margin_left`` makes the room, long labels wrap onto two
     lines, and the value axis has only as many ticks as fit the plot that remains.
     """
-    import pygal
-
     kind = pygal.HorizontalBar if horizontal else pygal.Bar
     extra: dict[str, Any] = {}
     texts: dict[str, list[str]] = {}
@@ -206,8 +205,6 @@ def line_chart(
     width: int = 360,
     height: int = 220,
 ) -> Markup:
-    import pygal
-
     chart = pygal.Line(
         **_options(
             width=width,

@@ -7,6 +7,7 @@ from typing import Any
 
 import flask_swagger_ui
 from flask import Blueprint, render_template, send_from_directory
+from werkzeug.exceptions import NotFound
 
 bp = Blueprint("docs", __name__)
 SWAGGER_DIST = Path(flask_swagger_ui.__file__).parent / "dist"
@@ -26,7 +27,5 @@ def docs() -> Any:
 @bp.get("/api/v1/docs/assets/<name>")
 def assets(name: str) -> Any:
     if name not in ASSETS:
-        from werkzeug.exceptions import NotFound
-
         raise NotFound()
     return send_from_directory(SWAGGER_DIST, name, max_age=86400)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from flask import current_app
@@ -15,7 +17,7 @@ from flask_sqlalchemy import SQLAlchemy
 from flask_wtf import CSRFProtect
 from redis import Redis
 from sqlalchemy import MetaData
-from sqlalchemy.orm import DeclarativeBase
+from sqlalchemy.orm import DeclarativeBase, scoped_session
 
 from .schemas import ErrorSchema
 
@@ -61,3 +63,17 @@ def init_redis(app: Any) -> None:
         app.extensions["redis"] = Redis.from_url(url, socket_timeout=5, socket_connect_timeout=2)
     else:
         app.extensions["redis"] = None
+
+
+@contextmanager
+def unit_of_work() -> Iterator[scoped_session[Any]]:
+    """One transaction of a service: committed when the block ends, or, whatever stops it (a
+    domain error, a lost race, a dropped connection), rolled back whole and re-raised, so
+    nothing is saved half-way. A caller that handles the error (an ``IntegrityError`` from a
+    race) finds the session clean."""
+    try:
+        yield db.session
+        db.session.commit()
+    except BaseException:
+        db.session.rollback()
+        raise

@@ -7,6 +7,9 @@ requests follow ``Accept-Language``. Either way the default is zh_CN.
 from __future__ import annotations
 
 from flask import Flask, Response, current_app, g, has_request_context, request
+from flask_babel import get_locale
+
+import methodologies
 
 COOKIE = "lang"
 ONE_YEAR = 365 * 24 * 3600
@@ -57,16 +60,12 @@ def init_app(app: Flask) -> None:
 
 def current_lang() -> str:
     """ "en" or "zh_CN": the language of the current request (for zh/en data fields)."""
-    from flask_babel import get_locale
-
     locale = get_locale()
     return "en" if locale is not None and locale.language == "en" else "zh_CN"
 
 
 def action_name(code: str) -> str:
     """The name of a methodology (an action type) in the request's language."""
-    import methodologies
-
     try:
         return methodologies.registry.get_class(code).name.get(current_lang())
     except KeyError:

@@ -14,8 +14,10 @@ from pathlib import Path
 
 
 def render_pdf(html: str, stylesheets: Sequence[Path]) -> bytes:
-    from weasyprint import CSS, HTML
-    from weasyprint.urls import URLFetcher
+    # weasyprint takes about 1.7 s to import (pango, cairo and fonts through cffi): loaded by
+    # the first PDF, not by every web and worker process
+    from weasyprint import CSS, HTML  # noqa: PLC0415 - heavy optional import, see above
+    from weasyprint.urls import URLFetcher  # noqa: PLC0415 - heavy optional import
 
     fetcher = URLFetcher(allowed_protocols=())
     document = HTML(string=html, base_url="about:blank", url_fetcher=fetcher)

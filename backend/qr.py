@@ -13,11 +13,14 @@ from typing import Any
 
 import qrcode
 import qrcode.image.svg
+import zxingcpp
 from flask import current_app
 from flask_babel import lazy_gettext as _l
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
+from PIL import UnidentifiedImageError
 
 from .errors import DomainError
+from .uploads import open_image
 
 PURPOSES = ("redeem", "claim", "card")
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L
@@ -106,11 +109,6 @@ def qr_svg(data: str) -> str:
 
 def decode_image(data: bytes) -> str:
     """The text of the first QR code in a photo (decoded on the server with zxing-cpp)."""
-    import zxingcpp
-    from PIL import UnidentifiedImageError
-
-    from .uploads import open_image
-
     try:
         image = open_image(data)  # refuses more pixels than MAX_IMAGE_PIXELS before decoding
         image.load()

@@ -222,6 +222,11 @@ class Methodology(ABC):
     # them. None: every field may matter. tests/methodologies/test_methodologies_contract.py
     # checks each module reads no other field.
     quantity_fields: ClassVar[tuple[str, ...] | None] = None
+    # Who may report the action, by kind (the platform's partner and merchant kinds, as plain
+    # strings): the data partners whose batches carry it, and the merchants whose counter
+    # staff confirm it. A methodology with partner kinds is a resident action (points).
+    partner_kinds: ClassVar[tuple[str, ...]] = ()
+    counter_kinds: ClassVar[tuple[str, ...]] = ()
     # How the totals become whole grams (HALF_UP or FLOOR): part of the module version, so a
     # version approved under one rule keeps recomputing under it.
     rounding: ClassVar[str] = HALF_UP

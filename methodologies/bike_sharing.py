@@ -105,6 +105,7 @@ class BikeSharing(Methodology):
         "碳普惠方法学（试行）》(2023) structure (per-ride ER = BE − PE)"
     )
     dedupe_group: ClassVar[str] = "travel"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("bike_share",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "bike_sharing activity",

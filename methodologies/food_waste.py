@@ -131,6 +131,8 @@ class FoodWaste(Methodology):
         "from Luo et al. 2024"
     )
     dedupe_group: ClassVar[str] = "meal"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("restaurant",)
+    counter_kinds: ClassVar[tuple[str, ...]] = ("restaurant",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "food_waste activity",

@@ -373,6 +373,7 @@ class PublicTransit(Methodology):
         "baseline after CDM TOOL18"
     )
     dedupe_group: ClassVar[str] = "travel"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("transit",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "public_transit activity",

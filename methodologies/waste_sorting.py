@@ -176,6 +176,8 @@ class WasteSorting(Methodology):
         "CDM AMS-III.AJ / AMS-III.F; factors from EPA WARM v15 (haircut) and IPCC 2006 Vol.5"
     )
     dedupe_group: ClassVar[str] = "waste"
+    partner_kinds: ClassVar[tuple[str, ...]] = ("waste_station",)
+    counter_kinds: ClassVar[tuple[str, ...]] = ("waste_station",)
     activity_schema: ClassVar[dict[str, Any]] = {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
         "title": "waste_sorting activity",

@@ -16,7 +16,7 @@ from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
 from backend.i18n import current_lang
-from backend.qr import format_short_code, make_token, qr_svg
+from backend.qr import format_short_code, qr_svg
 from backend.ratelimit import caller_key, limit_setting
 from backend.uploads import image_path
 
@@ -84,7 +84,7 @@ def log_action() -> Any:
 @limiter.limit(limit_setting("RATELIMIT_CLAIM_CODE"), key_func=caller_key)
 def my_qr() -> Any:
     claim = claims.new_claim_code(current_user)
-    token = make_token("claim", claim.resident_id, claim.nonce)
+    token = claims.claim_token(claim)
     return render_template(
         "mobile/my_qr.html",
         qr=qr_svg(token),
@@ -165,5 +165,5 @@ def household_card() -> Any:
         card = claims.issue_card(current_user)
         flash(_("A new card was issued; the old one no longer works."), "success")
         return redirect(url_for("mobile.household_card"))
-    qr = qr_svg(make_token("card", card.resident_id, card.nonce)) if card else None
+    qr = qr_svg(claims.card_token(card)) if card else None
     return render_template("mobile/card.html", card=card, qr=qr)

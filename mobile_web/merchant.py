@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from flask import Response, flash, redirect, render_template, request, url_for
@@ -12,7 +12,7 @@ from flask_login import current_user
 
 from backend.accounts.models import Role
 from backend.actions import queries as action_queries
-from backend.actions.claims import STATION_ACTIONS
+from backend.actions.catalogue import STATION_ACTIONS
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
@@ -22,7 +22,6 @@ from backend.merchants.counter import confirm_at_counter
 from backend.qr import decode_image, format_short_code
 from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
-from backend.rewards.exceptions import InvalidPeriod
 from backend.timeutil import LOCAL_TZ, local, utcnow
 from backend.uploads import store_image
 
@@ -114,13 +113,7 @@ def merchant_refund(redemption_id: int) -> Any:
 @staff_only
 def merchant_settlement() -> Any:
     start_day, end_day = request.args.get("from", ""), request.args.get("to", "")
-    try:
-        start, end = queries.period_bounds(start_day, end_day)
-    except ValueError:
-        raise InvalidPeriod() from None
-    if not timedelta(days=1) <= end - start <= timedelta(days=370):
-        raise InvalidPeriod()
-    body = queries.settlement_csv(current_user.merchant_id, start, end)
+    body = queries.settlement(current_user.merchant_id, start_day, end_day)
     return Response(
         "\ufeff" + body,
         mimetype="text/csv",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import abort, flash, redirect, render_template, send_file, url_for
+from flask import abort, flash, redirect, render_template, request, send_file, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
 
@@ -13,12 +13,10 @@ from backend.accounts.models import Role
 from backend.auth import page_roles
 from backend.errors import DomainError
 from backend.extensions import limiter
-from backend.ledger.expiry import upcoming_expiries
-from backend.ledger.queries import history, resident_balance
-from backend.qr import format_short_code, make_token, qr_svg
+from backend.ledger.queries import points_overview, resident_balance
+from backend.qr import format_short_code, qr_svg
 from backend.ratelimit import caller_key, limit_setting
 from backend.rewards import queries, services
-from backend.rewards.models import RedemptionStatus
 from backend.uploads import image_path
 
 from . import bp
@@ -40,9 +38,7 @@ def offers() -> Any:
 
 @bp.get("/offers/<int:offer_id>")
 def offer(offer_id: int) -> Any:
-    item = services.get_offer(offer_id)
-    if item not in queries.offers_for_residents():
-        abort(404)
+    item = queries.visible_offer(offer_id)
     balance = (
         resident_balance(current_user.id)
         if current_user.is_authenticated and current_user.role is Role.RESIDENT
@@ -72,8 +68,6 @@ def offer_image(offer_id: int) -> Any:
 @resident_only
 @limiter.limit(limit_setting("RATELIMIT_REDEEM"), key_func=caller_key)
 def redeem(offer_id: int) -> Any:
-    from flask import request
-
     try:
         redemption = services.redeem_offer(
             current_user, offer_id, request.form.get("idempotency_key")
@@ -97,9 +91,8 @@ def redemptions() -> Any:
 @limiter.limit(limit_setting("RATELIMIT_REDEMPTION_QR"), key_func=caller_key)
 def redemption(redemption_id: int) -> Any:
     item = services.own_redemption(current_user, redemption_id)
-    qr = None
-    if item.status is RedemptionStatus.HELD:
-        qr = qr_svg(make_token("redeem", item.id, item.nonce))
+    token = services.redemption_token(item)
+    qr = qr_svg(token) if token else None
     return render_template(
         "mobile/redemption.html", r=item, qr=qr, code=format_short_code(item.short_code)
     )
@@ -119,9 +112,10 @@ def cancel(redemption_id: int) -> Any:
 @bp.get("/points")
 @resident_only
 def points() -> Any:
+    overview = points_overview(current_user.id, 100)
     return render_template(
         "mobile/points.html",
-        balance=resident_balance(current_user.id),
-        expiring=upcoming_expiries(current_user.id),
-        rows=history(current_user.id, 100),
+        balance=overview.balance,
+        expiring=overview.expiring,
+        rows=overview.history,
     )

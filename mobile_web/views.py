@@ -11,11 +11,15 @@ from flask_login import current_user, login_user, logout_user
 
 from backend.accounts import services
 from backend.accounts.models import Role
+from backend.actions.queries import actions_of, leaderboard, resident_summary
 from backend.auth import home_url, page_roles
 from backend.cache import cached
+from backend.charts import bar_chart, line_chart
 from backend.errors import DomainError
 from backend.extensions import limiter
 from backend.i18n import action_name, current_lang
+from backend.ledger.expiry import upcoming_expiries
+from backend.ledger.queries import resident_balance
 from backend.methodology_versions import queries as methodology_queries
 from backend.methodology_versions import services as methodology_services
 from methodologies import available as methodology_available
@@ -92,10 +96,6 @@ def logout() -> Any:
 @bp.get("/home")
 @page_roles(Role.RESIDENT)
 def home() -> Any:
-    from backend.actions.queries import actions_of, leaderboard, resident_summary
-    from backend.ledger.expiry import upcoming_expiries
-    from backend.ledger.queries import resident_balance
-
     summary = resident_summary(current_user.id)
     # the charts are a pure function of their figures and the language: reused as they are
     charts = cached(
@@ -124,8 +124,6 @@ def home() -> Any:
 
 def home_charts(summary: Any) -> dict[str, Any]:
     """The two SVG charts of the resident home (breakdown and 12-month trend), in kg."""
-    from backend.charts import bar_chart, line_chart
-
     charts: dict[str, Any] = {}
     if summary.breakdown:
         names = [action_name(code) for code in summary.breakdown]

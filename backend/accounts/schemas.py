@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from flask import g
 from marshmallow import Schema, fields
 
 from ..config import DISTRICTS
@@ -49,8 +50,6 @@ class UserSchema(Schema):
         return str(user.phone) if owner else str(user.masked_phone)
 
     def context_owner_id(self) -> int | None:
-        from flask import g
-
         api_user = g.get("api_user")
         return api_user.id if api_user is not None else None
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import joinedload
 
 from ..audit.services import record_audit
 from ..config import DISTRICTS
-from ..errors import DomainError
+from ..errors import DomainError, Forbidden, NotFound
 from ..extensions import db
 from ..merchants.models import Merchant
 from ..timeutil import aware, utcnow
@@ -296,8 +296,6 @@ def load_session_user(session_id: str) -> User | None:
 def _managed_account(actor: User, user_id: int) -> User:
     """An account an administrator may suspend or restore from the console: not their own,
     not another administrator's (administrators are managed with ``flask admins``)."""
-    from ..errors import Forbidden, NotFound
-
     user = db.session.get(User, user_id)
     if user is None or user.deleted_at is not None:
         raise NotFound()

@@ -25,16 +25,13 @@ from ..errors import DomainError
 from ..extensions import db
 from ..ledger.exceptions import IdempotencyConflict
 from ..merchants.models import MerchantKind
-from ..qr import new_nonce, new_short_code, normalise_short_code, read_token
+from ..qr import make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..timeutil import utcnow
+from .catalogue import STATION_ACTIONS
 from .exceptions import ClaimCodeInvalid, InvalidActivity, WrongStation
 from .models import ActivityRecord, Channel, ClaimCode, ClaimKey, HouseholdCard
 from .verification import verify_records
 
-STATION_ACTIONS = {
-    MerchantKind.WASTE_STATION: "waste_sorting",
-    MerchantKind.RESTAURANT: "food_waste",
-}
 GRACE = timedelta(seconds=10)  # the time it takes the attendant to type or scan
 
 
@@ -73,6 +70,16 @@ def issue_card(resident: User) -> HouseholdCard:
     record_audit(resident, "card.issue", "household_card", card.id)
     db.session.commit()
     return card
+
+
+def claim_token(claim: ClaimCode) -> str:
+    """The signed token of a claim QR (the page's and the API's alike)."""
+    return make_token("claim", claim.resident_id, claim.nonce)
+
+
+def card_token(card: HouseholdCard) -> str:
+    """The signed token printed on a household card."""
+    return make_token("card", card.resident_id, card.nonce)
 
 
 def active_card(resident_id: int) -> HouseholdCard | None:

@@ -28,6 +28,8 @@ from typing import IO, Any
 
 from flask import current_app
 from redis.exceptions import RedisError
+from rq.exceptions import NoSuchJobError
+from rq.job import Job, JobStatus
 from sqlalchemy import Engine, select, text
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import FileStorage, MultiDict
@@ -35,9 +37,10 @@ from werkzeug.datastructures import FileStorage, MultiDict
 from ..bulk import any_of
 from ..extensions import db
 from ..jobs import enqueue, get_queue
-from ..partners.models import Partner, PartnerKind
+from ..partners.models import Partner
 from ..timeutil import aware, utcnow
 from . import numbers
+from .catalogue import ALLOWED_ACTIONS
 from .exceptions import (
     BatchTooLarge,
     InvalidBatch,
@@ -58,12 +61,6 @@ from .models import (
 from .reasons import reason
 from .verification import Summary, verify_new
 
-ALLOWED_ACTIONS = {
-    PartnerKind.TRANSIT: {"public_transit"},
-    PartnerKind.BIKE_SHARE: {"bike_sharing"},
-    PartnerKind.WASTE_STATION: {"waste_sorting"},
-    PartnerKind.RESTAURANT: {"food_waste"},
-}
 CSV_FIXED = ("record_id", "action", "identity")
 MULTIPART = "multipart/form-data"
 BATCH_TYPES = ("application/json", "text/csv", MULTIPART)  # what POST /partner/batches takes
@@ -417,9 +414,6 @@ def recover_batches() -> int:
     (Redis restarted empty), failed for good, or died with its worker (SIGKILL, a lost host).
     RQ itself only notices a dead SimpleWorker's job once its timeout has passed; this runs
     when a worker starts and every few minutes (``backend.jobs``). Returns how many."""
-    from rq.exceptions import NoSuchJobError
-    from rq.job import Job, JobStatus
-
     waiting = {JobStatus.QUEUED, JobStatus.SCHEDULED, JobStatus.DEFERRED}
     open_ids = db.session.scalars(
         select(PartnerBatch.id).where(

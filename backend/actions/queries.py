@@ -9,9 +9,15 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+import methodologies.afforestation as forest
+from methodologies.base import local_day
+
+from ..accounts.models import User
 from ..extensions import db
+from ..methodology_versions.exceptions import NoActiveVersion
+from ..methodology_versions.services import active_version
 from ..partners.models import Partner
-from ..timeutil import utcnow
+from ..timeutil import local, utcnow
 from .models import ActivityRecord, Outcome, PartnerBatch, Reduction
 
 
@@ -30,8 +36,6 @@ def actions_of(resident_id: int, limit: int = 50) -> list[ActivityRecord]:
 
 def verified_by(staff_id: int, limit: int = 30) -> list[ActivityRecord]:
     """What a station or restaurant staff member confirmed today, newest first."""
-    from methodologies.base import local_day
-
     return list(
         db.session.scalars(
             select(ActivityRecord)
@@ -117,8 +121,6 @@ def grams_by_action_and_month(resident_id: int) -> dict[tuple[str, str], int]:
 
 def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, int]]:
     """This month's top residents of a district who opted in, by nickname only."""
-    from ..accounts.models import User
-
     rows = db.session.execute(
         select(User.nickname, func.sum(Reduction.credited_g).label("grams"))
         .join(Reduction, Reduction.resident_id == User.id)
@@ -138,8 +140,6 @@ def leaderboard(district: str, month: str, limit: int = 10) -> list[tuple[str, i
 
 def last_months(count: int = 12) -> list[str]:
     """The last ``count`` local months, oldest first, as "YYYY-MM"."""
-    from ..timeutil import local
-
     today = local(utcnow())
     index = today.year * 12 + today.month - 1
     return [f"{i // 12:04d}-{i % 12 + 1:02d}" for i in range(index - count + 1, index + 1)]
@@ -158,11 +158,6 @@ class ResidentSummary:
 
 def resident_summary(resident_id: int) -> ResidentSummary:
     """Everything the resident home shows about reductions (points come from the ledger)."""
-    import methodologies.afforestation as forest
-
-    from ..methodology_versions.exceptions import NoActiveVersion
-    from ..methodology_versions.services import active_version
-
     months = last_months(12)
     cells = grams_by_action_and_month(resident_id)
     by_month: dict[str, int] = {}

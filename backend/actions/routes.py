@@ -15,7 +15,7 @@ from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..extensions import db, limiter
 from ..partners.auth import current_partner, partner_required
-from ..qr import format_short_code, make_token
+from ..qr import format_short_code
 from ..ratelimit import caller_key
 from ..schemas import ErrorSchema, IdempotencyHeaderSchema
 from . import claims, identities, ingest, numbers, queries, self_reports
@@ -224,7 +224,7 @@ class ClaimCodes(MethodView):
         """A fresh personal QR token and short code (about 60 seconds, single use)."""
         claim = claims.new_claim_code(api_user())
         return {
-            "token": make_token("claim", claim.resident_id, claim.nonce),
+            "token": claims.claim_token(claim),
             "code": format_short_code(claim.code),
             "expires_at": claim.expires_at,
         }
@@ -240,7 +240,7 @@ class Card(MethodView):
         """Issue a printable household card (revokes the previous one)."""
         card = claims.issue_card(api_user())
         return {
-            "token": make_token("card", card.resident_id, card.nonce),
+            "token": claims.card_token(card),
             "issued_at": card.issued_at,
         }
 

@@ -6,6 +6,7 @@ from marshmallow import EXCLUDE, Schema, fields, validate
 
 from ..i18n import current_lang
 from ..schemas import MAX_INT
+from .calculation import calculation
 
 
 class BatchAcceptedSchema(Schema):
@@ -152,8 +153,6 @@ class ActionDetailSchema(ActionSchema):
     calculation = fields.Method("get_calculation", allow_none=True)
 
     def get_calculation(self, record: Any) -> dict[str, Any] | None:
-        from .calculation import calculation
-
         return calculation(record, current_lang())
 
 

@@ -17,6 +17,7 @@ from ..audit.services import record_audit
 from ..extensions import db
 from ..timeutil import aware, utcnow
 from ..uploads import image_path, read_image, save_image
+from .catalogue import RESIDENT_ACTIONS
 from .exceptions import (
     AppealNotAllowed,
     AppealTooLate,
@@ -30,8 +31,6 @@ from .models import ActivityRecord, Channel, Outcome
 from .reasons import reason
 from .timerules import claim_window
 from .verification import verify_records
-
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 
 
 def submit_self_report(

@@ -44,6 +44,7 @@ from ..methodology_versions.models import MethodologyVersion
 from ..methodology_versions.services import history, in_force_at, points_for
 from ..settings.services import get_setting
 from ..timeutil import utcnow
+from .catalogue import RESIDENT_ACTIONS
 from .models import ActivityRecord, BindingStatus, Channel, IdentityBinding, Outcome, Reduction
 from .reasons import reason
 from .timerules import time_problem
@@ -55,7 +56,6 @@ MALFORMED = (TypeError, ValueError, AttributeError, ArithmeticError)
 # Rule rejections that are anomalies to look at rather than certain refusals: the record goes
 # to the review queue with the rule's reason, and an administrator may approve it.
 TO_REVIEW = frozenset({"speed_implausible"})
-RESIDENT_ACTIONS = ("public_transit", "bike_sharing", "waste_sorting", "food_waste")
 RECORDS = ActivityRecord.__table__
 
 

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
+
 import click
 from flask import current_app
 from flask.cli import AppGroup
 
 from . import data
+from .generate import BENCH_PASSWORD, generate
 
 demo_cli = AppGroup("demo", help="Demo data for local runs.")
 
@@ -44,11 +48,6 @@ def generate_command(
     residents: int, records: int, out: str, seed: int, staff: int, as_json: bool
 ) -> None:
     """Synthetic residents, bindings, partners, offers and partner records for load tests."""
-    import dataclasses
-    import json
-
-    from .generate import BENCH_PASSWORD, generate
-
     result = generate(residents, records, out, seed=seed, staff=staff)
     if as_json:
         click.echo(json.dumps(dataclasses.asdict(result)))

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
+from flask import current_app
 from sqlalchemy import select
 
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, register_resident
+from ..accounts.two_factor import has_totp, install_secret
+from ..actions.identities import bind_identity
+from ..actions.ingest import ingest_chunk
+from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
+from ..events.models import Event, FootprintStage
+from ..events.services import create_event, record_footprint
 from ..extensions import db
-from ..merchants.models import Merchant
+from ..merchants.models import Merchant, MerchantKind
 from ..methodology_versions.models import MethodologyVersion, VersionStatus
 from ..methodology_versions.services import (
     approve_version,
@@ -17,6 +26,8 @@ from ..methodology_versions.services import (
 )
 from ..partners.models import Partner
 from ..partners.services import create_partner
+from ..rewards.models import Offer, OfferStatus
+from ..timeutil import LOCAL_TZ, utcnow
 
 DEMO_PASSWORD = "demo2026"  # noqa: S105 - printed demo logins, refused in production
 DEMO_USERS = [
@@ -113,15 +124,11 @@ def _demo_module_versions() -> int:
 
 
 def _demo_development() -> bool:
-    from flask import current_app
-
     return bool(current_app.config["APP_ENV"] == "development")
 
 
 def _demo_second_factor() -> None:
     """Development only: the demo administrators get the known authenticator key."""
-    from ..accounts.two_factor import has_totp, install_secret
-
     if not _demo_development():
         return
     for role, phone, _nickname in DEMO_USERS:
@@ -131,8 +138,6 @@ def _demo_second_factor() -> None:
 
 
 def _demo_station() -> int:
-    from ..merchants.models import MerchantKind
-
     created = 0
     station = db.session.scalar(select(Merchant).where(Merchant.name == DEMO_STATION["name"]))
     if station is None:
@@ -151,13 +156,6 @@ def _demo_station() -> int:
 
 def _demo_trips() -> int:
     """Bind the demo resident's bus card and credit a week of trips through the real pipeline."""
-    from datetime import timedelta
-
-    from ..actions.identities import bind_identity
-    from ..actions.ingest import ingest_chunk
-    from ..actions.models import ActivityRecord, BatchStatus, PartnerBatch
-    from ..timeutil import LOCAL_TZ, utcnow
-
     resident = _user(DEMO_USERS[0][1])
     partner = db.session.scalar(select(Partner).where(Partner.code == DEMO_PARTNER[0]))
     if (
@@ -250,11 +248,6 @@ DEMO_OFFERS = [
 
 
 def _demo_offers(merchant: Merchant) -> int:
-    from datetime import timedelta
-
-    from ..rewards.models import Offer, OfferStatus
-    from ..timeutil import utcnow
-
     created = 0
     for spec in DEMO_OFFERS:
         exists = db.session.scalar(select(Offer.id).where(Offer.title_zh == spec["title_zh"]))
@@ -294,9 +287,6 @@ DEMO_EVENT_LINES = [
 
 def _demo_event() -> int:
     """A carbon-neutral event for the demo organiser, with its planned activity data."""
-    from ..events.models import Event, FootprintStage
-    from ..events.services import create_event, record_footprint
-
     organiser = _user("13800000021")
     if organiser is None:
         return 0

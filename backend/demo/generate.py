@@ -21,6 +21,7 @@ from sqlalchemy import func, insert, select
 
 from ..accounts.models import Role, User
 from ..accounts.services import create_user, hash_password
+from ..accounts.two_factor import has_totp, install_secret
 from ..actions.identities import identity_hash
 from ..actions.models import BindingStatus, IdentityBinding
 from ..extensions import db
@@ -142,8 +143,6 @@ BENCH_TOTP_SECRET = "QZCARBONBENCHADMINTOTPKEYSECRET2"  # noqa: S105 - synthetic
 
 def _admins(generated: Generated, count: int) -> None:
     """Administrators for the load test's dashboard persona, with a known TOTP secret."""
-    from ..accounts.two_factor import has_totp, install_secret
-
     for i in range(count):
         phone = str(ADMIN_BASE + i)
         user = db.session.scalar(select(User).where(User.phone == phone))

@@ -12,8 +12,8 @@ from sqlalchemy.exc import IntegrityError
 
 from ..accounts.models import Role, User
 from ..audit.services import record_audit
-from ..errors import DomainError, Forbidden
-from ..extensions import db
+from ..errors import Forbidden
+from ..extensions import db, unit_of_work
 from ..ledger.exceptions import IdempotencyConflict
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import Leg, post_entry, resident_account, system_account
@@ -51,38 +51,37 @@ def donate_points(
     if existing is not None:
         return _same_or_conflict(existing, plan_id, points)
     try:
-        plan = get_project(plan_id)
-        raw = str(points).strip() if points is not None else ""
-        if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
-            raise InvalidDonation(field="points")
-        amount = int(raw)
-        entry, _created = post_entry(
-            EntryKind.DONATE,
-            [
-                Leg(resident_account(resident.id), -amount),
-                Leg(system_account(AccountKind.FOREST_FUND), amount),
-            ],
-            key,
-            resident_id=resident.id,
-            memo=f"planting project {plan.id}",
-            ref=("planting_plan", plan.id),
-        )
-        donation = Donation(
-            plan_id=plan.id,
-            resident_id=resident.id,
-            points=amount,
-            idempotency_key=key,
-            ledger_entry_id=entry.id,
-        )
-        db.session.add(donation)
-        db.session.flush()
-        record_audit(resident, "donation.create", "planting_plan", plan.id, points=amount, key=key)
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
+        with unit_of_work():
+            plan = get_project(plan_id)
+            raw = str(points).strip() if points is not None else ""
+            if not re.fullmatch(r"[0-9]{1,9}", raw) or int(raw) < 1:
+                raise InvalidDonation(field="points")
+            amount = int(raw)
+            entry, _created = post_entry(
+                EntryKind.DONATE,
+                [
+                    Leg(resident_account(resident.id), -amount),
+                    Leg(system_account(AccountKind.FOREST_FUND), amount),
+                ],
+                key,
+                resident_id=resident.id,
+                memo=f"planting project {plan.id}",
+                ref=("planting_plan", plan.id),
+            )
+            donation = Donation(
+                plan_id=plan.id,
+                resident_id=resident.id,
+                points=amount,
+                idempotency_key=key,
+                ledger_entry_id=entry.id,
+            )
+            db.session.add(donation)
+            db.session.flush()
+            record_audit(
+                resident, "donation.create", "planting_plan", plan.id, points=amount, key=key
+            )
     except IntegrityError:
-        db.session.rollback()  # the same key raced in from another request and won
+        # the same key raced in from another request and won
         existing = _donation_by_key(key)
         if existing is None:
             raise

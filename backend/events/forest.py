@@ -16,7 +16,7 @@ from methodologies import afforestation as af
 from ..accounts.models import User
 from ..audit.services import record_audit
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, unit_of_work
 from ..methodology_versions.services import active_version
 from ..timeutil import utcnow
 from ..uploads import read_image, store_image
@@ -70,7 +70,7 @@ def create_plan(organiser: User, event_id: int, data: Mapping[str, Any]) -> Plan
     """Size a 碳中和林 plan: the smallest area whose projected net removal by the horizon
     covers the event's footprint (actual if reported, else the estimate) less the
     reductions already retired for it. Older unapproved plans are superseded."""
-    try:
+    with unit_of_work():
         event = own_event(organiser, event_id)
         if event.approved_plan is not None:
             raise PlanLocked()
@@ -158,10 +158,6 @@ def create_plan(organiser: User, event_id: int, data: Mapping[str, Any]) -> Plan
             target_g=target,
             version_id=version.id,
         )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
     return plan
 
 
@@ -197,29 +193,25 @@ def review_plan(admin: User, plan_id: int, approve: bool, comment: str = "") -> 
     """Approve a submitted plan (it becomes the event's committed planting project) or
     return it with a comment."""
     try:
-        plan = get_plan(plan_id)
-        if plan.status is not PlanStatus.SUBMITTED:
-            raise InvalidPlanTransition(action=_("approve it") if approve else _("return it"))
-        comment = (comment or "").strip()[:1000]
-        if not approve and not comment:
-            raise CommentRequired(field="comment")
-        plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
-        plan.reviewed_by_id = admin.id
-        plan.reviewed_at = utcnow()
-        plan.review_comment = comment
-        record_audit(
-            admin,
-            "plan.approve" if approve else "plan.return",
-            "planting_plan",
-            plan.id,
-            comment=comment,
-        )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
+        with unit_of_work():
+            plan = get_plan(plan_id)
+            if plan.status is not PlanStatus.SUBMITTED:
+                raise InvalidPlanTransition(action=_("approve it") if approve else _("return it"))
+            comment = (comment or "").strip()[:1000]
+            if not approve and not comment:
+                raise CommentRequired(field="comment")
+            plan.status = PlanStatus.APPROVED if approve else PlanStatus.RETURNED
+            plan.reviewed_by_id = admin.id
+            plan.reviewed_at = utcnow()
+            plan.review_comment = comment
+            record_audit(
+                admin,
+                "plan.approve" if approve else "plan.return",
+                "planting_plan",
+                plan.id,
+                comment=comment,
+            )
     except IntegrityError:  # another plan of the event was approved at the same moment
-        db.session.rollback()
         raise InvalidPlanTransition(action=_("approve it")) from None
     return plan
 
@@ -248,7 +240,7 @@ def record_planting(
 ) -> Planting:
     """Record a block actually planted for an approved plan (date, species, area, seedlings,
     location, photos). Photos are checked before anything is written."""
-    try:
+    with unit_of_work():
         plan = get_plan(plan_id)
         if plan.status is not PlanStatus.APPROVED:
             raise InvalidPlanTransition(action=_("record a planting"))
@@ -287,10 +279,6 @@ def record_planting(
             area_mu=planting.area_mu,
             seedlings=seedlings,
         )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
     return planting
 
 
@@ -303,7 +291,7 @@ def get_planting(planting_id: int) -> Planting:
 
 def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]) -> SurvivalCheck:
     """Record how many of a block's seedlings were alive at a check."""
-    try:
+    with unit_of_work():
         planting = get_planting(planting_id)
         checked_on = _date(data, "checked_on", InvalidPlanting)
         if checked_on > local_today():
@@ -337,8 +325,4 @@ def record_survival_check(admin: User, planting_id: int, data: Mapping[str, Any]
             surviving=surviving,
             planted=planting.seedlings,
         )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
     return check

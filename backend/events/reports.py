@@ -18,6 +18,7 @@ from decimal import ROUND_HALF_UP, Decimal
 from pathlib import Path
 from typing import Any
 
+import pygal
 from flask import render_template, url_for
 from flask_babel import gettext as _
 from markupsafe import Markup
@@ -137,8 +138,6 @@ def _t(grams: int) -> float:
 def sequestration_chart(plan: PlantingPlan) -> Markup:
     """Cumulative projected net removal of the plan against the emissions the forest must
     absorb, with the break-even year marked."""
-    import pygal
-
     points = [(p["year"], _t(p["cumulative_g"])) for p in plan.curve]
     first, last = plan.planting_year, plan.planting_year + plan.horizon_years
     top = max(_t(plan.removal_g), _t(plan.target_g)) * 1.05

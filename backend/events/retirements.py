@@ -15,8 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import User
 from ..actions.models import Reduction
 from ..audit.services import record_audit
-from ..errors import DomainError
-from ..extensions import db
+from ..extensions import db, unit_of_work
 from ..ledger.services import Retired, post_retirements
 from ..timeutil import local, utcnow
 from .exceptions import InsufficientPool, InvalidRetirement, NoFootprint, RetirementRace
@@ -100,41 +99,40 @@ def retire_reductions(
     key = f"retire:{event_id}:{request_key or uuid.uuid4().hex}"
     for _attempt in range(3):
         try:
-            event = own_event(organiser, event_id)
-            existing = _retirements_of_request(event.id, key)
-            if existing:
-                return existing
-            amount = _whole({"grams": grams}, "grams", InvalidRetirement, minimum=1, maximum=10**15)
-            footprint = event.current_footprint
-            if footprint is None:
-                raise NoFootprint()
-            open_g = footprint.total_g - retired_g(event.id)
-            if amount > open_g:
-                raise InvalidRetirement(
-                    problem=_(
-                        "at most the %(kg)s kg CO2e of the footprint not yet covered by "
-                        "retirements",
-                        kg=_kg(max(open_g, 0)),
-                    ),
-                    field="grams",
+            with unit_of_work():
+                event = own_event(organiser, event_id)
+                existing = _retirements_of_request(event.id, key)
+                if existing:
+                    return existing
+                amount = _whole(
+                    {"grams": grams}, "grams", InvalidRetirement, minimum=1, maximum=10**15
                 )
-            rows = _insert_retirements(event, organiser, _pick(amount), key)
-            record_audit(
-                organiser,
-                "event.retire",
-                "event",
-                event.id,
-                requested_g=amount,
-                retired_g=sum(r.grams for r in rows),
-                serials=f"{rows[0].serial}..{rows[-1].serial}",
-                count=len(rows),
-            )
-            db.session.commit()
-            return rows
-        except DomainError:
-            db.session.rollback()
-            raise
+                footprint = event.current_footprint
+                if footprint is None:
+                    raise NoFootprint()
+                open_g = footprint.total_g - retired_g(event.id)
+                if amount > open_g:
+                    raise InvalidRetirement(
+                        problem=_(
+                            "at most the %(kg)s kg CO2e of the footprint not yet covered by "
+                            "retirements",
+                            kg=_kg(max(open_g, 0)),
+                        ),
+                        field="grams",
+                    )
+                rows = _insert_retirements(event, organiser, _pick(amount), key)
+                record_audit(
+                    organiser,
+                    "event.retire",
+                    "event",
+                    event.id,
+                    requested_g=amount,
+                    retired_g=sum(r.grams for r in rows),
+                    serials=f"{rows[0].serial}..{rows[-1].serial}",
+                    count=len(rows),
+                )
+                return rows
         except IntegrityError:
             # A concurrent retirement took a reduction or a serial number first: start over.
-            db.session.rollback()
+            continue
     raise RetirementRace()

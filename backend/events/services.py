@@ -22,7 +22,7 @@ from ..accounts.models import Role, User
 from ..audit.services import record_audit
 from ..config import DISTRICTS
 from ..errors import DomainError, Forbidden
-from ..extensions import db
+from ..extensions import db, unit_of_work
 from ..methodology_versions.services import active_version
 from ..timeutil import local, utcnow
 from .exceptions import ActualBeforeEventEnd, InvalidEvent, InvalidFootprint, UnknownEvent
@@ -212,7 +212,7 @@ def record_footprint(
     event_footprint version in force, and keep it with that version's id and parameter hash.
 
     ``participants`` defaults to the expected participants for the planned stage."""
-    try:
+    with unit_of_work():
         event = own_event(organiser, event_id)
         stage = FootprintStage(stage)
         if stage is FootprintStage.ACTUAL and local_today() < event.ends_on:
@@ -260,10 +260,6 @@ def record_footprint(
             total_g=row.total_g,
             version_id=version.id,
         )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
     return row
 
 

@@ -8,6 +8,7 @@ from datetime import datetime
 from sqlalchemy import select
 
 from ..extensions import db
+from .expiry import upcoming_expiries
 from .models import Account, EntryKind, LedgerEntry, Posting
 
 
@@ -53,3 +54,20 @@ def history(user_id: int, limit: int = 50, before_id: int | None = None) -> list
     if before_id is not None:
         query = query.where(Posting.entry_id < before_id)
     return [HistoryRow(*row) for row in db.session.execute(query)]
+
+
+@dataclass(frozen=True)
+class PointsOverview:
+    """What a resident sees of their points: the balance, what expires by when (soonest
+    first) and the latest movements (newest first)."""
+
+    balance: int
+    expiring: list[tuple[datetime, int]]
+    history: list[HistoryRow]
+
+
+def points_overview(user_id: int, limit: int) -> PointsOverview:
+    """The points page and ``GET /me/points`` alike (``limit`` movements)."""
+    return PointsOverview(
+        resident_balance(user_id), upcoming_expiries(user_id), history(user_id, limit)
+    )

@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
-from sqlalchemy import select, update
+from sqlalchemy import func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
+from ..bulk import add_to_column, allocate_ids, any_of, insert_returning, insert_rows
 from ..extensions import db
+from ..timeutil import utcnow
 from .exceptions import InsufficientPoints, InvalidAmount, UnbalancedEntry
 from .models import CACHED_KINDS, Account, AccountKind, EntryKind, LedgerEntry, Posting
 
@@ -166,8 +169,6 @@ def reverse_entry(
 
 def balance_of(account: Account) -> int:
     """The balance from postings (the truth the cached balance must equal)."""
-    from sqlalchemy import func
-
     return int(
         db.session.scalar(
             select(func.coalesce(func.sum(Posting.amount), 0)).where(
@@ -205,10 +206,6 @@ def credit_points(
 def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
     """User id -> ledger account id for many residents, accounts created where missing (a
     few statements however many residents; plain rows, no ORM objects)."""
-    from sqlalchemy.dialects import postgresql, sqlite
-
-    from ..bulk import any_of
-
     ids = sorted(set(user_ids))
     if not ids:
         return {}
@@ -237,8 +234,6 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
 
 def lock_account_ids(account_ids: Iterable[int]) -> None:
     """Row-lock cached accounts by id, in ascending order (so two writers never deadlock)."""
-    from ..bulk import any_of
-
     ids = sorted(set(account_ids))
     if ids:
         db.session.execute(
@@ -256,9 +251,6 @@ def credit_many(
     returns idempotency key -> entry id for every credit. Entries and postings are written in
     bulk (COPY on PostgreSQL), and the cached balances moved by one statement.
     """
-    from ..bulk import add_to_column, any_of, insert_returning, insert_rows
-    from ..timeutil import utcnow
-
     if any(points <= 0 for _, points, _ in credits):
         raise InvalidAmount()
     now = utcnow()
@@ -343,11 +335,6 @@ def post_retirements(retired: Sequence[Retired], *, memo: str = "") -> list[int]
     (IntegrityError), never skipped: the caller's register row and its entry go together or
     not at all. Neither account keeps a cached balance, so nothing is locked. The caller
     commits."""
-    from sqlalchemy import insert
-
-    from ..bulk import allocate_ids
-    from ..timeutil import utcnow
-
     if any(item.grams <= 0 or not isinstance(item.grams, int) for item in retired):
         raise InvalidAmount()
     if not retired:

@@ -14,7 +14,8 @@ from typing import Any
 from sqlalchemy import select
 
 from ..accounts.models import User
-from ..actions.claims import STATION_ACTIONS, submit_claim
+from ..actions.catalogue import STATION_ACTIONS
+from ..actions.claims import submit_claim
 from ..actions.models import ActivityRecord
 from ..extensions import db
 from ..qr import InvalidQr, normalise_short_code, token_purpose

@@ -14,11 +14,14 @@ import xml.etree.ElementTree as ET  # noqa: S405 - parses our own pygal output o
 from decimal import Decimal
 from typing import Any
 
+import pygal
 from flask_babel import gettext as _
 from markupsafe import Markup
+from pygal.style import Style
 
 from ..charts import SVG_NS, clean_svg
-from .queries import POINT_FLOWS, Dashboard
+from .activity import POINT_FLOWS
+from .queries import Dashboard
 
 # Dark enough for 3:1 against white (WCAG 1.4.11), distinguishable with colour-blindness.
 PALETTE = ("#1f7a4d", "#2f6fb0", "#b35900", "#7a4d9c", "#a33b3b", "#3d7f7f")
@@ -29,8 +32,6 @@ LABEL_SIZE, LEGEND_SIZE = 16, 17
 
 def _style() -> Any:
     """Font sizes pygal lays the chart out with (the same as ``_paint`` writes)."""
-    from pygal.style import Style
-
     return Style(
         font_family=FONT,
         label_font_size=LABEL_SIZE,
@@ -153,8 +154,6 @@ def _month_labels(chart: Any, months: list[str]) -> None:
 
 def reductions_by_month(dash: Dashboard, element_id: str = "chart-months") -> Markup:
     """Stacked bars: tonnes CO2e per month, one colour per action type."""
-    import pygal
-
     table = dash.tables["reductions_by_month"]
     action_columns = [c for c in table.columns if c.key.endswith("_t") and c.key != "reduction_t"]
     totals = [_t(row["reduction_t"]) for row in table.rows]
@@ -176,8 +175,6 @@ def reductions_by_month(dash: Dashboard, element_id: str = "chart-months") -> Ma
 
 
 def reductions_by_district(dash: Dashboard, element_id: str = "chart-districts") -> Markup:
-    import pygal
-
     table = dash.tables["reductions_by_district"]
     rows = list(reversed(table.rows))  # pygal draws the first label at the bottom
     chart = pygal.HorizontalBar(
@@ -199,8 +196,6 @@ def reductions_by_district(dash: Dashboard, element_id: str = "chart-districts")
 
 
 def points_by_month(dash: Dashboard, element_id: str = "chart-points") -> Markup:
-    import pygal
-
     table = dash.tables["points_by_month"]
     chart = pygal.Bar(**_options(show_legend=True, value_formatter=lambda v: f"{v:,.0f}"))
     _month_labels(chart, [row["month"] for row in table.rows])
@@ -218,8 +213,6 @@ def points_by_month(dash: Dashboard, element_id: str = "chart-points") -> Markup
 
 def partner_records_per_day(dash: Dashboard, element_id: str = "chart-partners") -> Markup | None:
     """One line per partner: records received per day (days without records are zero)."""
-    import pygal
-
     daily = dash.tables["partner_daily"].rows
     if not daily:
         return None

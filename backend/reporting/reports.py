@@ -24,8 +24,9 @@ from ..methodology_versions import queries as methodology_queries
 from ..pdf import render_pdf
 from ..timeutil import utcnow
 from . import charts
+from .activity import versions_used_table
 from .filters import Filters, InvalidFilters, Period
-from .queries import DEFINITIONS, Dashboard, dashboard, versions_used_table
+from .queries import DEFINITIONS, Dashboard, dashboard
 
 REPORT_CSS = Path(__file__).resolve().parent / "report.css"
 PERIOD_RE = re.compile(r"^(\d{4})(?:-(\d{2}))?$")

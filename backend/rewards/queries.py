@@ -12,6 +12,7 @@ from sqlalchemy.orm import joinedload
 
 from ..extensions import db
 from ..timeutil import LOCAL_TZ, local, utcnow
+from .exceptions import InvalidPeriod, UnknownOffer
 from .models import Offer, OfferStatus, Redemption, RedemptionStatus
 
 
@@ -38,6 +39,15 @@ def offers_for_residents(now: datetime | None = None) -> list[Offer]:
             .order_by(Offer.points_price, Offer.id)
         )
     )
+
+
+def visible_offer(offer_id: int) -> Offer:
+    """An offer residents may see (one of ``offers_for_residents``), else ``UnknownOffer``:
+    the offer page and ``GET /offers/<id>`` alike."""
+    offer = db.session.get(Offer, offer_id)
+    if offer is None or offer not in offers_for_residents():
+        raise UnknownOffer()
+    return offer
 
 
 def offers_of_merchant(merchant_id: int) -> list[Offer]:
@@ -166,3 +176,20 @@ def period_bounds(start_day: str, end_day: str) -> tuple[datetime, datetime]:
     start = datetime.fromisoformat(start_day).replace(tzinfo=LOCAL_TZ)
     end = datetime.fromisoformat(end_day).replace(tzinfo=LOCAL_TZ) + timedelta(days=1)
     return start, end
+
+
+# The longest settlement period a merchant may ask for, in local calendar days.
+MAX_SETTLEMENT_DAYS = 370
+
+
+def settlement(merchant_id: int, start_day: str, end_day: str) -> str:
+    """The settlement CSV of local calendar days [start_day, end_day] (ISO dates, both
+    included), for the merchant's page and the API alike; ``InvalidPeriod`` unless they are
+    dates 1 to 370 days apart, the end not before the start."""
+    try:
+        start, end = period_bounds(start_day, end_day)
+    except ValueError:
+        raise InvalidPeriod() from None
+    if not timedelta(days=1) <= end - start <= timedelta(days=MAX_SETTLEMENT_DAYS):
+        raise InvalidPeriod()
+    return settlement_csv(merchant_id, start, end)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
 from typing import Any
 
 from flask import Response, current_app, jsonify
@@ -16,13 +15,11 @@ from ..auth import api_roles, api_user
 from ..cache import cached
 from ..extensions import limiter
 from ..i18n import current_lang
-from ..ledger.expiry import upcoming_expiries
-from ..ledger.queries import history, resident_balance
+from ..ledger.queries import points_overview
 from ..qr import decode_image
 from ..ratelimit import caller_key, limit_setting
 from ..schemas import IdempotencyHeaderSchema, PageArgsSchema
 from . import queries, services
-from .exceptions import InvalidPeriod, UnknownOffer
 from .schemas import (
     FulfilSchema,
     OfferCreateSchema,
@@ -53,28 +50,9 @@ class MyPoints(MethodView):
     @resident_only
     @blp.arguments(PageArgsSchema, location="query")
     @blp.response(200, PointsSchema)
-    def get(self, args: dict[str, Any]) -> dict[str, Any]:
+    def get(self, args: dict[str, Any]) -> Any:
         """Balance, points expiring and by when, and the latest movements."""
-        user = api_user()
-        return {
-            "balance": resident_balance(user.id),
-            "expiring": [
-                {"expires_at": when.isoformat(), "points": points}
-                for when, points in upcoming_expiries(user.id)
-            ],
-            "history": [
-                {
-                    "entry_id": row.entry_id,
-                    "kind": row.kind.value,
-                    "points": row.amount,
-                    "at": row.at.isoformat(),
-                    "memo": row.memo,
-                    "ref_type": row.ref_type,
-                    "ref_id": row.ref_id,
-                }
-                for row in history(user.id, args["limit"])
-            ],
-        }
+        return points_overview(api_user().id, args["limit"])
 
 
 @blp.route("/offers")
@@ -97,10 +75,7 @@ class Offers(MethodView):
 class OfferDetail(MethodView):
     @blp.response(200, OfferSchema)
     def get(self, offer_id: int) -> Any:
-        offer = services.get_offer(offer_id)
-        if offer not in queries.offers_for_residents():
-            raise UnknownOffer()
-        return offer
+        return queries.visible_offer(offer_id)
 
 
 @blp.route("/offers/<int:offer_id>/redeem")
@@ -212,10 +187,9 @@ class Settlement(MethodView):
     @blp.response(200, content_type="text/csv")
     def get(self, args: dict[str, Any]) -> Response:
         """Settlement CSV of a period (local calendar days, both included)."""
-        start, end = queries.period_bounds(args["start"].isoformat(), args["end"].isoformat())
-        if not timedelta(days=1) <= end - start <= timedelta(days=370):
-            raise InvalidPeriod()
-        body = queries.settlement_csv(api_user().merchant_id, start, end)
+        body = queries.settlement(
+            api_user().merchant_id, args["start"].isoformat(), args["end"].isoformat()
+        )
         return Response(
             body,
             mimetype="text/csv",

@@ -3,12 +3,14 @@ from __future__ import annotations
 from typing import Any
 
 from flask import current_app
-from marshmallow import EXCLUDE, Schema, fields, validate
+from marshmallow import EXCLUDE, Schema, fields, pre_dump, validate
 
 from ..i18n import current_lang
-from ..qr import format_short_code, make_token
+from ..ledger.queries import PointsOverview
+from ..qr import format_short_code
 from ..schemas import IdempotencyHeaderSchema
 from .models import RedemptionStatus
+from .services import redemption_token
 
 
 class OfferSchema(Schema):
@@ -76,9 +78,7 @@ class ResidentRedemptionSchema(RedemptionSchema):
     qr_valid_seconds = fields.Method("get_qr_seconds")
 
     def get_qr_token(self, r: Any) -> str | None:
-        if r.status is not RedemptionStatus.HELD:
-            return None
-        return make_token("redeem", r.id, r.nonce)
+        return redemption_token(r)
 
     def get_qr_seconds(self, r: Any) -> int:
         return int(current_app.config["REDEEM_QR_SECONDS"])
@@ -132,3 +132,25 @@ class PointsSchema(Schema):
     balance = fields.Integer()
     expiring = fields.List(fields.Dict(), metadata={"description": "[{expires_at, points}]"})
     history = fields.List(fields.Dict())
+
+    @pre_dump
+    def _plain(self, overview: PointsOverview, **_: Any) -> dict[str, Any]:
+        return {
+            "balance": overview.balance,
+            "expiring": [
+                {"expires_at": when.isoformat(), "points": points}
+                for when, points in overview.expiring
+            ],
+            "history": [
+                {
+                    "entry_id": row.entry_id,
+                    "kind": row.kind.value,
+                    "points": row.amount,
+                    "at": row.at.isoformat(),
+                    "memo": row.memo,
+                    "ref_type": row.ref_type,
+                    "ref_id": row.ref_id,
+                }
+                for row in overview.history
+            ],
+        }

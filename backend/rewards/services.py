@@ -19,7 +19,7 @@ from sqlalchemy.exc import IntegrityError
 from ..accounts.models import Role, User
 from ..audit.services import record_audit
 from ..errors import DomainError, Forbidden
-from ..extensions import db
+from ..extensions import db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
@@ -30,7 +30,7 @@ from ..ledger.services import (
     resident_account,
     system_account,
 )
-from ..qr import InvalidQr, new_nonce, new_short_code, normalise_short_code, read_token
+from ..qr import InvalidQr, make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..schemas import MAX_INT
 from ..timeutil import aware, utcnow
 from .exceptions import (
@@ -175,65 +175,61 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
     if existing is not None:
         return existing
     try:
-        account = resident_account(resident.id)
-        lock_accounts([account])  # one resident's redemptions run one at a time
-        existing = _by_key(key)
-        if existing is not None:
-            db.session.rollback()
-            return existing
-        offer = get_offer(offer_id)
-        now = utcnow()
-        if offer.status is not OfferStatus.ACTIVE or not (
-            aware(offer.valid_from) <= now < aware(offer.valid_until)
-        ):
-            raise OfferUnavailable()
-        used = db.session.scalar(
-            select(func.count())
-            .select_from(Redemption)
-            .where(
-                Redemption.resident_id == resident.id,
-                Redemption.offer_id == offer.id,
-                Redemption.status.in_(OPEN),
+        with unit_of_work():
+            account = resident_account(resident.id)
+            lock_accounts([account])  # one resident's redemptions run one at a time
+            existing = _by_key(key)
+            if existing is not None:
+                db.session.rollback()
+                return existing
+            offer = get_offer(offer_id)
+            now = utcnow()
+            if offer.status is not OfferStatus.ACTIVE or not (
+                aware(offer.valid_from) <= now < aware(offer.valid_until)
+            ):
+                raise OfferUnavailable()
+            used = db.session.scalar(
+                select(func.count())
+                .select_from(Redemption)
+                .where(
+                    Redemption.resident_id == resident.id,
+                    Redemption.offer_id == offer.id,
+                    Redemption.status.in_(OPEN),
+                )
             )
-        )
-        if (used or 0) >= offer.per_resident_limit:
-            raise LimitReached()
-        taken = db.session.execute(
-            update(Offer)
-            .where(Offer.id == offer.id, Offer.stock > 0, Offer.status == OfferStatus.ACTIVE)
-            .values(stock=Offer.stock - 1)
-        )
-        if taken.rowcount == 0:
-            raise OutOfStock()
-        db.session.expire(offer, ["stock"])
-        hours = current_app.config["REDEMPTION_HOLD_HOURS"]
-        redemption = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
-        post_entry(
-            EntryKind.HOLD,
-            [
-                Leg(account, -offer.points_price),
-                Leg(system_account(AccountKind.HOLDS), offer.points_price),
-            ],
-            f"hold:{redemption.id}",
-            resident_id=resident.id,
-            ref=("redemption", redemption.id),
-            memo=f"redeem offer {offer.id}",
-        )
-        record_audit(
-            resident,
-            "redemption.create",
-            "redemption",
-            redemption.id,
-            offer_id=offer.id,
-            points=offer.points_price,
-        )
-        db.session.commit()
-    except DomainError:
-        db.session.rollback()
-        raise
+            if (used or 0) >= offer.per_resident_limit:
+                raise LimitReached()
+            taken = db.session.execute(
+                update(Offer)
+                .where(Offer.id == offer.id, Offer.stock > 0, Offer.status == OfferStatus.ACTIVE)
+                .values(stock=Offer.stock - 1)
+            )
+            if taken.rowcount == 0:
+                raise OutOfStock()
+            db.session.expire(offer, ["stock"])
+            hours = current_app.config["REDEMPTION_HOLD_HOURS"]
+            redemption = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
+            post_entry(
+                EntryKind.HOLD,
+                [
+                    Leg(account, -offer.points_price),
+                    Leg(system_account(AccountKind.HOLDS), offer.points_price),
+                ],
+                f"hold:{redemption.id}",
+                resident_id=resident.id,
+                ref=("redemption", redemption.id),
+                memo=f"redeem offer {offer.id}",
+            )
+            record_audit(
+                resident,
+                "redemption.create",
+                "redemption",
+                redemption.id,
+                offer_id=offer.id,
+                points=offer.points_price,
+            )
     except IntegrityError:
         # The same key raced in from another request and won: answer with its result.
-        db.session.rollback()
         existing = _by_key(key)
         if existing is None:
             raise
@@ -286,6 +282,13 @@ def _closed_error(redemption: Redemption) -> DomainError:
     if status is RedemptionStatus.CANCELLED:
         return RedemptionCancelled()
     return RedemptionExpired()
+
+
+def redemption_token(redemption: Redemption) -> str | None:
+    """The signed token of a held redemption's QR (minted afresh on each view), else None."""
+    if redemption.status is not RedemptionStatus.HELD:
+        return None
+    return make_token("redeem", redemption.id, redemption.nonce)
 
 
 def find_for_fulfilment(
@@ -443,7 +446,7 @@ def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemptio
         if redemption.status is RedemptionStatus.REFUNDED:
             return redemption
         raise NotRefundable()
-    try:
+    with unit_of_work():
         # Linked to the settlement it undoes; the points go back to the resident.
         post_entry(
             EntryKind.REFUND,
@@ -457,10 +460,6 @@ def refund_redemption(staff: User, redemption_id: int, reason: str) -> Redemptio
             ref=("redemption", redemption.id),
             memo=f"refund: {reason.strip()[:150]}",
         )
-    except DomainError:
-        db.session.rollback()
-        raise
-    record_audit(staff, "redemption.refund", "redemption", redemption.id, reason=reason[:200])
-    db.session.commit()
+        record_audit(staff, "redemption.refund", "redemption", redemption.id, reason=reason[:200])
     db.session.refresh(redemption)
     return redemption

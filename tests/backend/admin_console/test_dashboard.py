@@ -25,7 +25,7 @@ import methodologies
 from backend.actions.reasons import REASONS
 from backend.reporting import queries
 from backend.reporting.filters import Filters, InvalidFilters, Period, parse_filters
-from backend.reporting.queries import REVIEW_CATEGORIES
+from backend.reporting.operations import REVIEW_CATEGORIES
 
 from .dataset import NOW
 
