@@ -242,10 +242,12 @@ def methodologies() -> Any:
 
 @bp.get("/methodologies/<code>")
 def methodology(code: str) -> Any:
-    cls = methodology_services.methodology_class(code)
-    return render_template(
-        "mobile/methodology.html",
-        cls=cls,
-        code=code,
-        version=methodology_queries.in_force_or_none(code),
+    methodology_services.methodology_class(code)
+    version = methodology_queries.in_force_or_none(code)
+    # the module the version in force was approved with: its parameters' sources and rules
+    cls = (
+        methodology_services.version_class(version)
+        if version
+        else methodology_services.methodology_class(code)
     )
+    return render_template("mobile/methodology.html", cls=cls, code=code, version=version)

@@ -5,7 +5,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from ..i18n import current_lang
-from .services import methodology_class
+from .services import version_class
 
 
 class SourceSchema(Schema):
@@ -41,7 +41,7 @@ class VersionSchema(Schema):
     parameters = fields.Method("get_parameters")
 
     def get_parameters(self, version: Any) -> list[dict[str, Any]]:
-        cls = methodology_class(version.code)
+        cls = version_class(version)  # the module it was approved with
         lang = current_lang()
         out = []
         for p in cls.parameters:

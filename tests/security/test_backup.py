@@ -28,7 +28,7 @@ from backend.rewards.models import Redemption
 from backend.rewards.services import fulfil_redemption, redeem_offer
 
 from ..factories import Factories
-from ..helpers import as_json, link_proven
+from ..helpers import DAY, as_json, link_proven
 from .figures import record
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -97,8 +97,8 @@ def test_backup_wipe_restore_reconciles(scratch, tmp_path):
             "activity": {
                 "mode": "bus",
                 "distance_km": 8.2,
-                "started_at": f"2026-11-20T{h:02d}:00:00+08:00",
-                "ended_at": f"2026-11-20T{h:02d}:25:00+08:00",
+                "started_at": f"{DAY}T{h:02d}:00:00+08:00",
+                "ended_at": f"{DAY}T{h:02d}:25:00+08:00",
             },
         }
         for h in range(7, 12)

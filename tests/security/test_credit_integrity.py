@@ -134,6 +134,26 @@ def test_future_dated_and_ancient_partner_records_mint_nothing(app, world, db):
     _clean(app)
 
 
+def test_a_days_file_import_follows_the_same_time_rules(app, world, tmp_path):
+    transit, rider = world
+    now = utcnow()
+    ahead, behind = now + timedelta(days=2), now - timedelta(days=45)
+    day_file = tmp_path / "day.csv"
+    day_file.write_text(
+        CSV_HEAD + f"i-future,public_transit,CARD-A,bus,8.2,{local_iso(ahead)},"
+        f"{local_iso(ahead + timedelta(minutes=25))}\n"
+        + f"i-old,public_transit,CARD-A,bus,8.2,{local_iso(behind)},"
+        f"{local_iso(behind + timedelta(minutes=25))}\n"
+        + f"i-ok,public_transit,CARD-A,bus,8.2,{DAY}T08:00:00+08:00,{DAY}T08:25:00+08:00\n"
+    )
+    result = app.test_cli_runner().invoke(
+        args=["partners", "import", str(day_file), "--partner", transit.partner.code]
+    )
+    assert result.exit_code == 0 and "credited 1, rejected 2" in result.output, result.output
+    assert resident_balance(rider.id) == 359
+    _clean(app)
+
+
 def test_every_future_day_does_not_bring_a_fresh_daily_cap(app, world):
     transit, rider = world
     tomorrow = utcnow().astimezone(LOCAL_TZ).replace(hour=7, minute=0, second=0) + timedelta(days=1)

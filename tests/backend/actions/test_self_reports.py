@@ -2,11 +2,14 @@ from __future__ import annotations
 
 import io
 import json
+from datetime import timedelta
 
 import pytest
 from PIL import Image
 
+from backend.actions.models import ActivityRecord
 from backend.ledger.queries import resident_balance
+from backend.timeutil import utcnow
 
 from ...helpers import DAY, NEXT_DAY
 
@@ -202,3 +205,25 @@ def test_the_reviewers_decision_is_confirmed_in_words(client, auth, make, seeded
     )
     html = done.get_data(as_text=True)
     assert "已裁定：已加分。" in html and "credited" not in html
+
+
+def test_an_appeal_comes_within_the_residents_claim_window(client, auth, make, seeded, db):
+    resident, admin = make.resident(), make.user("admin")
+    record = report(client, auth.bearer(resident), seed=31).get_json()
+    client.post(
+        f"/api/v1/admin/actions/{record['id']}/reject",
+        json={"comment": "照片看不清"},
+        headers=auth.bearer(admin),
+    )
+    stored = db.session.get(ActivityRecord, record["id"])
+    stored.reviewed_at = utcnow() - timedelta(days=8)  # decided eight days ago
+    db.session.commit()
+    late = client.post(
+        f"/api/v1/me/actions/{record['id']}/appeal",
+        json={"text": "我现在才看到"},
+        headers={**auth.bearer(resident), "Accept-Language": "en"},
+    )
+    assert late.status_code == 409
+    body = late.get_json()
+    assert body["code"] == "appeal_too_late" and "within 7 days" in body["message"]
+    assert db.session.get(ActivityRecord, record["id"]).outcome.value == "rejected"
