@@ -106,7 +106,14 @@ class ActivityRecord(db.Model):
         UniqueConstraint("partner_id", "partner_record_id", name="uq_activity_partner_record"),
         Index("ix_activity_resident_window", "resident_id", "dedupe_group", "occurred_start"),
         Index("ix_activity_resident_day", "resident_id", "local_day"),
-        Index("ix_activity_outcome", "outcome"),
+        # only the records still waiting: no query looks up the settled outcomes by
+        # outcome alone, and every stored record would pay the insertion (migration 0017e)
+        Index(
+            "ix_activity_outcome",
+            "outcome",
+            sqlite_where=text("outcome IN ('pending', 'review')"),
+            postgresql_where=text("outcome IN ('pending', 'review')"),
+        ),
         # records waiting for a claimed identity to be proven (``identities.credit_waiting``)
         Index(
             "ix_activity_waiting_identity",
