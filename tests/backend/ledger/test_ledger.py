@@ -158,6 +158,63 @@ def test_postgres_refuses_updates_and_deletes_of_ledger_rows(db, make):
         db.session.execute(text("DELETE FROM ledger_entries"))
 
 
+def _multi_leg_entry(conn, key: str, amounts: list[int]) -> None:
+    """An entry with one leg per amount, each on an account of its own, as a chunk's credit
+    has (a leg per resident and one issuance leg)."""
+    entry_id = conn.execute(
+        text(
+            "INSERT INTO ledger_entries (kind, idempotency_key, created_at, memo) "
+            "VALUES ('credit', :k, now(), '') RETURNING id"
+        ),
+        {"k": key},
+    ).scalar()
+    for index, amount in enumerate(amounts):
+        account_id = conn.execute(
+            text(
+                "INSERT INTO ledger_accounts (code, kind, balance, created_at) "
+                "VALUES (:c, 'issuance', 0, now()) RETURNING id"
+            ),
+            {"c": f"system:{key}-{index}"},
+        ).scalar()
+        conn.execute(
+            text(
+                "INSERT INTO ledger_postings (entry_id, account_id, amount, kind, created_at) "
+                "VALUES (:e, :a, :amount, 'credit', now())"
+            ),
+            {"e": entry_id, "a": account_id, "amount": amount},
+        )
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("plans", ["auto", "force_generic_plan"])
+def test_postgres_checks_a_multi_leg_entry_once_whatever_the_plan(app, plans):
+    """The zero-sum trigger sums an entry at its last leg (migration 0017f): a balanced
+    entry of many legs commits and an unbalanced one is refused, with the trigger's cached
+    plans generic or custom."""
+    with app.app_context():
+        with _db.engine.connect() as conn:
+            trans = conn.begin()
+            conn.execute(text(f"SET LOCAL plan_cache_mode = {plans}"))
+            _multi_leg_entry(conn, f"unbalanced-legs-{plans}", [3, 4, 5, -11])
+            with pytest.raises(Exception, match="does not sum to zero"):
+                trans.commit()
+        with _db.engine.connect() as conn:
+            trans = conn.begin()
+            conn.execute(text(f"SET LOCAL plan_cache_mode = {plans}"))
+            _multi_leg_entry(conn, f"balanced-legs-{plans}", [3, 4, 5, -12])
+            # the deferred checks run now, as at commit; rolled back so that the shared
+            # test database is left as it was
+            conn.execute(text("SET CONSTRAINTS ALL IMMEDIATE"))
+            trans.rollback()
+        keys = [f"unbalanced-legs-{plans}", f"balanced-legs-{plans}"]
+        count = _db.session.scalar(
+            select(func.count())
+            .select_from(LedgerEntry)
+            .where(LedgerEntry.idempotency_key.in_(keys))
+        )
+        assert count == 0
+
+
 @pytest.mark.postgres
 def test_postgres_refuses_an_unbalanced_entry_at_commit(app):
     with app.app_context():
