@@ -271,8 +271,9 @@ def _token_hash(raw: str) -> str:
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
-def issue_token(user: User) -> tuple[str, ApiToken]:
-    """A new bearer token for the API; the raw value is returned once and never stored."""
+def issue_token(user: User, *, commit: bool = True) -> tuple[str, ApiToken]:
+    """A new bearer token for the API; the raw value is returned once and never stored.
+    ``commit=False`` leaves the commit to the caller (tokens issued in bulk, ahead)."""
     raw = secrets.token_urlsafe(32)
     hours = current_app.config["API_TOKEN_HOURS"]
     token = ApiToken(
@@ -282,7 +283,8 @@ def issue_token(user: User) -> tuple[str, ApiToken]:
         session_version=user.session_version,
     )
     db.session.add(token)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return raw, token
 
 

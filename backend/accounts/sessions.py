@@ -50,8 +50,9 @@ def limits(user: User) -> tuple[timedelta, timedelta]:
     )
 
 
-def start_session(user: User, now: datetime | None = None) -> str:
-    """A new session for ``user``; returns its raw key (for the cookie, never stored)."""
+def start_session(user: User, now: datetime | None = None, *, commit: bool = True) -> str:
+    """A new session for ``user``; returns its raw key (for the cookie, never stored).
+    ``commit=False`` leaves the commit to the caller (sessions issued in bulk, ahead)."""
     now = now or utcnow()
     raw = secrets.token_urlsafe(32)
     _idle, lifetime = limits(user)
@@ -64,7 +65,8 @@ def start_session(user: User, now: datetime | None = None) -> str:
             expires_at=now + lifetime,
         )
     )
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return raw
 
 

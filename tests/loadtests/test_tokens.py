@@ -6,9 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from flask import Flask
 
-from loadtests.tokens import sessions_for
+from backend.accounts.services import user_for_token
+from loadtests import tokens
+from loadtests.tokens import sessions_for, tokens_for
 from tests.factories import Factories
 
 
@@ -22,3 +25,19 @@ def test_an_issued_session_opens_the_home(app: Flask, client: Any, make: Factori
 
 def test_without_a_session_the_home_redirects(client: Any) -> None:
     assert client.get("/home").status_code == 302
+
+
+def test_tokens_and_sessions_issued_in_batches_all_work(
+    app: Flask, client: Any, make: Factories, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issued a few at a time (one commit per batch), every resident still gets a working
+    token and a working page session, and the batches together cover every phone."""
+    monkeypatch.setattr(tokens, "BATCH", 2)
+    residents = [make.resident() for _ in range(5)]
+    issued = tokens_for([r.phone for r in residents])
+    assert sorted(user_for_token(raw).id for raw in issued) == sorted(r.id for r in residents)
+    cookies = sessions_for(app, [r.phone for r in residents])
+    assert len(cookies) == 5
+    for cookie in cookies:
+        client.set_cookie("session", cookie)
+        assert client.get("/home").status_code == 200
