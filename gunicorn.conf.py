@@ -24,7 +24,7 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off by default: logs carry no phone numbers
 # When on: the path without its query string or referrer (an administrator's search by phone
-# number, ?q=..., stays out of the log), status, size and milliseconds.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# number, ?q=..., stays out of the log), the worker process, status, size and milliseconds.
+access_log_format = '%(h)s %(t)s %(p)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
