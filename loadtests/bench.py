@@ -749,9 +749,11 @@ def locust(
     stats: dict[str, dict[str, Any]] = {}
     with open(f"{prefix}_stats.csv", encoding="utf-8") as handle:
         for row in csv.DictReader(handle):
-            if row["Name"] == "Aggregated":
-                continue
             count = int(row["Request Count"])
+            # A name seen only before the statistics were reset (the administrators'
+            # sign-ins while users arrive) has no percentiles ("N/A"): not measured.
+            if row["Name"] == "Aggregated" or count == 0:
+                continue
             stats[row["Name"]] = {
                 "requests": count,
                 "failed": int(row["Failure Count"]),
