@@ -24,7 +24,19 @@ max_requests = int(os.environ.get("GUNICORN_MAX_REQUESTS", "100000"))
 max_requests_jitter = max_requests // 10
 accesslog = os.environ.get("GUNICORN_ACCESSLOG")  # off by default: logs carry no phone numbers
 # When on: the path without its query string or referrer (an administrator's search by phone
-# number, ?q=..., stays out of the log), status, size and milliseconds.
-access_log_format = '%(h)s %(t)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
+# number, ?q=..., stays out of the log), the worker process, status, size and milliseconds.
+access_log_format = '%(h)s %(t)s %(p)s "%(m)s %(U)s" %(s)s %(b)s %(M)sms'
 errorlog = "-"
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
+
+
+def post_worker_init(worker: object) -> None:
+    """Compile every page template before the worker takes its first request. Otherwise
+    the first view of each page in each process compiles its templates on a resident's
+    request (the sign-in form: 55-64 ms of CPU the first time, 15-19 ms compiled ahead;
+    ~1 s of CPU for all of them, at boot, while the other worker serves)."""
+    env = getattr(getattr(worker, "wsgi", None), "jinja_env", None)
+    if env is None:  # not the Flask application (the bench's ceiling app)
+        return
+    for name in env.list_templates(filter_func=lambda name: name.endswith(".html")):
+        env.get_template(name)

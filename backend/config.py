@@ -129,6 +129,10 @@ class Config:
     LOGIN_MAX_DELAY_SECONDS = int(os.environ.get("LOGIN_MAX_DELAY_SECONDS", "900"))
     LOGIN_FAILURE_WINDOW_MINUTES = int(os.environ.get("LOGIN_FAILURE_WINDOW_MINUTES", "60"))
     LOGIN_ALERT_FAILURES = int(os.environ.get("LOGIN_ALERT_FAILURES", "20"))
+    # argon2 hashes run on threads at this niceness (backend.accounts.services): a sign-in
+    # takes every core for a few hundred milliseconds, and requests served meanwhile come
+    # first; the cost parameters are unchanged. 0 runs them at the worker's own priority.
+    PASSWORD_HASH_NICE = int(os.environ.get("PASSWORD_HASH_NICE", "10"))
     # One-time codes by text message (backend.accounts.sms, phone_codes): "console" prints
     # them (development, tests; refused in production), "http" posts to the provider's API.
     SMS_BACKEND = os.environ.get("SMS_BACKEND", "http")

@@ -58,6 +58,9 @@ ETAGS = os.environ.get("BENCH_ETAGS", "1") != "0"
 # the percentiles of endpoint classes) and each process's pool waits (loadtests/bench.py).
 OUT = os.environ.get("BENCH_OUT", "")
 PROCESSES = max(1, int(os.environ.get("BENCH_PROCESSES", "1")))
+# Where to write every request of this process (start time, milliseconds, name, status), to
+# line the slow requests up in time against each other (unset: nothing is recorded).
+TIMELINE = os.environ.get("BENCH_TIMELINE", "")
 
 # Simulated client addresses for sign-ins (the bench runs the platform behind one trusted
 # proxy, TRUSTED_PROXIES=1, as a deployment behind a load balancer does): one phone each.
@@ -414,6 +417,28 @@ _ONLY = {name for name in os.environ.get("BENCH_CLASSES", "").split(",") if name
 for _persona in (Resident, MerchantStaff, Partner, Administrator, Hello, Insert):
     if _ONLY and _persona.__name__ not in _ONLY:
         _persona.abstract = True
+
+
+_REQUESTS: list[tuple[float, float, str, int]] = []
+_SPAWNED: list[float] = []
+
+if TIMELINE:
+
+    @events.request.add_listener
+    def _record(
+        name: str, response_time: float, response: Any = None, start_time: float = 0.0, **_: Any
+    ) -> None:
+        status = getattr(response, "status_code", 0) or 0
+        _REQUESTS.append((start_time, response_time, name, status))
+
+    @events.spawning_complete.add_listener
+    def _spawned(**_: Any) -> None:
+        _SPAWNED.append(time.time())
+
+    @events.quitting.add_listener
+    def _write_timeline(**_: Any) -> None:
+        path = Path(f"{TIMELINE}-{os.getpid()}.json")
+        path.write_text(json.dumps({"spawned": _SPAWNED, "requests": _REQUESTS}))
 
 
 @events.quitting.add_listener

@@ -341,7 +341,9 @@ def markdown(result: dict[str, Any]) -> str:
         f"Command: `{r['command']}`; locust {r['locust_processes']} process(es), "
         f"{r['users']} users, {r['seconds']} s per closed-loop run; the mix at "
         f"{r['mix']['users']} and {r['mix_more']['users']} users for {r['mix']['seconds']} s "
-        f"each; gunicorn: {r.get('gunicorn', '2 sync workers')}; wall time "
+        f"each (measured once every user has arrived; users arriving over "
+        f"{r['mix'].get('spawn_seconds', 0):g} s); "
+        f"gunicorn: {r.get('gunicorn', '2 sync workers')}; wall time "
         f"{r.get('wall_seconds', '?')} s"
         + (
             " (" + ", ".join(f"{k} {v} s" for k, v in r["steps_seconds"].items()) + ")."
