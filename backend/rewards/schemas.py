@@ -8,7 +8,7 @@ from marshmallow import EXCLUDE, Schema, fields, pre_dump, validate
 from ..i18n import current_lang
 from ..ledger.queries import PointsOverview
 from ..qr import format_short_code
-from ..schemas import IdempotencyHeaderSchema
+from ..schemas import MAX_INT, IdempotencyHeaderSchema
 from .models import RedemptionStatus
 from .services import redemption_token
 
@@ -160,7 +160,9 @@ class FundingSchema(Schema):
     """The yuan the city pays per point redeemed (blank or null clears it)."""
 
     yuan_per_point = fields.String(load_default=None, allow_none=True, metadata={"example": "0.01"})
-    offer_id = fields.Integer(load_default=None, allow_none=True, strict=True)
+    offer_id = fields.Integer(
+        load_default=None, allow_none=True, strict=True, validate=validate.Range(min=1, max=MAX_INT)
+    )
 
 
 class FundingResultSchema(Schema):

@@ -176,6 +176,9 @@ def test_administrators_set_funding_rates(client, auth, make, db):
     other = make.offer(make.merchant())
     missing = client.put(url, json={"yuan_per_point": "1", "offer_id": other.id}, headers=headers)
     assert missing.status_code == 404
+    for huge in (2**31, 2**63, -1):  # beyond any offer id: refused, never a driver overflow
+        beyond = client.put(url, json={"yuan_per_point": "1", "offer_id": huge}, headers=headers)
+        assert beyond.status_code == 422 and "offer_id" in str(beyond.get_json())
     cleared = client.put(url, json={"yuan_per_point": None}, headers=headers)
     assert cleared.get_json()["yuan_per_point"] is None
     db.session.refresh(merchant)
