@@ -61,6 +61,7 @@ from .notifications.cli import notifications_cli
 from .partners import models as _partners  # noqa: F401
 from .partners.cli import partners_cli
 from .partners.routes import blp as partners_blp
+from .ratelimit import one_trip_storage_uri
 from .rewards import models as _rewards  # noqa: F401
 from .rewards.routes import blp as rewards_blp
 from .schemas import MAX_INT
@@ -185,6 +186,7 @@ def _init_extensions(app: Flask) -> None:
     )
     i18n.init_app(app)
     csrf.init_app(app)
+    app.config["RATELIMIT_STORAGE_URI"] = one_trip_storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)

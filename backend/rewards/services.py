@@ -297,9 +297,7 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
     return redemption
 
 
-def _insert_redemption(
-    offer: Offer, resident: User, key: str, expires: datetime
-) -> Redemption:
+def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> Redemption:
     """Insert a held redemption; returns it as stored (``RETURNING`` every column), with
     ``offer``. A short code already taken (rare) is drawn again without a savepoint: the
     insert skips the conflict on ``short_code`` and returns nothing. The same idempotency key
