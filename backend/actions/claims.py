@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -45,10 +45,10 @@ GRACE = timedelta(seconds=10)  # the time it takes the attendant to type or scan
 
 
 def new_claim_code(resident: User) -> ClaimCode:
-    """A fresh dynamic code for the resident's claim QR (valid about a minute, used once)."""
+    """A fresh dynamic code for the resident's claim QR (valid about a minute, used once).
+    Expired codes are deleted by ``purge_claim_codes`` (a periodic job), not here."""
     now = utcnow()
     seconds = current_app.config["CLAIM_QR_SECONDS"]
-    db.session.execute(db.delete(ClaimCode).where(ClaimCode.expires_at < now - timedelta(days=1)))
     for _attempt in range(5):
         claim = ClaimCode(
             nonce=new_nonce(),
@@ -63,6 +63,16 @@ def new_claim_code(resident: User) -> ClaimCode:
         except IntegrityError:  # a short-code collision: try another code
             db.session.rollback()
     raise RuntimeError("could not allocate a claim code")
+
+
+def purge_claim_codes(now: datetime | None = None) -> int:
+    """Delete claim codes a day after they expired (a periodic job). Each new code used to
+    do it, a statement on every QR a resident opens; an expired code is refused by its
+    ``expires_at`` whether it is still stored or not."""
+    cutoff = (now or utcnow()) - timedelta(days=1)
+    result = db.session.execute(db.delete(ClaimCode).where(ClaimCode.expires_at < cutoff))
+    db.session.commit()
+    return rowcount(result)
 
 
 def issue_card(resident: User) -> HouseholdCard:
