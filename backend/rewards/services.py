@@ -305,7 +305,7 @@ def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     for _attempt in range(5):
-        inserted = db.session.execute(
+        inserted: Redemption | None = db.session.execute(
             module.insert(Redemption)
             .values(
                 offer_id=offer.id,
