@@ -319,8 +319,9 @@ def test_a_limited_request_counts_in_one_redis_round_trip_with_its_headers(limit
         assert response.status_code == (201 if n <= item.amount else 429)
         assert response.headers["X-RateLimit-Limit"] == str(item.amount)
         assert response.headers["X-RateLimit-Remaining"] == str(max(item.amount - n, 0))
+        ended = time.time()  # a busy machine may take more than a second per request
         reset = int(response.headers["X-RateLimit-Reset"])
-        assert started < reset <= started + item.get_expiry() + 1
+        assert started < reset <= ended + item.get_expiry() + 1
     # outside a request the storage reads Redis, as limits' own does
     key = next(iter(limiter.storage.storage.scan_iter(f"{limiter.storage.key_prefix}:*")))
     assert limiter.storage.get(key.decode().split(":", 1)[1]) == item.amount + 1
