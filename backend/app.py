@@ -7,6 +7,7 @@ metadata, and Alembic, see every table), API blueprints, pages and CLI groups.
 from __future__ import annotations
 
 import logging
+import select
 from pathlib import Path
 from typing import Any
 
@@ -14,6 +15,8 @@ from flask import Flask, Request, g, request
 from flask_babel import format_datetime, get_locale
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DisconnectionError
+from sqlalchemy.pool import Pool
 from werkzeug.routing import IntegerConverter
 from werkzeug.wsgi import LimitedStream
 
@@ -58,6 +61,7 @@ from .notifications.cli import notifications_cli
 from .partners import models as _partners  # noqa: F401
 from .partners.cli import partners_cli
 from .partners.routes import blp as partners_blp
+from .ratelimit import one_trip_storage_uri
 from .rewards import models as _rewards  # noqa: F401
 from .rewards.routes import blp as rewards_blp
 from .schemas import MAX_INT
@@ -142,6 +146,29 @@ def _sqlite_pragmas(dbapi_connection: Any, connection_record: Any) -> None:
     cursor.close()
 
 
+@event.listens_for(Pool, "checkout")
+def _closed_by_the_server(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+    """A pooled PostgreSQL connection the server has closed (a restart, a failover,
+    ``pg_terminate_backend``, an idle timeout) is replaced before a request uses it.
+
+    An idle connection receives nothing unless the server ends it: then its last message and
+    the end of the stream are waiting on the socket. One ``poll(2)`` that does not wait sees
+    them, where ``pool_pre_ping`` sent a ``SELECT 1`` round trip on every checkout (twice a
+    write request). ``DisconnectionError`` makes the pool discard the connection and connect
+    afresh. A connection lost without a word (a network partition) fails on its first
+    statement instead, which the error handler answers with a 503 and a ``Retry-After``."""
+    if not type(dbapi_connection).__module__.startswith("psycopg"):
+        return
+    try:
+        fileno = dbapi_connection.fileno()
+    except Exception as exc:  # noqa: BLE001 - closed on our side: as good as gone
+        raise DisconnectionError() from exc
+    poller = select.poll()
+    poller.register(fileno, select.POLLIN | select.POLLPRI)
+    if poller.poll(0):
+        raise DisconnectionError()
+
+
 @event.listens_for(Engine, "begin")
 def _sqlite_begin(conn: Any) -> None:
     if conn.dialect.name == "sqlite":
@@ -159,6 +186,7 @@ def _init_extensions(app: Flask) -> None:
     )
     i18n.init_app(app)
     csrf.init_app(app)
+    app.config["RATELIMIT_STORAGE_URI"] = one_trip_storage_uri(app.config["RATELIMIT_STORAGE_URI"])
     limiter.init_app(app)
     login_manager.init_app(app)
     login_manager.user_loader(load_session_user)

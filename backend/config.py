@@ -74,8 +74,9 @@ class Config:
         os.environ.get("DATABASE_URL"), f"sqlite:///{INSTANCE / 'carbon.db'}"
     )
     # hide_parameters: a database error's message (logged) never carries the values bound to
-    # the statement, which can be phone numbers or identity hashes (PIPL).
-    SQLALCHEMY_ENGINE_OPTIONS = {"pool_pre_ping": True, "hide_parameters": True}
+    # the statement, which can be phone numbers or identity hashes (PIPL). No pre-ping: a
+    # connection the server closed is found without a round trip (app._closed_by_the_server).
+    SQLALCHEMY_ENGINE_OPTIONS = {"hide_parameters": True}
     REDIS_URL = os.environ.get("REDIS_URL") or None
     # Run jobs in the calling process even when Redis is configured (tests, one-off scripts).
     JOBS_INLINE = _bool("JOBS_INLINE", False)

@@ -40,6 +40,7 @@ PERIODIC: list[tuple[str, str]] = [
     ("backend.accounts.sessions:purge_sessions", "45 17 * * *"),  # 01:45 Asia/Shanghai
     ("backend.accounts.throttle:purge_throttles", "*/30 * * * *"),
     ("backend.accounts.phone_codes:purge_codes", "50 17 * * *"),
+    ("backend.actions.claims:purge_claim_codes", "5 * * * *"),  # a day after they expired
     # ahead of READ_CACHE_SECONDS (300 s): the dashboard in the shared cache never runs out
     ("backend.reporting.queries:refresh_dashboard", "*/4 * * * *"),
     ("backend.notifications.services:deliver_pushes", "* * * * *"),  # what commits left

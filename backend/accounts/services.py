@@ -335,9 +335,11 @@ def issue_token(user: User, *, commit: bool = True) -> tuple[str, ApiToken]:
 
 
 def user_for_token(raw: str) -> User:
+    # the staff's merchant in the same statement: a counter claim needs its kind, and
+    # loading it apart was a statement (a round trip) of its own
     token = db.session.scalar(
         select(ApiToken)
-        .options(joinedload(ApiToken.user))
+        .options(joinedload(ApiToken.user).joinedload(User.merchant))
         .where(ApiToken.token_hash == _token_hash(raw))
     )
     if token is None or token.revoked_at is not None or aware(token.expires_at) <= utcnow():

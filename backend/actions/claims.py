@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
 from typing import Any, cast
 
@@ -29,7 +29,7 @@ from ..accounts.models import User
 from ..audit.services import record_audit
 from ..bulk import rowcount
 from ..errors import DomainError
-from ..extensions import db
+from ..extensions import commit_keeping_loaded, db
 from ..ledger.exceptions import IdempotencyConflict
 from ..merchants.models import MerchantKind
 from ..methodology_versions.services import active_versions
@@ -45,10 +45,10 @@ GRACE = timedelta(seconds=10)  # the time it takes the attendant to type or scan
 
 
 def new_claim_code(resident: User) -> ClaimCode:
-    """A fresh dynamic code for the resident's claim QR (valid about a minute, used once)."""
+    """A fresh dynamic code for the resident's claim QR (valid about a minute, used once).
+    Expired codes are deleted by ``purge_claim_codes`` (a periodic job), not here."""
     now = utcnow()
     seconds = current_app.config["CLAIM_QR_SECONDS"]
-    db.session.execute(db.delete(ClaimCode).where(ClaimCode.expires_at < now - timedelta(days=1)))
     for _attempt in range(5):
         claim = ClaimCode(
             nonce=new_nonce(),
@@ -58,11 +58,21 @@ def new_claim_code(resident: User) -> ClaimCode:
         )
         db.session.add(claim)
         try:
-            db.session.commit()
+            commit_keeping_loaded()  # the answer is the code as inserted: not read again
             return claim
         except IntegrityError:  # a short-code collision: try another code
             db.session.rollback()
     raise RuntimeError("could not allocate a claim code")
+
+
+def purge_claim_codes(now: datetime | None = None) -> int:
+    """Delete claim codes a day after they expired (a periodic job). Each new code used to
+    do it, a statement on every QR a resident opens; an expired code is refused by its
+    ``expires_at`` whether it is still stored or not."""
+    cutoff = (now or utcnow()) - timedelta(days=1)
+    result = db.session.execute(db.delete(ClaimCode).where(ClaimCode.expires_at < cutoff))
+    db.session.commit()
+    return rowcount(result)
 
 
 def issue_card(resident: User) -> HouseholdCard:
@@ -335,8 +345,16 @@ def submit_claim(
             db.session.flush()
         record_audit(staff, "claim.submit", "activity_record", record.id, channel=channel.value)
         record_id = record.id
-        verify_records([record_id])  # commits the claim use, the record and any credit
-        db.session.commit()  # the same when crediting is paused and the record stays pending
+        verify_records([record_id], commit=False)  # the record's outcome, any credit
+        # The answer: the record as verified, with its reduction, read in this transaction
+        # (one statement) and kept at the commit, not read again in a second one.
+        answer = db.session.execute(
+            select(ActivityRecord)
+            .options(joinedload(ActivityRecord.reduction))
+            .where(ActivityRecord.id == record_id)
+            .execution_options(populate_existing=True)
+        ).scalar_one()
+        commit_keeping_loaded()  # the same when crediting is paused and the record is pending
     except (DomainError, IntegrityError):
         db.session.rollback()
         # The same key raced in from another request and won (its claim code is used now,
@@ -348,10 +366,4 @@ def submit_claim(
     except Exception:
         db.session.rollback()
         raise
-    # read afresh with its reduction (what the answer shows) in one statement
-    return db.session.execute(
-        select(ActivityRecord)
-        .options(joinedload(ActivityRecord.reduction))
-        .where(ActivityRecord.id == record_id)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
+    return answer

@@ -482,8 +482,12 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
     return withdrawn
 
 
-def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Summary:
-    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once."""
+def verify_records(
+    record_ids: list[int], *, approve_review: bool = False, commit: bool = True
+) -> Summary:
+    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once,
+    or, with ``commit=False``, leaves the commit to the caller (a counter claim reads its
+    answer in the same transaction)."""
     summary = Summary()
     if not record_ids:
         return summary
@@ -518,7 +522,8 @@ def verify_records(record_ids: list[int], *, approve_review: bool = False) -> Su
     now = utcnow()
     update_rows(RECORDS, "id", [{"id": i.id, **_outcome(i, now)} for i in items])
     _write(items, entry_of, superseded, now)
-    db.session.commit()
+    if commit:
+        db.session.commit()
     return summary
 
 

@@ -26,12 +26,13 @@ from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Role, User
 from ..audit.services import record_audit
 from ..bulk import rowcount
 from ..errors import DomainError, Forbidden
-from ..extensions import db, unit_of_work
+from ..extensions import commit_keeping_loaded, db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
@@ -222,7 +223,8 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
         raise Forbidden()
     key = f"redeem:{resident.id}:{idempotency_key or uuid.uuid4().hex}"
     try:
-        with unit_of_work():
+        # the answer is the redemption as inserted and its offer as read: kept at the commit
+        with unit_of_work(keep_loaded=True):
             # one resident's redemptions run one at a time: a repeated key is found under it
             account, balances = locked_account(
                 f"resident:{resident.id}", AccountKind.RESIDENT, user_id=resident.id
@@ -251,7 +253,8 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
             if offer.stock <= 0:
                 raise OutOfStock()  # as read: the conditional UPDATE below decides
             hours = current_app.config["REDEMPTION_HOLD_HOURS"]
-            redemption_id = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
+            redemption = _insert_redemption(offer, resident, key, now + timedelta(hours=hours))
+            redemption_id = redemption.id
             post_entry(
                 EntryKind.HOLD,
                 [
@@ -291,27 +294,18 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
         if existing is None:
             raise
         return existing
-    return _with_offer(redemption_id)
+    return redemption
 
 
-def _with_offer(redemption_id: int) -> Redemption:
-    """A redemption read afresh with its offer (what the answer shows), in one statement."""
-    return db.session.execute(
-        select(Redemption)
-        .options(joinedload(Redemption.offer))
-        .where(Redemption.id == redemption_id)
-        .execution_options(populate_existing=True)
-    ).scalar_one()
-
-
-def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> int:
-    """Insert a held redemption; returns its id. A short code already taken (rare) is drawn
-    again without a savepoint: the insert skips the conflict on ``short_code`` and returns
-    nothing. The same idempotency key is not skipped: it raises ``IntegrityError``."""
+def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime) -> Redemption:
+    """Insert a held redemption; returns it as stored (``RETURNING`` every column), with
+    ``offer``. A short code already taken (rare) is drawn again without a savepoint: the
+    insert skips the conflict on ``short_code`` and returns nothing. The same idempotency key
+    is not skipped: it raises ``IntegrityError``."""
     dialect = db.session.get_bind().dialect.name
     module = postgresql if dialect == "postgresql" else sqlite
     for _attempt in range(5):
-        inserted = db.session.execute(
+        inserted: Redemption | None = db.session.execute(
             module.insert(Redemption)
             .values(
                 offer_id=offer.id,
@@ -326,10 +320,11 @@ def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime
                 created_at=utcnow(),
             )
             .on_conflict_do_nothing(index_elements=["short_code"])
-            .returning(Redemption.id)
+            .returning(Redemption)
         ).scalar()
         if inserted is not None:
-            return int(inserted)
+            set_committed_value(inserted, "offer", offer)
+            return inserted
     raise RuntimeError("could not allocate a unique short code")
 
 
@@ -453,9 +448,10 @@ def fulfil_redemption(
         new_key=True,
         credited=merchant,
     )
-    redemption_id = redemption.id
-    db.session.commit()
-    return _with_offer(redemption_id)
+    # The redemption and its offer are loaded; the UPDATE above set the new status on the
+    # loaded redemption as it did on the row (the ORM synchronises a matched object).
+    commit_keeping_loaded()
+    return redemption
 
 
 def _release(redemption: Redemption, status: RedemptionStatus, actor: User | None) -> bool:

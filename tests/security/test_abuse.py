@@ -23,6 +23,7 @@ import io
 import json
 import re
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -44,7 +45,7 @@ from backend.extensions import db as _db
 from backend.extensions import limiter
 from backend.merchants.models import MerchantKind
 from backend.methodology_versions.services import seed_versions
-from backend.ratelimit import caller_key
+from backend.ratelimit import OneTripRedisStorage, caller_key
 from backend.rewards.models import Offer, Redemption
 from backend.rewards.services import redeem_offer
 from backend.timeutil import local, utcnow
@@ -289,6 +290,41 @@ def test_a_users_tokens_share_one_count(limited):
         parse(limit).get_expiry(),
         json_body=True,
     )
+
+
+@pytest.mark.redis
+def test_a_limited_request_counts_in_one_redis_round_trip_with_its_headers(limited, monkeypatch):
+    """``OneTripRedisStorage``: one command to Redis per limited request (the increment,
+    which answers the window's TTL too), where the headers used to cost a GET and a TTL
+    more; the ``X-RateLimit-*`` headers are those of the request's own count."""
+    assert isinstance(limiter.storage, OneTripRedisStorage)
+    client_of_storage = limiter.storage.storage
+    commands: list[str] = []
+    execute = client_of_storage.execute_command
+
+    def counted(*args: Any, **kwargs: Any) -> Any:
+        commands.append(str(args[0]))
+        return execute(*args, **kwargs)
+
+    monkeypatch.setattr(client_of_storage, "execute_command", counted)
+    limit, method, url, _ = API_LIMITS["claim code (QR)"]
+    item = parse(limit)
+    bearer = {"Authorization": f"Bearer {issue_token(Callers(limited).user('resident', 1))[0]}"}
+    client = limited.test_client()
+    for n in range(1, item.amount + 2):
+        commands.clear()
+        started = int(time.time())
+        response = _send(client, method, url, json={}, headers=bearer)
+        assert len(commands) == 1 and commands[0].upper() in ("EVALSHA", "EVAL"), commands
+        assert response.status_code == (201 if n <= item.amount else 429)
+        assert response.headers["X-RateLimit-Limit"] == str(item.amount)
+        assert response.headers["X-RateLimit-Remaining"] == str(max(item.amount - n, 0))
+        ended = time.time()  # a busy machine may take more than a second per request
+        reset = int(response.headers["X-RateLimit-Reset"])
+        assert started < reset <= ended + item.get_expiry() + 1
+    # outside a request the storage reads Redis, as limits' own does
+    key = next(iter(limiter.storage.storage.scan_iter(f"{limiter.storage.key_prefix}:*")))
+    assert limiter.storage.get(key.decode().split(":", 1)[1]) == item.amount + 1
 
 
 def test_forged_pushes_do_not_use_up_a_partners_limit(limited):

@@ -26,7 +26,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select, text
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from backend.actions.ingest import recover_batches
 from backend.actions.models import ActivityRecord, BatchStatus, Outcome, PartnerBatch, Reduction
@@ -267,6 +268,40 @@ def test_a_connection_dropped_mid_redemption_writes_nothing_and_the_retry_succee
     assert resident_balance(resident.id) == 400
     assert_books_clean(app)
     record("faults", **{"DB connection dropped mid-redemption:": "503, nothing written, retry ok"})
+
+
+def test_pooled_connections_the_server_closed_are_replaced_before_a_request_uses_them(committed):
+    """PostgreSQL restarted (or a failover, or an idle timeout) while the connections sat in
+    the pool: the next requests are answered as usual, on fresh connections, without the
+    ``SELECT 1`` pre-ping a checkout used to send (app._closed_by_the_server)."""
+    app = committed
+    make = Factories()
+    resident = make.resident()
+    make.points(resident, 500)
+    offer = make.offer(points_price=100, stock=5)
+    client = app.test_client()
+    headers = Auth(client, make).bearer(resident)
+    resident_id, url = resident.id, f"/api/v1/offers/{offer.id}/redeem"
+    assert client.get("/api/v1/me/points", headers=headers).status_code == 200
+    _db.session.remove()
+    outside = create_engine(_db.engine.url, poolclass=NullPool)  # not one of the pool's
+    with outside.connect() as other:
+        ended = other.execute(
+            text(
+                "SELECT count(pg_terminate_backend(pid, 5000)) FROM pg_stat_activity"
+                " WHERE datname = current_database() AND pid <> pg_backend_pid()"
+                " AND backend_type = 'client backend'"
+            )
+        ).scalar()
+    outside.dispose()
+    assert ended, "the pool held no connection to end"
+    points = client.get("/api/v1/me/points", headers=headers)
+    assert points.status_code == 200 and points.get_json()["balance"] == 500
+    redeemed = client.post(url, headers={**headers, "Idempotency-Key": "after"})
+    assert redeemed.status_code == 201, redeemed.get_data(as_text=True)
+    assert resident_balance(resident_id) == 400
+    assert_books_clean(app)
+    record("faults", **{"pooled connections closed by the server:": "replaced, no error"})
 
 
 REDIS_PORT = 16390  # a Redis of this test's own, so stopping it disturbs no one

@@ -1,11 +1,16 @@
 from __future__ import annotations
 
+from datetime import timedelta
+
 import pytest
 from sqlalchemy import select
 
-from backend.actions.models import ActivityRecord
+from backend.actions.claims import new_claim_code, purge_claim_codes
+from backend.actions.models import ActivityRecord, ClaimCode
+from backend.jobs import PERIODIC
 from backend.ledger.queries import resident_balance
 from backend.merchants.models import MerchantKind
+from backend.timeutil import utcnow
 
 from ...helpers import DAY
 
@@ -159,3 +164,19 @@ def test_household_card_only_at_a_station_with_tighter_caps(
         headers=auth.bearer(attendant),
     )
     assert old.status_code == 422  # re-issuing revoked the old card
+
+
+def test_expired_claim_codes_are_purged_by_the_periodic_job_a_day_after(make, db):
+    """A new code no longer deletes the expired ones (a statement on every QR opened):
+    ``purge_claim_codes`` runs hourly and deletes those expired for over a day."""
+    resident = make.resident()
+    codes = [new_claim_code(resident) for _ in range(3)]
+    now = utcnow()
+    codes[0].expires_at = now - timedelta(days=1, minutes=1)  # over a day ago: purged
+    codes[1].expires_at = now - timedelta(hours=23)  # expired, within the day: kept
+    db.session.commit()
+    assert "backend.actions.claims:purge_claim_codes" in dict(PERIODIC)
+    assert purge_claim_codes(now) == 1
+    kept = set(db.session.scalars(select(ClaimCode.nonce)))
+    assert kept == {codes[1].nonce, codes[2].nonce}
+    assert purge_claim_codes(now) == 0
