@@ -32,6 +32,12 @@ What the home shows of other people (the district leaderboard, a team's goal, a 
 project's standing) is not the resident's to version: it was already cached for
 ``READ_CACHE_SECONDS``; here it is as fresh as ``PAGE_SHARED_SECONDS`` (a time bucket in the
 key). Flash messages are never cached: a request with one pending renders afresh.
+
+A repeated load that is a 304 usually never reaches ``serve``: ``backend.revalidate`` (a
+WSGI layer in front of Flask) answers a conditional GET of the home, the points and the
+offers list with the same 304 from one statement (the session's or token's row, its user and
+these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag`` and
+the headers from ``not_modified``, and leaves every other request, and every doubt, to Flask.
 """
 
 from __future__ import annotations
@@ -175,6 +181,21 @@ def validated(response: Response, tag: str) -> Response:
 def not_modified(tag: str) -> Response:
     """The 304 of a resident's page whose version the client holds."""
     return validated(Response(status=304), tag)
+
+
+def offers_key() -> tuple[str, str]:
+    """The per-process cache key (``backend.cache.cached``) of the offers list, the same for
+    every resident: its body and ETag in the request's language."""
+    return ("offers", current_lang())
+
+
+def offers_validated(response: Response, tag: str) -> Response:
+    """The offers list's validators, on its 200 and its 304 alike."""
+    response.set_etag(tag)
+    # the same for everyone (per language): any cache may keep it, asking every time
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Accept-Language")
+    return response
 
 
 # The resident's own copy only, revalidated before every use (see the module's docstring).

@@ -15,7 +15,7 @@ It answers 304 only when Flask would answer 304 with the same ETag, and builds i
 same parts:
 
 * the ETag from ``pagecache.etag`` (the language, the local day, the release), the headers
-  from ``pagecache.not_modified`` / ``rewards.routes.offers_validated``, then the app's own
+  from ``pagecache.not_modified`` / ``offers_validated``, then the app's own
   ``process_response`` (every ``after_request`` hook: the security headers, ``no-store``
   rules, the session's ``Vary: Cookie``), in a request context Flask opens for the request
   (its signed session cookie, Flask-Login's session protection);
@@ -63,7 +63,6 @@ from .accounts.sessions import LIVE, key_hash, session_standing
 from .auth import bearer_token, current_session_key
 from .cache import peek
 from .extensions import db, login_manager
-from .rewards.routes import offers_key, offers_validated
 from .schemas import PageArgsSchema
 from .timeutil import utcnow
 
@@ -150,13 +149,13 @@ def _points(lane: FastLane) -> Response | None:
 def _offers(_lane: FastLane) -> Response | None:
     if request.query_string:
         return None
-    held = peek(offers_key(), int(current_app.config["OFFERS_CACHE_SECONDS"]))
+    held = peek(pagecache.offers_key(), int(current_app.config["OFFERS_CACHE_SECONDS"]))
     if held is None:
         return None
     _data, tag = held
     if not request.if_none_match.contains(tag):
         return None
-    return offers_validated(Response(status=304), tag)
+    return pagecache.offers_validated(Response(status=304), tag)
 
 
 PAGES: dict[str, Answer] = {
