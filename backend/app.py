@@ -23,7 +23,7 @@ from werkzeug.wsgi import LimitedStream
 from admin import bp as admin_bp
 from mobile_web import bp as mobile_bp
 
-from . import docs, errors, health, i18n, pwa, security
+from . import docs, errors, health, i18n, pwa, revalidate, security
 from .accounts import models as _accounts  # noqa: F401
 from .accounts.cli import admins_cli, users_cli
 from .accounts.models import mask_phone
@@ -105,6 +105,7 @@ def create_app(config: type[Config] | dict[str, Any] | None = None) -> Flask:
     _register_blueprints(app)
     _register_cli(app)
     errors.register_error_handlers(app)
+    revalidate.init_app(app)  # before security's ProxyFix, which then wraps it
     security.init_app(app)
     _register_template_helpers(app)
     return app

@@ -53,6 +53,18 @@ def cached(key: Hashable, compute: Callable[[], T], seconds: int | None = None) 
     return value
 
 
+def peek(key: Hashable, seconds: int) -> Any:
+    """What ``cached(key, ..., seconds)`` would serve without computing anything: the value
+    it holds while fresh, else None (never computed, expired, or caching off)."""
+    if seconds <= 0:
+        return None
+    with _LOCK:
+        hit = _STORE.get(key)
+    if hit is not None and hit[0] > time.monotonic():
+        return hit[1]
+    return None
+
+
 # --- JSON for the shared cache ------------------------------------------------------------
 
 _TYPES: dict[str, type] = {}

@@ -166,6 +166,8 @@ class Config:
     PAGE_CACHE_SECONDS = int(os.environ.get("PAGE_CACHE_SECONDS", "600"))
     # What the home shows of other people (leaderboard, team goals) lags at most this long.
     PAGE_SHARED_SECONDS = int(os.environ.get("PAGE_SHARED_SECONDS", "60"))
+    # Conditional GETs of those pages answered 304 ahead of Flask (backend/revalidate.py).
+    FAST_REVALIDATION = _bool("FAST_REVALIDATION", True)
     POINTS_EXPIRY_MONTHS = _number("POINTS_EXPIRY_MONTHS", 24)
     REDEMPTION_HOLD_HOURS = _number("REDEMPTION_HOLD_HOURS", 72)
     # An event's neutrality must be completed this many months after it ends (ISO 14068-1;

@@ -32,13 +32,19 @@ What the home shows of other people (the district leaderboard, a team's goal, a 
 project's standing) is not the resident's to version: it was already cached for
 ``READ_CACHE_SECONDS``; here it is as fresh as ``PAGE_SHARED_SECONDS`` (a time bucket in the
 key). Flash messages are never cached: a request with one pending renders afresh.
+
+A repeated load that is a 304 usually never reaches ``serve``: ``backend.revalidate`` (a
+WSGI layer in front of Flask) answers a conditional GET of the home, the points and the
+offers list with the same 304 from one statement (the session's or token's row, its user and
+these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag`` and
+the headers from ``not_modified``, and leaves every other request, and every doubt, to Flask.
 """
 
 from __future__ import annotations
 
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import suppress
 from functools import cache
 from pathlib import Path
@@ -53,22 +59,47 @@ from .timeutil import LOCAL_TZ, utcnow
 
 ROOT = Path(__file__).resolve().parent.parent
 
-# The ledger account's row: its version and balance (one index lookup on the user id).
-_LEDGER = "SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_id = :u"
+# The ledger account's row: its version and balance (one index lookup on the user id). The
+# version queries are written for any SQL expression of the user's id: ``:u`` here, the
+# joined user's id in ``backend.revalidate``'s one statement (one recipe for both).
+_LEDGER = "(SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_id = {u})"
 
-# Everything of the resident's own that the home shows, in one statement.
-_HOME = """
-SELECT
-  (SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_id = :u),
-  (SELECT xmin::text FROM users WHERE id = :u),
-  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
-     FROM activity_records WHERE resident_id = :u),
-  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
-     FROM reductions WHERE resident_id = :u),
-  (SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
-     FROM notices WHERE user_id = :u),
-  (SELECT count(*) FROM notifications WHERE resident_id = :u AND read_at IS NULL)
-"""
+# Everything of the resident's own that the home shows.
+_HOME = (
+    _LEDGER,
+    "(SELECT xmin::text FROM users WHERE id = {u})",
+    """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM activity_records WHERE resident_id = {u})""",
+    """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM reductions WHERE resident_id = {u})""",
+    """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
+     FROM notices WHERE user_id = {u})""",
+    "(SELECT count(*) FROM notifications WHERE resident_id = {u} AND read_at IS NULL)",
+)
+
+
+def ledger_columns(user: str) -> str:
+    """The select-list of a resident's points version, for the user id expression ``user``."""
+    return _LEDGER.format(u=user)
+
+
+def home_columns(user: str) -> str:
+    """The select-list of a resident's home version (one column per part), for ``user``."""
+    return ", ".join(part.format(u=user) for part in _HOME)
+
+
+def ledger_version_of(value: object) -> str:
+    """The points version from its column (``ledger_columns``)."""
+    return str(value or "none")
+
+
+def home_version_of(row: tuple[object, ...] | Sequence[object]) -> str:
+    """The home version from its columns (``home_columns``)."""
+    return "/".join(str(part) for part in row)
+
+
+_LEDGER_SQL = text(f"SELECT {ledger_columns(':u')}")
+_HOME_SQL = text(f"SELECT {home_columns(':u')}")
 
 
 def _versioned() -> bool:
@@ -80,15 +111,15 @@ def ledger_version(user_id: int) -> str | None:
     database keeps no row versions."""
     if not _versioned():
         return None
-    return str(db.session.scalar(text(_LEDGER), {"u": user_id}) or "none")
+    return ledger_version_of(db.session.scalar(_LEDGER_SQL, {"u": user_id}))
 
 
 def home_version(user_id: int) -> str | None:
     """The version of everything of the resident's own that the home page shows."""
     if not _versioned():
         return None
-    row = db.session.execute(text(_HOME), {"u": user_id}).one()
-    return "/".join(str(part) for part in row)
+    row = db.session.execute(_HOME_SQL, {"u": user_id}).one()
+    return home_version_of(tuple(row))
 
 
 def local_day() -> str:
@@ -125,16 +156,45 @@ def serve(
     the language, the local day, ``extra`` and the release) is one already seen."""
     if version is None or session.get("_flashes"):
         return Response(render(), mimetype=mimetype)
+    tag = etag(page, user_id, version, *extra)
+    if request.if_none_match.contains(tag):
+        return not_modified(tag)
+    return validated(Response(_cached_body(tag, render), mimetype=mimetype), tag)
+
+
+def etag(page: str, user_id: int, version: str, *extra: object) -> str:
+    """The ETag of a resident's page: its version with the request's language, the local
+    day, ``extra`` and the release (``serve`` and ``backend.revalidate`` alike)."""
     key = "/".join(
         str(part) for part in (page, user_id, version, current_lang(), local_day(), *extra)
     )
-    etag = hashlib.sha256(f"{release()}|{key}".encode()).hexdigest()[:32]
-    if request.if_none_match.contains(etag):
-        response = Response(status=304)
-    else:
-        response = Response(_cached_body(etag, render), mimetype=mimetype)
-    response.set_etag(etag)
+    return hashlib.sha256(f"{release()}|{key}".encode()).hexdigest()[:32]
+
+
+def validated(response: Response, tag: str) -> Response:
+    """``response`` with the validators of a resident's page: its ETag, revalidated always."""
+    response.set_etag(tag)
     response.headers["Cache-Control"] = REVALIDATE
+    return response
+
+
+def not_modified(tag: str) -> Response:
+    """The 304 of a resident's page whose version the client holds."""
+    return validated(Response(status=304), tag)
+
+
+def offers_key() -> tuple[str, str]:
+    """The per-process cache key (``backend.cache.cached``) of the offers list, the same for
+    every resident: its body and ETag in the request's language."""
+    return ("offers", current_lang())
+
+
+def offers_validated(response: Response, tag: str) -> Response:
+    """The offers list's validators, on its 200 and its 304 alike."""
+    response.set_etag(tag)
+    # the same for everyone (per language): any cache may keep it, asking every time
+    response.headers["Cache-Control"] = "no-cache"
+    response.vary.add("Accept-Language")
     return response
 
 

@@ -313,7 +313,8 @@ def _minutes_left(until: datetime | None, now: datetime) -> int:
     return max(1, int((aware(until) - now).total_seconds() // 60) + 1)
 
 
-def _token_hash(raw: str) -> str:
+def token_hash(raw: str) -> str:
+    """What is stored of an API token (``ApiToken.token_hash``)."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -324,7 +325,7 @@ def issue_token(user: User, *, commit: bool = True) -> tuple[str, ApiToken]:
     hours = current_app.config["API_TOKEN_HOURS"]
     token = ApiToken(
         user_id=user.id,
-        token_hash=_token_hash(raw),
+        token_hash=token_hash(raw),
         expires_at=utcnow() + timedelta(hours=hours),
         session_version=user.session_version,
     )
@@ -340,20 +341,29 @@ def user_for_token(raw: str) -> User:
     token = db.session.scalar(
         select(ApiToken)
         .options(joinedload(ApiToken.user).joinedload(User.merchant))
-        .where(ApiToken.token_hash == _token_hash(raw))
+        .where(ApiToken.token_hash == token_hash(raw))
     )
-    if token is None or token.revoked_at is not None or aware(token.expires_at) <= utcnow():
+    if token is None or not token_live(token, token.user, utcnow()):
         raise InvalidToken()
     user = token.user
-    if token.session_version != user.session_version:
-        raise InvalidToken()
     if not user.is_active:
         raise AccountSuspended()
     return cast(User, user)
 
 
+def token_live(token: ApiToken, user: User, now: datetime) -> bool:
+    """Neither revoked nor expired, and issued under the user's current session version (a
+    password change, suspension or deletion bumps it). The one rule for ``user_for_token``
+    and ``backend.revalidate``; the account's own state is checked apart (403, not 401)."""
+    return (
+        token.revoked_at is None
+        and aware(token.expires_at) > now
+        and token.session_version == user.session_version
+    )
+
+
 def revoke_token(raw: str) -> None:
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == token_hash(raw)))
     if token is not None and token.revoked_at is None:
         token.revoked_at = utcnow()
         db.session.commit()
@@ -380,7 +390,7 @@ def change_password(
     end_other_sessions(
         user,
         keep_session=keep_session,
-        keep_token_hash=_token_hash(keep_token) if keep_token else None,
+        keep_token_hash=token_hash(keep_token) if keep_token else None,
     )
     record_audit(user, "account.password_change", "user", user.id)
     db.session.commit()

@@ -32,7 +32,8 @@ TOUCH_SECONDS = 60
 KEEP_ENDED_DAYS = 7
 
 
-def _hash(raw: str) -> str:
+def key_hash(raw: str) -> str:
+    """What is stored of a session key (``UserSession.key_hash``)."""
     return hashlib.sha256(raw.encode()).hexdigest()
 
 
@@ -59,7 +60,7 @@ def start_session(user: User, now: datetime | None = None, *, commit: bool = Tru
     db.session.add(
         UserSession(
             user_id=user.id,
-            key_hash=_hash(raw),
+            key_hash=key_hash(raw),
             created_at=now,
             last_seen_at=now,
             expires_at=now + lifetime,
@@ -79,19 +80,38 @@ def session_user(raw: str | None, now: datetime | None = None) -> User | None:
     row = db.session.scalar(
         select(UserSession)
         .options(joinedload(UserSession.user))
-        .where(UserSession.key_hash == _hash(raw))
+        .where(UserSession.key_hash == key_hash(raw))
     )
-    if row is None or row.revoked_at is not None or not row.user.is_active:
+    if row is None:
         return None
-    idle, _lifetime = limits(row.user)
-    if aware(row.expires_at) <= now or aware(row.last_seen_at) + idle <= now:
+    standing = session_standing(row, row.user, now)
+    if standing is None:
         return None
-    if (now - aware(row.last_seen_at)).total_seconds() >= TOUCH_SECONDS:
+    if standing == TOUCH_DUE:
         db.session.execute(
             update(UserSession).where(UserSession.id == row.id).values(last_seen_at=now)
         )
         db.session.commit()
     return cast("User | None", row.user)
+
+
+# A live session whose last_seen_at is to be written on this request (``session_standing``).
+TOUCH_DUE = "touch"
+LIVE = "live"
+
+
+def session_standing(row: UserSession, user: User, now: datetime) -> str | None:
+    """``LIVE``, ``TOUCH_DUE`` (live, and its activity is to be noted now for the idle
+    timeout) or None: ended, idle too long, past its lifetime, or the account suspended or
+    deleted. The one rule for ``session_user`` and ``backend.revalidate``."""
+    if row.revoked_at is not None or not user.is_active:
+        return None
+    idle, _lifetime = limits(user)
+    if aware(row.expires_at) <= now or aware(row.last_seen_at) + idle <= now:
+        return None
+    if (now - aware(row.last_seen_at)).total_seconds() >= TOUCH_SECONDS:
+        return TOUCH_DUE
+    return LIVE
 
 
 def end_session(raw: str | None) -> None:
@@ -100,7 +120,7 @@ def end_session(raw: str | None) -> None:
         return
     db.session.execute(
         update(UserSession)
-        .where(UserSession.key_hash == _hash(raw), UserSession.revoked_at.is_(None))
+        .where(UserSession.key_hash == key_hash(raw), UserSession.revoked_at.is_(None))
         .values(revoked_at=utcnow())
     )
     db.session.commit()
@@ -116,7 +136,7 @@ def end_other_sessions(
         UserSession.user_id == user.id, UserSession.revoked_at.is_(None)
     )
     if keep_session:
-        sessions = sessions.where(UserSession.key_hash != _hash(keep_session))
+        sessions = sessions.where(UserSession.key_hash != key_hash(keep_session))
     db.session.execute(sessions.values(revoked_at=now))
     tokens = update(ApiToken).where(ApiToken.user_id == user.id, ApiToken.revoked_at.is_(None))
     if keep_token_hash:

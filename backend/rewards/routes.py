@@ -16,7 +16,6 @@ from ..accounts.models import Role
 from ..auth import api_roles, api_user
 from ..cache import cached
 from ..extensions import limiter
-from ..i18n import current_lang
 from ..ledger.queries import points_overview
 from ..pagecache import ledger_version
 from ..qr import decode_image
@@ -83,17 +82,11 @@ class Offers(MethodView):
             return data, hashlib.sha256(data).hexdigest()[:32]
 
         data, etag = cached(
-            ("offers", current_lang()), body, seconds=current_app.config["OFFERS_CACHE_SECONDS"]
+            pagecache.offers_key(), body, seconds=current_app.config["OFFERS_CACHE_SECONDS"]
         )
         if request.if_none_match.contains(etag):  # the version the client holds: 304
-            response = Response(status=304)
-        else:
-            response = Response(data, mimetype="application/json")
-        response.set_etag(etag)
-        # the same for everyone (per language): any cache may keep it, asking every time
-        response.headers["Cache-Control"] = "no-cache"
-        response.vary.add("Accept-Language")
-        return response
+            return pagecache.offers_validated(Response(status=304), etag)
+        return pagecache.offers_validated(Response(data, mimetype="application/json"), etag)
 
 
 @blp.route("/offers/<int:offer_id>")
