@@ -14,7 +14,7 @@ from backend.settings.services import set_setting
 from backend.timeutil import aware, utcnow
 
 from ..actions.test_self_reports import report
-from .trips import Trips, today
+from .trips import Trips, trip_day
 
 
 def test_a_source_shows_its_last_batch_and_the_next_expected(client, make, auth, db):
@@ -27,7 +27,7 @@ def test_a_source_shows_its_last_batch_and_the_next_expected(client, make, auth,
     html = client.get("/on-the-way").get_data(as_text=True)
     assert "No batch from this source yet" in html and "not enough batches yet" in html
     for n in range(3):
-        trips.push(resident, [(today() - timedelta(days=n), 8.2)])
+        trips.push(resident, [(trip_day() - timedelta(days=n), 8.2)])
     # the operator's rhythm: one batch a day (arranged: the batches arrived 2, 1 and 0 days ago)
     now = utcnow().replace(microsecond=0)
     ids = db.session.scalars(select(PartnerBatch.id).order_by(PartnerBatch.id)).all()
@@ -54,7 +54,7 @@ def test_waiting_records_say_why_and_until_when(client, make, auth, db):
     assert "Nothing is waiting" in client.get("/on-the-way").get_data(as_text=True)
     report(client, auth.bearer(resident))  # a self-report: an administrator reviews it
     set_setting(make.user("admin"), "crediting_paused", 1)
-    trips.push(resident, [(today(), 8.2)])  # stays pending while crediting is paused
+    trips.push(resident, [(trip_day(), 8.2)])  # stays pending while crediting is paused
     html = client.get("/on-the-way").get_data(as_text=True)
     assert "review; no date is promised." in html
     assert "Being verified; decided by" in html

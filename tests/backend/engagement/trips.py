@@ -21,6 +21,15 @@ def today() -> date:
     return local(utcnow()).date()
 
 
+def trip_day() -> date:
+    """The latest local day whose trips (``Trips.push``: from 00:01, six of 40 km over by
+    02:20) are all in the past: today, or yesterday in a day's first hours. A trip that has
+    not ended yet is rejected by the time rules, so tests that push "today's" trips would
+    fail between midnight and 02:30 Beijing time."""
+    now = local(utcnow())
+    return now.date() if now.time() >= time(2, 30) else now.date() - timedelta(days=1)
+
+
 class Trips:
     """``trips.push(resident, [(day, km), ...])``: one partner batch of bus trips, one after
     the other from 00:01 on its day (Asia/Shanghai). 8.2 km credits 359 g, 40 km 1,751 g
