@@ -156,33 +156,42 @@ def post_entry(
         for account_id, change in _changes(legs).items():
             if account_id in balances and balances[account_id] + change < 0:
                 raise InsufficientPoints(needed=-change, available=balances[account_id])
-    entry = LedgerEntry(
-        kind=kind,
-        idempotency_key=idempotency_key,
-        resident_id=resident_id,
-        memo=memo[:200],
-        reverses_id=reverses.id if reverses else None,
-        ref_type=ref[0] if ref else None,
-        ref_id=str(ref[1]) if ref else None,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    db.session.add_all(
-        Posting(
-            entry_id=entry.id,
-            account_id=leg.account.id,
-            amount=leg.amount,
+    # Three statements, no unit of work: the entry as inserted (RETURNING, so the caller
+    # gets it as an ORM object without a flush), its legs in one multi-row INSERT, and each
+    # cached balance moved by an UPDATE of the table (no autoflush, no ORM synchronisation).
+    entry = db.session.execute(
+        insert(LedgerEntry)
+        .values(
             kind=kind,
-            created_at=entry.created_at,
+            idempotency_key=idempotency_key,
+            resident_id=resident_id,
+            memo=memo[:200],
+            reverses_id=reverses.id if reverses else None,
+            ref_type=ref[0] if ref else None,
+            ref_id=str(ref[1]) if ref else None,
+            created_at=utcnow(),
         )
-        for leg in legs
+        .returning(LedgerEntry)
+    ).scalar_one()
+    db.session.execute(
+        insert(Posting.__table__).values(
+            [
+                {
+                    "entry_id": entry.id,
+                    "account_id": leg.account.id,
+                    "amount": leg.amount,
+                    "kind": kind,
+                    "created_at": entry.created_at,
+                }
+                for leg in legs
+            ]
+        )
     )
     for account_id, change in _changes(legs).items():
         if (account_id in balances or locked) and (credited is None or account_id != credited.id):
             _move_cached(account_id, change, legs)
     if credited is not None:  # last: its row lock is held from here to the commit
         _move_cached(credited.id, _changes(legs)[credited.id], legs)
-    db.session.flush()
     return entry, True
 
 
@@ -197,8 +206,9 @@ def _move_cached(account_id: int, change: int, legs: Sequence[Leg]) -> None:
     account = next(leg.account for leg in legs if leg.account.id == account_id)
     if account.kind not in CACHED_KINDS or change == 0:
         return
+    table = Account.__table__
     db.session.execute(
-        update(Account).where(Account.id == account_id).values(balance=Account.balance + change)
+        update(table).where(table.c.id == account_id).values(balance=table.c.balance + change)
     )
     db.session.expire(account, ["balance"])
 
