@@ -60,14 +60,17 @@ def locked_account(code: str, kind: AccountKind, **owner: int) -> tuple[Account,
     return account, {account.id: account.balance}
 
 
-def credited_account(code: str, kind: AccountKind, **owner: int) -> Account:
-    """A cached account that an entry only credits, found without a row lock, for
-    ``post_entry(..., credited=...)``: no balance to check, since a credit cannot take it
-    below zero. ``post_entry`` moves its balance with one ``UPDATE ... balance + n``, which
-    takes the row lock itself, as the entry's last statement: a busy shared account (the
-    merchant every counter settles to) is locked from there to the commit only."""
-    assert kind in CACHED_KINDS
-    return _get_or_create(code, kind, **owner)
+# An account as code, kind and owner: what ``_get_or_create`` finds, or creates.
+AccountSpec = tuple[str, AccountKind, dict[str, int]]
+
+
+def merchant_spec(merchant_id: int) -> AccountSpec:
+    return f"merchant:{merchant_id}", AccountKind.MERCHANT, {"merchant_id": merchant_id}
+
+
+def system_spec(kind: AccountKind) -> AccountSpec:
+    assert kind not in CACHED_KINDS
+    return f"system:{kind.value}", kind, {}
 
 
 def resident_account(user_id: int) -> Account:
@@ -75,12 +78,29 @@ def resident_account(user_id: int) -> Account:
 
 
 def merchant_account(merchant_id: int) -> Account:
-    return _get_or_create(f"merchant:{merchant_id}", AccountKind.MERCHANT, merchant_id=merchant_id)
+    code, kind, owner = merchant_spec(merchant_id)
+    return _get_or_create(code, kind, **owner)
 
 
 def system_account(kind: AccountKind) -> Account:
-    assert kind not in CACHED_KINDS
-    return _get_or_create(f"system:{kind.value}", kind)
+    code, kind, owner = system_spec(kind)
+    return _get_or_create(code, kind, **owner)
+
+
+def accounts(*specs: AccountSpec) -> list[Account]:
+    """Several accounts found in one statement, in the order asked, without a row lock; one
+    that is missing is created first. A cached account found here may only be credited, as
+    ``post_entry(..., credited=...)``: no balance to check, since a credit cannot take it
+    below zero. ``post_entry`` moves its balance with one ``UPDATE ... balance + n``, which
+    takes the row lock itself, as the entry's last statement: a busy shared account (the
+    merchant every counter settles to) is locked from there to the commit only."""
+    found = {
+        account.code: account
+        for account in db.session.scalars(
+            select(Account).where(Account.code.in_([code for code, _, _ in specs]))
+        )
+    }
+    return [found.get(code) or _get_or_create(code, kind, **owner) for code, kind, owner in specs]
 
 
 @dataclass(frozen=True)
@@ -132,7 +152,7 @@ def post_entry(
     a row this transaction created, or a state change this transaction made once): the
     lookup is skipped; the key's unique constraint still refuses a second entry.
     ``credited``: a cached account of the legs that the entry credits and that is not locked
-    (``credited_account``): its balance moves last, by the UPDATE that locks its row.
+    (``accounts``): its balance moves last, by the UPDATE that locks its row.
     """
     if any(leg.amount == 0 or not isinstance(leg.amount, int) for leg in legs):
         raise InvalidAmount()

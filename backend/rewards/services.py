@@ -36,14 +36,16 @@ from ..extensions import commit_keeping_loaded, db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
-    credited_account,
+    accounts,
     find_entry,
     lock_accounts,
     locked_account,
     merchant_account,
+    merchant_spec,
     post_entry,
     resident_account,
     system_account,
+    system_spec,
 )
 from ..merchants.models import Merchant
 from ..notifications.models import NotificationKind as K
@@ -445,17 +447,13 @@ def fulfil_redemption(
     )
     # Every fulfilment at this merchant credits its one account: not locked here, its
     # balance moves by the entry's last statement, so its row is locked up to the commit only.
-    merchant = credited_account(
-        f"merchant:{redemption.merchant_id}",
-        AccountKind.MERCHANT,
-        merchant_id=redemption.merchant_id,
+    # Both accounts in one statement, neither locked (holds keeps no cached balance).
+    merchant, holds = accounts(
+        merchant_spec(redemption.merchant_id), system_spec(AccountKind.HOLDS)
     )
     post_entry(
         EntryKind.SETTLE,
-        [
-            Leg(system_account(AccountKind.HOLDS), -redemption.points),
-            Leg(merchant, redemption.points),
-        ],
+        [Leg(holds, -redemption.points), Leg(merchant, redemption.points)],
         f"settle:{redemption.id}",  # the HELD -> FULFILLED update above happens once
         resident_id=redemption.resident_id,
         ref=("redemption", redemption.id),
