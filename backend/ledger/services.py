@@ -22,7 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -176,36 +187,16 @@ def post_entry(
         for account_id, change in _changes(legs).items():
             if account_id in balances and balances[account_id] + change < 0:
                 raise InsufficientPoints(needed=-change, available=balances[account_id])
-    # Three statements, no unit of work: the entry as inserted (RETURNING, so the caller
-    # gets it as an ORM object without a flush), its legs in one multi-row INSERT, and each
-    # cached balance moved by an UPDATE of the table (no autoflush, no ORM synchronisation).
-    entry = db.session.execute(
-        insert(LedgerEntry)
-        .values(
-            kind=kind,
-            idempotency_key=idempotency_key,
-            resident_id=resident_id,
-            memo=memo[:200],
-            reverses_id=reverses.id if reverses else None,
-            ref_type=ref[0] if ref else None,
-            ref_id=str(ref[1]) if ref else None,
-            created_at=utcnow(),
-        )
-        .returning(LedgerEntry)
-    ).scalar_one()
-    db.session.execute(
-        insert(Posting.__table__).values(
-            [
-                {
-                    "entry_id": entry.id,
-                    "account_id": leg.account.id,
-                    "amount": leg.amount,
-                    "kind": kind,
-                    "created_at": entry.created_at,
-                }
-                for leg in legs
-            ]
-        )
+    entry = _insert_entry(
+        legs,
+        kind=kind,
+        idempotency_key=idempotency_key,
+        resident_id=resident_id,
+        memo=memo[:200],
+        reverses_id=reverses.id if reverses else None,
+        ref_type=ref[0] if ref else None,
+        ref_id=str(ref[1]) if ref else None,
+        created_at=utcnow(),
     )
     for account_id, change in _changes(legs).items():
         if (account_id in balances or locked) and (credited is None or account_id != credited.id):
@@ -213,6 +204,54 @@ def post_entry(
     if credited is not None:  # last: its row lock is held from here to the commit
         _move_cached(credited.id, _changes(legs)[credited.id], legs)
     return entry, True
+
+
+def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
+    """Insert an entry and its legs without the unit of work; returns the entry as stored
+    (an ORM object, no flush). On PostgreSQL one statement: the entry's INSERT ... RETURNING
+    as a CTE that the legs' INSERT reads (the legs as two arrays, so the statement is
+    compiled once whatever their number); elsewhere the entry, then its legs in one
+    multi-row INSERT. Either way the zero-sum check runs at the commit (deferred trigger)."""
+    entries, postings = LedgerEntry.__table__, Posting.__table__
+    if _dialect() != "postgresql":
+        entry = db.session.execute(insert(LedgerEntry).values(**row).returning(LedgerEntry))
+        stored = entry.scalar_one()
+        db.session.execute(
+            insert(postings).values(
+                [
+                    {
+                        "entry_id": stored.id,
+                        "account_id": leg.account.id,
+                        "amount": leg.amount,
+                        "kind": stored.kind,
+                        "created_at": stored.created_at,
+                    }
+                    for leg in legs
+                ]
+            )
+        )
+        return stored
+    new = insert(entries).values(**row).returning(*entries.c).cte("new_entry")
+    accounts_ = bindparam("leg_accounts", [leg.account.id for leg in legs], ARRAY(Integer))
+    amounts = bindparam("leg_amounts", [leg.amount for leg in legs], ARRAY(BigInteger))
+    given = (
+        func.unnest(accounts_, amounts)
+        .table_valued(column("account_id", Integer), column("amount", BigInteger))
+        .render_derived(name="legs")
+    )
+    legs_in = (
+        insert(postings)
+        .from_select(
+            ["entry_id", "account_id", "amount", "kind", "created_at"],
+            select(new.c.id, given.c.account_id, given.c.amount, new.c.kind, new.c.created_at)
+            .select_from(new)
+            .join(given, true()),
+        )
+        .cte("new_legs")
+    )
+    return db.session.execute(
+        select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
+    ).scalar_one()
 
 
 def _changes(legs: Sequence[Leg]) -> dict[int, int]:

@@ -15,8 +15,8 @@ from sqlalchemy import event
 
 from backend.extensions import db as _db
 
-REDEEM_MAX = 10
-FULFIL_MAX = 9
+REDEEM_MAX = 9
+FULFIL_MAX = 8
 
 
 @contextmanager
@@ -74,8 +74,9 @@ def test_redeem_and_fulfil_stay_within_their_statement_budget(client, make, auth
     )
     # one transaction each: the answer is not read again after the commit
     assert len(begun) == 2, begun
-    # the same on SQLite: an entry's legs go in one multi-row INSERT there too
-    assert len(redeem) <= REDEEM_MAX, "\n".join(redeem)
-    assert len(fulfil) <= FULFIL_MAX, "\n".join(fulfil)
+    # SQLite inserts an entry, then its legs (no INSERT inside a WITH there)
+    extra = 1 if _db.engine.dialect.name == "sqlite" else 0
+    assert len(redeem) <= REDEEM_MAX + extra, "\n".join(redeem)
+    assert len(fulfil) <= FULFIL_MAX + extra, "\n".join(fulfil)
     balance = client.get("/api/v1/me/points", headers=resident_headers).get_json()["balance"]
     assert balance == 300
