@@ -249,9 +249,10 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
         )
         .cte("new_legs")
     )
-    return db.session.execute(
+    entry: LedgerEntry = db.session.execute(
         select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
     ).scalar_one()
+    return entry
 
 
 def _changes(legs: Sequence[Leg]) -> dict[int, int]:
