@@ -214,8 +214,9 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
     multi-row INSERT. Either way the zero-sum check runs at the commit (deferred trigger)."""
     entries, postings = LedgerEntry.__table__, Posting.__table__
     if _dialect() != "postgresql":
-        entry = db.session.execute(insert(LedgerEntry).values(**row).returning(LedgerEntry))
-        stored = entry.scalar_one()
+        stored: LedgerEntry = db.session.execute(
+            insert(LedgerEntry).values(**row).returning(LedgerEntry)
+        ).scalar_one()
         db.session.execute(
             insert(postings).values(
                 [
