@@ -13,8 +13,12 @@ counter (so no limit is reached), and prints per request:
   and the pool's pre-ping, if any;
 * Redis commands sent (a pipeline counts once: one round trip).
 
+``--statements`` prints the SQL of the last round, 160 characters a statement.
+
 ``--profile OP`` (claim, claim-code, redeem, fulfil) prints cProfile's top functions for that
-request too, by cumulative time (``PROFILE_SORT=tottime``: by their own time).
+request too, by cumulative time (``PROFILE_SORT=tottime``: by their own time), timed with
+this process's CPU clock (time spent waiting for PostgreSQL or Redis is not counted;
+``PROFILE_TIMER=wall`` counts it).
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ from backend.demo.generate import STAFF_BASE, STATION_STAFF_BASE, resident_phone
 from backend.extensions import db
 
 COUNTS: Counter[str] = Counter()
+STATEMENTS: list[str] = []  # the current request's, for --statements
 
 
 def _instrument() -> None:
@@ -47,6 +52,7 @@ def _instrument() -> None:
 
     def statement(_conn: Any, _cursor: Any, _statement: str, *_args: Any) -> None:
         COUNTS["statements"] += 1
+        STATEMENTS.append(" ".join(_statement.split())[:160])
 
     event.listen(db.engine, "before_cursor_execute", statement)
     exec_command = psycopg.Connection._exec_command
@@ -84,12 +90,16 @@ def main() -> None:
     parser.add_argument("rounds", type=int)
     parser.add_argument("--profile", choices=["claim-code", "claim", "redeem", "fulfil"])
     parser.add_argument("--offer", type=int, default=1)
+    # a resident's counter claims are capped per day: a run after another on the same day
+    # takes residents from here, or its claims are refused (daily_limit_reached), not credited
+    parser.add_argument("--first", type=int, default=0, help="the first resident's number")
+    parser.add_argument("--statements", action="store_true", help="print the last round's SQL")
     args = parser.parse_args()
     app = create_app()
     client = app.test_client()
     people = max(args.rounds, 50)
     with app.app_context():
-        residents = _tokens([resident_phone(i) for i in range(people)])
+        residents = _tokens([resident_phone(args.first + i) for i in range(people)])
         stations = _tokens([str(STATION_STAFF_BASE + i) for i in range(min(people, 400))])
         merchants = _tokens([str(STAFF_BASE + i) for i in range(min(people, 400))])
         db.session.commit()
@@ -140,10 +150,13 @@ def main() -> None:
     cpu: dict[str, list[float]] = {name: [] for name, _, _ in ops}
     counts: dict[str, Counter[str]] = {name: Counter() for name, _, _ in ops}
     statuses: dict[str, Counter[int]] = {name: Counter() for name, _, _ in ops}
-    profiler = cProfile.Profile()
+    timer = time.perf_counter if os.environ.get("PROFILE_TIMER") == "wall" else time.process_time
+    profiler = cProfile.Profile(timer)
+    outcomes: Counter[str | None] = Counter()
     for i in range(args.rounds):
         for name, op, _ok in ops:
             COUNTS.clear()
+            STATEMENTS.clear()
             profiling = args.profile == name
             if profiling:
                 profiler.enable()
@@ -153,8 +166,12 @@ def main() -> None:
             if profiling:
                 profiler.disable()
             statuses[name][response.status_code] += 1
+            if name == "claim":
+                outcomes[(response.get_json() or {}).get("outcome")] += 1
             if i >= 2:  # the first rounds compile statements and warm caches
                 counts[name].update(COUNTS)
+            if args.statements and i == args.rounds - 1:
+                print(f"-- {name}", *STATEMENTS, sep="\n   ")
     measured = max(args.rounds - 2, 1)
     for name, _, ok in ops:
         chunks = [cpu[name][k : k + 10] for k in range(2, len(cpu[name]) - 9, 10)]
@@ -163,6 +180,9 @@ def main() -> None:
         print(f"{name:11} cpu {least * 1000:6.2f} ms  status {dict(statuses[name])}  {per}")
         if statuses[name][ok] != args.rounds:
             print(f"  warning: {name} answered {dict(statuses[name])}")
+    print(f"claims' outcomes {dict(outcomes)}")
+    if args.profile and os.environ.get("PROFILE_OUT"):
+        profiler.dump_stats(os.environ["PROFILE_OUT"])
     if args.profile:
         pstats.Stats(profiler).sort_stats(os.environ.get("PROFILE_SORT", "cumulative")).print_stats(
             45

@@ -121,21 +121,17 @@ def use_claim(*, token: str | None, code: str | None) -> int:
         if not normalised:
             raise ClaimCodeInvalid(field="code")
         condition = ClaimCode.code == normalised
-    claim: ClaimCode | None = db.session.scalar(select(ClaimCode).where(condition))
-    if claim is None:
-        raise ClaimCodeInvalid(field="code")
-    used = db.session.execute(
-        update(ClaimCode)
-        .where(
-            ClaimCode.nonce == claim.nonce,
-            ClaimCode.used_at.is_(None),
-            ClaimCode.expires_at > now - GRACE,
-        )
+    # One statement: the code is unique (as is the nonce), so the conditional UPDATE finds
+    # it, uses it once and names its resident; unknown, used and expired are one answer.
+    resident_id = db.session.execute(
+        update(ClaimCode.__table__)
+        .where(condition, ClaimCode.used_at.is_(None), ClaimCode.expires_at > now - GRACE)
         .values(used_at=now)
-    )
-    if rowcount(used) != 1:
+        .returning(ClaimCode.__table__.c.resident_id)
+    ).scalar()
+    if resident_id is None:
         raise ClaimCodeInvalid(field="code")
-    return claim.resident_id
+    return int(resident_id)
 
 
 def _use_card(token: str) -> int:

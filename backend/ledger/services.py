@@ -22,7 +22,18 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import (
+    ARRAY,
+    BigInteger,
+    Integer,
+    bindparam,
+    column,
+    func,
+    insert,
+    select,
+    true,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 
@@ -60,14 +71,17 @@ def locked_account(code: str, kind: AccountKind, **owner: int) -> tuple[Account,
     return account, {account.id: account.balance}
 
 
-def credited_account(code: str, kind: AccountKind, **owner: int) -> Account:
-    """A cached account that an entry only credits, found without a row lock, for
-    ``post_entry(..., credited=...)``: no balance to check, since a credit cannot take it
-    below zero. ``post_entry`` moves its balance with one ``UPDATE ... balance + n``, which
-    takes the row lock itself, as the entry's last statement: a busy shared account (the
-    merchant every counter settles to) is locked from there to the commit only."""
-    assert kind in CACHED_KINDS
-    return _get_or_create(code, kind, **owner)
+# An account as code, kind and owner: what ``_get_or_create`` finds, or creates.
+AccountSpec = tuple[str, AccountKind, dict[str, int]]
+
+
+def merchant_spec(merchant_id: int) -> AccountSpec:
+    return f"merchant:{merchant_id}", AccountKind.MERCHANT, {"merchant_id": merchant_id}
+
+
+def system_spec(kind: AccountKind) -> AccountSpec:
+    assert kind not in CACHED_KINDS
+    return f"system:{kind.value}", kind, {}
 
 
 def resident_account(user_id: int) -> Account:
@@ -75,12 +89,29 @@ def resident_account(user_id: int) -> Account:
 
 
 def merchant_account(merchant_id: int) -> Account:
-    return _get_or_create(f"merchant:{merchant_id}", AccountKind.MERCHANT, merchant_id=merchant_id)
+    code, kind, owner = merchant_spec(merchant_id)
+    return _get_or_create(code, kind, **owner)
 
 
 def system_account(kind: AccountKind) -> Account:
-    assert kind not in CACHED_KINDS
-    return _get_or_create(f"system:{kind.value}", kind)
+    code, kind, owner = system_spec(kind)
+    return _get_or_create(code, kind, **owner)
+
+
+def accounts(*specs: AccountSpec) -> list[Account]:
+    """Several accounts found in one statement, in the order asked, without a row lock; one
+    that is missing is created first. A cached account found here may only be credited, as
+    ``post_entry(..., credited=...)``: no balance to check, since a credit cannot take it
+    below zero. ``post_entry`` moves its balance with one ``UPDATE ... balance + n``, which
+    takes the row lock itself, as the entry's last statement: a busy shared account (the
+    merchant every counter settles to) is locked from there to the commit only."""
+    found = {
+        account.code: account
+        for account in db.session.scalars(
+            select(Account).where(Account.code.in_([code for code, _, _ in specs]))
+        )
+    }
+    return [found.get(code) or _get_or_create(code, kind, **owner) for code, kind, owner in specs]
 
 
 @dataclass(frozen=True)
@@ -132,7 +163,7 @@ def post_entry(
     a row this transaction created, or a state change this transaction made once): the
     lookup is skipped; the key's unique constraint still refuses a second entry.
     ``credited``: a cached account of the legs that the entry credits and that is not locked
-    (``credited_account``): its balance moves last, by the UPDATE that locks its row.
+    (``accounts``): its balance moves last, by the UPDATE that locks its row.
     """
     if any(leg.amount == 0 or not isinstance(leg.amount, int) for leg in legs):
         raise InvalidAmount()
@@ -156,7 +187,8 @@ def post_entry(
         for account_id, change in _changes(legs).items():
             if account_id in balances and balances[account_id] + change < 0:
                 raise InsufficientPoints(needed=-change, available=balances[account_id])
-    entry = LedgerEntry(
+    entry = _insert_entry(
+        legs,
         kind=kind,
         idempotency_key=idempotency_key,
         resident_id=resident_id,
@@ -164,26 +196,64 @@ def post_entry(
         reverses_id=reverses.id if reverses else None,
         ref_type=ref[0] if ref else None,
         ref_id=str(ref[1]) if ref else None,
-    )
-    db.session.add(entry)
-    db.session.flush()
-    db.session.add_all(
-        Posting(
-            entry_id=entry.id,
-            account_id=leg.account.id,
-            amount=leg.amount,
-            kind=kind,
-            created_at=entry.created_at,
-        )
-        for leg in legs
+        created_at=utcnow(),
     )
     for account_id, change in _changes(legs).items():
         if (account_id in balances or locked) and (credited is None or account_id != credited.id):
             _move_cached(account_id, change, legs)
     if credited is not None:  # last: its row lock is held from here to the commit
         _move_cached(credited.id, _changes(legs)[credited.id], legs)
-    db.session.flush()
     return entry, True
+
+
+def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
+    """Insert an entry and its legs without the unit of work; returns the entry as stored
+    (an ORM object, no flush). On PostgreSQL one statement: the entry's INSERT ... RETURNING
+    as a CTE that the legs' INSERT reads (the legs as two arrays, so the statement is
+    compiled once whatever their number); elsewhere the entry, then its legs in one
+    multi-row INSERT. Either way the zero-sum check runs at the commit (deferred trigger)."""
+    entries, postings = LedgerEntry.__table__, Posting.__table__
+    if _dialect() != "postgresql":
+        stored: LedgerEntry = db.session.execute(
+            insert(LedgerEntry).values(**row).returning(LedgerEntry)
+        ).scalar_one()
+        db.session.execute(
+            insert(postings).values(
+                [
+                    {
+                        "entry_id": stored.id,
+                        "account_id": leg.account.id,
+                        "amount": leg.amount,
+                        "kind": stored.kind,
+                        "created_at": stored.created_at,
+                    }
+                    for leg in legs
+                ]
+            )
+        )
+        return stored
+    new = insert(entries).values(**row).returning(*entries.c).cte("new_entry")
+    accounts_ = bindparam("leg_accounts", [leg.account.id for leg in legs], ARRAY(Integer))
+    amounts = bindparam("leg_amounts", [leg.amount for leg in legs], ARRAY(BigInteger))
+    given = (
+        func.unnest(accounts_, amounts)
+        .table_valued(column("account_id", Integer), column("amount", BigInteger))
+        .render_derived(name="legs")
+    )
+    legs_in = (
+        insert(postings)
+        .from_select(
+            ["entry_id", "account_id", "amount", "kind", "created_at"],
+            select(new.c.id, given.c.account_id, given.c.amount, new.c.kind, new.c.created_at)
+            .select_from(new)
+            .join(given, true()),
+        )
+        .cte("new_legs")
+    )
+    entry: LedgerEntry = db.session.execute(
+        select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
+    ).scalar_one()
+    return entry
 
 
 def _changes(legs: Sequence[Leg]) -> dict[int, int]:
@@ -197,8 +267,9 @@ def _move_cached(account_id: int, change: int, legs: Sequence[Leg]) -> None:
     account = next(leg.account for leg in legs if leg.account.id == account_id)
     if account.kind not in CACHED_KINDS or change == 0:
         return
+    table = Account.__table__
     db.session.execute(
-        update(Account).where(Account.id == account_id).values(balance=Account.balance + change)
+        update(table).where(table.c.id == account_id).values(balance=table.c.balance + change)
     )
     db.session.expire(account, ["balance"])
 

@@ -36,14 +36,16 @@ from ..extensions import commit_keeping_loaded, db, unit_of_work
 from ..ledger.models import AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
-    credited_account,
+    accounts,
     find_entry,
     lock_accounts,
     locked_account,
     merchant_account,
+    merchant_spec,
     post_entry,
     resident_account,
     system_account,
+    system_spec,
 )
 from ..merchants.models import Merchant
 from ..notifications.models import NotificationKind as K
@@ -229,25 +231,41 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
             account, balances = locked_account(
                 f"resident:{resident.id}", AccountKind.RESIDENT, user_id=resident.id
             )
-            existing = _by_key(key)
+            # One statement: the offer, the resident's open redemptions of it and a
+            # redemption made with this key before (answered first, whatever the offer).
+            found = db.session.execute(
+                select(
+                    Offer,
+                    select(func.count())
+                    .select_from(Redemption)
+                    .where(
+                        Redemption.resident_id == resident.id,
+                        Redemption.offer_id == Offer.id,
+                        Redemption.status.in_(OPEN),
+                    )
+                    .scalar_subquery(),
+                    select(Redemption.id)
+                    .where(Redemption.idempotency_key == key)
+                    .scalar_subquery(),
+                ).where(Offer.id == offer_id)
+            ).first()
+            if found is None:  # no such offer: a repeated key is still answered first
+                existing = _by_key(key)
+            elif found[2] is not None:
+                existing = db.session.get(Redemption, found[2])
+            else:
+                existing = None
             if existing is not None:
                 db.session.rollback()
                 return existing
-            offer = get_offer(offer_id)
+            if found is None:
+                raise UnknownOffer()
+            offer, used = found[0], found[1]
             now = utcnow()
             if offer.status is not OfferStatus.ACTIVE or not (
                 aware(offer.valid_from) <= now < aware(offer.valid_until)
             ):
                 raise OfferUnavailable()
-            used = db.session.scalar(
-                select(func.count())
-                .select_from(Redemption)
-                .where(
-                    Redemption.resident_id == resident.id,
-                    Redemption.offer_id == offer.id,
-                    Redemption.status.in_(OPEN),
-                )
-            )
             if (used or 0) >= offer.per_resident_limit:
                 raise LimitReached()
             if offer.stock <= 0:
@@ -429,17 +447,13 @@ def fulfil_redemption(
     )
     # Every fulfilment at this merchant credits its one account: not locked here, its
     # balance moves by the entry's last statement, so its row is locked up to the commit only.
-    merchant = credited_account(
-        f"merchant:{redemption.merchant_id}",
-        AccountKind.MERCHANT,
-        merchant_id=redemption.merchant_id,
+    # Both accounts in one statement, neither locked (holds keeps no cached balance).
+    merchant, holds = accounts(
+        merchant_spec(redemption.merchant_id), system_spec(AccountKind.HOLDS)
     )
     post_entry(
         EntryKind.SETTLE,
-        [
-            Leg(system_account(AccountKind.HOLDS), -redemption.points),
-            Leg(merchant, redemption.points),
-        ],
+        [Leg(holds, -redemption.points), Leg(merchant, redemption.points)],
         f"settle:{redemption.id}",  # the HELD -> FULFILLED update above happens once
         resident_id=redemption.resident_id,
         ref=("redemption", redemption.id),

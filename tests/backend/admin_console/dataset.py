@@ -30,8 +30,9 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from unittest.mock import patch
 
-from sqlalchemy import event, select
+from sqlalchemy import select
 
 from backend.accounts.models import User
 from backend.actions.models import (
@@ -47,7 +48,7 @@ from backend.events import forest as events_forest
 from backend.events.models import FootprintStage
 from backend.extensions import db
 from backend.ledger.expiry import expire_account
-from backend.ledger.models import Account, LedgerEntry
+from backend.ledger.models import Account
 from backend.ledger.services import credit_points
 from backend.methodology_versions.services import active_version, seed_versions
 from backend.partners.models import Partner
@@ -67,16 +68,10 @@ def at(year: int, month: int, day: int, hour: int = 12, minute: int = 0) -> date
 
 @contextmanager
 def ledger_clock(when: datetime) -> Iterator[None]:
-    """Ledger entries inserted inside are dated ``when`` (their postings copy the entry's)."""
-
-    def stamp(_mapper: Any, _connection: Any, target: LedgerEntry) -> None:
-        target.created_at = when
-
-    event.listen(LedgerEntry, "before_insert", stamp)
-    try:
+    """Ledger entries posted inside are dated ``when`` (their postings copy the entry's):
+    ``post_entry`` dates an entry by the ledger's clock, read once per entry."""
+    with patch("backend.ledger.services.utcnow", return_value=when):
         yield
-    finally:
-        event.remove(LedgerEntry, "before_insert", stamp)
 
 
 def record(
