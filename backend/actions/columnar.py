@@ -236,9 +236,8 @@ def prepare(
             ],
             dtype=UTC_US,
         )
-        claim = pl.Series(
-            [claim_window(items[i].channel) for i in indexes], dtype=pl.Duration("us")
-        )
+        windows_of = {channel: claim_window(channel) for channel in {i.channel for i in items}}
+        claim = pl.Series([windows_of[items[i].channel] for i in indexes], dtype=pl.Duration("us"))
         checked = pl.DataFrame(
             {
                 "exact": exact,

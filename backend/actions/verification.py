@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -650,6 +650,7 @@ def _decide(
     )
     credits: list[tuple[int, int]] = []
     credited: list[int] = []
+    config = current_app.config  # once a chunk, not once a resident
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
@@ -660,6 +661,7 @@ def _decide(
             points_cap,
             summary,
             decided,
+            config,
         )
         credited += [i.id for i in own if i.reduction and i.reduction["points"] > 0]
         points = sum(i.reduction["points"] for i in own if i.reduction)
@@ -722,11 +724,12 @@ def _verify_resident(
     points_cap: int,
     summary: Summary,
     decided: dict[int, columnar.Precomputed] | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> None:
     """Dedupe, cap, flag and quantify one resident's items, in time order, each under the
     version ``_decide`` found in force at its time (``Item.version``); ``decided`` holds
     what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
-    config = current_app.config
+    config = current_app.config if config is None else config
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
         version = item.version
