@@ -12,8 +12,9 @@ PostgreSQL only: the session must be in a transaction (temp tables are dropped a
 rows (one counter claim) skip the temp table, whose catalog writes would cost more than
 the rows: they go as plain executemany statements, as on SQLite.
 
-``any_of`` is ``column IN (...)`` for long lists (one array parameter on PostgreSQL), and
-``allocate_ids`` draws primary keys ahead, so rows written together can refer to each other.
+``any_of`` is ``column IN (...)`` for long lists (one array parameter on PostgreSQL, sent as
+the array's text, ``array_literal``), and ``allocate_ids`` draws primary keys ahead, so rows
+written together can refer to each other.
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from typing import Any, cast
 from sqlalchemy import (
     ARRAY,
     ColumnElement,
+    String,
     Table,
     any_,
     bindparam,
@@ -38,9 +40,11 @@ from sqlalchemy import (
     text,
     update,
 )
+from sqlalchemy import cast as sql_cast
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import CursorResult, Result
 from sqlalchemy.orm import QueryableAttribute
+from sqlalchemy.sql.sqltypes import NullType
 
 from .extensions import db
 
@@ -50,6 +54,9 @@ def _is_postgres() -> bool:
 
 
 _PLAIN = frozenset({str, int, bool, float, datetime, type(None)})
+# json.dumps(value, ensure_ascii=False) builds a JSONEncoder on every call (any argument
+# but the defaults does); one encoder, the same text, ~2 documents per stored record.
+_TO_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
 def _value(value: Any) -> Any:
@@ -60,8 +67,24 @@ def _value(value: Any) -> Any:
     if isinstance(value, dict | list):
         if not value:  # most flags and steps: no encoder call for an empty one
             return "[]" if isinstance(value, list) else "{}"
-        return json.dumps(value, ensure_ascii=False)
+        return _TO_JSON(value)
     return value
+
+
+def array_literal(values: Sequence[Any]) -> str | None:
+    """PostgreSQL's text form of a one-dimensional array of ints (``{1,2}``) or of strings
+    (``{"a","b"}``, every element quoted, ``\\`` and ``"`` escaped), built with C-level string
+    methods; None when an element is neither (None, a float, an enum that is not a str).
+
+    psycopg dumps a list parameter element by element in Python (a regular expression per
+    element to decide the quoting): ~2-4 µs an element, ~9 elements per ingested record
+    (record ids, identity hashes, residents); this is ~0.3-1 µs (loadtests/README.md,
+    round 7)."""
+    if all(type(v) is int for v in values):
+        return "{" + ",".join(map(str, values)) + "}"
+    if all(isinstance(v, str) for v in values):
+        return '{"' + '","'.join(v.replace("\\", "\\\\").replace('"', '\\"') for v in values) + '"}'
+    return None
 
 
 def any_of(
@@ -69,11 +92,21 @@ def any_of(
 ) -> ColumnElement[bool]:
     """``column IN values`` for long lists: on PostgreSQL ``= ANY(array)``, one parameter
     however many values (an expanded IN of 10,000 placeholders costs more to build, send and
-    plan than the query itself); elsewhere a plain IN."""
+    plan than the query itself), sent as the array's text and cast to the column's array
+    type (a string column's without its length, as the planner infers for a list);
+    elsewhere a plain IN."""
     values = list(values)
     if not _is_postgres():
         return column.in_(values)
-    return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    literal = array_literal(values)
+    if literal is None:
+        return column == any_(bindparam(None, values, type_=ARRAY(column.type)))
+    # An untyped parameter (no ``::VARCHAR`` of its own) inside the cast: PostgreSQL then
+    # takes the parameter itself as the array, a constant to the planner (a hashed
+    # ``= ANY`` and row estimates); a cast of a typed text would be an expression
+    # evaluated at run time, which the planner estimates blind and searches linearly.
+    element = String() if isinstance(column.type, String) else column.type
+    return column == any_(sql_cast(bindparam(None, literal, type_=NullType()), ARRAY(element)))
 
 
 def rowcount(result: Result[Any]) -> int:

@@ -31,7 +31,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
 
 import polars as pl
 from flask import current_app
@@ -195,9 +195,17 @@ def _utc(value: datetime) -> datetime:
 # --- prepare: windows, spans, local days and the time rules ---------------------------------
 
 
-def prepare(items: Sequence[T], scalar: Callable[[T], bool]) -> list[bool]:
+# action -> its activity frame in a chunk, which rows could be put in columns exactly, and
+# each item's row (by item id): made by ``prepare``, read again by ``precompute``.
+Frames = dict[str, tuple[pl.DataFrame, list[bool], dict[int, int]]]
+
+
+def prepare(
+    items: Sequence[T], scalar: Callable[[T], bool], frames: Frames | None = None
+) -> list[bool]:
     """For each item what ``scalar`` (verification's ``_prepare``) would return, with the
-    same fields filled: in columns where the modules decide, else through ``scalar``."""
+    same fields filled: in columns where the modules decide, else through ``scalar``.
+    ``frames``, when given, keeps each action's activity frame for ``precompute``."""
     result: list[bool | None] = [None] * len(items)
     by_action: dict[str, list[int]] = defaultdict(list)
     for index, item in enumerate(items):
@@ -208,6 +216,8 @@ def prepare(items: Sequence[T], scalar: Callable[[T], bool]) -> list[bool]:
         module = methodologies.get(action)
         activities = [items[i].activity for i in indexes]
         frame, exact = activity_frame(activities)
+        if frames is not None:
+            frames[action] = (frame, exact, {items[i].id: row for row, i in enumerate(indexes)})
         if not any(exact):
             continue  # the scalar path, row by row
         windows, window_objects = _windows(module, "window", frame, activities)
@@ -226,9 +236,8 @@ def prepare(items: Sequence[T], scalar: Callable[[T], bool]) -> list[bool]:
             ],
             dtype=UTC_US,
         )
-        claim = pl.Series(
-            [claim_window(items[i].channel) for i in indexes], dtype=pl.Duration("us")
-        )
+        windows_of = {channel: claim_window(channel) for channel in {i.channel for i in items}}
+        claim = pl.Series([windows_of[items[i].channel] for i in indexes], dtype=pl.Duration("us"))
         checked = pl.DataFrame(
             {
                 "exact": exact,
@@ -301,15 +310,36 @@ class Precomputed:
     result: Quantification | None = None
 
 
+def _members_frame(members: Sequence[T], frames: Frames | None) -> tuple[pl.DataFrame, list[bool]]:
+    """The members' activities as ``activity_frame`` gives them: their rows of the frame
+    ``prepare`` made for their action (the same cells; a field only other rows have is a
+    null column here, which the batch contract reads as absent), else made again."""
+    known = frames.get(members[0].action) if frames else None
+    if known is not None:
+        frame, exact, row_of = known
+        rows = [row_of.get(member.id) for member in members]
+        if None not in rows:
+            picked = cast(list[int], rows)
+            if len(exact) == frame.height and picked == list(range(frame.height)):
+                return frame, exact  # every row, in order: the frame itself
+            picked_exact = [exact[row] for row in picked]
+            if not any(picked_exact):  # nothing in columns (a frame of no fields, say)
+                return pl.DataFrame(), picked_exact
+            return frame[picked], picked_exact
+    return activity_frame([member.activity for member in members])
+
+
 def precompute(
     items: Sequence[T],
     version_of: Callable[[T], MethodologyVersion | None],
     params_of: Callable[[MethodologyVersion], dict[str, Decimal]],
+    frames: Frames | None = None,
 ) -> dict[int, Precomputed]:
     """Item id -> what ``validate_batch``/``quantify_batch`` of the item's version decided.
 
     Only modules that offer the batch forms are asked (row by row they would only repeat
-    the scalar calls that ``_verify_resident`` makes anyway)."""
+    the scalar calls that ``_verify_resident`` makes anyway). ``frames``: what ``prepare``
+    kept, so the activities are not put in columns twice."""
     groups: dict[int, tuple[MethodologyVersion, list[T]]] = {}
     for item in items:
         version = version_of(item)
@@ -323,7 +353,7 @@ def precompute(
         quantify = _batch_form(module, "quantify_batch")
         if validate is None and quantify is None:
             continue
-        frame, exact = activity_frame([i.activity for i in members])
+        frame, exact = _members_frame(members, frames)
         if not any(exact):
             continue
         params = params_of(version)

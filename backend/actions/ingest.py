@@ -152,22 +152,13 @@ def _uploaded(files: MultiDict[str, FileStorage] | None) -> tuple[bytes, str]:
 # --- one chunk -----------------------------------------------------------------------------
 
 
-def _row(
-    partner: Partner,
-    batch: PartnerBatch,
-    raw: Any,
-    residents: dict[str, int],
-    digests: dict[str, tuple[str, str]],
-    claimed: set[str],
-    received_at: datetime,
-) -> dict[str, Any]:
-    """The insert row for one received record, its outcome decided where it can be already."""
-    row: dict[str, Any] = {  # every row has every key: they are copied in bulk
+def _row_template(partner: Partner, batch: PartnerBatch, received_at: datetime) -> dict[str, Any]:
+    """What every insert row of a chunk starts from (read once a chunk, not per record)."""
+    return {  # every row has every key: they are copied in bulk
         "channel": Channel.PARTNER,
         "partner_id": partner.id,
         "batch_id": batch.id,
         "outcome": Outcome.PENDING,
-        "flags": [],
         # arrival is the batch's receipt, not when a worker reached it (the time rules)
         "received_at": received_at,
         "review_comment": "",
@@ -176,6 +167,20 @@ def _row(
         "reason_code": None,
         "reason": None,
     }
+
+
+def _row(
+    template: dict[str, Any],
+    allowed: set[str],
+    raw: Any,
+    residents: dict[str, int],
+    digests: dict[str, tuple[str, str]],
+    claimed: set[str],
+) -> dict[str, Any]:
+    """The insert row for one received record, its outcome decided where it can be already;
+    ``template`` from ``_row_template``, ``allowed`` the partner's actions."""
+    row = dict(template)
+    row["flags"] = []  # a list of its own per row
     if not isinstance(raw, dict):
         raw = {}
     record_id, action, activity = raw.get("record_id"), raw.get("action"), raw.get("activity")
@@ -190,7 +195,7 @@ def _row(
             reason=reason("malformed_record"),
         )
         return row
-    if row["action"] not in ALLOWED_ACTIONS[partner.kind]:
+    if row["action"] not in allowed:
         row.update(
             outcome=Outcome.REJECTED,
             reason_code="action_not_allowed",
@@ -347,8 +352,9 @@ def _ingest_chunk(partner: Partner, batch: PartnerBatch, raws: list[Any]) -> Sum
                 claimants.setdefault(digest, []).append((binding_id, resident_id))
     rows, seen, resent = [], set(), []
     received_at = aware(batch.received_at) if batch.received_at else utcnow()
+    template, allowed = _row_template(partner, batch, received_at), ALLOWED_ACTIONS[partner.kind]
     for raw in raws:
-        row = _row(partner, batch, raw, residents, digests, claimed, received_at)
+        row = _row(template, allowed, raw, residents, digests, claimed)
         key = row["partner_record_id"]
         if key is not None and key in seen:
             resent.append(key)  # the same record twice in one chunk

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import json
 from collections import defaultdict
-from collections.abc import Hashable
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -39,7 +39,7 @@ import methodologies
 from methodologies import ActivityError, Methodology, Quantification
 from methodologies.base import local_day
 
-from ..bulk import allocate_ids, any_of, insert_rows, update_rows
+from ..bulk import allocate_ids, any_of, array_literal, insert_rows, update_rows
 from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_resident_accounts
@@ -118,6 +118,7 @@ class Item:
     flags: list[str] = field(default_factory=list)
     reduction: dict[str, Any] | None = None
     supersedes: int | None = None  # a self-report this operator record replaces, if credited
+    version: MethodologyVersion | None = None  # in force at ``moment`` (``_decide``)
 
 
 @dataclass
@@ -283,12 +284,12 @@ def _stored_pg(
     own: set[int],
     own_stored: bool,
 ) -> None:
-    residents = sorted(bounds)
+    residents = array_literal(sorted(bounds))  # the arrays as text: see ``array_literal``
     found = db.session.execute(
         _WINDOWS_SQL,
         {
             "residents": residents,
-            "days": days,
+            "days": array_literal(days),
             "lo": min(lo for lo, _ in bounds.values()),
             "hi": max(hi for _, hi in bounds.values()),
         },
@@ -299,7 +300,7 @@ def _stored_pg(
             contexts[resident_id].windows.append((group, start, end, record_id, bool(waiting)))
     # the chunk's own records, stored already, are not "already had"
     mine = sorted(own) if own_stored else []
-    args = {"residents": residents, "days": days, "own": mine}
+    args = {"residents": residents, "days": array_literal(days), "own": array_literal(mine)}
     for resident_id, day, count in db.session.execute(_COUNTS, args):
         if count:
             contexts[resident_id].actions_per_day[day] += int(count)
@@ -625,7 +626,10 @@ def _decide(
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
     use_columns = columnar.enabled(len(todo))
-    prepared = columnar.prepare(todo, _prepare) if use_columns else [_prepare(i) for i in todo]
+    frames: columnar.Frames = {}
+    prepared = (
+        columnar.prepare(todo, _prepare, frames) if use_columns else [_prepare(i) for i in todo]
+    )
     for item, ok in zip(todo, prepared, strict=True):
         if ok:
             groups[item.resident_id].append(item)
@@ -634,28 +638,30 @@ def _decide(
     contexts = _contexts(groups, {i.id for i in items}, own_stored=own_stored)
     outliers = set() if approve_review else _verifier_outliers(items)
     versions = history(RESIDENT_ACTIONS)
+    for own in groups.values():
+        for i in own:  # the version in force when the action took place, not when it arrived
+            i.version = in_force_at(versions.get(i.action, []), i.moment or utcnow())
     decided = (
         columnar.precompute(
-            [i for own in groups.values() for i in own],
-            lambda i: in_force_at(versions.get(i.action, []), i.moment or utcnow()),
-            _params,
+            [i for own in groups.values() for i in own], lambda i: i.version, _params, frames
         )
         if use_columns
         else {}
     )
     credits: list[tuple[int, int]] = []
     credited: list[int] = []
+    config = current_app.config  # once a chunk, not once a resident
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
             own,
             contexts[resident_id],
-            versions,
             approve_review,
             outliers,
             points_cap,
             summary,
             decided,
+            config,
         )
         credited += [i.id for i in own if i.reduction and i.reduction["points"] > 0]
         points = sum(i.reduction["points"] for i in own if i.reduction)
@@ -713,20 +719,20 @@ def _write(
 def _verify_resident(
     items: list[Item],
     ctx: _Context,
-    versions: dict[str, list[MethodologyVersion]],
     approve_review: bool,
     outliers: set[int],
     points_cap: int,
     summary: Summary,
     decided: dict[int, columnar.Precomputed] | None = None,
+    config: Mapping[str, Any] | None = None,
 ) -> None:
-    """Dedupe, cap, flag and quantify one resident's items, in time order; ``decided``
-    holds what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
-    config = current_app.config
+    """Dedupe, cap, flag and quantify one resident's items, in time order, each under the
+    version ``_decide`` found in force at its time (``Item.version``); ``decided`` holds
+    what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
+    config = current_app.config if config is None else config
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
-        # the version in force when the action took place, not when it arrived
-        version = in_force_at(versions.get(item.action, []), item.moment or utcnow())
+        version = item.version
         if version is None:
             _reject(item, "no_active_methodology", reason("no_active_methodology"))
             summary.rejected += 1

@@ -43,13 +43,22 @@ class Notification(db.Model):
     resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     kind: Mapped[str] = mapped_column(String(30))
     params: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    dedupe_key: Mapped[str | None] = mapped_column(String(120), unique=True)
+    dedupe_key: Mapped[str | None] = mapped_column(String(120))  # unique when set (below)
     push_state: Mapped[str | None] = mapped_column(String(10))  # pending | sent | failed
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
 
     __table_args__ = (
         Index("ix_notifications_resident", "resident_id", "id"),
+        # unique among the notifications that have a key: a credit notification has none,
+        # and would otherwise add a NULL entry per row (migration 0017g)
+        Index(
+            "uq_notifications_dedupe_key",
+            "dedupe_key",
+            unique=True,
+            sqlite_where=text("dedupe_key IS NOT NULL"),
+            postgresql_where=text("dedupe_key IS NOT NULL"),
+        ),
         # only notifications with a push to send or sent (most have none)
         Index(
             "ix_notifications_push_state",

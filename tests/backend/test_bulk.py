@@ -64,3 +64,52 @@ def test_a_temp_table_left_behind_in_the_transaction_is_replaced(db):
         ACCOUNTS, _rows("left", FEW + 5), conflict=["code"], returning=["id"]
     )
     assert len(created) == FEW + 5
+
+
+ODD_CODES = ["plain", 'with "quotes"', "back\\slash", "a,b{c}", "NULL", "", " space ", "碳"]
+
+
+def test_any_of_finds_exactly_the_listed_values(db):
+    """``any_of`` sends the array as its text on PostgreSQL (``array_literal``): every value
+    that needs quoting in that text (quotes, backslashes, commas, braces, the word NULL, an
+    empty string) matches itself and nothing else; ints and values of no array form too."""
+    from backend.bulk import any_of, array_literal, insert_rows
+
+    insert_rows(
+        ACCOUNTS,
+        [
+            {
+                "code": f"odd:{code}",
+                "kind": AccountKind.RESIDENT.value,
+                "balance": n,
+                "created_at": utcnow(),
+            }
+            for n, code in enumerate(ODD_CODES)
+        ],
+    )
+    wanted = [f"odd:{code}" for code in ODD_CODES]
+    found = db.session.scalars(select(Account.code).where(any_of(Account.code, wanted))).all()
+    assert sorted(found) == sorted(wanted)
+    assert db.session.scalars(select(Account.code).where(any_of(Account.code, ["odd:"]))).all() == [
+        "odd:"
+    ]
+    ids = db.session.scalars(select(Account.id).where(any_of(Account.code, wanted))).all()
+    assert sorted(db.session.scalars(select(Account.id).where(any_of(Account.id, ids)))) == sorted(
+        ids
+    )
+    assert db.session.scalars(select(Account.id).where(any_of(Account.id, []))).all() == []
+    kinds = db.session.scalars(
+        select(Account.code).where(
+            any_of(Account.kind, [AccountKind.RESIDENT]), any_of(Account.code, wanted)
+        )
+    ).all()
+    assert len(kinds) == len(wanted)
+    assert array_literal([1, 2]) == "{1,2}"
+    assert array_literal(['a"b', "c\\d"]) == '{"a\\"b","c\\\\d"}'
+    assert array_literal([None]) is None and array_literal([1.5]) is None
+
+
+@pytest.mark.postgres
+def test_any_of_on_postgresql_too(db):
+    assert db.session.get_bind().dialect.name == "postgresql"
+    test_any_of_finds_exactly_the_listed_values(db)

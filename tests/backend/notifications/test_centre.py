@@ -116,3 +116,26 @@ def test_a_new_methodology_version_tells_the_residents_it_credits(client, make, 
     assert _kinds(db, other) == []
     count = db.session.scalar(select(func.count()).select_from(Notification))
     assert count == 2
+
+
+def test_a_dedupe_key_stays_unique_and_keyless_notifications_are_many(make, db):
+    """The key's unique index covers only the rows that have one (migration 0017g): a second
+    row with the same key is refused by the database, rows without a key are not."""
+    import pytest
+    from sqlalchemy.exc import IntegrityError
+
+    from backend.notifications.models import NotificationKind
+    from backend.notifications.services import notify, notify_many
+
+    resident = make.resident()
+    kind = NotificationKind.CREDIT_ARRIVED
+    assert notify(resident.id, kind, {"points": 1}, key="k:1") is not None
+    assert notify(resident.id, kind, {"points": 1}, key="k:1") is None  # looked up by its key
+    notify_many([(resident.id, kind, {"points": 2}), (resident.id, kind, {"points": 3})])
+    db.session.flush()
+    assert _kinds(db, resident).count(kind.value) == 3
+    savepoint = db.session.begin_nested()
+    db.session.add(Notification(resident_id=resident.id, kind=kind.value, dedupe_key="k:1"))
+    with pytest.raises(IntegrityError):
+        db.session.flush()
+    savepoint.rollback()
