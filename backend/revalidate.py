@@ -264,6 +264,9 @@ class FastLane:
 
     def answer(self, answer: Answer, environ: dict[str, Any]) -> Headers | None:
         """The headers of the 304 Flask would send, or None: Flask answers."""
+        config = self.app.config
+        if config.get("TRUSTED_HOSTS") or config.get("SERVER_NAME"):
+            return None  # Flask checks the Host then: its answer, not the lane's
         try:
             with self.app.app_context():  # the app's config and JSON; no request context
                 asked = Asked(self, environ)

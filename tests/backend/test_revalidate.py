@@ -491,3 +491,12 @@ def test_a_cookie_flask_would_write_is_flasks(committed, live, make, auth, lane,
 
     monkeypatch.setattr(committed, "permanent_session_lifetime", seconds(seconds=-1))
     assert _not_answered(live, lane, "/home", **{"If-None-Match": etag}).status_code == 302
+
+
+def test_a_host_flask_checks_is_flasks(committed, live, make, auth, lane, monkeypatch):
+    """With trusted hosts (or a server name) configured, Flask checks the Host: the lane
+    leaves every request to it."""
+    resident = make.resident()
+    _cookie, etag = _signed_in_home(live, auth, resident)
+    monkeypatch.setitem(committed.config, "TRUSTED_HOSTS", ["localhost"])
+    assert _not_answered(live, lane, "/home", **{"If-None-Match": etag}).status_code == 304
