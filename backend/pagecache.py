@@ -36,8 +36,8 @@ key). Flash messages are never cached: a request with one pending renders afresh
 A repeated load that is a 304 usually never reaches ``serve``: ``backend.revalidate`` (a
 WSGI layer in front of Flask) answers a conditional GET of the home, the points and the
 offers list with the same 304 from one statement (the session's or token's row, its user and
-these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag`` and
-the headers from ``not_modified``, and leaves every other request, and every doubt, to Flask.
+these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag_in``
+and the headers from ``validators``, and leaves every other request, and every doubt, to Flask.
 """
 
 from __future__ import annotations
