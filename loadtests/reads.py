@@ -38,40 +38,28 @@ def main() -> None:
     meta["residents"] = args.residents
     runs: dict[str, dict[str, object]] = {}
 
-    def hello() -> None:
-        with bench.serving("loadtests.ceiling_app:app", bench.CEILING_PORT) as ceiling:
-            bench.settle([ceiling.pid])
-            runs["hello"] = bench.locust(
-                "Hello",
-                "",
+    def closed_loop(name: str, app: str, port: int, classes: str, tags: str) -> None:
+        with bench.serving(app, port) as server:
+            bench.settle([server.pid])
+            runs[name] = bench.locust(
+                classes,
+                tags,
                 args.users,
                 args.seconds,
-                bench.CEILING_PORT,
+                port,
                 args.locust_processes,
                 meta,
                 True,
-                {"gunicorn": [ceiling.pid]},
-                label="hello",
+                {"gunicorn": [server.pid]},
+                label=name,
             )
 
-    def reads() -> None:
-        with bench.serving("backend.wsgi:app", bench.WEB_PORT) as web:
-            bench.settle([web.pid])
-            runs["reads"] = bench.locust(
-                "Resident",
-                "read",
-                args.users,
-                args.seconds,
-                bench.WEB_PORT,
-                args.locust_processes,
-                meta,
-                True,
-                {"gunicorn": [web.pid]},
-                label="reads",
-            )
-
-    for run in (hello, reads) if args.order == "hello-first" else (reads, hello):
-        run()
+    steps = [
+        ("hello", "loadtests.ceiling_app:app", bench.CEILING_PORT, "Hello", ""),
+        ("reads", "backend.wsgi:app", bench.WEB_PORT, "Resident", "read"),
+    ]
+    for step in steps if args.order == "hello-first" else steps[::-1]:
+        closed_loop(*step)
     hello_rps = total_rps(runs["hello"])
     reads_rps = round(sum(total_rps(runs["reads"], name) for name in READS), 1)
     for name, data in runs.items():
