@@ -11,6 +11,8 @@ from functools import cache
 from babel import Locale
 from flask import Flask, Response, current_app, g, has_request_context, request
 from flask_babel import get_locale, gettext
+from werkzeug.datastructures import LanguageAccept
+from werkzeug.http import parse_accept_header
 
 import methodologies
 
@@ -48,13 +50,26 @@ def _select() -> str:
     if chosen:
         g.set_lang_cookie = chosen
         return chosen
-    if not request.path.startswith("/api/"):
-        cookie = _normalise(request.cookies.get(COOKIE))
-        if cookie:
-            return cookie
-        return str(current_app.config["BABEL_DEFAULT_LOCALE"])
-    best = request.accept_languages.best_match(["zh_CN", "zh", "en"], default="zh_CN")
-    return _normalise(best) or "zh_CN"
+    return unchosen(
+        request.path,
+        request.cookies.get(COOKIE),
+        request.headers.get("Accept-Language"),
+        str(current_app.config["BABEL_DEFAULT_LOCALE"]),
+    )
+
+
+def unchosen(path: str, cookie: str | None, accept_language: str | None, default: str) -> str:
+    """The locale of a request without ``?lang=``: a page's from the language cookie, the
+    API's from ``Accept-Language`` (Flask's selector and ``backend.revalidate`` alike)."""
+    if not path.startswith("/api/"):
+        return _normalise(cookie) or default
+    accepted = parse_accept_header(accept_language, LanguageAccept)
+    return _normalise(accepted.best_match(["zh_CN", "zh", "en"], default="zh_CN")) or "zh_CN"
+
+
+def lang_of(locale: str) -> str:
+    """ "en" or "zh_CN" for a locale's name (what ``current_lang`` gives in its request)."""
+    return "en" if _locale(locale).language == "en" else "zh_CN"
 
 
 def init_app(app: Flask) -> None:

@@ -36,8 +36,8 @@ key). Flash messages are never cached: a request with one pending renders afresh
 A repeated load that is a 304 usually never reaches ``serve``: ``backend.revalidate`` (a
 WSGI layer in front of Flask) answers a conditional GET of the home, the points and the
 offers list with the same 304 from one statement (the session's or token's row, its user and
-these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag`` and
-the headers from ``not_modified``, and leaves every other request, and every doubt, to Flask.
+these version columns: ``home_columns`` / ``ledger_columns``), with the ETag from ``etag_in``
+and the headers from ``validators``, and leaves every other request, and every doubt, to Flask.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ from pathlib import Path
 from flask import Response, current_app, request, session
 from redis.exceptions import RedisError
 from sqlalchemy import text
+from werkzeug.http import quote_etag
 
 from .extensions import db, redis_client
 from .i18n import current_lang
@@ -165,17 +166,23 @@ def serve(
 def etag(page: str, user_id: int, version: str, *extra: object) -> str:
     """The ETag of a resident's page: its version with the request's language, the local
     day, ``extra`` and the release (``serve`` and ``backend.revalidate`` alike)."""
-    key = "/".join(
-        str(part) for part in (page, user_id, version, current_lang(), local_day(), *extra)
-    )
+    return etag_in(current_lang(), page, user_id, version, *extra)
+
+
+def etag_in(lang: str, page: str, user_id: int, version: str, *extra: object) -> str:
+    """``etag`` for a request whose language (``i18n.current_lang``) is ``lang``."""
+    key = "/".join(str(part) for part in (page, user_id, version, lang, local_day(), *extra))
     return hashlib.sha256(f"{release()}|{key}".encode()).hexdigest()[:32]
 
 
 def validated(response: Response, tag: str) -> Response:
     """``response`` with the validators of a resident's page: its ETag, revalidated always."""
-    response.set_etag(tag)
-    response.headers["Cache-Control"] = REVALIDATE
-    return response
+    return _with(response, validators(tag))
+
+
+def validators(tag: str) -> list[tuple[str, str]]:
+    """The headers ``validated`` sets (``backend.revalidate`` sends them as they are)."""
+    return [("ETag", quote_etag(tag)), ("Cache-Control", REVALIDATE)]
 
 
 def not_modified(tag: str) -> Response:
@@ -183,18 +190,29 @@ def not_modified(tag: str) -> Response:
     return validated(Response(status=304), tag)
 
 
-def offers_key() -> tuple[str, str]:
+def offers_key(lang: str | None = None) -> tuple[str, str]:
     """The per-process cache key (``backend.cache.cached``) of the offers list, the same for
-    every resident: its body and ETag in the request's language."""
-    return ("offers", current_lang())
+    every resident: its body and ETag in the request's language (or in ``lang``)."""
+    return ("offers", lang or current_lang())
 
 
 def offers_validated(response: Response, tag: str) -> Response:
     """The offers list's validators, on its 200 and its 304 alike."""
-    response.set_etag(tag)
-    # the same for everyone (per language): any cache may keep it, asking every time
-    response.headers["Cache-Control"] = "no-cache"
-    response.vary.add("Accept-Language")
+    return _with(response, offers_validators(tag))
+
+
+def offers_validators(tag: str) -> list[tuple[str, str]]:
+    """The headers ``offers_validated`` sets: the same list for everyone (per language), so
+    any cache may keep it, asking every time."""
+    return [("ETag", quote_etag(tag)), ("Cache-Control", "no-cache"), ("Vary", "Accept-Language")]
+
+
+def _with(response: Response, headers: list[tuple[str, str]]) -> Response:
+    for name, value in headers:
+        if name == "Vary":
+            response.vary.add(value)
+        else:
+            response.headers[name] = value
     return response
 
 

@@ -320,3 +320,183 @@ def test_the_three_pages_carry_no_rate_limit(limited):
         response = client.get(url, headers={"If-None-Match": '"x"'})
         assert response.status_code in (200, 302, 401)
         assert not [name for name, _ in response.headers.items() if name.startswith("X-RateLimit")]
+
+
+# --- the request as Flask reads it, without a request context ----------------------------
+
+
+@pytest.mark.parametrize(
+    "environ",
+    [
+        {},
+        {"HTTP_USER_AGENT": "Mozilla/5.0 (iPhone) MicroMessenger/8.0"},
+        {"HTTP_USER_AGENT": "caf\u00e9 \u00ff"},  # a WSGI header holding latin-1 bytes
+        {"HTTP_X_FORWARDED_FOR": "203.0.113.9, 10.0.0.1", "HTTP_USER_AGENT": "x"},
+        {"HTTP_X_FORWARDED_FOR": "", "HTTP_USER_AGENT": ""},
+        {"REMOTE_ADDR": "198.51.100.7", "HTTP_X_FORWARDED_FOR": " 2001:db8::1 ,x"},
+    ],
+)
+def test_the_session_identifier_is_flask_logins(app, environ):
+    from flask_login.utils import _create_identifier
+
+    base = {"REMOTE_ADDR": "127.0.0.1", **environ}
+    with app.test_request_context("/home", environ_base=base):
+        from flask import request
+
+        assert revalidate.session_identifier(request.environ) == _create_identifier()
+    without = {key: value for key, value in base.items() if key != "REMOTE_ADDR"}
+    with app.test_request_context("/home", environ_base=without) as ctx:
+        ctx.request.environ.pop("REMOTE_ADDR", None)
+        assert revalidate.session_identifier(ctx.request.environ) == _create_identifier()
+
+
+@pytest.mark.parametrize(
+    ("path", "cookie", "accept"),
+    [
+        ("/home", None, None),
+        ("/home", "en", "zh-CN"),
+        ("/home", "zh_CN", "en"),
+        ("/home", "fr", "en"),
+        ("/api/v1/me/points", "en", None),
+        ("/api/v1/me/points", None, "en-US,en;q=0.9"),
+        ("/api/v1/me/points", None, "en;q=0.1, zh;q=0.9"),
+        ("/api/v1/me/points", None, "fr, de;q=0.5"),
+        ("/api/v1/offers", None, "zh-TW"),
+        ("/api/v1/offers", None, "EN"),
+    ],
+)
+def test_the_lanes_language_is_flasks(app, path, cookie, accept):
+    from backend.i18n import COOKIE, current_lang
+
+    headers = {"Accept-Language": accept} if accept else {}
+    if cookie:
+        headers["Cookie"] = f"{COOKIE}={cookie}"
+    with app.test_request_context(path, headers=headers) as ctx:
+        environ = ctx.request.environ
+        lane = revalidate.FastLane(app, app.wsgi_app)
+        with app.app_context():
+            asked = revalidate.Asked(lane, environ)
+        assert asked.lang == current_lang()
+
+
+def _https(app: Flask, client: Any, lane: list[Any], url: str, headers: dict[str, str]) -> Any:
+    """A conditional request over TLS (``request.is_secure``), lane then Flask."""
+    lane.clear()
+    fast = client.get(url, headers=headers, base_url="https://localhost")
+    assert lane and lane[-1] is not None
+    app.config["FAST_REVALIDATION"] = False
+    try:
+        slow = client.get(url, headers=headers, base_url="https://localhost")
+    finally:
+        app.config["FAST_REVALIDATION"] = True
+    assert fast.status_code == slow.status_code == 304
+    assert sorted(fast.headers.items()) == sorted(slow.headers.items())
+    assert "Strict-Transport-Security" in fast.headers
+    return fast
+
+
+def test_every_variation_of_the_304_is_flasks(committed, live, make, auth, lane, monkeypatch):
+    """Languages, cookies (none, a page session, a bad signature), TLS, and the offers'
+    Vary: the lane's 304 is Flask's header by header in each."""
+    monkeypatch.setitem(committed.config, "OFFERS_CACHE_SECONDS", 60)
+    resident = make.resident()
+    make.offer(title_zh="一杯咖啡")
+    bearer = auth.bearer(resident)
+    for accept in ("en", "zh-CN", "fr"):  # the API by Accept-Language, no cookie at all
+        live.delete_cookie("session")
+        headers = {**bearer, "Accept-Language": accept}
+        for url in (POINTS, "/api/v1/offers"):
+            tag = live.get(url, headers=headers).headers["ETag"]
+            answer = _same_as_flask(committed, live, lane, url, **headers, **{"If-None-Match": tag})
+            assert "Cookie" in answer.vary
+    auth.login_page(resident)  # the API with a page session's cookie beside the token
+    tag = live.get(POINTS, headers=bearer).headers["ETag"]
+    _same_as_flask(committed, live, lane, POINTS, **bearer, **{"If-None-Match": tag})
+    _https(committed, live, lane, POINTS, {**bearer, "If-None-Match": tag})
+    offers = live.get("/api/v1/offers").headers["ETag"]
+    answer = _same_as_flask(committed, live, lane, "/api/v1/offers", **{"If-None-Match": offers})
+    assert answer.headers["Vary"] == "Accept-Language, Cookie"
+    home = live.get("/home").headers["ETag"]
+    _https(committed, live, lane, "/home", {"If-None-Match": home})
+    for lang in ("en", "zh_CN"):
+        tag = live.get(f"/home?lang={lang}").headers["ETag"]  # the language cookie set
+        _same_as_flask(committed, live, lane, "/home", **{"If-None-Match": tag})
+
+    signed = _session_cookie(live)  # a bad signature: Flask reads no session at all
+    live.set_cookie("session", signed[:-3] + ("aaa" if not signed.endswith("aaa") else "bbb"))
+    _same_as_flask(
+        committed, live, lane, POINTS, **bearer, **{"If-None-Match": tag_of(live, bearer)}
+    )
+    assert _not_answered(live, lane, "/home", **{"If-None-Match": home}).status_code == 302
+
+
+def tag_of(client: Any, bearer: dict[str, str]) -> str:
+    return str(client.get(POINTS, headers=bearer).headers["ETag"])
+
+
+def test_flask_logins_session_protection_as_configured(
+    committed, live, make, auth, lane, monkeypatch
+):
+    """Another client fingerprint than the sign-in's: basic mode marks a fresh session not
+    fresh (a new cookie, so Flask answers) and then lets it be (the lane answers, with
+    Flask-Login's signal); strong mode clears it (Flask's sign-in redirect)."""
+    from flask_login.signals import session_protected
+
+    resident = make.resident()
+    _cookie, etag = _signed_in_home(live, auth, resident)
+    elsewhere = {"User-Agent": "another browser", "If-None-Match": etag}
+    marked = _not_answered(live, lane, "/home", **elsewhere)
+    assert marked.status_code == 304 and "Set-Cookie" in marked.headers
+    with live.session_transaction() as session:
+        assert session["_fresh"] is False
+    sent: list[Any] = []
+
+    def note(app: Any, **_kwargs: Any) -> None:
+        sent.append(app)
+
+    session_protected.connect(note)
+    try:
+        lane.clear()
+        live.get("/home", headers=elsewhere)
+        assert lane[-1] is not None and sent == [committed]
+    finally:
+        session_protected.disconnect(note)
+    _same_as_flask(committed, live, lane, "/home", **elsewhere)
+
+    monkeypatch.setitem(committed.config, "SESSION_PROTECTION", "strong")
+    assert _not_answered(live, lane, "/home", **elsewhere).status_code == 302
+
+
+def test_a_cookie_flask_would_write_is_flasks(committed, live, make, auth, lane, monkeypatch):
+    """A permanent session (refreshed on every response), Flask-Login's remember-me note and
+    a signature past the session lifetime (also when the lane verified it before) go to
+    Flask."""
+    from datetime import timedelta as seconds
+
+    resident = make.resident()
+    bearer = auth.bearer(resident)
+    _cookie, etag = _signed_in_home(live, auth, resident)
+    points = tag_of(live, bearer)
+    with live.session_transaction() as session:
+        session.permanent = True
+    for url, headers, tag in (("/home", {}, etag), (POINTS, bearer, points)):
+        answer = _not_answered(live, lane, url, **headers, **{"If-None-Match": tag})
+        assert answer.status_code == 304 and "Set-Cookie" in answer.headers
+    with live.session_transaction() as session:
+        session.permanent = False
+        session["_remember"] = "set"
+    answer = _not_answered(live, lane, "/home", **{"If-None-Match": etag})
+    assert answer.status_code == 304 and "Set-Cookie" in answer.headers
+    _same_as_flask(committed, live, lane, "/home", **{"If-None-Match": etag})  # verified
+
+    monkeypatch.setattr(committed, "permanent_session_lifetime", seconds(seconds=-1))
+    assert _not_answered(live, lane, "/home", **{"If-None-Match": etag}).status_code == 302
+
+
+def test_a_host_flask_checks_is_flasks(committed, live, make, auth, lane, monkeypatch):
+    """With trusted hosts (or a server name) configured, Flask checks the Host: the lane
+    leaves every request to it."""
+    resident = make.resident()
+    _cookie, etag = _signed_in_home(live, auth, resident)
+    monkeypatch.setitem(committed.config, "TRUSTED_HOSTS", ["localhost"])
+    assert _not_answered(live, lane, "/home", **{"If-None-Match": etag}).status_code == 304
