@@ -157,13 +157,27 @@ def _ingestion_rows(kind: str, rows: list[dict[str, Any]], rss_key: str) -> list
     return out
 
 
+def moved_no_points(run: dict[str, Any]) -> dict[str, float]:
+    """The valid answers of a run that moved no points, as the load generator counted them
+    (loadtests/locustfile.py, ``ANSWERS``): redemptions refused for want of points
+    (``resident:redeem 409``) and counter claims the rules did not credit, by outcome
+    (``station:claim duplicate``, ``station:claim rejected``, ...)."""
+    answers = run.get("pools", {}).get("answers", {})
+    return {
+        key: float(n)
+        for key, n in answers.items()
+        if key == "resident:redeem 409" or key.startswith("station:claim ")
+    }
+
+
 def point_moving_rps(writes: dict[str, Any]) -> float:
-    """Claims, redemptions and fulfilments per second in the writes run, less the
-    redemptions refused for want of points (a valid answer that moves no points)."""
+    """Claims, redemptions and fulfilments per second in the writes run, less the answers
+    that moved no points (``moved_no_points``): a refused redemption or a claim that was not
+    credited is a valid answer, and usually a cheaper one, not a point-moving write."""
     total = sum(total_rps(writes, name) for name in WRITES)
-    refused = writes.get("pools", {}).get("answers", {}).get("resident:redeem 409", 0)
+    refused = sum(moved_no_points(writes).values())
     seconds = float(writes.get("seconds", 1)) or 1.0
-    return round(max(0.0, total - float(refused) / seconds), 1)
+    return round(max(0.0, total - refused / seconds), 1)
 
 
 def summary(result: dict[str, Any]) -> list[dict[str, Any]]:
@@ -390,12 +404,14 @@ def markdown(result: dict[str, Any]) -> str:
             f"| {run} | {data.get('users', '-')} | {total_rps(data)} | {failed(data)} | "
             f"{cells[0]} | {cells[1]} | {waits or 'none'} |"
         )
-    refused = r["writes"].get("pools", {}).get("answers", {}).get("resident:redeem 409", 0)
+    refused = moved_no_points(r["writes"])
     if refused:
+        counted = ", ".join(f"{key}: {n:g}" for key, n in sorted(refused.items()))
         lines += [
             "",
-            f"Redemptions refused for want of points in the writes run: {refused} "
-            "(a valid answer; left out of the point-moving writes).",
+            f"Answers in the writes run that moved no points: {counted} (redemptions refused "
+            "for want of points, counter claims not credited by outcome; valid answers, left "
+            "out of the point-moving writes).",
         ]
     lines += [
         "",

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from loadtests.report import class_percentiles, markdown, sizing, summary, verdict
+from loadtests.report import (
+    class_percentiles,
+    markdown,
+    moved_no_points,
+    point_moving_rps,
+    sizing,
+    summary,
+    verdict,
+)
 
 
 def _run(users: int, **endpoints: tuple[float, int, float]) -> dict[str, Any]:
@@ -150,3 +158,19 @@ def test_the_city_sizing_follows_from_the_runs_ratios() -> None:
     slower = _result()
     slower["api_ingestion"][1]["records_per_s"] = 3_900.0
     assert sizing(slower)["ingest_processes"] == 26  # 3M / (1,950 x 60) = 25.6
+
+
+def test_answers_that_moved_no_points_are_left_out_of_the_writes() -> None:
+    writes = _result()["writes"]
+    assert point_moving_rps(writes) == 119.0  # 120 a second, 20 redemptions refused in 20 s
+    writes["pools"]["answers"].update({"station:claim duplicate": 30, "station:claim review": 10})
+    assert moved_no_points(writes) == {
+        "resident:redeem 409": 20.0,
+        "station:claim duplicate": 30.0,
+        "station:claim review": 10.0,
+    }
+    assert point_moving_rps(writes) == 117.0  # (20 + 30 + 10) / 20 s less
+    result = _result()
+    result["writes"] = writes
+    text = markdown(result)
+    assert "station:claim duplicate: 30" in text and "resident:redeem 409: 20" in text
