@@ -33,7 +33,11 @@ BEARER_ERRORS = {"401": "UNAUTHORIZED", "403": "FORBIDDEN"}
 
 
 def bearer_token() -> str | None:
-    header = request.headers.get("Authorization", "")
+    return bearer_of(request.headers.get("Authorization", ""))
+
+
+def bearer_of(header: str) -> str | None:
+    """The token of an ``Authorization: Bearer …`` header value (None for any other)."""
     scheme, _, value = header.partition(" ")
     if scheme.lower() != "bearer" or not value.strip():
         return None

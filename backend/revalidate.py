@@ -78,7 +78,7 @@ from . import pagecache
 from .accounts.models import ApiToken, Role, User, UserSession
 from .accounts.services import token_hash, token_live
 from .accounts.sessions import LIVE, key_hash, session_standing
-from .auth import SESSION_KEY
+from .auth import SESSION_KEY, bearer_of
 from .cache import peek
 from .extensions import db
 from .i18n import COOKIE as LANG_COOKIE
@@ -139,10 +139,7 @@ class Asked:
 
     def bearer_token(self) -> str | None:
         """``auth.bearer_token`` of this request."""
-        scheme, _, value = self.environ.get("HTTP_AUTHORIZATION", "").partition(" ")
-        if scheme.lower() != "bearer" or not value.strip():
-            return None
-        return value.strip()
+        return bearer_of(self.environ.get("HTTP_AUTHORIZATION", ""))
 
 
 Headers = list[tuple[str, str]]
