@@ -39,7 +39,7 @@ import methodologies
 from methodologies import ActivityError, Methodology, Quantification
 from methodologies.base import local_day
 
-from ..bulk import allocate_ids, any_of, array_literal, insert_rows, update_rows
+from ..bulk import allocate_ids, any_of, array_literal, insert_rows, json_text, update_rows
 from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_resident_accounts
@@ -531,7 +531,8 @@ def verify_records(
 def verify_new(rows: list[dict[str, Any]]) -> Summary:
     """Records not stored yet (a partner's chunk, matched to residents by ``ingest``): those
     still PENDING are decided in memory, then every row is inserted once, with its outcome,
-    and the reductions and ledger credits with it. The caller commits, and must have made
+    and the reductions and ledger credits with it (on PostgreSQL each row's ``activity``
+    is left as its JSON text). The caller commits, and must have made
     sure no row's (partner, record id) is stored already: the unique constraint refuses a
     concurrent copy, and the whole chunk then rolls back (nothing is credited twice)."""
     summary = Summary()
@@ -578,9 +579,15 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
         decided = {item.id: item for item in items}
         for row in pending:
             row.update(_outcome(decided[row["id"]], now))
+    activity_text: dict[int, str] = {}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Each activity's JSON text made once (COPY stores a str as it is): the record and
+        # its reduction store the same document, the same encoder's text either would get.
+        for row in rows:
+            row["activity"] = activity_text[row["id"]] = json_text(row["activity"])
     # a duplicate may point at a record of the same chunk: that one goes in first
     insert_rows(RECORDS, sorted(rows, key=lambda row: row["duplicate_of_id"] is not None))
-    _write(items, entry_of, superseded, utcnow())
+    _write(items, entry_of, superseded, utcnow(), activity_text)
     return summary
 
 
@@ -683,9 +690,16 @@ def _decide(
 
 
 def _write(
-    items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]], now: datetime
+    items: list[Item],
+    entry_of: dict[int, int],
+    superseded: list[tuple[int, int]],
+    now: datetime,
+    activity_text: Mapping[int, str] | None = None,
 ) -> None:
-    """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
+    """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports.
+    ``activity_text``: the records' activities as JSON text already, by record id (a
+    reduction's activity is its record's)."""
+    texts = activity_text or {}
     if superseded:
         # Self-reports overtaken by operator data: duplicates of the record that counted.
         db.session.execute(
@@ -704,6 +718,7 @@ def _write(
         [
             {
                 **i.reduction,
+                "activity": texts.get(i.id, i.reduction["activity"]),
                 "record_id": i.id,
                 "resident_id": i.resident_id,
                 "ledger_entry_id": entry_of.get(i.resident_id),

@@ -165,6 +165,30 @@ def test_columns_decide_every_record_as_the_scalar_path(app, make, seeded, tmp_p
     assert outcomes["exact"][9][8]["distance_km"] == "2.28310502283105022831"
 
 
+@pytest.mark.postgres
+def test_a_record_and_its_reduction_store_the_same_json_text(app, make, seeded, tmp_path):
+    """The import encodes each activity once for both rows (loadtests/README.md, round 8):
+    the stored text of the record's and the reduction's ``activity`` is the same, and is
+    the encoder's text of the stored document (the exact number kept)."""
+    from sqlalchemy import text
+
+    from backend.bulk import json_text
+
+    _compare(app, make, tmp_path, _lines(_records()))
+    pairs = db.session.execute(
+        text(
+            "SELECT a.partner_record_id, a.activity::text, r.activity::text FROM activity_records a "
+            "JOIN reductions r ON r.record_id = a.id"
+        )
+    ).all()
+    assert len(pairs) > 10
+    for key, record_text, reduction_text in pairs:
+        assert record_text == reduction_text
+        assert record_text == json_text(json.loads(record_text))
+        if key == "exact":
+            assert '"distance_km": "2.28310502283105022831"' in record_text
+
+
 def _contract(cls: Any) -> dict[str, Any]:
     """The batch forms of the contract, answered by the scalar methods on every other row
     (the rest null: the caller must fall back to the scalar path for them)."""
