@@ -119,6 +119,9 @@ class Item:
     reduction: dict[str, Any] | None = None
     supersedes: int | None = None  # a self-report this operator record replaces, if credited
     version: MethodologyVersion | None = None  # in force at ``moment`` (``_decide``)
+    # the local days of (occurred_start - 1 day, occurred_start, occurred_end), when
+    # ``columnar.prepare`` found them over columns (``_day_pairs``)
+    context_days: tuple[str, str, str] | None = None
 
 
 @dataclass
@@ -228,14 +231,17 @@ def _day_pairs(groups: dict[int, list[Item]]) -> set[tuple[int, str]]:
     pairs = set()
     for resident_id, items in groups.items():
         for item in items:
-            if item.occurred_start is None or item.occurred_end is None:
-                continue
-            for moment in (
-                item.occurred_start - timedelta(days=1),
-                item.occurred_start,
-                item.occurred_end,
-            ):
-                pairs.add((resident_id, local_day(moment)))
+            days = item.context_days
+            if days is None:
+                if item.occurred_start is None or item.occurred_end is None:
+                    continue
+                days = (
+                    local_day(item.occurred_start - timedelta(days=1)),
+                    local_day(item.occurred_start),
+                    local_day(item.occurred_end),
+                )
+            for day in days:
+                pairs.add((resident_id, day))
     return pairs
 
 

@@ -177,8 +177,8 @@ def test_a_record_and_its_reduction_store_the_same_json_text(app, make, seeded, 
     _compare(app, make, tmp_path, _lines(_records()))
     pairs = db.session.execute(
         text(
-            "SELECT a.partner_record_id, a.activity::text, r.activity::text FROM activity_records a "
-            "JOIN reductions r ON r.record_id = a.id"
+            "SELECT a.partner_record_id, a.activity::text, r.activity::text "
+            "FROM activity_records a JOIN reductions r ON r.record_id = a.id"
         )
     ).all()
     assert len(pairs) > 10
@@ -295,3 +295,25 @@ def test_a_chunk_below_the_minimum_takes_the_scalar_path(app):
             assert columnar.enabled() is True
     finally:
         app.config["INGEST_COLUMNAR_MIN"] = 1
+
+
+def test_the_context_days_from_columns_are_the_scalar_local_days():
+    """``prepare`` finds the local days of a window's start, the day before it and its end
+    over columns (``_day``), for ``verification._day_pairs``: the days ``local_day`` gives,
+    around Shanghai's and UTC's midnights and a leap day."""
+    from datetime import UTC, datetime, timedelta
+
+    from backend.actions.columnar import _day
+    from methodologies.base import local_day
+
+    base = [
+        datetime(2024, 2, 28, 15, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 12, 31, 16, tzinfo=UTC),
+    ]
+    moments = [m + timedelta(minutes=k) for m in base for k in range(-90, 1500, 37)]
+    frame = pl.DataFrame({"t": pl.Series(moments, dtype=pl.Datetime("us", "UTC"))})
+    days = frame.select(
+        _day(pl.col("t") - pl.duration(days=1)).alias("before"), _day(pl.col("t")).alias("day")
+    )
+    assert days["day"].to_list() == [local_day(m) for m in moments]
+    assert days["before"].to_list() == [local_day(m - timedelta(days=1)) for m in moments]
