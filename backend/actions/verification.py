@@ -167,6 +167,41 @@ def _params(version: MethodologyVersion) -> dict[str, Decimal]:
     return _PARAMS[key]
 
 
+class _Terms:
+    """What crediting reads of one version, read once a chunk: its module and parameters,
+    the reduction's version columns, its caps per channel and its points per amount (ORM
+    attribute reads and Decimal arithmetic, a dozen per record in ``_verify_resident``)."""
+
+    def __init__(self, version: MethodologyVersion) -> None:
+        self.version = version
+        self.module = methodologies.get(version.code, version.module_version)
+        self.params = _params(version)
+        self.columns = {
+            "methodology_code": version.code,
+            "module_version": version.module_version,
+            "version_id": version.id,
+            "params_hash": version.params_hash,
+        }
+        self._caps: dict[Decimal, tuple[int, int]] = {}
+        self._points: dict[int, int] = {}
+
+    def caps(self, factor: Decimal) -> tuple[int, int]:
+        """(actions a day, grams a day) under this version, scaled by ``factor``."""
+        caps = self._caps.get(factor)
+        if caps is None:
+            caps = self._caps[factor] = (
+                int(self.params["max_actions_per_day"] * factor),
+                int(self.params["daily_cap_g"] * factor),
+            )
+        return caps
+
+    def points(self, grams: int) -> int:
+        points = self._points.get(grams)
+        if points is None:
+            points = self._points[grams] = points_for(self.version, grams)
+        return points
+
+
 _RESULTS: dict[Hashable, Quantification] = {}
 
 
@@ -664,6 +699,7 @@ def _decide(
     credits: list[tuple[int, int]] = []
     credited: list[int] = []
     config = current_app.config  # once a chunk, not once a resident
+    terms: dict[int, _Terms] = {}  # by version id, for the chunk
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
@@ -675,6 +711,7 @@ def _decide(
             summary,
             decided,
             config,
+            terms,
         )
         credited += [i.id for i in own if i.reduction and i.reduction["points"] > 0]
         points = sum(i.reduction["points"] for i in own if i.reduction)
@@ -746,11 +783,16 @@ def _verify_resident(
     summary: Summary,
     decided: dict[int, columnar.Precomputed] | None = None,
     config: Mapping[str, Any] | None = None,
+    terms: dict[int, _Terms] | None = None,
 ) -> None:
     """Dedupe, cap, flag and quantify one resident's items, in time order, each under the
     version ``_decide`` found in force at its time (``Item.version``); ``decided`` holds
-    what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
+    what the methodologies' batch forms settled ahead (``columnar.precompute``), ``terms``
+    what was read of each version already (by version id)."""
     config = current_app.config if config is None else config
+    terms = {} if terms is None else terms
+    card_factor = Decimal(config["CARD_CAP_FACTOR"])
+    one = Decimal(1)
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
         version = item.version
@@ -778,8 +820,10 @@ def _verify_resident(
             item.reason_code, item.reason = "duplicate_action", reason("duplicate_action")
             summary.duplicate += 1
             continue
-        module = methodologies.get(version.code, version.module_version)
-        params = _params(version)
+        term = terms.get(version.id)
+        if term is None or term.version is not version:
+            term = terms[version.id] = _Terms(version)
+        module, params = term.module, term.params
         ahead = decided.get(item.id) if decided else None
         try:
             rejections = [] if ahead and ahead.valid else module.validate(item.activity, params)
@@ -818,19 +862,19 @@ def _verify_resident(
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
-        factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD else Decimal(1)
+        max_actions, cap_g = term.caps(card_factor if item.channel is Channel.CARD else one)
         day = ctx.days[(item.action, day_key)]
-        if day.count >= int(params["max_actions_per_day"] * factor):
+        if day.count >= max_actions:
             _reject(item, "daily_limit_reached", reason("daily_limit_reached"))
             summary.rejected += 1
             continue
-        remaining = int(params["daily_cap_g"] * factor) - day.grams
+        remaining = cap_g - day.grams
         if remaining <= 0:
             _reject(item, "daily_cap_reached", reason("daily_cap_reached"))
             summary.rejected += 1
             continue
         credited = min(result.reduction_g, remaining)
-        points = full_points = points_for(version, credited)
+        points = full_points = term.points(credited)
         if points_cap:
             earned_today = ctx.points_per_day[day_key]
             if earned_today >= points_cap:
@@ -849,10 +893,7 @@ def _verify_resident(
             ctx.windows[:] = [w for w in ctx.windows if w[3] != item.supersedes]
         item.outcome, item.reason_code, item.reason = Outcome.CREDITED, None, None
         item.reduction = {
-            "methodology_code": version.code,
-            "module_version": version.module_version,
-            "version_id": version.id,
-            "params_hash": version.params_hash,
+            **term.columns,
             "activity": dict(item.activity),
             "baseline_g": result.baseline_g,
             "project_g": result.project_g,
