@@ -145,7 +145,8 @@ def allocate_ids(table: Table, count: int) -> list[int]:
                 )
             ).replace("'", "''")
         sql = f"SELECT nextval('{sequence}'::regclass) FROM generate_series(1, :n)"  # noqa: S608
-        return [int(i) for i in db.session.scalars(text(sql), {"n": count})]
+        # one fetch of every id (iterating the result fetched them one at a time)
+        return [int(i) for i in db.session.scalars(text(sql), {"n": count}).all()]
     first = int(db.session.scalar(select(func.coalesce(func.max(key), 0))) or 0) + 1
     return list(range(first, first + count))
 

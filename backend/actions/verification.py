@@ -334,7 +334,7 @@ def _stored_pg(
             "lo": min(lo for lo, _ in bounds.values()),
             "hi": max(hi for _, hi in bounds.values()),
         },
-    )
+    ).all()  # one fetch of every row: iterating the result fetched them one at a time
     for resident_id, group, start, end, record_id, waiting in found:
         lo, hi = bounds[resident_id]
         if start < hi and end > lo and record_id not in own:
@@ -342,7 +342,7 @@ def _stored_pg(
     # the chunk's own records, stored already, are not "already had"
     mine = sorted(own) if own_stored else []
     args = {"residents": residents, "days": array_literal(days), "own": array_literal(mine)}
-    for resident_id, day, count in db.session.execute(_COUNTS, args):
+    for resident_id, day, count in db.session.execute(_COUNTS, args).all():
         if count:
             contexts[resident_id].actions_per_day[day] += int(count)
 
@@ -416,7 +416,7 @@ def _contexts(
         )
         .where(any_of(Reduction.resident_id, residents), Reduction.local_day.in_(days))
         .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)
-    ):
+    ).all():
         ctx = contexts[resident_id]
         ctx.days[(action, day)] = _Day(int(count), int(grams))
         ctx.points_per_day[day] += int(points)
@@ -512,7 +512,7 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
                 IdentityBinding.status == BindingStatus.ACTIVE,
                 any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}),
             )
-        )
+        ).all()
     }
     withdrawn = set()
     for item in partner_items:
