@@ -113,4 +113,3 @@ def test_any_of_finds_exactly_the_listed_values(db):
 def test_any_of_on_postgresql_too(db):
     assert db.session.get_bind().dialect.name == "postgresql"
     test_any_of_finds_exactly_the_listed_values(db)
-
