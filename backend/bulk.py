@@ -59,15 +59,21 @@ _PLAIN = frozenset({str, int, bool, float, datetime, type(None)})
 _TO_JSON = json.JSONEncoder(ensure_ascii=False).encode
 
 
+def json_text(value: dict[str, Any] | list[Any]) -> str:
+    """The JSON text ``insert_rows`` stores for a dict or list (a str value is stored as it
+    is: a document written to two tables can be encoded once)."""
+    if not value:  # most flags and steps: no encoder call for an empty one
+        return "[]" if isinstance(value, list) else "{}"
+    return _TO_JSON(value)
+
+
 def _value(value: Any) -> Any:
     if type(value) in _PLAIN:  # most values: one set lookup, no isinstance chain
         return value
     if isinstance(value, enum.Enum):
         return value.value
     if isinstance(value, dict | list):
-        if not value:  # most flags and steps: no encoder call for an empty one
-            return "[]" if isinstance(value, list) else "{}"
-        return _TO_JSON(value)
+        return json_text(value)
     return value
 
 
@@ -139,7 +145,8 @@ def allocate_ids(table: Table, count: int) -> list[int]:
                 )
             ).replace("'", "''")
         sql = f"SELECT nextval('{sequence}'::regclass) FROM generate_series(1, :n)"  # noqa: S608
-        return [int(i) for i in db.session.scalars(text(sql), {"n": count})]
+        # one fetch of every id (iterating the result fetched them one at a time)
+        return [int(i) for i in db.session.scalars(text(sql), {"n": count}).all()]
     first = int(db.session.scalar(select(func.coalesce(func.max(key), 0))) or 0) + 1
     return list(range(first, first + count))
 

@@ -64,6 +64,7 @@ class Item(Protocol):
     occurred_end: datetime | None
     local_day: str | None
     dedupe_group: str | None
+    context_days: tuple[str, str, str] | None
 
 
 T = TypeVar("T", bound=Item)
@@ -188,6 +189,11 @@ def _aware(value: datetime | None) -> datetime | None:
     return aware(value) if value is not None else None
 
 
+def _day(moment: pl.Expr) -> pl.Expr:
+    """A UTC moment's local day, as ``methodologies.base.local_day`` writes it."""
+    return moment.dt.convert_time_zone(str(LOCAL_TZ)).dt.strftime("%Y-%m-%d")
+
+
 def _utc(value: datetime) -> datetime:
     return value.replace(tzinfo=UTC)  # polars hands back zoneinfo UTC; the scalar path has UTC
 
@@ -265,10 +271,11 @@ def prepare(
             )
             .fill_null(False)
             .alias("ok"),
-            pl.col("start")
-            .dt.convert_time_zone(str(LOCAL_TZ))
-            .dt.strftime("%Y-%m-%d")
-            .alias("day"),
+            _day(pl.col("start")).alias("day"),
+            # the local days verification's context reads for the window (``_day_pairs``)
+            _day(pl.col("w_start") - pl.duration(days=1)).alias("d_before"),
+            _day(pl.col("w_start")).alias("d_start"),
+            _day(pl.col("w_end")).alias("d_end"),
             "start",
             "w_start",
             "w_end",
@@ -278,6 +285,14 @@ def prepare(
         starts = checked["start"].to_list()
         w_starts = checked["w_start"].to_list()
         w_ends = checked["w_end"].to_list()
+        context_days = list(
+            zip(
+                checked["d_before"].to_list(),
+                checked["d_start"].to_list(),
+                checked["d_end"].to_list(),
+                strict=True,
+            )
+        )
         group = module.dedupe_group
         for position, index in enumerate(indexes):
             if not ok[position]:
@@ -292,6 +307,7 @@ def prepare(
                 item.occurred_end = _utc(w_ends[position])
             item.moment = span.start if span is not None else _utc(starts[position])
             item.local_day = days[position]
+            item.context_days = context_days[position]
             item.dedupe_group = group
             result[index] = True
     return [

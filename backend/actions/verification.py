@@ -39,7 +39,7 @@ import methodologies
 from methodologies import ActivityError, Methodology, Quantification
 from methodologies.base import local_day
 
-from ..bulk import allocate_ids, any_of, array_literal, insert_rows, update_rows
+from ..bulk import allocate_ids, any_of, array_literal, insert_rows, json_text, update_rows
 from ..cache import cached
 from ..extensions import db
 from ..ledger.services import credit_many, lock_resident_accounts
@@ -119,6 +119,9 @@ class Item:
     reduction: dict[str, Any] | None = None
     supersedes: int | None = None  # a self-report this operator record replaces, if credited
     version: MethodologyVersion | None = None  # in force at ``moment`` (``_decide``)
+    # the local days of (occurred_start - 1 day, occurred_start, occurred_end), when
+    # ``columnar.prepare`` found them over columns (``_day_pairs``)
+    context_days: tuple[str, str, str] | None = None
 
 
 @dataclass
@@ -162,6 +165,41 @@ def _params(version: MethodologyVersion) -> dict[str, Decimal]:
     if key not in _PARAMS:
         _PARAMS[key] = version.decimal_params()
     return _PARAMS[key]
+
+
+class _Terms:
+    """What crediting reads of one version, read once a chunk: its module and parameters,
+    the reduction's version columns, its caps per channel and its points per amount (ORM
+    attribute reads and Decimal arithmetic, a dozen per record in ``_verify_resident``)."""
+
+    def __init__(self, version: MethodologyVersion) -> None:
+        self.version = version
+        self.module = methodologies.get(version.code, version.module_version)
+        self.params = _params(version)
+        self.columns = {
+            "methodology_code": version.code,
+            "module_version": version.module_version,
+            "version_id": version.id,
+            "params_hash": version.params_hash,
+        }
+        self._caps: dict[Decimal, tuple[int, int]] = {}
+        self._points: dict[int, int] = {}
+
+    def caps(self, factor: Decimal) -> tuple[int, int]:
+        """(actions a day, grams a day) under this version, scaled by ``factor``."""
+        caps = self._caps.get(factor)
+        if caps is None:
+            caps = self._caps[factor] = (
+                int(self.params["max_actions_per_day"] * factor),
+                int(self.params["daily_cap_g"] * factor),
+            )
+        return caps
+
+    def points(self, grams: int) -> int:
+        points = self._points.get(grams)
+        if points is None:
+            points = self._points[grams] = points_for(self.version, grams)
+        return points
 
 
 _RESULTS: dict[Hashable, Quantification] = {}
@@ -228,14 +266,17 @@ def _day_pairs(groups: dict[int, list[Item]]) -> set[tuple[int, str]]:
     pairs = set()
     for resident_id, items in groups.items():
         for item in items:
-            if item.occurred_start is None or item.occurred_end is None:
-                continue
-            for moment in (
-                item.occurred_start - timedelta(days=1),
-                item.occurred_start,
-                item.occurred_end,
-            ):
-                pairs.add((resident_id, local_day(moment)))
+            days = item.context_days
+            if days is None:
+                if item.occurred_start is None or item.occurred_end is None:
+                    continue
+                days = (
+                    local_day(item.occurred_start - timedelta(days=1)),
+                    local_day(item.occurred_start),
+                    local_day(item.occurred_end),
+                )
+            for day in days:
+                pairs.add((resident_id, day))
     return pairs
 
 
@@ -293,7 +334,7 @@ def _stored_pg(
             "lo": min(lo for lo, _ in bounds.values()),
             "hi": max(hi for _, hi in bounds.values()),
         },
-    )
+    ).all()  # one fetch of every row: iterating the result fetched them one at a time
     for resident_id, group, start, end, record_id, waiting in found:
         lo, hi = bounds[resident_id]
         if start < hi and end > lo and record_id not in own:
@@ -301,7 +342,7 @@ def _stored_pg(
     # the chunk's own records, stored already, are not "already had"
     mine = sorted(own) if own_stored else []
     args = {"residents": residents, "days": array_literal(days), "own": array_literal(mine)}
-    for resident_id, day, count in db.session.execute(_COUNTS, args):
+    for resident_id, day, count in db.session.execute(_COUNTS, args).all():
         if count:
             contexts[resident_id].actions_per_day[day] += int(count)
 
@@ -375,7 +416,7 @@ def _contexts(
         )
         .where(any_of(Reduction.resident_id, residents), Reduction.local_day.in_(days))
         .group_by(Reduction.resident_id, Reduction.methodology_code, Reduction.local_day)
-    ):
+    ).all():
         ctx = contexts[resident_id]
         ctx.days[(action, day)] = _Day(int(count), int(grams))
         ctx.points_per_day[day] += int(points)
@@ -471,7 +512,7 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
                 IdentityBinding.status == BindingStatus.ACTIVE,
                 any_of(IdentityBinding.identity_hash, {i.identity_hash for i in partner_items}),
             )
-        )
+        ).all()
     }
     withdrawn = set()
     for item in partner_items:
@@ -531,7 +572,8 @@ def verify_records(
 def verify_new(rows: list[dict[str, Any]]) -> Summary:
     """Records not stored yet (a partner's chunk, matched to residents by ``ingest``): those
     still PENDING are decided in memory, then every row is inserted once, with its outcome,
-    and the reductions and ledger credits with it. The caller commits, and must have made
+    and the reductions and ledger credits with it (on PostgreSQL each row's ``activity``
+    is left as its JSON text). The caller commits, and must have made
     sure no row's (partner, record id) is stored already: the unique constraint refuses a
     concurrent copy, and the whole chunk then rolls back (nothing is credited twice)."""
     summary = Summary()
@@ -578,9 +620,15 @@ def verify_new(rows: list[dict[str, Any]]) -> Summary:
         decided = {item.id: item for item in items}
         for row in pending:
             row.update(_outcome(decided[row["id"]], now))
+    activity_text: dict[int, str] = {}
+    if db.session.get_bind().dialect.name == "postgresql":
+        # Each activity's JSON text made once (COPY stores a str as it is): the record and
+        # its reduction store the same document, the same encoder's text either would get.
+        for row in rows:
+            row["activity"] = activity_text[row["id"]] = json_text(row["activity"])
     # a duplicate may point at a record of the same chunk: that one goes in first
     insert_rows(RECORDS, sorted(rows, key=lambda row: row["duplicate_of_id"] is not None))
-    _write(items, entry_of, superseded, utcnow())
+    _write(items, entry_of, superseded, utcnow(), activity_text)
     return summary
 
 
@@ -651,6 +699,7 @@ def _decide(
     credits: list[tuple[int, int]] = []
     credited: list[int] = []
     config = current_app.config  # once a chunk, not once a resident
+    terms: dict[int, _Terms] = {}  # by version id, for the chunk
     for resident_id in sorted(groups):
         own = groups[resident_id]
         _verify_resident(
@@ -662,6 +711,7 @@ def _decide(
             summary,
             decided,
             config,
+            terms,
         )
         credited += [i.id for i in own if i.reduction and i.reduction["points"] > 0]
         points = sum(i.reduction["points"] for i in own if i.reduction)
@@ -683,9 +733,16 @@ def _decide(
 
 
 def _write(
-    items: list[Item], entry_of: dict[int, int], superseded: list[tuple[int, int]], now: datetime
+    items: list[Item],
+    entry_of: dict[int, int],
+    superseded: list[tuple[int, int]],
+    now: datetime,
+    activity_text: Mapping[int, str] | None = None,
 ) -> None:
-    """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports."""
+    """Reductions in bulk (COPY on PostgreSQL), then superseded self-reports.
+    ``activity_text``: the records' activities as JSON text already, by record id (a
+    reduction's activity is its record's)."""
+    texts = activity_text or {}
     if superseded:
         # Self-reports overtaken by operator data: duplicates of the record that counted.
         db.session.execute(
@@ -704,6 +761,7 @@ def _write(
         [
             {
                 **i.reduction,
+                "activity": texts.get(i.id, i.reduction["activity"]),
                 "record_id": i.id,
                 "resident_id": i.resident_id,
                 "ledger_entry_id": entry_of.get(i.resident_id),
@@ -725,11 +783,16 @@ def _verify_resident(
     summary: Summary,
     decided: dict[int, columnar.Precomputed] | None = None,
     config: Mapping[str, Any] | None = None,
+    terms: dict[int, _Terms] | None = None,
 ) -> None:
     """Dedupe, cap, flag and quantify one resident's items, in time order, each under the
     version ``_decide`` found in force at its time (``Item.version``); ``decided`` holds
-    what the methodologies' batch forms settled ahead (``columnar.precompute``)."""
+    what the methodologies' batch forms settled ahead (``columnar.precompute``), ``terms``
+    what was read of each version already (by version id)."""
     config = current_app.config if config is None else config
+    terms = {} if terms is None else terms
+    card_factor = Decimal(config["CARD_CAP_FACTOR"])
+    one = Decimal(1)
     items.sort(key=lambda i: (i.occurred_start, i.id))
     for item in items:
         version = item.version
@@ -757,8 +820,10 @@ def _verify_resident(
             item.reason_code, item.reason = "duplicate_action", reason("duplicate_action")
             summary.duplicate += 1
             continue
-        module = methodologies.get(version.code, version.module_version)
-        params = _params(version)
+        term = terms.get(version.id)
+        if term is None or term.version is not version:
+            term = terms[version.id] = _Terms(version)
+        module, params = term.module, term.params
         ahead = decided.get(item.id) if decided else None
         try:
             rejections = [] if ahead and ahead.valid else module.validate(item.activity, params)
@@ -797,19 +862,19 @@ def _verify_resident(
             _reject(item, "malformed_record", _malformed(exc))
             summary.rejected += 1
             continue
-        factor = Decimal(config["CARD_CAP_FACTOR"]) if item.channel is Channel.CARD else Decimal(1)
+        max_actions, cap_g = term.caps(card_factor if item.channel is Channel.CARD else one)
         day = ctx.days[(item.action, day_key)]
-        if day.count >= int(params["max_actions_per_day"] * factor):
+        if day.count >= max_actions:
             _reject(item, "daily_limit_reached", reason("daily_limit_reached"))
             summary.rejected += 1
             continue
-        remaining = int(params["daily_cap_g"] * factor) - day.grams
+        remaining = cap_g - day.grams
         if remaining <= 0:
             _reject(item, "daily_cap_reached", reason("daily_cap_reached"))
             summary.rejected += 1
             continue
         credited = min(result.reduction_g, remaining)
-        points = full_points = points_for(version, credited)
+        points = full_points = term.points(credited)
         if points_cap:
             earned_today = ctx.points_per_day[day_key]
             if earned_today >= points_cap:
@@ -828,10 +893,7 @@ def _verify_resident(
             ctx.windows[:] = [w for w in ctx.windows if w[3] != item.supersedes]
         item.outcome, item.reason_code, item.reason = Outcome.CREDITED, None, None
         item.reduction = {
-            "methodology_code": version.code,
-            "module_version": version.module_version,
-            "version_id": version.id,
-            "params_hash": version.params_hash,
+            **term.columns,
             "activity": dict(item.activity),
             "baseline_g": result.baseline_g,
             "project_g": result.project_g,

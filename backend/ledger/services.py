@@ -340,7 +340,7 @@ def resident_account_ids(user_ids: Iterable[int]) -> dict[int, int]:
     def found(among: list[int]) -> dict[int, int]:
         rows = db.session.execute(
             select(Account.user_id, Account.id).where(any_of(Account.user_id, among))
-        )
+        ).all()  # one fetch of every row, not one at a time
         return {int(cast(int, user_id)): int(account_id) for user_id, account_id in rows}
 
     accounts = found(ids)
@@ -371,7 +371,7 @@ def lock_resident_accounts(user_ids: Iterable[int]) -> dict[int, int]:
         .where(any_of(Account.user_id, ids))
         .order_by(Account.id)
         .with_for_update()
-    )
+    ).all()
     accounts = {int(cast(int, user_id)): int(account_id) for user_id, account_id in rows}
     missing = [i for i in ids if i not in accounts]
     if missing:

@@ -165,6 +165,30 @@ def test_columns_decide_every_record_as_the_scalar_path(app, make, seeded, tmp_p
     assert outcomes["exact"][9][8]["distance_km"] == "2.28310502283105022831"
 
 
+@pytest.mark.postgres
+def test_a_record_and_its_reduction_store_the_same_json_text(app, make, seeded, tmp_path):
+    """The import encodes each activity once for both rows (loadtests/README.md, round 8):
+    the stored text of the record's and the reduction's ``activity`` is the same, and is
+    the encoder's text of the stored document (the exact number kept)."""
+    from sqlalchemy import text
+
+    from backend.bulk import json_text
+
+    _compare(app, make, tmp_path, _lines(_records()))
+    pairs = db.session.execute(
+        text(
+            "SELECT a.partner_record_id, a.activity::text, r.activity::text "
+            "FROM activity_records a JOIN reductions r ON r.record_id = a.id"
+        )
+    ).all()
+    assert len(pairs) > 10
+    for key, record_text, reduction_text in pairs:
+        assert record_text == reduction_text
+        assert record_text == json_text(json.loads(record_text))
+        if key == "exact":
+            assert '"distance_km": "2.28310502283105022831"' in record_text
+
+
 def _contract(cls: Any) -> dict[str, Any]:
     """The batch forms of the contract, answered by the scalar methods on every other row
     (the rest null: the caller must fall back to the scalar path for them)."""
@@ -271,3 +295,25 @@ def test_a_chunk_below_the_minimum_takes_the_scalar_path(app):
             assert columnar.enabled() is True
     finally:
         app.config["INGEST_COLUMNAR_MIN"] = 1
+
+
+def test_the_context_days_from_columns_are_the_scalar_local_days():
+    """``prepare`` finds the local days of a window's start, the day before it and its end
+    over columns (``_day``), for ``verification._day_pairs``: the days ``local_day`` gives,
+    around Shanghai's and UTC's midnights and a leap day."""
+    from datetime import UTC, datetime, timedelta
+
+    from backend.actions.columnar import _day
+    from methodologies.base import local_day
+
+    base = [
+        datetime(2024, 2, 28, 15, 59, 59, 999999, tzinfo=UTC),
+        datetime(2026, 12, 31, 16, tzinfo=UTC),
+    ]
+    moments = [m + timedelta(minutes=k) for m in base for k in range(-90, 1500, 37)]
+    frame = pl.DataFrame({"t": pl.Series(moments, dtype=pl.Datetime("us", "UTC"))})
+    days = frame.select(
+        _day(pl.col("t") - pl.duration(days=1)).alias("before"), _day(pl.col("t")).alias("day")
+    )
+    assert days["day"].to_list() == [local_day(m) for m in moments]
+    assert days["before"].to_list() == [local_day(m - timedelta(days=1)) for m in moments]
