@@ -61,6 +61,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from functools import cache
 from typing import Any
 
 import psycopg
@@ -110,6 +111,17 @@ _POINTS_SQL = (
 # by the route's own schema); any other spelling is Flask's to parse.
 _POINTS_QUERY = re.compile(r"(?:limit=([1-9][0-9]{0,2}))?")
 _PAGE_ARGS = PageArgsSchema()
+
+
+@cache
+def _points_limit(written: str | None) -> int | None:
+    """The ``limit`` the route's own schema reads from the query's value (None: no limit
+    written), or None where the schema refuses it (Flask answers). Read once per value and
+    process: ``_POINTS_QUERY`` admits at most 999 values."""
+    try:
+        return int(_PAGE_ARGS.load({"limit": written} if written else {})["limit"])
+    except ValidationError:
+        return None
 
 
 class Asked:
@@ -184,9 +196,8 @@ def _points(lane: FastLane, asked: Asked) -> Headers | None:
     raw = asked.bearer_token()
     if query is None or raw is None:
         return None
-    try:
-        args = _PAGE_ARGS.load({"limit": query[1]} if query[1] else {})
-    except ValidationError:
+    limit = _points_limit(query[1])
+    if limit is None:
         return None
     row = lane.fetch(_POINTS_SQL, token_hash(raw))
     if row is None:
@@ -200,7 +211,7 @@ def _points(lane: FastLane, asked: Asked) -> Headers | None:
     ):
         return None
     version = pagecache.ledger_version_of(row[8])
-    tag = pagecache.etag_in(asked.lang, "points", user.id, version, args["limit"])
+    tag = pagecache.etag_in(asked.lang, "points", user.id, version, limit)
     return pagecache.validators(tag) if asked.holds(tag) else None
 
 

@@ -7,9 +7,11 @@ same moment, as the report computes it.
 
 It runs what ``bench.py --reuse`` runs first, with the same functions: ``prepare`` without
 recreating the database (migrations, the demo data kept, tokens and page sessions issued
-again), the ceiling app's ``Hello`` persona, then the platform's ``Resident`` persona with
-its ``read`` tasks; both closed loops, each under gunicorn as the bench serves it. ``--order
-reads-first`` swaps the two runs. One line of JSON per run, then the ratio.
+again), ``quiesce`` (the database vacuumed, analyzed and checkpointed, autovacuum idle, as
+the bench does before its closed loops), the ceiling app's ``Hello`` persona, then the
+platform's ``Resident`` persona with its ``read`` tasks; both closed loops, each under
+gunicorn as the bench serves it. ``--order reads-first`` swaps the two runs. One line of
+JSON per run, then the ratio.
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ def main() -> None:
 
     meta = bench.prepare(args.residents, fresh=False)
     meta["residents"] = args.residents
+    bench.log(f"quiet database: {bench.quiesce()}")
     runs: dict[str, dict[str, object]] = {}
 
     def closed_loop(name: str, app: str, port: int, classes: str, tags: str) -> None:

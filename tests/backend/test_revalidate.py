@@ -500,3 +500,14 @@ def test_a_host_flask_checks_is_flasks(committed, live, make, auth, lane, monkey
     _cookie, etag = _signed_in_home(live, auth, resident)
     monkeypatch.setitem(committed.config, "TRUSTED_HOSTS", ["localhost"])
     assert _not_answered(live, lane, "/home", **{"If-None-Match": etag}).status_code == 304
+
+
+def test_the_points_limit_is_read_as_the_routes_schema_reads_it():
+    from backend.schemas import PageArgsSchema
+
+    schema = PageArgsSchema()
+    assert revalidate._points_limit(None) == schema.load({})["limit"]
+    for written in ("1", "20", "500"):
+        assert revalidate._points_limit(written) == schema.load({"limit": written})["limit"]
+    assert revalidate._points_limit("501") is None  # out of range: Flask's 422
+    assert revalidate._points_limit("999") is None
