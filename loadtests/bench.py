@@ -839,21 +839,7 @@ def contention(meta: dict[str, Any], concurrency: int, redemptions: int) -> dict
 
 
 def machine() -> dict[str, Any]:
-    pg = subprocess.run(
-        [
-            "psql",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(PGPORT),
-            "-U",
-            "postgres",
-            "-tAc",
-            "show server_version",
-        ],
-        capture_output=True,
-        text=True,
-    ).stdout.strip()
+    pg = f"{psql('show server_version')}, shared_buffers {psql('show shared_buffers')}"
     redis = (
         subprocess.run(["redis-server", "--version"], capture_output=True, text=True)
         .stdout.split()[2]
