@@ -486,9 +486,8 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
 def verify_records(
     record_ids: list[int], *, approve_review: bool = False, commit: bool = True
 ) -> Summary:
-    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once,
-    or, with ``commit=False``, leaves the commit to the caller (a counter claim reads its
-    answer in the same transaction)."""
+    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once
+    (``commit=False``: the caller commits)."""
     summary = Summary()
     if not record_ids:
         return summary
@@ -512,20 +511,62 @@ def verify_records(
     # then read: another worker may just have committed
     accounts = lock_resident_accounts(resident_ids)
     items = _load(record_ids, wanted)
+    _verify_loaded(items, accounts, summary, settings["daily_points_cap"], approve_review)
+    if commit:
+        db.session.commit()
+    return summary
+
+
+def verify_stored(
+    record: ActivityRecord, versions: dict[str, list[MethodologyVersion]] | None = None
+) -> Summary:
+    """``verify_records`` for one PENDING record this transaction has just stored (a counter
+    claim's), from the values in hand: no other transaction can see it before the commit, so
+    its resident and activity need not be read back. ``versions`` as ``history`` gives them,
+    when the caller has read them already. The caller commits."""
+    summary = Summary()
+    settings = get_settings("crediting_paused", "daily_points_cap")
+    if settings["crediting_paused"] or record.resident_id is None:
+        return summary  # when paused, the record stays pending until crediting resumes
+    accounts = lock_resident_accounts([record.resident_id])
+    items = [
+        Item(
+            record.id,
+            record.resident_id,
+            record.action,
+            record.channel,
+            record.activity or {},
+            record.verifier_id,
+            record.partner_id,
+            record.identity_hash,
+            record.received_at,
+        )
+    ]
+    _verify_loaded(items, accounts, summary, settings["daily_points_cap"], versions=versions)
+    return summary
+
+
+def _verify_loaded(
+    items: list[Item],
+    accounts: dict[int, int],
+    summary: Summary,
+    points_cap: int,
+    approve_review: bool = False,
+    versions: dict[str, list[MethodologyVersion]] | None = None,
+) -> None:
+    """Decide stored records read into ``items`` (their residents' accounts locked), then write
+    their outcomes, reductions and credit."""
     withdrawn = _consent_withdrawn(items)
     for item in items:
         if item.id in withdrawn:
             _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
             summary.rejected += 1
     entry_of, superseded = _decide(
-        items, accounts, approve_review, summary, points_cap=settings["daily_points_cap"]
+        items, accounts, approve_review, summary, points_cap=points_cap, versions=versions
     )
     now = utcnow()
     update_rows(RECORDS, "id", [{"id": i.id, **_outcome(i, now)} for i in items])
     _write(items, entry_of, superseded, now)
-    if commit:
-        db.session.commit()
-    return summary
 
 
 def verify_new(rows: list[dict[str, Any]]) -> Summary:
@@ -619,10 +660,11 @@ def _decide(
     *,
     own_stored: bool = True,
     points_cap: int,
+    versions: dict[str, list[MethodologyVersion]] | None = None,
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit for them all; returns the entry of each resident credited and the
-    self-reports superseded by operator data."""
+    self-reports superseded by operator data. ``versions``: ``history``'s, if read already."""
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
     use_columns = columnar.enabled(len(todo))
@@ -637,7 +679,8 @@ def _decide(
             summary.rejected += 1
     contexts = _contexts(groups, {i.id for i in items}, own_stored=own_stored)
     outliers = set() if approve_review else _verifier_outliers(items)
-    versions = history(RESIDENT_ACTIONS)
+    if versions is None:
+        versions = history(RESIDENT_ACTIONS)
     for own in groups.values():
         for i in own:  # the version in force when the action took place, not when it arrived
             i.version = in_force_at(versions.get(i.action, []), i.moment or utcnow())

@@ -431,24 +431,32 @@ def credit_many(
         "ref_type": None,
         "ref_id": None,
     }
+    issuance_id: int | None = None
     if new_key:
         (entry_id,) = allocate_ids(LedgerEntry.__table__, 1)
         insert_rows(LedgerEntry.__table__, [{**row, "id": entry_id}])
     else:
+        # The issuance account's id comes back with the entry's (a statement less per
+        # credit); should it not exist yet, it is created below.
+        issuance_code, _, _ = system_spec(AccountKind.ISSUANCE)
         created = db.session.execute(
             (postgresql if _dialect() == "postgresql" else sqlite)
             .insert(LedgerEntry)
             .values(**row)
             .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerEntry.id)
-        ).scalar()
+            .returning(
+                LedgerEntry.id,
+                select(Account.id).where(Account.code == issuance_code).scalar_subquery(),
+            )
+        ).first()
         if created is None:  # posted before: nothing to do
             return int(
                 db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
                 or 0
             )
-        entry_id = int(created)
-    issuance = system_account(AccountKind.ISSUANCE)
+        entry_id, issuance_id = int(created[0]), created[1]
+    if issuance_id is None:
+        issuance_id = system_account(AccountKind.ISSUANCE).id
     legs = [
         {
             "entry_id": entry_id,
@@ -462,7 +470,7 @@ def credit_many(
     legs.append(
         {
             "entry_id": entry_id,
-            "account_id": issuance.id,
+            "account_id": issuance_id,
             "amount": -sum(points for _, points in credits),
             "kind": EntryKind.CREDIT,
             "created_at": now,
