@@ -111,7 +111,15 @@ def accounts(*specs: AccountSpec) -> list[Account]:
             select(Account).where(Account.code.in_([code for code, _, _ in specs]))
         )
     }
-    return [found.get(code) or _get_or_create(code, kind, **owner) for code, kind, owner in specs]
+    return [found_or_created(spec, found.get(spec[0])) for spec in specs]
+
+
+def found_or_created(spec: AccountSpec, found: Account | None) -> Account:
+    """The account ``found`` (read as ``accounts`` reads them, e.g. an ``aliased(Account)``
+    joined to another statement's row by its unique code or merchant), or, when it is
+    missing, created as ``accounts`` creates it."""
+    code, kind, owner = spec
+    return found if found is not None else _get_or_create(code, kind, **owner)
 
 
 @dataclass(frozen=True)
