@@ -312,14 +312,12 @@ def submit_claim(
     if not isinstance(activity, dict):
         raise InvalidActivity(problem="activity", field="activity")
     request_hash = _request_hash(activity, token, code, card)
-    if idempotency_key:
-        first = _claimed_with(staff, idempotency_key, request_hash)
-        if first is not None:
-            return first
-    # The versions, read once: the caps here and the verification's own choice below.
-    versions = history(RESIDENT_ACTIONS)
-    check_counter_input(action, activity, versions)  # before the code is used: a typo costs nothing
+    # A key used before is not looked up first (a statement on every claim): its retry fails
+    # below, on the used code or on the key's unique constraint, and is answered there.
     try:
+        # The versions, read once: the caps here and the verification's own choice below.
+        versions = history(RESIDENT_ACTIONS)
+        check_counter_input(action, activity, versions)  # before the code is used
         if card:
             resident_id, channel = _use_card(card), Channel.CARD
         else:
@@ -361,8 +359,9 @@ def submit_claim(
         commit_keeping_loaded()  # the same when crediting is paused and the record is pending
     except (DomainError, IntegrityError):
         db.session.rollback()
-        # The same key raced in from another request and won (its claim code is used now,
-        # or its key row is there): answer with its result.
+        # A retry, or the same key raced in from another request and won (its claim code is
+        # used now, or its key row is there): answer with its result (a conflict if the
+        # key was used for another request).
         first = _claimed_with(staff, idempotency_key, request_hash) if idempotency_key else None
         if first is None:
             raise

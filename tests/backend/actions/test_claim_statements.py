@@ -9,9 +9,11 @@ from backend.merchants.models import MerchantKind
 
 from ..rewards.test_statements import counted
 
-# A counter claim that credits, on PostgreSQL, the bearer token's lookup included (COPY is not
-# a cursor statement); the suite reads the verifiers' counts every time (READ_CACHE_SECONDS 0).
-CLAIM_MAX = 13
+# A counter claim that credits, with an idempotency key (its row is a statement; a key used
+# before is not looked up first), on PostgreSQL, the bearer token's lookup included (COPY is
+# not a cursor statement); the suite reads the verifiers' counts every time
+# (READ_CACHE_SECONDS 0).
+CLAIM_MAX = 14
 # A claim code: the token's lookup and the INSERT (expired codes are purged by a job).
 CLAIM_CODE_MAX = 2
 
@@ -35,7 +37,7 @@ def test_a_counter_claim_stays_within_its_statement_budget(client, make, auth, s
                 "code": code["code"],
                 "activity": {"items": [{"category": "paper", "weight_kg": 2}]},
             },
-            headers=headers,
+            headers={**headers, "Idempotency-Key": "claim-1"},  # as the counters send them
         )
     assert response.status_code == 201 and response.get_json()["outcome"] == "credited"
     assert len(begun) == 1, begun  # one transaction: the answer is read before the commit
