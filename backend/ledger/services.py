@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -220,7 +221,7 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
     as a CTE that the legs' INSERT reads (the legs as two arrays, so the statement is
     compiled once whatever their number); elsewhere the entry, then its legs in one
     multi-row INSERT. Either way the zero-sum check runs at the commit (deferred trigger)."""
-    entries, postings = LedgerEntry.__table__, Posting.__table__
+    postings = Posting.__table__
     if _dialect() != "postgresql":
         stored: LedgerEntry = db.session.execute(
             insert(LedgerEntry).values(**row).returning(LedgerEntry)
@@ -240,9 +241,43 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
             )
         )
         return stored
-    new = insert(entries).values(**row).returning(*entries.c).cte("new_entry")
-    accounts_ = bindparam("leg_accounts", [leg.account.id for leg in legs], ARRAY(Integer))
-    amounts = bindparam("leg_amounts", [leg.amount for leg in legs], ARRAY(BigInteger))
+    entry: LedgerEntry = db.session.execute(
+        _entry_with_legs(),
+        {
+            **row,
+            "leg_accounts": [leg.account.id for leg in legs],
+            "leg_amounts": [leg.amount for leg in legs],
+        },
+    ).scalar_one()
+    return entry
+
+
+# The entry's columns ``_insert_entry`` is given (the rest are the table's defaults).
+_ENTRY_VALUES = (
+    "kind",
+    "idempotency_key",
+    "resident_id",
+    "memo",
+    "reverses_id",
+    "ref_type",
+    "ref_id",
+    "created_at",
+)
+
+
+@cache
+def _entry_with_legs() -> Any:
+    """PostgreSQL's entry-and-legs statement, built once per process with its values as
+    bound parameters: building it per entry cost more Python than executing it."""
+    entries, postings = LedgerEntry.__table__, Posting.__table__
+    new = (
+        insert(entries)
+        .values({name: bindparam(name, type_=entries.c[name].type) for name in _ENTRY_VALUES})
+        .returning(*entries.c)
+        .cte("new_entry")
+    )
+    accounts_ = bindparam("leg_accounts", type_=ARRAY(Integer))
+    amounts = bindparam("leg_amounts", type_=ARRAY(BigInteger))
     given = (
         func.unnest(accounts_, amounts)
         .table_valued(column("account_id", Integer), column("amount", BigInteger))
@@ -258,10 +293,7 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
         )
         .cte("new_legs")
     )
-    entry: LedgerEntry = db.session.execute(
-        select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
-    ).scalar_one()
-    return entry
+    return select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
 
 
 def _changes(legs: Sequence[Leg]) -> dict[int, int]:
