@@ -476,19 +476,7 @@ def credit_many(
         (entry_id,) = allocate_ids(LedgerEntry.__table__, 1)
         insert_rows(LedgerEntry.__table__, [{**row, "id": entry_id}])
     else:
-        # The issuance account's id comes back with the entry's (a statement less per
-        # credit); should it not exist yet, it is created below.
-        issuance_code, _, _ = system_spec(AccountKind.ISSUANCE)
-        created = db.session.execute(
-            (postgresql if _dialect() == "postgresql" else sqlite)
-            .insert(LedgerEntry)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(
-                LedgerEntry.id,
-                select(Account.id).where(Account.code == issuance_code).scalar_subquery(),
-            )
-        ).first()
+        created = db.session.execute(_credit_entry_insert(_dialect()), row).first()
         if created is None:  # posted before: nothing to do
             return int(
                 db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
@@ -525,6 +513,25 @@ def credit_many(
     )
     db.session.expire_all()  # ORM copies of these accounts hold old balances
     return entry_id
+
+
+@cache
+def _credit_entry_insert(dialect: str) -> Any:
+    """``credit_many``'s entry, built once per process with its values as bound parameters;
+    the issuance account's id comes back with the entry's (a statement less per credit;
+    should the account not exist yet, ``credit_many`` creates it)."""
+    entries = LedgerEntry.__table__
+    issuance_code, _, _ = system_spec(AccountKind.ISSUANCE)
+    return (
+        (postgresql if dialect == "postgresql" else sqlite)
+        .insert(LedgerEntry)
+        .values({name: bindparam(name, type_=entries.c[name].type) for name in _ENTRY_VALUES})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(
+            LedgerEntry.id,
+            select(Account.id).where(Account.code == issuance_code).scalar_subquery(),
+        )
+    )
 
 
 def _dialect() -> str:

@@ -18,11 +18,12 @@ import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import aliased, joinedload
@@ -332,30 +333,55 @@ def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime
     ``offer``. A short code already taken (rare) is drawn again without a savepoint: the
     insert skips the conflict on ``short_code`` and returns nothing. The same idempotency key
     is not skipped: it raises ``IntegrityError``."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
+    statement = _redemption_insert(db.session.get_bind().dialect.name)
     for _attempt in range(5):
         inserted: Redemption | None = db.session.execute(
-            module.insert(Redemption)
-            .values(
-                offer_id=offer.id,
-                merchant_id=offer.merchant_id,
-                resident_id=resident.id,
-                points=offer.points_price,
-                status=RedemptionStatus.HELD,
-                short_code=new_short_code(),
-                nonce=new_nonce(),
-                idempotency_key=key,
-                expires_at=expires,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["short_code"])
-            .returning(Redemption)
+            statement,
+            {
+                "offer_id": offer.id,
+                "merchant_id": offer.merchant_id,
+                "resident_id": resident.id,
+                "points": offer.points_price,
+                "status": RedemptionStatus.HELD,
+                "short_code": new_short_code(),
+                "nonce": new_nonce(),
+                "idempotency_key": key,
+                "expires_at": expires,
+                "created_at": utcnow(),
+            },
         ).scalar()
         if inserted is not None:
             set_committed_value(inserted, "offer", offer)
             return inserted
     raise RuntimeError("could not allocate a unique short code")
+
+
+_REDEMPTION_VALUES = (
+    "offer_id",
+    "merchant_id",
+    "resident_id",
+    "points",
+    "status",
+    "short_code",
+    "nonce",
+    "idempotency_key",
+    "expires_at",
+    "created_at",
+)
+
+
+@cache
+def _redemption_insert(dialect: str) -> Any:
+    """``_insert_redemption``'s statement, built once per process with its values as bound
+    parameters: building it per redemption cost more Python than executing it."""
+    table = Redemption.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(Redemption)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _REDEMPTION_VALUES})
+        .on_conflict_do_nothing(index_elements=["short_code"])
+        .returning(Redemption)
+    )
 
 
 def get_redemption(redemption_id: int) -> Redemption:
