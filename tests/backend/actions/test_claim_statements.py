@@ -1,6 +1,7 @@
 """A counter claim in few statements (issue 18, item 4): one that credits took 24 in the bench
 (25 here) before round 5 (loadtests/README.md), 21 here before round 6 (and a second
-transaction to read the answer), 20 before round 7, 19 before round 8; counted as in ../rewards/test_statements.py."""
+transaction to read the answer), 20 before round 7, 19 before round 8 (21 with a key);
+counted as in ../rewards/test_statements.py."""
 
 from __future__ import annotations
 
