@@ -32,13 +32,14 @@ from ..errors import DomainError
 from ..extensions import commit_keeping_loaded, db
 from ..ledger.exceptions import IdempotencyConflict
 from ..merchants.models import MerchantKind
-from ..methodology_versions.services import active_versions
+from ..methodology_versions.models import MethodologyVersion
+from ..methodology_versions.services import history, in_force_at
 from ..qr import make_token, new_nonce, new_short_code, normalise_short_code, read_token
 from ..timeutil import utcnow
-from .catalogue import STATION_ACTIONS
+from .catalogue import RESIDENT_ACTIONS, STATION_ACTIONS
 from .exceptions import ClaimCodeInvalid, CounterInputInvalid, InvalidActivity, WrongStation
 from .models import ActivityRecord, Channel, ClaimCode, ClaimKey, HouseholdCard
-from .verification import verify_records
+from .verification import verify_stored
 from .words import category_name, kg
 
 GRACE = timedelta(seconds=10)  # the time it takes the attendant to type or scan
@@ -165,8 +166,8 @@ def _number(value: Any) -> Decimal | None:
     return number if number.is_finite() else None
 
 
-def _caps(action: str) -> dict[str, Decimal]:
-    version = active_versions([action]).get(action)
+def _caps(action: str, versions: dict[str, list[MethodologyVersion]]) -> dict[str, Decimal]:
+    version = in_force_at(versions.get(action, []), utcnow())
     return version.decimal_params() if version is not None else {}
 
 
@@ -245,14 +246,19 @@ def _meal_problems(activity: dict[str, Any], caps: dict[str, Decimal]) -> dict[s
     return problems
 
 
-def check_counter_input(action: str, activity: dict[str, Any]) -> None:
+def check_counter_input(
+    action: str,
+    activity: dict[str, Any],
+    versions: dict[str, list[MethodologyVersion]] | None = None,
+) -> None:
     """What staff entered, checked before the resident's code is used.
 
     Each problem goes on its form field (``CounterInputInvalid.details``), all at once; the
     caps are the in-force methodology version's, so nothing passes here that the
-    verification would refuse for the same reason."""
+    verification would refuse for the same reason. ``versions`` as ``history`` gives them
+    (read here when not given)."""
     activity = _with_defaults(action, activity)
-    caps = _caps(action)
+    caps = _caps(action, history([action]) if versions is None else versions)
     if action == "waste_sorting":
         problems = _waste_problems(activity, caps)
     else:
@@ -306,12 +312,12 @@ def submit_claim(
     if not isinstance(activity, dict):
         raise InvalidActivity(problem="activity", field="activity")
     request_hash = _request_hash(activity, token, code, card)
-    if idempotency_key:
-        first = _claimed_with(staff, idempotency_key, request_hash)
-        if first is not None:
-            return first
-    check_counter_input(action, activity)  # before the code is used: a typo costs nothing
+    # A key used before is not looked up first (a statement on every claim): its retry fails
+    # below, on the used code or on the key's unique constraint, and is answered there.
     try:
+        # The versions, read once: the caps here and the verification's own choice below.
+        versions = history(RESIDENT_ACTIONS)
+        check_counter_input(action, activity, versions)  # before the code is used
         if card:
             resident_id, channel = _use_card(card), Channel.CARD
         else:
@@ -341,7 +347,7 @@ def submit_claim(
             db.session.flush()
         record_audit(staff, "claim.submit", "activity_record", record.id, channel=channel.value)
         record_id = record.id
-        verify_records([record_id], commit=False)  # the record's outcome, any credit
+        verify_stored(record, versions)  # the record's outcome, any credit
         # The answer: the record as verified, with its reduction, read in this transaction
         # (one statement) and kept at the commit, not read again in a second one.
         answer = db.session.execute(
@@ -353,8 +359,9 @@ def submit_claim(
         commit_keeping_loaded()  # the same when crediting is paused and the record is pending
     except (DomainError, IntegrityError):
         db.session.rollback()
-        # The same key raced in from another request and won (its claim code is used now,
-        # or its key row is there): answer with its result.
+        # A retry, or the same key raced in from another request and won (its claim code is
+        # used now, or its key row is there): answer with its result (a conflict if the
+        # key was used for another request).
         first = _claimed_with(staff, idempotency_key, request_hash) if idempotency_key else None
         if first is None:
             raise

@@ -293,58 +293,71 @@ def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime
     return bounds
 
 
-# PostgreSQL: only the stored windows that may overlap the chunk's items (the same
-# (resident, day) selection as ``_stored``, bounded by the chunk's earliest start and latest
-# end, then by each resident's own bounds here), and the accepted actions per resident and
-# day counted by the database rather than read row by row (the outcome and channel words
-# are the stored values of ``Outcome`` and ``Channel``). A join with per-resident bounds was
-# tried: the planner, guessing 100 rows for unnest(), chose plans that scanned the table.
-_WINDOWS_SQL = text(
-    "SELECT resident_id, dedupe_group, occurred_start, occurred_end, id, "
-    "outcome = 'review' AS waiting FROM activity_records "
+# PostgreSQL, in one statement (three parts told apart by ``part``): only the stored
+# windows that may overlap the chunk's items (the same (resident, day) selection as
+# ``_stored``, bounded by the chunk's earliest start and latest end, then by each resident's
+# own bounds here); the accepted actions per resident and day counted by the database rather
+# than read row by row (the outcome and channel words are the stored values of ``Outcome``
+# and ``Channel``); and the reductions' count, grams and points per resident, action and day
+# (``_reduced``). A join with per-resident bounds was tried: the planner, guessing 100 rows
+# for unnest(), chose plans that scanned the table.
+_CONTEXT_SQL = text(
+    "SELECT 'w' AS part, resident_id, dedupe_group AS name, occurred_start, occurred_end, id, "
+    "outcome = 'review' AS waiting, CAST(NULL AS varchar) AS day, CAST(0 AS bigint) AS n, "
+    "CAST(0 AS bigint) AS grams, CAST(0 AS bigint) AS points FROM activity_records "
     "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
     "AND local_day = ANY(CAST(:days AS varchar[])) "
     "AND occurred_start < :hi AND occurred_end > :lo "
     "AND (outcome = 'credited' OR (channel = 'self_report' AND outcome = 'review')) "
-    "ORDER BY id"
-)
-_COUNTS = text(
-    "SELECT resident_id, local_day, "
-    "count(*) FILTER (WHERE id <> ALL(CAST(:own AS bigint[]))) FROM activity_records "
+    "UNION ALL "
+    "SELECT 'c', resident_id, NULL, NULL, NULL, NULL, NULL, local_day, "
+    "count(*) FILTER (WHERE id <> ALL(CAST(:own AS bigint[]))), 0, 0 FROM activity_records "
     "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
     "AND local_day = ANY(CAST(:days AS varchar[])) "
     "AND outcome IN ('credited', 'review') "
-    "GROUP BY resident_id, local_day"
+    "GROUP BY resident_id, local_day "
+    "UNION ALL "
+    "SELECT 'r', resident_id, methodology_code, NULL, NULL, NULL, NULL, local_day, count(*), "
+    "coalesce(sum(credited_g), 0), coalesce(sum(points), 0) FROM reductions "
+    "WHERE resident_id = ANY(CAST(:residents AS integer[])) "
+    "AND local_day = ANY(CAST(:days AS varchar[])) "
+    "GROUP BY resident_id, methodology_code, local_day "
+    "ORDER BY part, id"
 )
 
 
 def _stored_pg(
     contexts: dict[int, _Context],
+    residents: list[int],
     days: list[str],
     bounds: dict[int, tuple[datetime, datetime]],
     own: set[int],
     own_stored: bool,
 ) -> None:
-    residents = array_literal(sorted(bounds))  # the arrays as text: see ``array_literal``
+    # the chunk's own records, stored already, are not "already had"
+    mine = sorted(own) if own_stored else []
     found = db.session.execute(
-        _WINDOWS_SQL,
-        {
-            "residents": residents,
+        _CONTEXT_SQL,
+        {  # the arrays as text: see ``array_literal``
+            "residents": array_literal(residents),
             "days": array_literal(days),
             "lo": min(lo for lo, _ in bounds.values()),
             "hi": max(hi for _, hi in bounds.values()),
+            "own": array_literal(mine),
         },
     ).all()  # one fetch of every row: iterating the result fetched them one at a time
-    for resident_id, group, start, end, record_id, waiting in found:
-        lo, hi = bounds[resident_id]
-        if start < hi and end > lo and record_id not in own:
-            contexts[resident_id].windows.append((group, start, end, record_id, bool(waiting)))
-    # the chunk's own records, stored already, are not "already had"
-    mine = sorted(own) if own_stored else []
-    args = {"residents": residents, "days": array_literal(days), "own": array_literal(mine)}
-    for resident_id, day, count in db.session.execute(_COUNTS, args).all():
-        if count:
-            contexts[resident_id].actions_per_day[day] += int(count)
+    for part, resident_id, name, start, end, record_id, waiting, day, n, grams, points in found:
+        ctx = contexts[resident_id]
+        if part == "w":
+            lo, hi = bounds[resident_id]
+            if start < hi and end > lo and record_id not in own:
+                ctx.windows.append((name, start, end, record_id, bool(waiting)))
+        elif part == "c":
+            if n:
+                ctx.actions_per_day[day] += int(n)
+        else:
+            ctx.days[(name, day)] = _Day(int(n), int(grams))
+            ctx.points_per_day[day] += int(points)
 
 
 def _stored(
@@ -390,7 +403,8 @@ def _stored(
 def _contexts(
     groups: dict[int, list[Item]], own: set[int], *, own_stored: bool = True
 ) -> dict[int, _Context]:
-    """What each resident already has on the chunk's days: three queries per chunk.
+    """What each resident already has on the chunk's days: one statement per chunk on
+    PostgreSQL, two elsewhere.
     ``own_stored``: whether the chunk's own records may be stored already (not so in
     ``verify_new``); they are not counted as what the resident already has."""
     contexts = {resident_id: _Context() for resident_id in groups}
@@ -402,9 +416,16 @@ def _contexts(
     residents, days = sorted({p[0] for p in pairs}), sorted({p[1] for p in pairs})
     bounds = _bounds(groups)
     if db.session.get_bind().dialect.name == "postgresql":
-        _stored_pg(contexts, days, bounds, own, own_stored)
+        _stored_pg(contexts, sorted(bounds), days, bounds, own, own_stored)
     else:
         _stored(contexts, residents, days, bounds, own)
+        _reduced(contexts, residents, days)
+    return contexts
+
+
+def _reduced(contexts: dict[int, _Context], residents: list[int], days: list[str]) -> None:
+    """The reductions' count, grams and points per resident, action and day (SQLite;
+    PostgreSQL reads them in ``_stored_pg``'s statement)."""
     for resident_id, action, day, count, grams, points in db.session.execute(
         select(
             Reduction.resident_id,
@@ -420,7 +441,6 @@ def _contexts(
         ctx = contexts[resident_id]
         ctx.days[(action, day)] = _Day(int(count), int(grams))
         ctx.points_per_day[day] += int(points)
-    return contexts
 
 
 def _verifier_outliers(items: list[Item]) -> set[int]:
@@ -527,9 +547,8 @@ def _consent_withdrawn(items: list[Item]) -> set[int]:
 def verify_records(
     record_ids: list[int], *, approve_review: bool = False, commit: bool = True
 ) -> Summary:
-    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once,
-    or, with ``commit=False``, leaves the commit to the caller (a counter claim reads its
-    answer in the same transaction)."""
+    """Verify stored records (PENDING ones; with ``approve_review``, REVIEW ones). Commits once
+    (``commit=False``: the caller commits)."""
     summary = Summary()
     if not record_ids:
         return summary
@@ -553,20 +572,62 @@ def verify_records(
     # then read: another worker may just have committed
     accounts = lock_resident_accounts(resident_ids)
     items = _load(record_ids, wanted)
+    _verify_loaded(items, accounts, summary, settings["daily_points_cap"], approve_review)
+    if commit:
+        db.session.commit()
+    return summary
+
+
+def verify_stored(
+    record: ActivityRecord, versions: dict[str, list[MethodologyVersion]] | None = None
+) -> Summary:
+    """``verify_records`` for one PENDING record this transaction has just stored (a counter
+    claim's), from the values in hand: no other transaction can see it before the commit, so
+    its resident and activity need not be read back. ``versions`` as ``history`` gives them,
+    when the caller has read them already. The caller commits."""
+    summary = Summary()
+    settings = get_settings("crediting_paused", "daily_points_cap")
+    if settings["crediting_paused"] or record.resident_id is None:
+        return summary  # when paused, the record stays pending until crediting resumes
+    accounts = lock_resident_accounts([record.resident_id])
+    items = [
+        Item(
+            record.id,
+            record.resident_id,
+            record.action,
+            record.channel,
+            record.activity or {},
+            record.verifier_id,
+            record.partner_id,
+            record.identity_hash,
+            record.received_at,
+        )
+    ]
+    _verify_loaded(items, accounts, summary, settings["daily_points_cap"], versions=versions)
+    return summary
+
+
+def _verify_loaded(
+    items: list[Item],
+    accounts: dict[int, int],
+    summary: Summary,
+    points_cap: int,
+    approve_review: bool = False,
+    versions: dict[str, list[MethodologyVersion]] | None = None,
+) -> None:
+    """Decide stored records read into ``items`` (their residents' accounts locked), then write
+    their outcomes, reductions and credit."""
     withdrawn = _consent_withdrawn(items)
     for item in items:
         if item.id in withdrawn:
             _reject(item, "consent_withdrawn", reason("consent_withdrawn"))
             summary.rejected += 1
     entry_of, superseded = _decide(
-        items, accounts, approve_review, summary, points_cap=settings["daily_points_cap"]
+        items, accounts, approve_review, summary, points_cap=points_cap, versions=versions
     )
     now = utcnow()
     update_rows(RECORDS, "id", [{"id": i.id, **_outcome(i, now)} for i in items])
     _write(items, entry_of, superseded, now)
-    if commit:
-        db.session.commit()
-    return summary
 
 
 def verify_new(rows: list[dict[str, Any]]) -> Summary:
@@ -667,10 +728,11 @@ def _decide(
     *,
     own_stored: bool = True,
     points_cap: int,
+    versions: dict[str, list[MethodologyVersion]] | None = None,
 ) -> tuple[dict[int, int], list[tuple[int, int]]]:
     """Decide every PENDING item (the caller holds the residents' account locks) and post
     one ledger credit for them all; returns the entry of each resident credited and the
-    self-reports superseded by operator data."""
+    self-reports superseded by operator data. ``versions``: ``history``'s, if read already."""
     groups: dict[int, list[Item]] = defaultdict(list)
     todo = [item for item in items if item.outcome is Outcome.PENDING]  # not withdrawn
     use_columns = columnar.enabled(len(todo))
@@ -685,7 +747,8 @@ def _decide(
             summary.rejected += 1
     contexts = _contexts(groups, {i.id for i in items}, own_stored=own_stored)
     outliers = set() if approve_review else _verifier_outliers(items)
-    versions = history(RESIDENT_ACTIONS)
+    if versions is None:
+        versions = history(RESIDENT_ACTIONS)
     for own in groups.values():
         for i in own:  # the version in force when the action took place, not when it arrived
             i.version = in_force_at(versions.get(i.action, []), i.moment or utcnow())

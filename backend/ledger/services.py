@@ -20,7 +20,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import cast
+from functools import cache
+from typing import Any, cast
 
 from sqlalchemy import (
     ARRAY,
@@ -111,7 +112,15 @@ def accounts(*specs: AccountSpec) -> list[Account]:
             select(Account).where(Account.code.in_([code for code, _, _ in specs]))
         )
     }
-    return [found.get(code) or _get_or_create(code, kind, **owner) for code, kind, owner in specs]
+    return [found_or_created(spec, found.get(spec[0])) for spec in specs]
+
+
+def found_or_created(spec: AccountSpec, found: Account | None) -> Account:
+    """The account ``found`` (read as ``accounts`` reads them, e.g. an ``aliased(Account)``
+    joined to another statement's row by its unique code or merchant), or, when it is
+    missing, created as ``accounts`` creates it."""
+    code, kind, owner = spec
+    return found if found is not None else _get_or_create(code, kind, **owner)
 
 
 @dataclass(frozen=True)
@@ -212,7 +221,7 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
     as a CTE that the legs' INSERT reads (the legs as two arrays, so the statement is
     compiled once whatever their number); elsewhere the entry, then its legs in one
     multi-row INSERT. Either way the zero-sum check runs at the commit (deferred trigger)."""
-    entries, postings = LedgerEntry.__table__, Posting.__table__
+    postings = Posting.__table__
     if _dialect() != "postgresql":
         stored: LedgerEntry = db.session.execute(
             insert(LedgerEntry).values(**row).returning(LedgerEntry)
@@ -232,9 +241,43 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
             )
         )
         return stored
-    new = insert(entries).values(**row).returning(*entries.c).cte("new_entry")
-    accounts_ = bindparam("leg_accounts", [leg.account.id for leg in legs], ARRAY(Integer))
-    amounts = bindparam("leg_amounts", [leg.amount for leg in legs], ARRAY(BigInteger))
+    entry: LedgerEntry = db.session.execute(
+        _entry_with_legs(),
+        {
+            **row,
+            "leg_accounts": [leg.account.id for leg in legs],
+            "leg_amounts": [leg.amount for leg in legs],
+        },
+    ).scalar_one()
+    return entry
+
+
+# The entry's columns ``_insert_entry`` is given (the rest are the table's defaults).
+_ENTRY_VALUES = (
+    "kind",
+    "idempotency_key",
+    "resident_id",
+    "memo",
+    "reverses_id",
+    "ref_type",
+    "ref_id",
+    "created_at",
+)
+
+
+@cache
+def _entry_with_legs() -> Any:
+    """PostgreSQL's entry-and-legs statement, built once per process with its values as
+    bound parameters: building it per entry cost more Python than executing it."""
+    entries, postings = LedgerEntry.__table__, Posting.__table__
+    new = (
+        insert(entries)
+        .values({name: bindparam(name, type_=entries.c[name].type) for name in _ENTRY_VALUES})
+        .returning(*entries.c)
+        .cte("new_entry")
+    )
+    accounts_ = bindparam("leg_accounts", type_=ARRAY(Integer))
+    amounts = bindparam("leg_amounts", type_=ARRAY(BigInteger))
     given = (
         func.unnest(accounts_, amounts)
         .table_valued(column("account_id", Integer), column("amount", BigInteger))
@@ -250,10 +293,7 @@ def _insert_entry(legs: Sequence[Leg], **row: object) -> LedgerEntry:
         )
         .cte("new_legs")
     )
-    entry: LedgerEntry = db.session.execute(
-        select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
-    ).scalar_one()
-    return entry
+    return select(LedgerEntry).from_statement(select(new).add_cte(legs_in))
 
 
 def _changes(legs: Sequence[Leg]) -> dict[int, int]:
@@ -431,24 +471,20 @@ def credit_many(
         "ref_type": None,
         "ref_id": None,
     }
+    issuance_id: int | None = None
     if new_key:
         (entry_id,) = allocate_ids(LedgerEntry.__table__, 1)
         insert_rows(LedgerEntry.__table__, [{**row, "id": entry_id}])
     else:
-        created = db.session.execute(
-            (postgresql if _dialect() == "postgresql" else sqlite)
-            .insert(LedgerEntry)
-            .values(**row)
-            .on_conflict_do_nothing(index_elements=["idempotency_key"])
-            .returning(LedgerEntry.id)
-        ).scalar()
+        created = db.session.execute(_credit_entry_insert(_dialect()), row).first()
         if created is None:  # posted before: nothing to do
             return int(
                 db.session.scalar(select(LedgerEntry.id).where(LedgerEntry.idempotency_key == key))
                 or 0
             )
-        entry_id = int(created)
-    issuance = system_account(AccountKind.ISSUANCE)
+        entry_id, issuance_id = int(created[0]), created[1]
+    if issuance_id is None:
+        issuance_id = system_account(AccountKind.ISSUANCE).id
     legs = [
         {
             "entry_id": entry_id,
@@ -462,7 +498,7 @@ def credit_many(
     legs.append(
         {
             "entry_id": entry_id,
-            "account_id": issuance.id,
+            "account_id": issuance_id,
             "amount": -sum(points for _, points in credits),
             "kind": EntryKind.CREDIT,
             "created_at": now,
@@ -477,6 +513,25 @@ def credit_many(
     )
     db.session.expire_all()  # ORM copies of these accounts hold old balances
     return entry_id
+
+
+@cache
+def _credit_entry_insert(dialect: str) -> Any:
+    """``credit_many``'s entry, built once per process with its values as bound parameters;
+    the issuance account's id comes back with the entry's (a statement less per credit;
+    should the account not exist yet, ``credit_many`` creates it)."""
+    entries = LedgerEntry.__table__
+    issuance_code, _, _ = system_spec(AccountKind.ISSUANCE)
+    return (
+        (postgresql if dialect == "postgresql" else sqlite)
+        .insert(LedgerEntry)
+        .values({name: bindparam(name, type_=entries.c[name].type) for name in _ENTRY_VALUES})
+        .on_conflict_do_nothing(index_elements=["idempotency_key"])
+        .returning(
+            LedgerEntry.id,
+            select(Account.id).where(Account.code == issuance_code).scalar_subquery(),
+        )
+    )
 
 
 def _dialect() -> str:

@@ -18,14 +18,15 @@ import uuid
 from contextlib import suppress
 from datetime import datetime, timedelta
 from decimal import Decimal
+from functools import cache
 from typing import Any
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import joinedload
+from sqlalchemy.orm import aliased, joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from ..accounts.models import Role, User
@@ -33,11 +34,12 @@ from ..audit.services import record_audit
 from ..bulk import rowcount
 from ..errors import DomainError, Forbidden
 from ..extensions import commit_keeping_loaded, db, unit_of_work
-from ..ledger.models import AccountKind, EntryKind
+from ..ledger.models import Account, AccountKind, EntryKind
 from ..ledger.services import (
     Leg,
     accounts,
     find_entry,
+    found_or_created,
     lock_accounts,
     locked_account,
     merchant_account,
@@ -219,6 +221,12 @@ def _by_key(key: str) -> Redemption | None:
     return db.session.scalar(select(Redemption).where(Redemption.idempotency_key == key))
 
 
+# Accounts read with another row (LEFT OUTER JOIN), aliased once: an alias built per
+# request costs more Python than the statement it saves.
+_HOLDS_ROW = aliased(Account, name="holds_account")
+_MERCHANT_ROW = aliased(Account, name="merchant_account")
+
+
 def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = None) -> Redemption:
     """Hold the offer's price and issue a redemption code. A repeated key returns the first."""
     if resident.role is not Role.RESIDENT:
@@ -231,8 +239,10 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
             account, balances = locked_account(
                 f"resident:{resident.id}", AccountKind.RESIDENT, user_id=resident.id
             )
-            # One statement: the offer, the resident's open redemptions of it and a
-            # redemption made with this key before (answered first, whatever the offer).
+            # One statement: the offer, the resident's open redemptions of it, a
+            # redemption made with this key before (answered first, whatever the offer)
+            # and the holds account.
+            holds_spec = system_spec(AccountKind.HOLDS)
             found = db.session.execute(
                 select(
                     Offer,
@@ -247,7 +257,10 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
                     select(Redemption.id)
                     .where(Redemption.idempotency_key == key)
                     .scalar_subquery(),
-                ).where(Offer.id == offer_id)
+                    _HOLDS_ROW,
+                )
+                .outerjoin(_HOLDS_ROW, _HOLDS_ROW.code == holds_spec[0])
+                .where(Offer.id == offer_id)
             ).first()
             if found is None:  # no such offer: a repeated key is still answered first
                 existing = _by_key(key)
@@ -277,7 +290,7 @@ def redeem_offer(resident: User, offer_id: int, idempotency_key: str | None = No
                 EntryKind.HOLD,
                 [
                     Leg(account, -offer.points_price),
-                    Leg(system_account(AccountKind.HOLDS), offer.points_price),
+                    Leg(found_or_created(holds_spec, found[3]), offer.points_price),
                 ],
                 f"hold:{redemption_id}",  # a redemption made just now: never held before
                 resident_id=resident.id,
@@ -320,30 +333,55 @@ def _insert_redemption(offer: Offer, resident: User, key: str, expires: datetime
     ``offer``. A short code already taken (rare) is drawn again without a savepoint: the
     insert skips the conflict on ``short_code`` and returns nothing. The same idempotency key
     is not skipped: it raises ``IntegrityError``."""
-    dialect = db.session.get_bind().dialect.name
-    module = postgresql if dialect == "postgresql" else sqlite
+    statement = _redemption_insert(db.session.get_bind().dialect.name)
     for _attempt in range(5):
         inserted: Redemption | None = db.session.execute(
-            module.insert(Redemption)
-            .values(
-                offer_id=offer.id,
-                merchant_id=offer.merchant_id,
-                resident_id=resident.id,
-                points=offer.points_price,
-                status=RedemptionStatus.HELD,
-                short_code=new_short_code(),
-                nonce=new_nonce(),
-                idempotency_key=key,
-                expires_at=expires,
-                created_at=utcnow(),
-            )
-            .on_conflict_do_nothing(index_elements=["short_code"])
-            .returning(Redemption)
+            statement,
+            {
+                "offer_id": offer.id,
+                "merchant_id": offer.merchant_id,
+                "resident_id": resident.id,
+                "points": offer.points_price,
+                "status": RedemptionStatus.HELD,
+                "short_code": new_short_code(),
+                "nonce": new_nonce(),
+                "idempotency_key": key,
+                "expires_at": expires,
+                "created_at": utcnow(),
+            },
         ).scalar()
         if inserted is not None:
             set_committed_value(inserted, "offer", offer)
             return inserted
     raise RuntimeError("could not allocate a unique short code")
+
+
+_REDEMPTION_VALUES = (
+    "offer_id",
+    "merchant_id",
+    "resident_id",
+    "points",
+    "status",
+    "short_code",
+    "nonce",
+    "idempotency_key",
+    "expires_at",
+    "created_at",
+)
+
+
+@cache
+def _redemption_insert(dialect: str) -> Any:
+    """``_insert_redemption``'s statement, built once per process with its values as bound
+    parameters: building it per redemption cost more Python than executing it."""
+    table = Redemption.__table__
+    module = postgresql if dialect == "postgresql" else sqlite
+    return (
+        module.insert(Redemption)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _REDEMPTION_VALUES})
+        .on_conflict_do_nothing(index_elements=["short_code"])
+        .returning(Redemption)
+    )
 
 
 def get_redemption(redemption_id: int) -> Redemption:
@@ -379,7 +417,11 @@ def redemption_token(redemption: Redemption) -> str | None:
 
 def find_for_fulfilment(
     staff: User, *, code: str | None = None, token: str | None = None
-) -> Redemption:
+) -> tuple[Redemption, list[Account | None]]:
+    """The redemption a counter shows, with the accounts its settlement moves (the
+    merchant's, holds) when they were read with it (a short code's one statement; None
+    where not read or missing: ``found_or_created``)."""
+    found: list[Account | None] = [None, None]
     if token:
         subject, nonce = read_token("redeem", token, current_app.config["REDEEM_QR_SECONDS"])
         redemption = db.session.get(Redemption, subject) if isinstance(subject, int) else None
@@ -387,21 +429,24 @@ def find_for_fulfilment(
             raise InvalidQr()
     else:
         normalised = normalise_short_code(code)
-        redemption = (
-            db.session.scalar(
-                select(Redemption)
+        row = (
+            db.session.execute(
+                select(Redemption, _MERCHANT_ROW, _HOLDS_ROW)
                 .options(joinedload(Redemption.offer))  # the notification names it
+                .outerjoin(_MERCHANT_ROW, _MERCHANT_ROW.merchant_id == Redemption.merchant_id)
+                .outerjoin(_HOLDS_ROW, _HOLDS_ROW.code == system_spec(AccountKind.HOLDS)[0])
                 .where(Redemption.short_code == normalised)
-            )
+            ).first()
             if normalised
             else None
         )
-        if redemption is None:
+        if row is None:
             raise UnknownRedemption()
+        redemption, found = row[0], [row[1], row[2]]
     if redemption.merchant_id != staff.merchant_id:
         # the same answer as a code nobody holds: a counter learns nothing of other shops' codes
         raise UnknownRedemption()
-    return redemption
+    return redemption, found
 
 
 def fulfil_redemption(
@@ -412,7 +457,7 @@ def fulfil_redemption(
     idempotency_key: str | None = None,
 ) -> Redemption:
     """The merchant confirms: held points move to the merchant, exactly once."""
-    redemption = find_for_fulfilment(staff, code=code, token=token)
+    redemption, found = find_for_fulfilment(staff, code=code, token=token)
     fulfil_key = f"fulfil:{staff.id}:{idempotency_key}" if idempotency_key else None
     if fulfil_key and redemption.fulfil_key == fulfil_key:
         return redemption  # a retry of a fulfilment that already happened
@@ -447,10 +492,13 @@ def fulfil_redemption(
     )
     # Every fulfilment at this merchant credits its one account: not locked here, its
     # balance moves by the entry's last statement, so its row is locked up to the commit only.
-    # Both accounts in one statement, neither locked (holds keeps no cached balance).
-    merchant, holds = accounts(
-        merchant_spec(redemption.merchant_id), system_spec(AccountKind.HOLDS)
-    )
+    # Both accounts read with the redemption (or in one statement), neither locked (holds
+    # keeps no cached balance).
+    specs = (merchant_spec(redemption.merchant_id), system_spec(AccountKind.HOLDS))
+    if None in found:
+        merchant, holds = accounts(*specs)
+    else:
+        merchant, holds = (found_or_created(spec, a) for spec, a in zip(specs, found, strict=True))
     post_entry(
         EntryKind.SETTLE,
         [Leg(holds, -redemption.points), Leg(merchant, redemption.points)],

@@ -51,8 +51,12 @@ def get_setting(key: str) -> int:
 def get_settings(*keys: str) -> dict[str, int]:
     """Several settings in one statement (verification reads two per claim)."""
     values = {key: SETTINGS[key][0] for key in keys}
-    for row in db.session.scalars(select(ProgrammeSetting).where(ProgrammeSetting.key.in_(keys))):
-        values[row.key] = int(row.value)
+    # the two columns, not the ORM rows: a write reads them once per request
+    table = ProgrammeSetting.__table__
+    for key, value in db.session.execute(
+        select(table.c.key, table.c.value).where(table.c.key.in_(keys))
+    ):
+        values[key] = int(value)
     return values
 
 
