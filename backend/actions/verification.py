@@ -293,6 +293,10 @@ def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime
     return bounds
 
 
+# Rows of the context fetched at a time (a server-side cursor): the client holds a batch, not
+# the whole result, whatever the size of the chunk's days.
+CONTEXT_BATCH = 5_000
+
 # PostgreSQL, in one statement (three parts told apart by ``part``): only the stored
 # windows that may overlap the chunk's items (the same (resident, day) selection as
 # ``_stored``, bounded by the chunk's earliest start and latest end, then by each resident's
@@ -345,8 +349,9 @@ def _stored_pg(
             "hi": max(hi for _, hi in bounds.values()),
             "own": array_literal(mine),
         },
-    )  # iterated, not ``.all()``: holding a chunk's whole context as Python rows at once raised
-    # the import's peak RSS at 1M records from 309 to 364 MB (loadtests/README.md, round 8)
+        execution_options={"yield_per": CONTEXT_BATCH},
+    )  # in batches (``CONTEXT_BATCH``): the whole context as Python rows at once raised the
+    # import's peak RSS at 1M records to 364 MB, iterated 309, in batches 285 (README, round 8)
     for part, resident_id, name, start, end, record_id, waiting, day, n, grams, points in found:
         ctx = contexts[resident_id]
         if part == "w":
