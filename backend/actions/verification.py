@@ -296,6 +296,7 @@ def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime
 # Rows of the context fetched at a time (a server-side cursor): the client holds a batch, not
 # the whole result, whatever the size of the chunk's days.
 CONTEXT_BATCH = 5_000
+FEW_RESIDENTS = 50
 
 # PostgreSQL, in one statement (three parts told apart by ``part``): only the stored
 # windows that may overlap the chunk's items (the same (resident, day) selection as
@@ -349,9 +350,13 @@ def _stored_pg(
             "hi": max(hi for _, hi in bounds.values()),
             "own": array_literal(mine),
         },
-        execution_options={"yield_per": CONTEXT_BATCH},
-    )  # in batches (``CONTEXT_BATCH``): the whole context as Python rows at once raised the
-    # import's peak RSS at 1M records to 364 MB, iterated 309, in batches 285 (README, round 8)
+        # A chunk's context in batches (``CONTEXT_BATCH``, a server-side cursor): the whole of
+        # it as Python rows at once raised the import's peak RSS at 1M records to 364 MB,
+        # iterated 309, in batches 285 (README, round 8). A few residents' context (a counter
+        # claim, an approval) is small: fetched at once, without the cursor's DECLARE, FETCHes
+        # and CLOSE (four round trips more per claim).
+        execution_options={"yield_per": CONTEXT_BATCH} if len(residents) > FEW_RESIDENTS else {},
+    )
     for part, resident_id, name, start, end, record_id, waiting, day, n, grams, points in found:
         ctx = contexts[resident_id]
         if part == "w":
