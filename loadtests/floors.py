@@ -16,6 +16,14 @@ It prints the CPU per request (``time.process_time``, the least mean over chunks
 ``write_costs`` prints the writes) and each one's ratio to ``/insert``. The closed loops run
 these under gunicorn with the load generator and PostgreSQL on the same two cores, so the
 ratios here are the application's share only.
+
+``python -m loadtests.floors --rows N`` measures the database's share of ingestion instead:
+the two rows every credited partner record leaves (its ``activity_records`` row and its
+``reductions`` row), N of each, written by PostgreSQL alone (``INSERT … SELECT`` copies of
+credited partner records the database holds, each copy with its own partner record id and
+window) into the real tables with their indexes, constraints and triggers, then rolled back.
+No Python touches a row, no context is read, no posting or notification is written: what it
+prints is an upper bound on the records/s any ingestion can reach on this database server.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 
 from backend.accounts.models import User
 from backend.accounts.services import issue_token
@@ -50,10 +58,80 @@ def _least(call: Callable[[int], Any], requests: int, ok: int) -> tuple[float, C
     return min(means), statuses
 
 
+_COLUMNS = (
+    "channel, action, resident_id, partner_id, partner_record_id, batch_id, identity_hash, "
+    "activity, received_at, occurred_start, occurred_end, local_day, dedupe_group, outcome, "
+    "reason_code, reason, flags, verified_at, review_comment"
+)
+_REDUCTION_COLUMNS = (
+    "resident_id, methodology_code, module_version, version_id, params_hash, activity, "
+    "baseline_g, project_g, reduction_g, credited_g, points, steps, local_day, created_at, "
+    "ledger_entry_id, programme_capped"
+)
+
+
+def database_rows(rows: int) -> None:
+    """N records' rows written by PostgreSQL alone, timed, then rolled back."""
+    with db.engine.connect() as conn:
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE floor_src ON COMMIT DROP AS SELECT a.id, "
+                f"{_COLUMNS} FROM activity_records a WHERE partner_id IS NOT NULL "
+                "AND outcome = 'credited' AND EXISTS "
+                "(SELECT 1 FROM reductions r WHERE r.record_id = a.id) LIMIT 25000"
+            )
+        )
+        templates = conn.execute(text("SELECT count(*) FROM floor_src")).scalar_one()
+        if not templates:
+            raise SystemExit("no credited partner records to copy: run it on a bench database")
+        copies = -(-rows // templates)
+        conn.execute(
+            text(
+                "CREATE TEMP TABLE floor_ids ON COMMIT DROP AS SELECT s.id AS old, g, "
+                "nextval('activity_records_id_seq') AS new FROM floor_src s, "
+                "generate_series(1, :copies) g LIMIT :rows"
+            ),
+            {"copies": copies, "rows": rows},
+        )
+        conn.execute(text("ANALYZE floor_ids"))
+        conn.execute(text("CHECKPOINT"))
+        started = time.perf_counter()
+        conn.execute(
+            text(
+                f"INSERT INTO activity_records (id, {_COLUMNS}) SELECT i.new, "
+                + _COLUMNS.replace("partner_record_id", "partner_record_id || '-floor' || i.g")
+                .replace("occurred_start,", "occurred_start + i.g * interval '1 second',")
+                .replace("occurred_end,", "occurred_end + i.g * interval '1 second',")
+                + " FROM floor_src s JOIN floor_ids i ON i.old = s.id"
+            )
+        )
+        records = time.perf_counter() - started
+        conn.execute(
+            text(
+                f"INSERT INTO reductions (record_id, {_REDUCTION_COLUMNS}) SELECT i.new, "
+                + ", ".join(f"r.{c.strip()}" for c in _REDUCTION_COLUMNS.split(","))
+                + " FROM reductions r JOIN floor_ids i ON i.old = r.record_id"
+            )
+        )
+        both = time.perf_counter() - started
+        conn.rollback()
+    print(
+        f"{rows:,} records' rows by PostgreSQL alone: activity_records {records:.1f} s, "
+        f"reductions {both - records:.1f} s; {rows / both:,.0f} records/s at most "
+        f"({both / rows * 1e6:.0f} us per record of wall time)"
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--rows", type=int, help="the database's share of ingestion instead")
     args = parser.parse_args()
+    if args.rows:
+        app = create_app()
+        with app.app_context():
+            database_rows(args.rows)
+        return
 
     from loadtests.ceiling_app import app as ceiling
 
