@@ -307,11 +307,19 @@ def _move_cached(account_id: int, change: int, legs: Sequence[Leg]) -> None:
     account = next(leg.account for leg in legs if leg.account.id == account_id)
     if account.kind not in CACHED_KINDS or change == 0:
         return
-    table = Account.__table__
-    db.session.execute(
-        update(table).where(table.c.id == account_id).values(balance=table.c.balance + change)
-    )
+    db.session.execute(_add_to_balance(), {"account_id": account_id, "change": change})
     db.session.expire(account, ["balance"])
+
+
+@cache
+def _add_to_balance() -> Any:
+    """``_move_cached``'s ``UPDATE``, built once per process, its values bound at execution."""
+    table = Account.__table__
+    return (
+        update(table)
+        .where(table.c.id == bindparam("account_id"))
+        .values(balance=table.c.balance + bindparam("change", type_=table.c.balance.type))
+    )
 
 
 def reverse_entry(
