@@ -14,11 +14,12 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 from decimal import Decimal, InvalidOperation
+from functools import cache
 from typing import Any, cast
 
 from flask import current_app
 from flask_babel import gettext as _
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import joinedload
 
@@ -353,12 +354,7 @@ def submit_claim(
         verify_stored(record, versions)  # the record's outcome, any credit
         # The answer: the record as verified, with its reduction, read in this transaction
         # (one statement) and kept at the commit, not read again in a second one.
-        answer = db.session.execute(
-            select(ActivityRecord)
-            .options(joinedload(ActivityRecord.reduction))
-            .where(ActivityRecord.id == record_id)
-            .execution_options(populate_existing=True)
-        ).scalar_one()
+        answer = db.session.execute(_answer(), {"record_id": record_id}).scalar_one()
         commit_keeping_loaded()  # the same when crediting is paused and the record is pending
     except (DomainError, IntegrityError):
         db.session.rollback()
@@ -373,3 +369,15 @@ def submit_claim(
         db.session.rollback()
         raise
     return answer
+
+
+@cache
+def _answer() -> Any:
+    """``submit_claim``'s answer: the record as verified, with its reduction, loaded afresh
+    over the session's copy; built once per process, the record's id bound at execution."""
+    return (
+        select(ActivityRecord)
+        .options(joinedload(ActivityRecord.reduction))
+        .where(ActivityRecord.id == bindparam("record_id"))
+        .execution_options(populate_existing=True)
+    )
