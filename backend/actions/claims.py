@@ -323,17 +323,18 @@ def submit_claim(
             resident_id, channel = _use_card(card), Channel.CARD
         else:
             resident_id, channel = use_claim(token=token, code=code), Channel.CLAIM
-        record = ActivityRecord(
-            channel=channel,
-            action=action,
-            resident_id=resident_id,
-            verifier_id=staff.id,
-            verifier_merchant_id=merchant.id,
-            activity=_with_defaults(action, activity),
-            flags=[],
-        )
-        db.session.add(record)
-        db.session.flush()
+        record: ActivityRecord = db.session.execute(
+            _insert_record(),
+            {
+                "channel": channel,
+                "action": action,
+                "resident_id": resident_id,
+                "verifier_id": staff.id,
+                "verifier_merchant_id": merchant.id,
+                "activity": _with_defaults(action, activity),
+                "flags": [],
+            },
+        ).scalar_one()
         if idempotency_key:
             # A concurrent request with the same key waits here for the first to commit,
             # then fails on the unique (staff, key) and answers with the first record.
@@ -369,6 +370,30 @@ def submit_claim(
         db.session.rollback()
         raise
     return answer
+
+
+_RECORD_VALUES = (
+    "channel",
+    "action",
+    "resident_id",
+    "verifier_id",
+    "verifier_merchant_id",
+    "activity",
+    "flags",
+)
+
+
+@cache
+def _insert_record() -> Any:
+    """The claim's record: a Core ``INSERT ... RETURNING`` (the other columns take their
+    defaults) whose row the ORM loads, built once per process; the ORM object added and
+    flushed cost ~160 us more (the unit of work)."""
+    table = ActivityRecord.__table__
+    return select(ActivityRecord).from_statement(
+        insert(table)
+        .values({name: bindparam(name, type_=table.c[name].type) for name in _RECORD_VALUES})
+        .returning(*table.c)
+    )
 
 
 @cache

@@ -63,13 +63,17 @@ def locked_account(code: str, kind: AccountKind, **owner: int) -> tuple[Account,
     """A cached account found and row-locked in one statement (created first if missing),
     with its balance as ``lock_accounts`` returns it, for ``post_entry(..., balances=...)``."""
     assert kind in CACHED_KINDS
-    account: Account | None = db.session.scalar(
-        select(Account).where(Account.code == code).with_for_update()
-    )
+    account: Account | None = db.session.scalar(_locked_by_code(), {"code": code})
     if account is None:
         account = _get_or_create(code, kind, **owner)
         return account, lock_accounts([account])
     return account, {account.id: account.balance}
+
+
+@cache
+def _locked_by_code() -> Any:
+    """``locked_account``'s statement, built once per process, the code bound at execution."""
+    return select(Account).where(Account.code == bindparam("code")).with_for_update()
 
 
 # An account as code, kind and owner: what ``_get_or_create`` finds, or creates.

@@ -458,11 +458,7 @@ def find_for_fulfilment(
         normalised = normalise_short_code(code)
         row = (
             db.session.execute(
-                select(Redemption, _MERCHANT_ROW, _HOLDS_ROW)
-                .options(joinedload(Redemption.offer))  # the notification names it
-                .outerjoin(_MERCHANT_ROW, _MERCHANT_ROW.merchant_id == Redemption.merchant_id)
-                .outerjoin(_HOLDS_ROW, _HOLDS_ROW.code == system_spec(AccountKind.HOLDS)[0])
-                .where(Redemption.short_code == normalised)
+                _to_fulfil(), {"code": normalised, "holds": system_spec(AccountKind.HOLDS)[0]}
             ).first()
             if normalised
             else None
@@ -474,6 +470,21 @@ def find_for_fulfilment(
         # the same answer as a code nobody holds: a counter learns nothing of other shops' codes
         raise UnknownRedemption()
     return redemption, found
+
+
+@cache
+def _to_fulfil() -> Any:
+    """``find_for_fulfilment``'s statement for a short code (the redemption, its offer, the
+    merchant's and holds accounts), built once per process with its values bound at
+    execution: its loader option and joins built per request cost more Python than its
+    execution."""
+    return (
+        select(Redemption, _MERCHANT_ROW, _HOLDS_ROW)
+        .options(joinedload(Redemption.offer))  # the notification names it
+        .outerjoin(_MERCHANT_ROW, _MERCHANT_ROW.merchant_id == Redemption.merchant_id)
+        .outerjoin(_HOLDS_ROW, _HOLDS_ROW.code == bindparam("holds"))
+        .where(Redemption.short_code == bindparam("code"))
+    )
 
 
 def fulfil_redemption(
