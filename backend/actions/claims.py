@@ -355,7 +355,9 @@ def submit_claim(
         verify_stored(record, versions)  # the record's outcome, any credit
         # The answer: the record as verified, with its reduction, read in this transaction
         # (one statement) and kept at the commit, not read again in a second one.
-        answer = db.session.execute(_answer(), {"record_id": record_id}).scalar_one()
+        answer: ActivityRecord = db.session.execute(
+            _answer(), {"record_id": record_id}
+        ).scalar_one()
         commit_keeping_loaded()  # the same when crediting is paused and the record is pending
     except (DomainError, IntegrityError):
         db.session.rollback()
