@@ -117,23 +117,37 @@ def use_claim(*, token: str | None, code: str | None) -> int:
     if token:
         max_age = current_app.config["CLAIM_QR_SECONDS"] + int(GRACE.total_seconds())
         _, nonce = read_token("claim", token, max_age)
-        condition = ClaimCode.nonce == nonce
+        column, value = "nonce", nonce
     else:
         normalised = normalise_short_code(code)
         if not normalised:
             raise ClaimCodeInvalid(field="code")
-        condition = ClaimCode.code == normalised
+        column, value = "code", normalised
     # One statement: the code is unique (as is the nonce), so the conditional UPDATE finds
     # it, uses it once and names its resident; unknown, used and expired are one answer.
     resident_id = db.session.execute(
-        update(ClaimCode.__table__)
-        .where(condition, ClaimCode.used_at.is_(None), ClaimCode.expires_at > now - GRACE)
-        .values(used_at=now)
-        .returning(ClaimCode.__table__.c.resident_id)
+        _use_code(column), {"value": value, "now": now, "since": now - GRACE}
     ).scalar()
     if resident_id is None:
         raise ClaimCodeInvalid(field="code")
     return int(resident_id)
+
+
+@cache
+def _use_code(column: str) -> Any:
+    """``use_claim``'s conditional UPDATE of a claim code found by ``column`` (its code or
+    its QR's nonce), built once per process, its values bound at execution."""
+    table = ClaimCode.__table__
+    return (
+        update(table)
+        .where(
+            table.c[column] == bindparam("value"),
+            table.c.used_at.is_(None),
+            table.c.expires_at > bindparam("since", type_=table.c.expires_at.type),
+        )
+        .values(used_at=bindparam("now", type_=table.c.used_at.type))
+        .returning(table.c.resident_id)
+    )
 
 
 def _use_card(token: str) -> int:
