@@ -11,10 +11,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
+from functools import cache
 from typing import Any, cast
 
 from flask_babel import lazy_gettext as _l
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 
 import methodologies
 from methodologies import Quantification, Rejection, params_hash
@@ -404,17 +405,24 @@ def history(codes: Iterable[str]) -> dict[str, list[MethodologyVersion]]:
     """Every version of these codes that was ever approved, per code, newest effective
     first: what ``in_force_at`` chooses from (one query)."""
     out: dict[str, list[MethodologyVersion]] = {code: [] for code in codes}
-    for version in db.session.scalars(
+    for version in db.session.scalars(_history_query(), {"codes": list(out)}):
+        out[version.code].append(version)
+    return out
+
+
+@cache
+def _history_query() -> Any:
+    """``history``'s statement, built once per process (every counter claim reads it), the
+    codes bound at execution."""
+    return (
         select(MethodologyVersion)
         .where(
-            MethodologyVersion.code.in_(list(out)),
+            MethodologyVersion.code.in_(bindparam("codes", expanding=True)),
             MethodologyVersion.status.in_((VersionStatus.APPROVED, VersionStatus.RETIRED)),
             MethodologyVersion.effective_from.is_not(None),
         )
         .order_by(MethodologyVersion.effective_from.desc(), MethodologyVersion.number.desc())
-    ):
-        out[version.code].append(version)
-    return out
+    )
 
 
 def in_force_at(versions: list[MethodologyVersion], at: datetime) -> MethodologyVersion | None:

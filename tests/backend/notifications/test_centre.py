@@ -139,3 +139,22 @@ def test_a_dedupe_key_stays_unique_and_keyless_notifications_are_many(make, db):
     with pytest.raises(IntegrityError):
         db.session.flush()
     savepoint.rollback()
+
+
+def test_notify_writes_the_row_in_the_callers_transaction_and_returns_its_id(make, db):
+    """``notify`` is a Core INSERT (round 9): the same row the ORM object made, kept or
+    dropped with the caller's transaction."""
+    from backend.notifications.models import NotificationKind
+    from backend.notifications.services import notify
+
+    resident = make.resident()
+    kind = NotificationKind.VOUCHER_FULFILLED
+    params = {"redemption_id": 7, "title_zh": "咖啡", "title_en": "Coffee"}
+    new_id = notify(resident.id, kind, params)
+    db.session.commit()
+    stored = db.session.get(Notification, new_id)
+    assert (stored.resident_id, stored.kind, stored.params) == (resident.id, kind.value, params)
+    assert stored.push_state is None and stored.read_at is None and stored.created_at is not None
+    dropped = notify(resident.id, kind, params)
+    db.session.rollback()
+    assert db.session.get(Notification, dropped) is None

@@ -349,3 +349,37 @@ def test_admin_onboards_a_merchant_and_its_staff(client, auth, make):
         "/api/v1/admin/merchants", json={"name": "x", "district": "杭州"}, headers=admin
     )
     assert bad.status_code == 422 and bad.get_json()["code"] == "invalid_merchant"
+
+
+def test_a_fulfilment_answers_the_redemption_as_the_row_now_is(client, auth, shop, resident, db):
+    """The fulfilment's UPDATE is Core (round 9): the answer's status, closing time, staff
+    and key are set on the loaded redemption by the service; they must be what was stored."""
+    _, staff, offer = shop
+    redemption = services.redeem_offer(resident, offer.id, "f")
+    answered = services.fulfil_redemption(staff, code=redemption.short_code, idempotency_key="k")
+    seen = (answered.status, answered.closed_at, answered.fulfilled_by_id, answered.fulfil_key)
+    db.session.expire_all()
+    stored = db.session.get(Redemption, redemption.id)
+    assert seen == (stored.status, stored.closed_at, stored.fulfilled_by_id, stored.fulfil_key)
+    assert stored.status is services.RedemptionStatus.FULFILLED
+    assert stored.fulfilled_by_id == staff.id and stored.fulfil_key == f"fulfil:{staff.id}:k"
+    # a retry with the key answers the same redemption; another key finds it closed
+    again = services.fulfil_redemption(staff, code=redemption.short_code, idempotency_key="k")
+    assert again.id == redemption.id
+    with pytest.raises(services.AlreadyFulfilled):
+        services.fulfil_redemption(staff, code=redemption.short_code, idempotency_key="k2")
+
+
+def test_the_stock_is_taken_by_one_and_never_below_zero(shop, make, db):
+    _, _staff, offer = shop
+    offer.stock = 1
+    db.session.commit()
+    first, second = make.resident(), make.resident()
+    make.points(first, 500)
+    make.points(second, 500)
+    services.redeem_offer(first, offer.id, "a")
+    with pytest.raises(services.OutOfStock):
+        services.redeem_offer(second, offer.id, "b")
+    db.session.expire_all()
+    assert db.session.get(Offer, offer.id).stock == 0
+    assert resident_balance(second.id) == 500  # nothing held for the refused one
