@@ -155,7 +155,12 @@ class Reduction(db.Model):
     steps: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     local_day: Mapped[str] = mapped_column(String(10))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow, index=True)
-    ledger_entry_id: Mapped[int | None] = mapped_column(ForeignKey("ledger_entries.id"))
+    # The credit's entry. Not a foreign key: ledger entries are never updated or deleted (the
+    # append-only trigger), so a statement-level trigger checks once per statement that the
+    # entries named exist (migration 0017h; PostgreSQL), instead of a check per row.
+    ledger_entry_id: Mapped[int | None] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite")
+    )
 
     record: Mapped[ActivityRecord] = relationship(back_populates="reduction")
 

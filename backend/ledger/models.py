@@ -121,7 +121,11 @@ class LedgerEntry(db.Model):
     ref_id: Mapped[str | None] = mapped_column(String(40))
     memo: Mapped[str] = mapped_column(String(200), default="")
 
-    postings: Mapped[list[Posting]] = relationship(back_populates="entry", order_by="Posting.id")
+    postings: Mapped[list[Posting]] = relationship(
+        back_populates="entry",
+        order_by="Posting.id",
+        primaryjoin="LedgerEntry.id == foreign(Posting.entry_id)",
+    )
 
     __table_args__ = (
         # only entries that name a reference (credits, most entries, name none)
@@ -139,14 +143,19 @@ class Posting(db.Model):
     __tablename__ = "ledger_postings"
 
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
-    entry_id: Mapped[int] = mapped_column(ForeignKey("ledger_entries.id"))
+    # Not a foreign key: entries are never updated or deleted (the append-only trigger), so a
+    # statement-level trigger checks once per statement that the entries named exist
+    # (migration 0017h; PostgreSQL), instead of a check per leg.
+    entry_id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"))
     account_id: Mapped[int] = mapped_column(ForeignKey("ledger_accounts.id"))
     amount: Mapped[int] = mapped_column(BigInteger)
     # Copied from the entry so balance, expiry and reconciliation read one table.
     kind: Mapped[EntryKind] = mapped_column(str_enum(EntryKind))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, default=utcnow)
 
-    entry: Mapped[LedgerEntry] = relationship(back_populates="postings")
+    entry: Mapped[LedgerEntry] = relationship(
+        back_populates="postings", primaryjoin="LedgerEntry.id == foreign(Posting.entry_id)"
+    )
     account: Mapped[Account] = relationship()
 
     __table_args__ = (

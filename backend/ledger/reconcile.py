@@ -75,7 +75,7 @@ def reconcile() -> Report:
     lonely = (
         db.session.execute(
             select(LedgerEntry.id)
-            .outerjoin(Posting)
+            .outerjoin(Posting, Posting.entry_id == LedgerEntry.id)
             .group_by(LedgerEntry.id)
             .having(func.count(Posting.id) < 2)
         )

@@ -3,15 +3,20 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from sqlalchemy import func, select, text, update
+from sqlalchemy import func, insert, select, text, update
 
+from backend.actions.models import ActivityRecord, Channel, Outcome, Reduction
+from backend.bulk import insert_rows
 from backend.extensions import db as _db
 from backend.ledger import services
 from backend.ledger.exceptions import InsufficientPoints, InvalidAmount, UnbalancedEntry
 from backend.ledger.expiry import expire_account, expires_at, expiry_state
-from backend.ledger.models import Account, AccountKind, EntryKind, LedgerEntry
+from backend.ledger.models import Account, AccountKind, EntryKind, LedgerEntry, Posting
 from backend.ledger.reconcile import reconcile
 from backend.ledger.services import Leg
+from backend.methodology_versions.services import seed_versions
+from backend.timeutil import utcnow
+from tests.backend.events.helpers import reduction
 
 
 def test_credit_moves_points_from_issuance(db, make):
@@ -248,3 +253,61 @@ def test_postgres_refuses_an_unbalanced_entry_at_commit(app):
             .where(LedgerEntry.idempotency_key == "unbalanced-test")
         )
         assert count == 0
+
+
+@pytest.mark.postgres
+def test_postgres_refuses_postings_and_reductions_naming_no_entry(db, make):
+    """A leg's and a reduction's entry are checked once per statement, not by a foreign key
+    (migration 0017h): one naming an entry that does not exist is refused, whether written by
+    COPY (the ingestion's way), INSERT or UPDATE; one naming an existing entry is kept."""
+    user = make.resident()
+    entry, _ = services.credit_points(user.id, 10, "c:entry-exists")
+    db.session.commit()
+    missing = entry.id + 1000
+    leg = {
+        "entry_id": missing,
+        "account_id": services.resident_account(user.id).id,
+        "amount": 5,
+        "kind": EntryKind.CREDIT,
+        "created_at": utcnow(),
+    }
+    with pytest.raises(Exception, match="does not exist"), db.session.begin_nested():
+        insert_rows(Posting.__table__, [leg, {**leg, "amount": -5}])
+    with pytest.raises(Exception, match="does not exist"), db.session.begin_nested():
+        db.session.execute(insert(Posting.__table__), [leg, {**leg, "amount": -5}])
+    seed_versions()
+    stored = reduction(user, 100)
+    with pytest.raises(Exception, match="does not exist"), db.session.begin_nested():
+        db.session.execute(
+            update(Reduction).where(Reduction.id == stored.id).values(ledger_entry_id=missing)
+        )
+    record = ActivityRecord(
+        channel=Channel.PARTNER,
+        action="public_transit",
+        resident_id=user.id,
+        activity={},
+        outcome=Outcome.CREDITED,
+        received_at=utcnow(),
+    )
+    db.session.add(record)
+    db.session.flush()
+    row = {
+        column.name: getattr(stored, column.key)
+        for column in Reduction.__table__.columns
+        if column.name != "id"
+    }
+    with pytest.raises(Exception, match="does not exist"), db.session.begin_nested():
+        insert_rows(
+            Reduction.__table__, [{**row, "record_id": record.id, "ledger_entry_id": missing}]
+        )
+    insert_rows(Reduction.__table__, [{**row, "record_id": record.id, "ledger_entry_id": entry.id}])
+    db.session.execute(
+        update(Reduction).where(Reduction.id == stored.id).values(ledger_entry_id=entry.id)
+    )
+    db.session.commit()
+    assert (
+        db.session.scalar(
+            select(func.count()).select_from(Reduction).where(Reduction.ledger_entry_id == entry.id)
+        )
+        == 2
+    )
