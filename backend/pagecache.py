@@ -13,9 +13,19 @@ moves the cached balance with an UPDATE of the account's row in the posting's ow
 changes with every credit, hold, release, refund, expiry, donation or correction, in the same
 transaction; a rolled-back write is never visible, and a reader that sees the new version
 reads the rows of that commit or a later one (its later statements cannot see older data).
-Records and reductions are versioned by their count and the sum of their rows' ``xmin``: an
-insert, an update (a review, an appeal, a correction) or a delete of any of them changes it.
-Nothing has to remember to bump anything: a writer cannot forget.
+Notices are versioned by their count and the sum of their rows' ``xmin``: an insert, an
+update or a delete of any of them changes it. A resident's activity records and reductions
+(~100 rows each, each on its own heap page) are versioned without visiting their rows: by
+the count of each (an index-only scan of the resident's entries) and the count of the
+resident's rows in ``resident_changes``, an append-only log to which the database itself adds
+one row per resident whose records or reductions an UPDATE or a DELETE touched, in the
+statement's own transaction (statement-level triggers with transition tables, old and new
+rows alike, whoever the writer: the ORM, raw SQL, a cascade; migration 0018). Between two
+reads of the version, either some committed write updated or deleted one of the resident's
+rows, and the log's count grew (it never shrinks), or only inserts happened, and a table's
+count grew: the version differs either way. Nothing has to remember to bump anything: a
+writer cannot forget. (``TRUNCATE`` fires no row or statement trigger of these; the
+application never truncates, and the tests that do wipe every table at once.)
 
 On other databases (SQLite, development) there is no row version: pages are computed every
 time and carry no ETag.
@@ -51,7 +61,8 @@ from pathlib import Path
 
 from flask import Response, current_app, request, session
 from redis.exceptions import RedisError
-from sqlalchemy import text
+from sqlalchemy import BigInteger, Integer, text
+from sqlalchemy.orm import Mapped, mapped_column
 from werkzeug.http import quote_etag
 
 from .extensions import db, redis_client
@@ -69,14 +80,25 @@ _LEDGER = "(SELECT xmin::text || '.' || balance FROM ledger_accounts WHERE user_
 _HOME = (
     _LEDGER,
     "(SELECT xmin::text FROM users WHERE id = {u})",
-    """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
-     FROM activity_records WHERE resident_id = {u})""",
-    """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
-     FROM reductions WHERE resident_id = {u})""",
+    "(SELECT count(*) FROM activity_records WHERE resident_id = {u})",
+    "(SELECT count(*) FROM reductions WHERE resident_id = {u})",
+    "(SELECT count(*) FROM resident_changes WHERE resident_id = {u})",
     """(SELECT count(*) || '.' || coalesce(sum(xmin::text::bigint), 0)
      FROM notices WHERE user_id = {u})""",
     "(SELECT count(*) FROM notifications WHERE resident_id = {u} AND read_at IS NULL)",
 )
+
+
+class ResidentChange(db.Model):
+    """One row per resident per UPDATE or DELETE statement that touched the resident's
+    activity records or reductions, added by the database's triggers (migration 0018), never
+    by the application; append-only (a trigger refuses UPDATE and DELETE). Its count per
+    resident is part of the home's version (see the module's docstring)."""
+
+    __tablename__ = "resident_changes"
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    resident_id: Mapped[int] = mapped_column(BigInteger, index=True)
 
 
 def ledger_columns(user: str) -> str:

@@ -11,7 +11,10 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from sqlalchemy import text
+from sqlalchemy.exc import DBAPIError
 
+from backend import pagecache
 from backend.extensions import db as _db
 from backend.ledger.expiry import expire_due_points
 from backend.ledger.models import LedgerEntry
@@ -184,3 +187,69 @@ def test_home_language_logout_and_flash_do_not_leak(client, make, auth, db):
     html = _home(client).get_data(as_text=True)
     assert "乙居民" in html and "甲居民" not in html and "4321" not in html
     assert _home(client, en.headers["ETag"]).status_code == 200
+
+
+def test_home_version_moves_with_every_write_to_the_records_and_reductions(client, make, db):
+    """The records' and reductions' part of the home's version is their counts and the
+    resident's rows in the change log the database's triggers append to (migration 0018):
+    an insert, an update (a review, an appeal, a correction, even one that rewrites a value
+    unchanged) or a delete of any of them moves it, whoever writes it; a rolled-back write or
+    another resident's write does not."""
+    resident, other = make.resident(), make.resident()
+
+    def version(user: Any = resident) -> str:
+        value = pagecache.home_version(user.id)
+        assert value is not None
+        return value
+
+    seen = [version()]
+
+    def moved() -> None:
+        now = version()
+        assert now not in seen
+        seen.append(now)
+
+    _credit_a_trip(client, make, resident)  # a record and its reduction inserted (COPY)
+    moved()
+    record, reduction = db.session.execute(
+        text(
+            "SELECT r.id, d.id FROM activity_records r JOIN reductions d ON d.record_id = r.id"
+            " WHERE r.resident_id = :u"
+        ),
+        {"u": resident.id},
+    ).one()
+
+    def run(sql: str, **values: Any) -> None:
+        db.session.execute(text(sql), values)
+
+    run("UPDATE activity_records SET outcome = outcome WHERE id = :i", i=record)
+    moved()
+    run("UPDATE reductions SET points = points WHERE id = :i", i=reduction)
+    moved()
+
+    run("UPDATE activity_records SET outcome = outcome WHERE resident_id = :o", o=other.id)
+    run("UPDATE activity_records SET outcome = outcome WHERE id = -1")
+    assert version() == seen[-1]  # no row of this resident touched
+
+    with db.session.begin_nested() as nested:  # a write rolled back leaves no trace
+        run("UPDATE activity_records SET outcome = 'review' WHERE id = :i", i=record)
+        assert version() not in seen
+        nested.rollback()
+    assert version() == seen[-1]
+
+    others = version(other)
+    run("UPDATE activity_records SET resident_id = :o WHERE id = :i", o=other.id, i=record)
+    moved()  # a record moved to another resident moves both versions
+    assert version(other) != others
+    run("UPDATE activity_records SET resident_id = :u WHERE id = :i", u=resident.id, i=record)
+    moved()
+
+    run("DELETE FROM reductions WHERE id = :i", i=reduction)
+    moved()
+    run("DELETE FROM activity_records WHERE id = :i", i=record)
+    moved()
+    assert len(set(seen)) == len(seen)
+
+    for sql in ("UPDATE resident_changes SET resident_id = 0", "DELETE FROM resident_changes"):
+        with pytest.raises(DBAPIError, match="append-only"), db.session.begin_nested():
+            run(sql)
