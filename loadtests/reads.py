@@ -1,6 +1,6 @@
 """Only the hello-world ceiling and the resident reads of ``make bench``, on a database the
 bench prepared before (a minute instead of seventeen): the reads' ratio to the ceiling of the
-same moment, as the report computes it.
+same moment, as the report computes it, with each process group's CPU per request.
 
     BENCH_DB=carbon_bench_r BENCH_REDIS_DB=5 BENCH_WEB_PORT=8301 BENCH_CEILING_PORT=8302 \\
     BENCH_LOCUST_PORT=5571 python loadtests/reads.py --residents 5000 [--users 50 --seconds 20]
@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -68,13 +69,23 @@ def main() -> None:
     for name, data in runs.items():
         endpoints = data["endpoints"]
         assert isinstance(endpoints, dict)
+        cpu = data["cpu"]
+        assert isinstance(cpu, dict)
+        requests = max(1, sum(value["requests"] for value in endpoints.values()))
         print(
             json.dumps(
                 {
                     "run": name,
                     "rps": {key: value["rps"] for key, value in endpoints.items()},
                     "failed": sum(value["failed"] for value in endpoints.values()),
-                    "cpu_pct_of_core": data["cpu"]["groups_pct_of_core"],  # type: ignore[index]
+                    "cpu_pct_of_core": cpu["groups_pct_of_core"],
+                    # each group's CPU over the run per request measured (the groups'
+                    # "postgresql" is every PostgreSQL process: neighbours' too)
+                    "cpu_ms_per_request": {
+                        group: round(pct / 100 * cpu["seconds"] / requests * 1000, 3)
+                        for group, pct in cpu["groups_pct_of_core"].items()
+                    },
+                    "load": [round(value, 2) for value in os.getloadavg()],
                 }
             )
         )
