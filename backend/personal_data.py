@@ -102,6 +102,9 @@ RESIDENT_DATA: dict[str, dict[str, str]] = {
         ],
         KEPT,
     ),
+    # the home page's change log (backend.pagecache): which resident's records or reductions
+    # a statement changed, nothing of what they hold; append-only, as the reductions are kept
+    "resident_changes": {"id": KEPT, "resident_id": KEPT},
     "identity_bindings": {
         "id": KEPT,
         "resident_id": KEPT,
