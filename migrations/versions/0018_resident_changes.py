@@ -10,7 +10,7 @@ INSERT do not fire them; an insert moves the count). The log is append-only. Why
 exact: see ``backend.pagecache``.
 
 Revision ID: 0018
-Revises: 0017g
+Revises: 0017h
 Create Date: 2026-12-04 22:00:00
 
 """
@@ -20,7 +20,7 @@ from alembic import op
 
 # revision identifiers, used by Alembic.
 revision = "0018"
-down_revision = "0017g"
+down_revision = "0017h"
 branch_labels = None
 depends_on = None
 
