@@ -296,6 +296,8 @@ def _bounds(groups: dict[int, list[Item]]) -> dict[int, tuple[datetime, datetime
 # Rows of the context fetched at a time (a server-side cursor): the client holds a batch, not
 # the whole result, whatever the size of the chunk's days.
 CONTEXT_BATCH = 5_000
+# Up to this many residents (a counter claim, an approval) the context is fetched at once:
+# the cursor's DECLARE, FETCHes and CLOSE would cost more round trips than its rows.
 FEW_RESIDENTS = 50
 
 # PostgreSQL, in one statement (three parts told apart by ``part``): only the stored

@@ -8,8 +8,9 @@ The rows every request of a kind shares (an offer's stock for redemptions, the m
 account for fulfilments) are written last in their transaction, right before the commit,
 so each is locked for one statement and the commit, not for the whole request.
 
-One idea in one file (a little over 500 lines): an offer's stock and a redemption's states are
-changed together under that one lock order, so the functions are read, and kept, side by side.
+One idea in one file (about 700 lines, ~100 of them the statements each write builds once
+per process): an offer's stock and a redemption's states are changed together under that one
+lock order, so the functions are read, and kept, side by side.
 """
 
 from __future__ import annotations
